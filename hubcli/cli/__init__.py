@@ -1,0 +1,86 @@
+"""The ``hubcli`` command line: one typer app, one module per noun.
+
+Import-light by design: this module and the command modules import only typer/rich at module
+level; torch, transformers, huggingface_hub and textual are imported inside the commands that
+need them (a test asserts it for ``--help``, ``list`` and ``show``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.markup import escape
+from typer.core import TyperGroup
+
+from hubcli import __version__
+from hubcli.cli import adapters, plugins
+from hubcli.cli.context import state
+from hubcli.cli.output import err_console
+
+class _ErrorsAsOneLine(TyperGroup):
+    """Turn hubcli's and the registry's errors into ``Error: <message>`` and exit code 1;
+    ``HUBCLI_DEBUG=1`` shows the traceback instead."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        from registry.errors import RegistryError
+
+        from hubcli.errors import HubcliError
+
+        try:
+            return super().invoke(ctx)
+        except (HubcliError, RegistryError) as exc:
+            if os.environ.get("HUBCLI_DEBUG"):
+                raise
+            err_console.print(f"[red]Error:[/] {escape(exc.message)}", soft_wrap=True)
+            raise typer.Exit(1) from None
+        finally:
+            state.close()
+
+
+app = typer.Typer(
+    cls=_ErrorsAsOneLine,
+    name="hubcli",
+    help="Keep, browse, stitch, evaluate and share trained adapters (PEFT and AdapterHub).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"hubcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", envvar="HUBCLI_HOME", help="Registry folder (blobs, SQLite database)."),
+    ] = None,
+    registry_url: Annotated[
+        str | None,
+        typer.Option("--registry-url", envvar="HUBCLI_DATABASE_URL",
+                     help="Database URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in --home)."),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    state.home = home
+    state.url = registry_url
+
+
+app.registered_commands.extend(adapters.app.registered_commands)
+app.command("plugins")(plugins.plugins)
+
+
+def main() -> None:
+    """Console-script entry."""
+    app()

@@ -1,0 +1,170 @@
+"""Bringing adapters in: detect the format, validate, normalise weights, register.
+
+Used by ``hubcli add`` (disk) and ``hubcli pull`` (Hub, after download). Nothing here touches
+the registry before validation has passed, and the registry writes in one transaction, so a
+failure at any step leaves it as it was.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from hubcli import discovery
+from hubcli.adapter_folder import AdapterFolder
+from hubcli.errors import AdapterFormatError, AdapterValidationError, PluginError
+from hubcli.plugin_api import FILE_ROLES, DetectedAdapter
+from hubcli.tensor_files import TensorInfo, convert_pickle_to_safetensors, read_safetensors_header
+from registry import Adapter, NewAdapter, NewFile, Registry, content_digest
+from registry.store import sha256_file
+
+CONFIG_FILE = "adapter_config.json"
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+SAFETENSORS_NAME_OF_PICKLE = {
+    "adapter_model.bin": "adapter_model.safetensors",
+    "pytorch_adapter.bin": "adapter.safetensors",
+    "pytorch_model_head.bin": "model_head.safetensors",
+    "pytorch_model_adapter_fusion.bin": "model_adapter_fusion.safetensors",
+}
+WEIGHT_ROLES = ("weights", "head_weights", "fusion_weights")
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    adapter: Adapter
+    created: bool
+    message: str
+
+
+def adapter_subfolders(folder: AdapterFolder) -> list[str]:
+    """Where the adapters of ``folder`` are: ``[""]`` for the folder itself, else the
+    sub-folders that hold an adapter config (PEFT saves non-default names that way)."""
+    if folder.exists(CONFIG_FILE):
+        return [""]
+    return [name for name in folder.subfolders() if folder.sub(name).exists(CONFIG_FILE)]
+
+
+def detect(folder: AdapterFolder) -> DetectedAdapter:
+    """Ask every architecture plugin; exactly one must recognise the folder."""
+    plugins = discovery.architectures()
+    if not folder.exists(CONFIG_FILE):
+        raise AdapterFormatError(f"{folder.label}: no {CONFIG_FILE} (not an adapter folder)")
+    matches = [found for plugin in plugins.values() if (found := plugin.detect(folder))]
+    if not matches:
+        raise AdapterFormatError(
+            f"{folder.where(CONFIG_FILE)}: no installed architecture recognises this adapter "
+            f"(tried {', '.join(sorted(plugins)) or 'none'})"
+        )
+    if len(matches) > 1:
+        names = ", ".join(m.architecture for m in matches)
+        raise PluginError(f"{folder.label}: several architectures claim this adapter ({names})")
+    found = matches[0]
+    for rel, role in found.files.items():
+        if role not in FILE_ROLES:
+            raise PluginError(f"{found.architecture}: unknown file role {role!r} for {rel}")
+        folder.path(rel)  # refuses paths that escape
+        if not folder.exists(rel):
+            raise AdapterFormatError(f"{folder.where(rel)}: missing")
+    return found
+
+
+def _stored_name(rel: str) -> str:
+    path = PurePosixPath(rel)
+    if path.suffix != ".bin":
+        return rel
+    renamed = SAFETENSORS_NAME_OF_PICKLE.get(path.name, path.with_suffix(".safetensors").name)
+    return str(path.with_name(renamed))
+
+
+def _normalise(folder: AdapterFolder, found: DetectedAdapter, staging: Path) -> list[NewFile]:
+    """Files to store: weights as safetensors (pickles converted safely), the rest verbatim."""
+    files = []
+    for rel, role in sorted(found.files.items()):
+        source = folder.path(rel)
+        stored = _stored_name(rel) if role in WEIGHT_ROLES else rel
+        if stored != rel:
+            target = staging / stored.replace("/", "__")
+            convert_pickle_to_safetensors(source, target, label=folder.where(rel))
+            source = target
+        files.append(NewFile(path=stored, role=role, source=source))
+    return files
+
+
+def _tensors(files: Iterable[NewFile], folder: AdapterFolder, role: str) -> dict[str, TensorInfo]:
+    tensors: dict[str, TensorInfo] = {}
+    for item in files:
+        if item.role == role:
+            tensors.update(read_safetensors_header(item.source, label=folder.where(item.path)))
+    return tensors
+
+
+def check_name(name: str) -> str:
+    if not NAME_PATTERN.match(name):
+        raise AdapterValidationError(
+            f"invalid adapter name {name!r}: use letters, digits, '.', '_' or '-' "
+            "(starting with a letter or digit, at most 128 characters)"
+        )
+    return name
+
+
+def default_name(folder: AdapterFolder, found: DetectedAdapter) -> str:
+    candidate = found.name if found.name and found.name != "default" else folder.root.name
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", candidate).strip("-._") or "adapter"
+    return cleaned[:128]
+
+
+def import_adapter(
+    registry: Registry,
+    folder: AdapterFolder,
+    *,
+    name: str | None = None,
+    base_model: str | None = None,
+    source_kind: str = "disk",
+    source: str | None = None,
+    source_revision: str | None = None,
+    source_commit: str | None = None,
+    tags: Iterable[str] = (),
+) -> ImportOutcome:
+    """Detect, validate and register the adapter in ``folder``."""
+    found = detect(folder)
+    plugin = discovery.architecture(found.architecture)
+    explicit_name = name is not None
+    name = check_name(name if explicit_name else default_name(folder, found))
+    with registry.store.staging() as staging:
+        files = _normalise(folder, found, staging)
+        tensors = _tensors(files, folder, "weights")
+        if not tensors:
+            raise AdapterValidationError(f"{folder.label}: no weight tensors found")
+        for role in ("head_weights", "fusion_weights"):
+            _tensors(files, folder, role)  # header sanity of the other weight files
+        plugin.validate(found, tensors)
+        digest = content_digest((item.path, sha256_file(item.source)) for item in files)
+        twin = registry.find_by_digest(digest)
+        if twin is not None and not explicit_name:
+            return ImportOutcome(twin, False, f"already registered as {twin.name!r} (identical content)")
+        new = NewAdapter(
+            name=name,
+            architecture=found.architecture,
+            variant=found.variant,
+            format=found.format,
+            method_config=found.config,
+            base_model=base_model or found.base_model,
+            model_type=found.model_type,
+            hidden_size=found.hidden_size,
+            task=found.task,
+            labels=found.labels,
+            license=found.license,
+            num_parameters=plugin.parameter_count(found, tensors),
+            source_kind=source_kind,
+            source=source or str(folder.root),
+            source_revision=source_revision,
+            source_commit=source_commit,
+            files=files,
+            tags=list(tags),
+        )
+        result = registry.add_adapter(new)
+    if result.created:
+        return ImportOutcome(result.adapter, True, f"registered {name!r}")
+    return ImportOutcome(result.adapter, False, f"{name!r} is already registered with identical content")

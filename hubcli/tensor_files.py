@@ -1,0 +1,107 @@
+"""Reading weight files safely: safetensors headers without torch, pickles without code.
+
+A safetensors file starts with an 8-byte little-endian header length and a JSON header that
+names every tensor's dtype, shape and byte range. We parse and check that header ourselves
+(lying offsets, overlaps, impossible sizes) so listing and validating an adapter never needs
+torch. Legacy ``.bin`` pickles are opened only with ``torch.load(weights_only=True)`` and
+converted to safetensors.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from hubcli.errors import AdapterFormatError, UnsafeInputError
+
+DTYPE_BYTES = {
+    "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
+    "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1, "U16": 2, "U32": 4, "U64": 8,
+}
+MAX_HEADER_BYTES = 100 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """What a weight file says about one tensor."""
+
+    dtype: str
+    shape: tuple[int, ...]
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+
+def read_safetensors_header(path: Path, label: str | None = None) -> dict[str, TensorInfo]:
+    """Tensor names → dtype and shape, after checking the header against the file's size."""
+    where = label or path.name
+    size = path.stat().st_size
+    if size < 8:
+        raise AdapterFormatError(f"{where}: not a safetensors file ({size} bytes)")
+    with open(path, "rb") as handle:
+        (header_len,) = struct.unpack("<Q", handle.read(8))
+        if header_len > min(size - 8, MAX_HEADER_BYTES):
+            raise AdapterFormatError(
+                f"{where}: safetensors header claims {header_len} bytes but the file has {size}"
+            )
+        raw = handle.read(header_len)
+    try:
+        header = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AdapterFormatError(f"{where}: safetensors header is not valid JSON ({exc})") from None
+    if not isinstance(header, dict):
+        raise AdapterFormatError(f"{where}: safetensors header is not a JSON object")
+    data_len = size - 8 - header_len
+    tensors: dict[str, TensorInfo] = {}
+    ranges: list[tuple[int, int, str]] = []
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype, shape, (begin, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
+        except (KeyError, TypeError, ValueError):
+            raise AdapterFormatError(f"{where}: tensor {name!r} has a malformed header entry") from None
+        if dtype not in DTYPE_BYTES:
+            raise AdapterFormatError(f"{where}: tensor {name!r} has unknown dtype {dtype!r}")
+        if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
+            raise AdapterFormatError(f"{where}: tensor {name!r} has an invalid shape {shape!r}")
+        if not (isinstance(begin, int) and isinstance(end, int) and 0 <= begin <= end <= data_len):
+            raise AdapterFormatError(
+                f"{where}: tensor {name!r} lies at bytes {begin}..{end}, past the end of the data "
+                f"({data_len} bytes)"
+            )
+        if end - begin != math.prod(shape) * DTYPE_BYTES[dtype]:
+            raise AdapterFormatError(
+                f"{where}: tensor {name!r} declares shape {shape} {dtype} but spans {end - begin} bytes"
+            )
+        tensors[name] = TensorInfo(dtype, tuple(shape))
+        ranges.append((begin, end, name))
+    ranges.sort()
+    for (_, end_a, name_a), (begin_b, _, name_b) in zip(ranges, ranges[1:]):
+        if begin_b < end_a:
+            raise AdapterFormatError(f"{where}: tensors {name_a!r} and {name_b!r} overlap")
+    return tensors
+
+
+def convert_pickle_to_safetensors(source: Path, target: Path, label: str | None = None) -> None:
+    """Load a ``.bin`` state dict without executing code and write it as safetensors."""
+    import torch
+    from safetensors.torch import save_file
+
+    where = label or source.name
+    try:
+        state = torch.load(source, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types: UnpicklingError, RuntimeError, EOFError
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnsafeInputError(
+            f"{where}: refused to load this pickle safely (weights_only): {reason}"
+        ) from None
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise AdapterFormatError(f"{where}: expected a dict of tensor name → tensor")
+    save_file({k: v.detach().contiguous().clone() for k, v in state.items()}, str(target))

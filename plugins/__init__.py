@@ -1,0 +1,1 @@
+"""hubcli's built-in plugins, registered through entry points exactly like third-party ones."""

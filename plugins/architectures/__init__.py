@@ -1,0 +1,1 @@
+"""Built-in adapter architectures: one sub-package per method."""

@@ -1,0 +1,33 @@
+"""Errors raised by the storage layer.
+
+Each carries a short ``title`` and a one-line ``message`` so the CLI and TUI can show them
+without a traceback. The registry does not import hubcli, so it has its own small hierarchy.
+"""
+
+from __future__ import annotations
+
+
+class RegistryError(Exception):
+    """Base class: something the user can act on went wrong in the registry."""
+
+    title = "Registry error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class AdapterNotFound(RegistryError):
+    title = "Adapter not found"
+
+
+class AdapterExists(RegistryError):
+    title = "Adapter exists"
+
+
+class StoreCorrupt(RegistryError):
+    title = "Blob store problem"
+
+
+class SchemaTooNew(RegistryError):
+    title = "Registry schema is newer than this hubcli"

@@ -1,0 +1,385 @@
+"""The registry: adapters, their files, tags, evaluations, compositions and remotes.
+
+One class, ``Registry``, over one database (SQLite in WAL mode by default, PostgreSQL through a
+URL) and one blob store. Every write is a single transaction; blobs are written before the
+transaction that references them and claimed while it runs, so a crash at any point leaves
+either the complete adapter or nothing that ``cleanup`` does not remove.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, func, or_
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, create_engine, delete, select
+
+from registry import migrations
+from registry.errors import AdapterExists, AdapterNotFound, RegistryError
+from registry.schema import (
+    Adapter,
+    AdapterFile,
+    Blob,
+    Composition,
+    Evaluation,
+    Remote,
+    Tag,
+    utcnow,
+)
+from registry.store import BlobStore, CleanupReport, sha256_file
+
+SORT_COLUMNS = ("name", "architecture", "base_model", "num_parameters", "size_bytes", "created_at")
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """A file to register: its path inside the adapter, its role, and where it lies now."""
+
+    path: str
+    role: str
+    source: Path
+
+
+@dataclass
+class NewAdapter:
+    """Everything needed to register an adapter; ``Registry.add_adapter`` fills the rest."""
+
+    name: str
+    architecture: str
+    format: str
+    source_kind: str
+    source: str
+    files: list[NewFile]
+    method_config: dict[str, Any] = field(default_factory=dict)
+    variant: str | None = None
+    base_model: str | None = None
+    model_type: str | None = None
+    hidden_size: int | None = None
+    task: str | None = None
+    labels: list[str] | None = None
+    num_parameters: int = 0
+    source_revision: str | None = None
+    source_commit: str | None = None
+    license: str | None = None
+    description: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AddResult:
+    adapter: Adapter
+    created: bool
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    checked: int
+    missing: list[str]
+    corrupt: list[str]
+    cleanup: CleanupReport
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.corrupt
+
+
+def content_digest(files: Iterable[tuple[str, str]]) -> str:
+    """The identity of an adapter's content: a hash over its (path, sha256) pairs."""
+    digest = hashlib.sha256()
+    for path, sha in sorted(files):
+        digest.update(f"{path}\0{sha}\n".encode())
+    return digest.hexdigest()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Registry:
+    """A registry in ``home`` (blobs, staging) with its database at ``url`` or ``home``."""
+
+    def __init__(self, home: Path, url: str | None = None) -> None:
+        self.home = Path(home)
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.url = url or f"sqlite:///{self.home / 'registry.db'}"
+        self.store = BlobStore(self.home)
+        self.engine = self._create_engine(self.url)
+        with self.engine.begin() as conn:
+            migrations.migrate(conn)
+
+    @staticmethod
+    def _create_engine(url: str) -> Engine:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 30})
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        return create_engine(url, pool_pre_ping=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    @property
+    def display_location(self) -> str:
+        """Where the registry lives, for humans (no password)."""
+        if self.url.startswith("sqlite"):
+            return str(self.home)
+        return self.engine.url.render_as_string(hide_password=True)
+
+    # -- adapters --------------------------------------------------------------------------
+
+    def add_adapter(self, new: NewAdapter) -> AddResult:
+        """Store the files and register the adapter in one transaction.
+
+        Importing content that is already registered under the same name is a no-op
+        (``created`` is False); a different adapter under a taken name is an error.
+        """
+        stored: list[tuple[NewFile, str, int]] = []
+        for item in new.files:
+            sha, size = self.store.put(item.source)
+            stored.append((item, sha, size))
+        digest = content_digest((item.path, sha) for item, sha, _ in stored)
+        with self.store.claim(sha for _, sha, _ in stored), self.session() as session:
+            existing = session.exec(select(Adapter).where(Adapter.name == new.name)).first()
+            if existing is not None:
+                if existing.digest == digest:
+                    return AddResult(existing, created=False)
+                raise AdapterExists(
+                    f"an adapter named {new.name!r} already exists with different content "
+                    f"(choose another name with --name, or `hubcli rm {new.name}` first)"
+                )
+            known = set(
+                session.exec(select(Blob.sha256).where(Blob.sha256.in_([s for _, s, _ in stored])))
+            )
+            for _, sha, size in stored:
+                if sha not in known:
+                    session.add(Blob(sha256=sha, size=size))
+                    known.add(sha)
+            fields = {
+                key: value
+                for key, value in vars(new).items()
+                if key not in ("files", "tags")
+            }
+            adapter = Adapter(
+                **fields,
+                digest=digest,
+                size_bytes=sum(size for _, _, size in stored),
+            )
+            session.add(adapter)
+            session.flush()
+            for item, sha, size in stored:
+                session.add(
+                    AdapterFile(adapter_id=adapter.id, path=item.path, role=item.role, sha256=sha, size=size)
+                )
+            for tag in sorted(set(new.tags)):
+                session.add(Tag(adapter_id=adapter.id, name=tag))
+            session.commit()
+            # A concurrent `rm` may have deleted a shared blob between our write and commit.
+            for item, sha, _ in stored:
+                if not self.store.exists(sha):
+                    self.store.put(item.source)
+            return AddResult(adapter, created=True)
+
+    def find_by_digest(self, digest: str) -> Adapter | None:
+        with self.session() as session:
+            return session.exec(select(Adapter).where(Adapter.digest == digest)).first()
+
+    def get_adapter(self, name: str) -> Adapter:
+        with self.session() as session:
+            adapter = session.exec(select(Adapter).where(Adapter.name == name)).first()
+            if adapter is not None:
+                return adapter
+            close = session.exec(
+                select(Adapter.name).where(Adapter.name.contains(name)).limit(3)
+            ).all()
+        hint = f" (did you mean {', '.join(close)}?)" if close else " (see `hubcli list`)"
+        raise AdapterNotFound(f"no adapter named {name!r}{hint}")
+
+    def list_adapters(
+        self,
+        *,
+        architecture: str | None = None,
+        base_model: str | None = None,
+        tag: str | None = None,
+        search: str | None = None,
+        sort: str = "name",
+        descending: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Adapter]:
+        if sort not in SORT_COLUMNS:
+            raise RegistryError(f"cannot sort by {sort!r}; choose one of {', '.join(SORT_COLUMNS)}")
+        query = select(Adapter)
+        if architecture:
+            query = query.where(Adapter.architecture == architecture)
+        if base_model:
+            query = query.where(Adapter.base_model == base_model)
+        if tag:
+            query = query.where(Adapter.id.in_(select(Tag.adapter_id).where(Tag.name == tag)))
+        if search:
+            pattern = f"%{search.lower()}%"
+            query = query.where(
+                or_(
+                    func.lower(Adapter.name).like(pattern),
+                    func.lower(func.coalesce(Adapter.base_model, "")).like(pattern),
+                    func.lower(func.coalesce(Adapter.description, "")).like(pattern),
+                    func.lower(func.coalesce(Adapter.task, "")).like(pattern),
+                    Adapter.id.in_(select(Tag.adapter_id).where(func.lower(Tag.name).like(pattern))),
+                )
+            )
+        column = getattr(Adapter, sort)
+        query = query.order_by(column.desc() if descending else column, Adapter.name)
+        query = query.offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.session() as session:
+            return list(session.exec(query))
+
+    def count_adapters(self) -> int:
+        with self.session() as session:
+            return session.exec(select(func.count()).select_from(Adapter)).one()
+
+    def files(self, adapter: Adapter) -> list[AdapterFile]:
+        with self.session() as session:
+            query = select(AdapterFile).where(AdapterFile.adapter_id == adapter.id)
+            return list(session.exec(query.order_by(AdapterFile.path)))
+
+    def file_path(self, file: AdapterFile) -> Path:
+        return self.store.path(file.sha256)
+
+    def tags(self, adapter: Adapter) -> list[str]:
+        with self.session() as session:
+            query = select(Tag.name).where(Tag.adapter_id == adapter.id).order_by(Tag.name)
+            return list(session.exec(query))
+
+    def tags_by_adapter(self, adapter_ids: Sequence[int]) -> dict[int, list[str]]:
+        """Tags for many adapters in one query (for listings)."""
+        result: dict[int, list[str]] = {i: [] for i in adapter_ids}
+        with self.session() as session:
+            rows = session.exec(
+                select(Tag.adapter_id, Tag.name).where(Tag.adapter_id.in_(adapter_ids)).order_by(Tag.name)
+            )
+            for adapter_id, name in rows:
+                result[adapter_id].append(name)
+        return result
+
+    def set_tags(self, name: str, add: Iterable[str] = (), remove: Iterable[str] = ()) -> list[str]:
+        adapter = self.get_adapter(name)
+        add, remove = set(add), set(remove)
+        with self.session() as session:
+            current = set(session.exec(select(Tag.name).where(Tag.adapter_id == adapter.id)))
+            for tag in sorted(add - current):
+                session.add(Tag(adapter_id=adapter.id, name=tag))
+            if remove:
+                session.exec(delete(Tag).where(Tag.adapter_id == adapter.id, Tag.name.in_(remove)))
+            row = session.get(Adapter, adapter.id)
+            row.updated_at = utcnow()
+            session.commit()
+        return sorted((current | add) - remove)
+
+    def remove_adapter(self, name: str) -> int:
+        """Delete the adapter and every blob no other adapter uses; return blobs freed."""
+        adapter = self.get_adapter(name)
+        with self.session() as session:
+            shas = set(session.exec(select(AdapterFile.sha256).where(AdapterFile.adapter_id == adapter.id)))
+            for model in (AdapterFile, Tag, Evaluation, Remote):
+                session.exec(delete(model).where(model.adapter_id == adapter.id))
+            session.exec(delete(Adapter).where(Adapter.id == adapter.id))
+            still_used = set(session.exec(select(AdapterFile.sha256).where(AdapterFile.sha256.in_(shas))))
+            unused = shas - still_used
+            session.exec(delete(Blob).where(Blob.sha256.in_(unused)))
+            session.commit()
+        self.store.delete(unused)
+        return len(unused)
+
+    # -- integrity -------------------------------------------------------------------------
+
+    def cleanup(self) -> CleanupReport:
+        """Remove what crashed writers left behind (temporary files, staging, orphan blobs)."""
+        with self.session() as session:
+            referenced = set(session.exec(select(Blob.sha256)))
+        return self.store.cleanup(referenced)
+
+    def verify(self) -> VerifyReport:
+        """Re-hash every registered blob after cleaning up; report missing and corrupt ones."""
+        report = self.cleanup()
+        with self.session() as session:
+            blobs = list(session.exec(select(Blob.sha256)))
+        missing, corrupt = [], []
+        for sha in blobs:
+            path = self.store.path(sha)
+            if not path.is_file():
+                missing.append(sha)
+            elif sha256_file(path) != sha:
+                corrupt.append(sha)
+        return VerifyReport(len(blobs), missing, corrupt, report)
+
+    # -- evaluations, compositions, remotes ------------------------------------------------
+
+    def add_evaluations(self, rows: Sequence[Evaluation]) -> None:
+        with self.session() as session:
+            session.add_all(rows)
+            session.commit()
+
+    def evaluations(
+        self, *, adapter: Adapter | None = None, target: str | None = None, dataset: str | None = None
+    ) -> list[Evaluation]:
+        query = select(Evaluation)
+        if adapter is not None:
+            query = query.where(Evaluation.adapter_id == adapter.id)
+        if target:
+            query = query.where(Evaluation.target == target)
+        if dataset:
+            query = query.where(Evaluation.dataset == dataset)
+        with self.session() as session:
+            return list(session.exec(query.order_by(Evaluation.created_at, Evaluation.id)))
+
+    def save_composition(self, composition: Composition) -> Composition:
+        with self.session() as session:
+            existing = session.exec(select(Composition).where(Composition.name == composition.name)).first()
+            if existing is not None:
+                raise AdapterExists(f"a composition named {composition.name!r} already exists")
+            session.add(composition)
+            session.commit()
+            return composition
+
+    def compositions(self) -> list[Composition]:
+        with self.session() as session:
+            return list(session.exec(select(Composition).order_by(Composition.name)))
+
+    def add_remote(self, remote: Remote) -> Remote:
+        with self.session() as session:
+            session.add(remote)
+            session.commit()
+            return remote
+
+    def remotes(self, adapter: Adapter) -> list[Remote]:
+        with self.session() as session:
+            query = select(Remote).where(Remote.adapter_id == adapter.id).order_by(Remote.pushed_at)
+            return list(session.exec(query))
+
+
+def default_home() -> Path:
+    """``HUBCLI_HOME``, else the user data directory."""
+    if env := os.environ.get("HUBCLI_HOME"):
+        return Path(env).expanduser()
+    from platformdirs import user_data_path
+
+    return user_data_path("hubcli", appauthor=False)
+
+
+def open_registry(home: Path | None = None, url: str | None = None) -> Registry:
+    """Open (creating and migrating if needed) the registry the environment points at."""
+    return Registry(home or default_home(), url or os.environ.get("HUBCLI_DATABASE_URL") or None)

@@ -1,0 +1,152 @@
+"""The content-addressed blob store: files kept once, under their sha256.
+
+Writes go to a temporary name in the same file system and are renamed into place, so a blob
+path either holds the complete content or does not exist. A writer claims the blobs it is about
+to register in a small journal file named after its process id; ``cleanup`` removes temporary
+files, staging folders and unreferenced blobs only when no live process claims them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class CleanupReport:
+    temporary_files: int
+    staging_folders: int
+    orphan_blobs: int
+
+
+class BlobStore:
+    """Blobs under ``root/sha256/ab/<sha>``; scratch space under ``root/tmp`` and ``staging``."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.blobs = home / "blobs" / "sha256"
+        self.tmp = home / "blobs" / "tmp"
+        self.claims = home / "blobs" / "claims"
+        self.staging_root = home / "staging"
+        for folder in (self.blobs, self.tmp, self.claims, self.staging_root):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha256: str) -> Path:
+        return self.blobs / sha256[:2] / sha256
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def put(self, source: Path) -> tuple[str, int]:
+        """Copy ``source`` into the store (hashing while copying); return (sha256, size)."""
+        digest = hashlib.sha256()
+        fd, tmp_name = tempfile.mkstemp(dir=self.tmp, prefix=f"{os.getpid()}-")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+                while chunk := src.read(CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            sha = digest.hexdigest()
+            target = self.path(sha)
+            if target.is_file():
+                tmp.unlink()
+            else:
+                target.parent.mkdir(exist_ok=True)
+                os.replace(tmp, target)
+            return sha, target.stat().st_size
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def delete(self, shas: Iterable[str]) -> None:
+        for sha in shas:
+            self.path(sha).unlink(missing_ok=True)
+
+    def all_blobs(self) -> Iterator[str]:
+        for prefix in self.blobs.iterdir():
+            if prefix.is_dir():
+                for blob in prefix.iterdir():
+                    yield blob.name
+
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Path]:
+        """A scratch folder for one import, removed afterwards whatever happens."""
+        folder = self.staging_root / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        folder.mkdir()
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def claim(self, shas: Iterable[str]) -> Iterator[None]:
+        """Protect blobs from cleanup while this process registers them."""
+        journal = self.claims / f"{os.getpid()}-{uuid.uuid4().hex[:12]}.json"
+        journal.write_text(json.dumps(sorted(set(shas))))
+        try:
+            yield
+        finally:
+            journal.unlink(missing_ok=True)
+
+    def _live_claims(self) -> set[str]:
+        claimed: set[str] = set()
+        for journal in self.claims.glob("*.json"):
+            pid = int(journal.name.split("-", 1)[0])
+            if _pid_alive(pid):
+                with contextlib.suppress(OSError, ValueError):
+                    claimed.update(json.loads(journal.read_text()))
+            else:
+                journal.unlink(missing_ok=True)
+        return claimed
+
+    def cleanup(self, referenced: set[str]) -> CleanupReport:
+        """Remove leftovers of dead writers and blobs that no row refers to."""
+        temporary = 0
+        for leftover in self.tmp.iterdir():
+            pid = leftover.name.split("-", 1)[0]
+            if not (pid.isdigit() and _pid_alive(int(pid))):
+                leftover.unlink(missing_ok=True)
+                temporary += 1
+        staging = 0
+        for folder in self.staging_root.iterdir():
+            pid = folder.name.split("-", 1)[0]
+            if not (pid.isdigit() and _pid_alive(int(pid))):
+                shutil.rmtree(folder, ignore_errors=True)
+                staging += 1
+        claimed = self._live_claims()
+        orphans = [sha for sha in self.all_blobs() if sha not in referenced and sha not in claimed]
+        self.delete(orphans)
+        return CleanupReport(temporary, staging, len(orphans))

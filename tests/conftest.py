@@ -1,0 +1,69 @@
+"""Shared fixtures: one torch thread, a fresh registry per test, an in-process CLI runner."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+os.environ["HUBCLI_STRICT_PLUGINS"] = "1"
+
+from collections.abc import Iterator  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from registry import Registry  # noqa: E402
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return
+    torch.set_num_threads(1)
+
+
+@pytest.fixture
+def hubcli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh registry folder that HUBCLI_HOME points at for this test."""
+    home = tmp_path / "hubcli-home"
+    monkeypatch.setenv("HUBCLI_HOME", str(home))
+    monkeypatch.delenv("HUBCLI_DATABASE_URL", raising=False)
+    return home
+
+
+@pytest.fixture
+def registry(hubcli_home: Path) -> Iterator[Registry]:
+    reg = Registry(hubcli_home)
+    yield reg
+    reg.close()
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self):
+        import json
+
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def cli(hubcli_home: Path):
+    """Run ``hubcli ARGS…`` in process against the test's registry."""
+    from typer.testing import CliRunner
+
+    from hubcli.cli import app
+
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None) -> CliResult:
+        result = runner.invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
+        return CliResult(result.exit_code, result.stdout, result.stderr)
+
+    return run
