@@ -81,7 +81,7 @@ def read_safetensors_header(path: Path, label: str | None = None) -> dict[str, T
         tensors[name] = TensorInfo(dtype, tuple(shape))
         ranges.append((begin, end, name))
     ranges.sort()
-    for (_, end_a, name_a), (begin_b, _, name_b) in zip(ranges, ranges[1:]):
+    for (_, end_a, name_a), (begin_b, _, name_b) in zip(ranges, ranges[1:], strict=False):
         if begin_b < end_a:
             raise AdapterFormatError(f"{where}: tensors {name_a!r} and {name_b!r} overlap")
     return tensors

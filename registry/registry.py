@@ -147,9 +147,22 @@ class Registry:
         (``created`` is False); a different adapter under a taken name is an error.
         """
         stored: list[tuple[NewFile, str, int]] = []
-        for item in new.files:
-            sha, size = self.store.put(item.source)
-            stored.append((item, sha, size))
+        try:
+            for item in new.files:
+                sha, size = self.store.put(item.source)
+                stored.append((item, sha, size))
+            return self._register(new, stored)
+        except BaseException:
+            self._discard_unregistered({sha for _, sha, _ in stored})
+            raise
+
+    def _discard_unregistered(self, shas: set[str]) -> None:
+        """Delete blobs written for a failed add that nothing registered or claims."""
+        with self.session() as session:
+            registered = set(session.exec(select(Blob.sha256).where(Blob.sha256.in_(shas))))
+        self.store.delete(shas - registered - self.store.live_claims())
+
+    def _register(self, new: NewAdapter, stored: list[tuple[NewFile, str, int]]) -> AddResult:
         digest = content_digest((item.path, sha) for item, sha, _ in stored)
         with self.store.claim(sha for _, sha, _ in stored), self.session() as session:
             existing = session.exec(select(Adapter).where(Adapter.name == new.name)).first()

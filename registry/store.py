@@ -121,7 +121,8 @@ class BlobStore:
         finally:
             journal.unlink(missing_ok=True)
 
-    def _live_claims(self) -> set[str]:
+    def live_claims(self) -> set[str]:
+        """Blobs that running writers are registering (journals of dead ones are dropped)."""
         claimed: set[str] = set()
         for journal in self.claims.glob("*.json"):
             pid = int(journal.name.split("-", 1)[0])
@@ -146,7 +147,7 @@ class BlobStore:
             if not (pid.isdigit() and _pid_alive(int(pid))):
                 shutil.rmtree(folder, ignore_errors=True)
                 staging += 1
-        claimed = self._live_claims()
+        claimed = self.live_claims()
         orphans = [sha for sha in self.all_blobs() if sha not in referenced and sha not in claimed]
         self.delete(orphans)
         return CleanupReport(temporary, staging, len(orphans))

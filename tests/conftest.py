@@ -16,6 +16,8 @@ import pytest  # noqa: E402
 
 from registry import Registry  # noqa: E402
 
+pytest_plugins = ["hubcli.testing"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     try:

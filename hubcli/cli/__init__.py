@@ -21,14 +21,14 @@ from hubcli.cli import adapters, plugins
 from hubcli.cli.context import state
 from hubcli.cli.output import err_console
 
+
 class _ErrorsAsOneLine(TyperGroup):
     """Turn hubcli's and the registry's errors into ``Error: <message>`` and exit code 1;
     ``HUBCLI_DEBUG=1`` shows the traceback instead."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
-        from registry.errors import RegistryError
-
         from hubcli.errors import HubcliError
+        from registry.errors import RegistryError
 
         try:
             return super().invoke(ctx)

@@ -55,7 +55,7 @@ def migrate(conn: Connection) -> list[int]:
         )
     applied = []
     for module in available():
-        if module.VERSION > current:
+        if current < module.VERSION:
             module.upgrade(conn)
             conn.execute(schema_migrations.insert().values(version=module.VERSION))
             applied.append(module.VERSION)

@@ -45,15 +45,15 @@ Table(
     Column("source_commit", String),
     Column("license", String),
     Column("description", Text),
-    Column("created_at", DateTime, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 Table(
     "blob",
     meta,
     Column("sha256", String, primary_key=True),
     Column("size", BigInteger, nullable=False),
-    Column("created_at", DateTime, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 Table(
     "adapter_file",
@@ -90,7 +90,7 @@ Table(
     Column("device", String),
     Column("dtype", String),
     Column("extra", JSON),
-    Column("created_at", DateTime, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 Table(
     "composition",
@@ -101,7 +101,7 @@ Table(
     Column("spec", Text, nullable=False),
     Column("spec_json", JSON, nullable=False),
     Column("description", Text),
-    Column("created_at", DateTime, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 Table(
     "remote",
@@ -113,7 +113,7 @@ Table(
     Column("revision", String, nullable=False),
     Column("commit_sha", String, nullable=False),
     Column("format", String, nullable=False),
-    Column("pushed_at", DateTime, nullable=False),
+    Column("pushed_at", DateTime(timezone=True), nullable=False),
 )
 
 

@@ -1,0 +1,97 @@
+"""Plugin discovery: listing without importing, isolation of broken plugins, restrictions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from hubcli.discovery import PluginManager, manager
+from hubcli.errors import PluginError
+from hubcli.plugin_api import PLUGIN_API_VERSION
+from tests.helpers.toy_plugin import ToyArchitecture, write_toy_adapter
+
+BUILTIN_ARCHITECTURES = {"bottleneck", "ia3", "lora", "prefix_tuning", "prompt_tuning"}
+
+
+def test_listing_reads_metadata_without_importing_plugins() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        from hubcli.discovery import manager
+        infos = manager.infos()
+        print(sorted(i.name for i in infos if i.kind == "architecture"))
+        print(sorted(m for m in sys.modules if m.startswith("plugins.")))
+        print(sorted(m for m in ("torch", "transformers", "textual", "huggingface_hub") if m in sys.modules))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    names, imported, heavy = out.stdout.splitlines()
+    assert set(eval(names)) >= BUILTIN_ARCHITECTURES
+    assert eval(imported) == [] and eval(heavy) == []
+
+
+def test_builtins_load_through_entry_points() -> None:
+    fresh = PluginManager()
+    lora = fresh.load("architecture", "lora")
+    assert lora.name == "lora"
+    info = {i.name: i for i in fresh.infos("architecture")}["lora"]
+    assert (info.status, info.distribution) == ("loaded", "hubcli")
+
+
+def test_registered_plugin_is_used_for_one_test(register_plugin, cli, tmp_path) -> None:
+    register_plugin("architecture", "toy", ToyArchitecture)
+    result = cli("add", write_toy_adapter(tmp_path / "t"), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()[0]["adapter"]["architecture"] == "toy"
+    rows = {row["name"]: row for row in cli("plugins", "--json").json()}
+    assert rows["toy"]["status"] == "loaded"
+
+
+def test_a_broken_plugin_is_reported_and_isolated(register_plugin, cli, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HUBCLI_STRICT_PLUGINS", "0")
+
+    class Exploding(ToyArchitecture):
+        def __init__(self) -> None:
+            raise RuntimeError("kaboom")
+
+    register_plugin("architecture", "exploding", Exploding)
+    register_plugin("architecture", "toy", ToyArchitecture)
+    result = cli("add", write_toy_adapter(tmp_path / "t"))
+    assert result.exit_code == 0
+    assert "architecture plugin 'exploding' is broken: could not be created: RuntimeError: kaboom" in result.stderr
+    rows = {row["name"]: row for row in cli("plugins", "--json").json()}
+    assert rows["exploding"]["status"] == "broken" and "kaboom" in rows["exploding"]["error"]
+    assert cli("list", "--json").json()[0]["architecture"] == "toy"
+
+
+def test_strict_mode_raises_for_a_broken_plugin(register_plugin) -> None:
+    register_plugin("architecture", "notaplugin", object())
+    with pytest.raises(PluginError, match="does not implement ArchitecturePlugin"):
+        manager.load_all("architecture")
+
+
+def test_a_plugin_for_a_newer_api_is_refused(register_plugin, monkeypatch) -> None:
+    monkeypatch.setenv("HUBCLI_STRICT_PLUGINS", "0")
+
+    class FromTheFuture(ToyArchitecture):
+        api_version = PLUGIN_API_VERSION + 1
+
+    register_plugin("architecture", "future", FromTheFuture)
+    assert "future" not in manager.load_all("architecture")
+    with pytest.raises(PluginError, match="needs plugin API"):
+        manager.load("architecture", "future")
+
+
+def test_load_plugins_variable_restricts_third_party_only(monkeypatch) -> None:
+    monkeypatch.setenv("HUBCLI_LOAD_PLUGINS", "")
+    fresh = PluginManager()
+    statuses = {i.name: i.status for i in fresh.infos("architecture")}
+    assert {statuses[name] for name in BUILTIN_ARCHITECTURES} == {"available"}
+
+
+def test_unknown_plugin_names_what_is_installed() -> None:
+    with pytest.raises(PluginError, match=r"no architecture plugin named 'nope' \(installed: .*lora"):
+        manager.load("architecture", "nope")
