@@ -16,10 +16,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from hubcli.adapter_folder import AdapterFolder
+from hubcli.errors import CapabilityNotSupported
 from hubcli.tensor_files import TensorInfo
+
+if TYPE_CHECKING:
+    import torch
 
 PLUGIN_API_VERSION = 1
 """The contract version this hubcli offers; plugins with a larger ``api_version`` are refused."""
@@ -106,13 +110,141 @@ class ArchitecturePlugin(Plugin):
     def supports_composition(self, block: str) -> bool:
         return block in self.compositions
 
+    # -- model side (optional capabilities; see docs/engine.md) ----------------------------
+
+    def attach(self, target: AttachTarget, adapter: LoadedAdapter) -> None:
+        """Inject ``adapter``'s modules into ``target``'s model under ``adapter.name``.
+
+        Raise ``ModelMismatchError`` (one line, naming the tensor or module) when the weights do
+        not fit the model. Without this method the architecture can be stored but not run.
+        """
+        raise CapabilityNotSupported(f"architecture {self.name!r} cannot be attached to a model")
+
+    def merge(self, target: AttachTarget, name: str) -> None:
+        """Fold the attached adapter ``name`` into the base weights (exactly undoable)."""
+        raise CapabilityNotSupported(f"architecture {self.name!r} cannot merge into base weights")
+
+    def unmerge(self, target: AttachTarget, name: str) -> None:
+        """Undo ``merge``, restoring the original base weights bit for bit."""
+        raise CapabilityNotSupported(f"architecture {self.name!r} cannot merge into base weights")
+
 
 class CompositionPlugin(Plugin):
     """A composition block (stack, split, parallel …); the routing contract comes with the
     compose engine."""
 
 
+@dataclass(frozen=True)
+class InsertionPoints:
+    """Where adapters go in a stock ``transformers`` model, as dotted module paths.
+
+    ``layers`` and ``word_embeddings`` are relative to the backbone (``model.base_model``);
+    every other path is relative to one element of the layer list. ``None`` means the family
+    has no such module (e.g. GPT-2 has no separate q/k/v: ``qkv`` names its fused projection,
+    whose output is [q | k | v] along the last dimension). Naming modules, never copying
+    forward code, is what keeps hubcli independent of the transformers version.
+    """
+
+    layers: str
+    word_embeddings: str
+    q: str | None
+    k: str | None
+    v: str | None
+    o: str
+    ffn_in: tuple[str, ...]
+    ffn_out: str
+    attention: str
+    """The attention module (receives ``past_key_values``; prefix tuning works through it)."""
+    attention_output_norm: str | None
+    """Post-LN families: the LayerNorm after the attention output projection (residual inside)."""
+    ffn_output_norm: str | None
+    """Post-LN families: the LayerNorm after the FFN output projection (residual inside)."""
+    qkv: str | None = None
+    heads: tuple[str, ...] = ("classifier", "score")
+    """Top-level module names of task heads (relative to the full model)."""
+
+
+@dataclass(frozen=True)
+class ModelDims:
+    """The sizes adapters must agree with."""
+
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    vocab_size: int
+
+
 class ModelFamilyPlugin(Plugin):
     """A family of ``transformers`` models and where its insertion points are."""
 
     model_types: ClassVar[tuple[str, ...]] = ()
+    points: ClassVar[InsertionPoints]
+    layer_norm: ClassVar[str] = "post"
+    """"post" (BERT: LayerNorm after the residual add) or "pre" (GPT-2, Llama)."""
+    conv1d_projections: ClassVar[bool] = False
+    """Projections are ``transformers`` ``Conv1D`` (weight stored [in, out], PEFT's
+    ``fan_in_fan_out``) rather than ``nn.Linear``."""
+
+    def dims(self, config: Any) -> ModelDims:
+        """Sizes from a ``transformers`` config; its ``attribute_map`` gives every family the
+        standard names, so one default fits all built-in families."""
+        heads = config.num_attention_heads
+        hidden = config.hidden_size
+        return ModelDims(
+            hidden_size=hidden,
+            num_layers=config.num_hidden_layers,
+            num_heads=heads,
+            num_kv_heads=getattr(config, "num_key_value_heads", None) or heads,
+            head_dim=getattr(config, "head_dim", None) or hidden // heads,
+            vocab_size=config.vocab_size,
+        )
+
+
+class AttachTarget(Protocol):
+    """What the engine offers an architecture plugin while it attaches an adapter.
+
+    Implemented by ``hubcli.engine.stitched.StitchedModel``; see docs/engine.md.
+    """
+
+    model: torch.nn.Module
+    family: ModelFamilyPlugin
+    dims: ModelDims
+
+    def module(self, path: str) -> torch.nn.Module:
+        """The module at ``path`` of the full model; ``ModelMismatchError`` if absent."""
+
+    def layer_paths(self) -> list[str]:
+        """Full-model paths of the transformer layers, in order."""
+
+    def slot(self, path: str) -> Any:
+        """The ``AdapterSlot`` wrapping the leaf module at ``path`` (created on first use)."""
+
+    def add_input_adapter(self, name: str, adapter: Any) -> None:
+        """Register a module that rewrites the model's inputs (prompt / prefix)."""
+
+    def add_head(self, name: str, path: str, state: Mapping[str, torch.Tensor]) -> None:
+        """Give adapter ``name`` its own copy of the head at ``path`` with weights ``state``."""
+
+    def slots_of(self, name: str) -> list[Any]:
+        """Every slot that holds a module of adapter ``name``."""
+
+
+@dataclass
+class LoadedAdapter:
+    """An adapter read back from the registry, ready to attach.
+
+    ``config`` is the architecture's canonical config (``Adapter.method_config``);
+    ``raw_config`` the original config file as stored; ``tensors`` the weight tensors with
+    their original names; ``head_tensors`` those of separate head files (AdapterHub).
+    """
+
+    name: str
+    architecture: str
+    format: str
+    config: dict[str, Any]
+    raw_config: dict[str, Any]
+    tensors: dict[str, torch.Tensor]
+    head_tensors: dict[str, torch.Tensor] = field(default_factory=dict)
+    head_config: dict[str, Any] | None = None
