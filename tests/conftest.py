@@ -8,6 +8,27 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ["HUBCLI_STRICT_PLUGINS"] = "1"
 
+# The test Hub must be up before anything imports huggingface_hub: the client reads HF_ENDPOINT,
+# HF_HOME and HF_HUB_DISABLE_XET once, at import (see tests/hub_server.py and docs/hub.md).
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+from tests.hub_server import HubServer  # noqa: E402
+
+HUB_SERVER = HubServer().start()
+_HF_HOME = tempfile.mkdtemp(prefix="hubcli-test-hf-home-")
+atexit.register(shutil.rmtree, _HF_HOME, ignore_errors=True)
+os.environ.update(
+    HF_ENDPOINT=HUB_SERVER.endpoint,
+    HF_HOME=_HF_HOME,
+    HF_HUB_DISABLE_XET="1",
+    HF_HUB_DISABLE_TELEMETRY="1",
+    HF_HUB_DISABLE_PROGRESS_BARS="1",
+)
+for _variable in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "HF_HUB_CACHE"):
+    os.environ.pop(_variable, None)
+
 from collections.abc import Iterator  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -69,3 +90,13 @@ def cli(hubcli_home: Path):
         return CliResult(result.exit_code, result.stdout, result.stderr)
 
     return run
+
+
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubServer]:
+    """The session's test Hub with empty state, a per-test HF cache and a valid HF_TOKEN."""
+    HUB_SERVER.state.reset()
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.setenv("HF_TOKEN", HUB_SERVER.token)
+    yield HUB_SERVER
+    HUB_SERVER.state.reset()
