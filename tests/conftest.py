@@ -29,6 +29,7 @@ os.environ.update(
 for _variable in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "HF_HUB_CACHE"):
     os.environ.pop(_variable, None)
 
+import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -60,6 +61,28 @@ def hubcli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def registry(hubcli_home: Path) -> Iterator[Registry]:
     reg = Registry(hubcli_home)
+    yield reg
+    reg.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    from tests.postgres_server import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_registry(request: pytest.FixtureRequest, hubcli_home: Path) -> Iterator[Registry]:
+    """A fresh registry on each database backend (for the storage layer's own tests)."""
+    url = None
+    if request.param == "postgresql":
+        from tests.postgres_server import create_database
+
+        admin = request.getfixturevalue("postgres_admin_url")
+        url = create_database(admin, f"t{uuid.uuid4().hex[:16]}")
+    reg = Registry(hubcli_home, url)
     yield reg
     reg.close()
 
