@@ -5,7 +5,7 @@ PYTHON ?= python3
 TORCH_SPEC ?= torch==2.13.0
 BIN = $(VENV)/bin
 
-.PHONY: setup demo test lint
+.PHONY: setup demo test lint postgres
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
@@ -18,7 +18,12 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/hubcli list
 
-test: setup
+# The registry tests start a throwaway PostgreSQL server; install its binaries if missing.
+postgres:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)
+
+test: setup postgres
 	$(BIN)/python -m pytest -q
 
 lint: setup

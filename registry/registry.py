@@ -8,9 +8,11 @@ either the complete adapter or nothing that ``cleanup`` does not remove.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,8 +116,19 @@ class Registry:
         self.url = url or f"sqlite:///{self.home / 'registry.db'}"
         self.store = BlobStore(self.home)
         self.engine = self._create_engine(self.url)
-        with self.engine.begin() as conn:
+        with self._file_lock("migrate.lock"), self.engine.begin() as conn:
             migrations.migrate(conn)
+
+    @contextlib.contextmanager
+    def _file_lock(self, name: str) -> Iterator[None]:
+        """An exclusive lock between processes sharing this home (first-open migrations:
+        SQLite cannot upgrade a stale read transaction, so concurrent openers must queue)."""
+        with open(self.home / name, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     @staticmethod
     def _create_engine(url: str) -> Engine:

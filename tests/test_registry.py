@@ -20,6 +20,12 @@ from registry import (
 )
 
 
+@pytest.fixture
+def registry(any_registry: Registry) -> Registry:
+    """Every test of this module runs on SQLite and on PostgreSQL."""
+    return any_registry
+
+
 def new_adapter(tmp_path: Path, name: str, content: bytes = b"weights", **extra) -> NewAdapter:
     folder = tmp_path / f"src-{name}-{abs(hash(content))}"
     folder.mkdir(exist_ok=True)
@@ -52,7 +58,8 @@ def test_migrations_build_the_declared_schema(registry: Registry) -> None:
         assert declared == migrated, table.name
     with registry.engine.connect() as conn:
         assert migrations.current_version(conn) == migrations.latest_version()
-        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        if registry.engine.dialect.name == "sqlite":
+            assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
 
 
 def test_reopening_applies_nothing_and_newer_schema_is_refused(registry: Registry) -> None:
@@ -60,7 +67,7 @@ def test_reopening_applies_nothing_and_newer_schema_is_refused(registry: Registr
         assert migrations.migrate(conn) == []
         conn.execute(migrations.schema_migrations.insert().values(version=999))
     with pytest.raises(SchemaTooNew, match="version 999"):
-        Registry(registry.home)
+        Registry(registry.home, registry.url)
 
 
 def test_add_stores_files_once_and_lists(registry: Registry, tmp_path: Path) -> None:

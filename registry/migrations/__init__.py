@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 from types import ModuleType
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, Table, func, select
+from sqlalchemy import Column, DateTime, Integer, MetaData, Table, func, select, text
 from sqlalchemy.engine import Connection
 
 from registry.errors import SchemaTooNew
@@ -47,6 +47,8 @@ def current_version(conn: Connection) -> int:
 
 def migrate(conn: Connection) -> list[int]:
     """Apply every migration newer than the database, inside the caller's transaction."""
+    if conn.dialect.name == "postgresql":  # concurrent openers of one database queue here
+        conn.execute(text("SELECT pg_advisory_xact_lock(4823021)"))
     current = current_version(conn)
     if current > latest_version():
         raise SchemaTooNew(
