@@ -45,7 +45,7 @@ app = typer.Typer(
     cls=_ErrorsAsOneLine,
     name="hubcli",
     help="Keep, browse, stitch, evaluate and share trained adapters (PEFT and AdapterHub).",
-    no_args_is_help=True,
+    invoke_without_command=True,
     pretty_exceptions_enable=False,
     add_completion=False,
     rich_markup_mode="rich",
@@ -60,6 +60,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     home: Annotated[
         Path | None,
         typer.Option("--home", envvar="HUBCLI_HOME", help="Registry folder (blobs, SQLite database)."),
@@ -75,10 +76,20 @@ def _root(
 ) -> None:
     state.home = home
     state.url = registry_url
+    if ctx.invoked_subcommand is None:
+        tui()
+
+
+def tui() -> None:
+    """Open the terminal UI (also what `hubcli` with no command does)."""
+    from hubcli.tui import launch
+
+    launch(state.registry())
 
 
 app.registered_commands.extend(adapters.app.registered_commands)
 app.command("plugins")(plugins.plugins)
+app.command("tui")(tui)
 
 
 def main() -> None:

@@ -1,0 +1,70 @@
+"""The "add from disk" dialog: a path typed or picked in a directory tree, and an optional name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DirectoryTree, Input, Label
+
+from hubcli.tui.dialogs import Dialog
+
+
+@dataclass(frozen=True)
+class AddRequest:
+    path: Path
+    name: str | None
+
+
+class AddDialog(Dialog[AddRequest | None]):
+    DEFAULT_CSS = """
+    AddDialog > Vertical { width: 90; }
+    AddDialog DirectoryTree { height: 14; border: round $secondary; margin-bottom: 1; }
+    """
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, start: Path) -> None:
+        super().__init__()
+        self.start = start
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Add an adapter from disk", classes="title")
+            yield DirectoryTree(self.start, id="picker")
+            yield Label("Folder (an adapter, or a folder of adapters)")
+            yield Input(str(self.start), id="path")
+            yield Label("Name (optional; default from the files)")
+            yield Input(placeholder="e.g. sentiment-lora", id="name")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Add", variant="primary", id="add")
+
+    def on_mount(self) -> None:
+        self.query_one("#path", Input).focus()
+
+    def on_directory_tree_directory_selected(self, event: DirectoryTree.DirectorySelected) -> None:
+        self.query_one("#path", Input).value = str(event.path)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "add":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def on_input_submitted(self, _: Input.Submitted) -> None:
+        self._submit()
+
+    def _submit(self) -> None:
+        path = self.query_one("#path", Input).value.strip()
+        if not path:
+            self.notify("Type or pick a folder first.", severity="warning")
+            return
+        name = self.query_one("#name", Input).value.strip() or None
+        self.dismiss(AddRequest(Path(path).expanduser(), name))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,72 @@
+"""The registry work behind the TUI's actions, as plain functions run in worker threads.
+
+Kept free of widgets so each can be reasoned about (and tested) on its own; they report
+progress through a callback and return a one-line summary, and raise hubcli's or the
+registry's typed errors, which the app shows in an error dialog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from registry import Registry, VerifyReport
+
+Progress = Callable[[int, int | None, str], None]
+"""``progress(done, total, what)``: total None means "unknown" (an indeterminate bar)."""
+
+
+def add_from_disk(registry: Registry, path: Path, name: str | None, progress: Progress) -> str:
+    """Import the adapter in ``path``, or every adapter of its sub-folders (like ``add --all``)."""
+    from hubcli.adapter_folder import AdapterFolder
+    from hubcli.errors import AdapterFormatError
+    from hubcli.importer import adapter_subfolders, import_adapter
+
+    root = AdapterFolder(Path(path).expanduser())
+    found = adapter_subfolders(root)
+    if not found:
+        raise AdapterFormatError(f"{path}: no adapter_config.json here or in a sub-folder")
+    if len(found) > 1 and name:
+        raise AdapterFormatError(
+            f"{path}: holds {len(found)} adapters; leave the name empty to import them all"
+        )
+    messages = []
+    for done, sub in enumerate(found):
+        progress(done, len(found), f"importing {sub or root.root.name}")
+        folder = root.sub(sub) if sub else root
+        outcome = import_adapter(registry, folder, name=name or sub or None)
+        messages.append(outcome.message)
+    progress(len(found), len(found), "done")
+    return "; ".join(messages)
+
+
+def remove(registry: Registry, name: str, progress: Progress) -> str:
+    progress(0, None, f"removing {name}")
+    freed = registry.remove_adapter(name)
+    return f"removed {name!r} ({freed} unused file{'s' if freed != 1 else ''} freed)"
+
+
+def retag(
+    registry: Registry, name: str, add: Iterable[str], remove: Iterable[str], progress: Progress
+) -> str:
+    progress(0, None, f"tagging {name}")
+    tags = registry.set_tags(name, add=add, remove=remove)
+    return f"{name}: tags {', '.join(tags) if tags else '(none)'}"
+
+
+def verify(registry: Registry, progress: Progress) -> VerifyReport:
+    progress(0, None, "re-hashing every stored file")
+    return registry.verify()
+
+
+def verify_summary(report: VerifyReport) -> str:
+    cleaned = report.cleanup
+    parts = [f"checked {report.checked} file{'s' if report.checked != 1 else ''}"]
+    if report.missing:
+        parts.append(f"{len(report.missing)} missing")
+    if report.corrupt:
+        parts.append(f"{len(report.corrupt)} corrupt")
+    removed = cleaned.temporary_files + cleaned.staging_folders + cleaned.orphan_blobs
+    if removed:
+        parts.append(f"{removed} leftover{'s' if removed != 1 else ''} cleaned up")
+    return ", ".join(parts)
