@@ -1,0 +1,142 @@
+"""The modules the engine puts into a model, and the seam where compositions plug in.
+
+An ``AdapterSlot`` replaces one leaf module (a projection: ``nn.Linear`` or GPT-2's
+``Conv1D``). It keeps the original module as ``base`` and a ``ModuleDict`` of named
+``LeafAdapter``s, one per attached adapter that touches this leaf, and asks the model's
+``ActiveSetup`` how to combine them. Wrapping leaves instead of re-implementing a layer's forward
+is what keeps the engine independent of the transformers version: the stock forward calls the
+slot exactly where it called the projection.
+
+``HeadSlot`` does the same for task heads (PEFT ``modules_to_save``): it keeps the base head and
+one copy per adapter, and runs the copy of the active adapter.
+
+The composition engine replaces ``ActiveSetup`` with a tree-aware setup that implements the
+same two methods (``active_in``, ``leaf_forward``); slots and adapters stay as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from hubcli.errors import CapabilityNotSupported, HubcliError
+
+
+class LeafAdapter(nn.Module):
+    """One adapter's contribution at one leaf. Subclasses override what they change.
+
+    ``adapt_input`` rewrites what the base projection sees (IA³ on FFN inputs);
+    ``adapt_output`` rewrites its result (LoRA adds B·A·x, IA³ scales keys/values). ``x`` is the
+    (adapted) input, ``y`` the current output, ``base`` the original projection.
+    """
+
+    def adapt_input(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def adapt_output(self, x: torch.Tensor, y: torch.Tensor, base: nn.Module) -> torch.Tensor:
+        return y
+
+    def merge(self, base: nn.Module) -> None:
+        """Fold this adapter into ``base``'s weights, keeping what ``unmerge`` needs."""
+        raise CapabilityNotSupported(f"{type(self).__name__} cannot merge into base weights")
+
+    def unmerge(self, base: nn.Module) -> None:
+        raise CapabilityNotSupported(f"{type(self).__name__} cannot merge into base weights")
+
+
+class ActiveSetup:
+    """Which attached adapters run, in which order: a flat stack, the default setup.
+
+    At a leaf, every active adapter adapts the input in order, the base runs once, then every
+    active adapter adapts the output in order — so stacked LoRAs add their deltas
+    (W + ΔW₁ + ΔW₂), as docs/engine.md states.
+    """
+
+    def __init__(self, names: Sequence[str] = ()) -> None:
+        self.names: tuple[str, ...] = tuple(names)
+
+    def active_in(self, available: Mapping[str, Any]) -> list[str]:
+        """The active names among ``available``, in activation order."""
+        return [name for name in self.names if name in available]
+
+    def leaf_forward(self, slot: AdapterSlot, x: torch.Tensor) -> torch.Tensor:
+        names = [name for name in self.active_in(slot.adapters) if name not in slot.merged]
+        adapters = [slot.adapters[name] for name in names]
+        for adapter in adapters:
+            x = adapter.adapt_input(x)
+        y = slot.base(x)
+        for adapter in adapters:
+            y = adapter.adapt_output(x, y, slot.base)
+        return y
+
+
+class AdapterSlot(nn.Module):
+    """A leaf module wrapped so that named adapters can act on it."""
+
+    def __init__(self, base: nn.Module, setup: ActiveSetup) -> None:
+        super().__init__()
+        self.base = base
+        self.adapters = nn.ModuleDict()
+        self.merged: list[str] = []
+        """Adapters folded into ``base``'s weights, in merge order (they no longer run)."""
+        self.setup = setup
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.setup.leaf_forward(self, x)
+
+    def merge(self, name: str) -> None:
+        self.adapters[name].merge(self.base)
+        self.merged.append(name)
+
+    def unmerge(self, name: str) -> None:
+        if not self.merged or self.merged[-1] != name:
+            raise HubcliError(
+                f"unmerge {name!r}: adapters merged later must be unmerged first ({self.merged})"
+            )
+        self.adapters[name].unmerge(self.base)
+        self.merged.pop()
+
+
+class HeadSlot(nn.Module):
+    """A task head with one replacement per adapter (PEFT ``modules_to_save``)."""
+
+    def __init__(self, base: nn.Module, setup: ActiveSetup) -> None:
+        super().__init__()
+        self.base = base
+        self.copies = nn.ModuleDict()
+        self.setup = setup
+
+    def current(self) -> nn.Module:
+        """The head that runs: the copy of the last active adapter that has one, else base."""
+        names = self.setup.active_in(self.copies)
+        return self.copies[names[-1]] if names else self.base
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self.current()(*args, **kwargs)
+
+
+class InputAdapter(nn.Module):
+    """An adapter that works on the model's inputs (prompt tuning, prefix tuning).
+
+    ``prepare`` receives the keyword arguments of the model call and returns new ones;
+    ``virtual_tokens`` is how many positions it prepends to the outputs (0 for a prefix, which
+    lives only in the attention keys/values).
+    """
+
+    virtual_tokens: int = 0
+
+    def prepare(self, inputs: dict[str, Any], embed: nn.Module) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+def extend_attention_mask(inputs: dict[str, Any], batch: int, count: int) -> None:
+    """Prepend ``count`` attended positions to ``inputs["attention_mask"]`` (PEFT's rule for
+    prompts and prefixes). Without a mask the model attends to every position anyway."""
+    mask = inputs.get("attention_mask")
+    if mask is None:
+        return
+    ones = torch.ones(batch, count, dtype=mask.dtype, device=mask.device)
+    inputs["attention_mask"] = torch.cat([ones, mask], dim=1)
