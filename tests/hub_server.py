@@ -32,6 +32,7 @@ TEST_USER = "hubcli-tester"
 TEST_TOKEN = "hf_hubclitesttoken0000000000000000"
 LFS_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".h5", ".onnx", ".msgpack")
 GITATTRIBUTES = "".join(f"*{suffix} filter=lfs diff=lfs merge=lfs -text\n" for suffix in LFS_SUFFIXES)
+ADAPTER_LIBRARIES = ("peft", "adapter-transformers")
 SHA1 = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -186,11 +187,6 @@ class HubState:
                 repo.branches[ref] = new.sha
             return new
 
-    def tag(self, repo_id: str, tag: str, revision: str = "main") -> None:
-        with self.lock:
-            repo = self.repos[repo_id]
-            repo.tags[tag] = repo.resolve(revision)
-
 
 def card_data(commit: Commit) -> dict[str, Any] | None:
     """The YAML front matter of README.md, as the Hub exposes it in ``cardData``."""
@@ -217,6 +213,8 @@ def model_tags(commit: Commit) -> tuple[list[str], str | None]:
     bases = data.get("base_model") or []
     for base in [bases] if isinstance(bases, str) else bases:
         extra.append(f"base_model:{base}")
+        if library in ADAPTER_LIBRARIES:
+            extra.append(f"base_model:adapter:{base}")
     if data.get("license"):
         extra.append(f"license:{data['license']}")
     for tag in extra:
@@ -313,6 +311,8 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         ("POST", re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/commit/(?P<rev>[^/]+)$"), "commit"),
         ("GET", re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?$"), "tree"),
         ("GET", re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/refs$"), "refs"),
+        ("POST", re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/branch/(?P<branch>[^/]+)$"), "create_branch"),
+        ("POST", re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/tag/(?P<rev>[^/]+)$"), "create_tag"),
         ("GET", re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/revision/(?P<rev>[^/]+)$"), "model_info"),
         ("GET", re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)$"), "model_info"),
         ("POST", re.compile(r"^/(?P<repo>[^/]+/[^/]+)\.git/info/lfs/objects/batch$"), "lfs_batch"),
@@ -416,6 +416,27 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             "commitUrl": f"{self.endpoint}/{repo}/commit/{new.sha}",
             "pullRequestUrl": pr_url,
         })
+
+    def do_create_branch(self, query: dict, repo: str, branch: str) -> None:
+        self._require_token()
+        target = self._repo(repo)
+        start = self._commit_of(target, self._json_body().get("startingPoint") or "main")
+        with self.state.lock:
+            if branch in target.branches:
+                raise HubError(409, f"branch {branch} already exists")
+            target.branches[branch] = start.sha
+        self._send_json(200, {})
+
+    def do_create_tag(self, query: dict, repo: str, rev: str) -> None:
+        self._require_token()
+        target = self._repo(repo)
+        commit = self._commit_of(target, rev)
+        tag = self._json_body()["tag"]
+        with self.state.lock:
+            if tag in target.tags:
+                raise HubError(409, f"tag {tag} already exists")
+            target.tags[tag] = commit.sha
+        self._send_json(200, {})
 
     # -- LFS ----------------------------------------------------------------------------------
 

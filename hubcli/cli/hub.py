@@ -1,0 +1,174 @@
+"""Commands that talk to the Hugging Face Hub: pull, push, search.
+
+Thin wrappers over ``hubcli.hub``: parse options, draw progress on stderr, render the report.
+huggingface_hub is imported inside the commands only (``hubcli --help`` must not load it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from hubcli.cli.adapters import adapter_dict, arch_label
+from hubcli.cli.context import state
+from hubcli.cli.output import JsonFlag, console, emit, err_console, human_count, human_size
+
+if TYPE_CHECKING:
+    from hubcli.hub.progress import ProgressCallback
+
+app = typer.Typer()
+
+EndpointOption = Annotated[
+    str | None,
+    typer.Option("--endpoint", envvar="HF_ENDPOINT", help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),
+]
+
+
+@contextmanager
+def progress_bars(enabled: bool) -> Iterator[ProgressCallback]:
+    """A progress callback drawing one rich bar per stage on stderr (nothing when disabled)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    if not enabled:
+        yield lambda _: None
+        return
+    bars = Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        console=err_console, transient=True,
+    )
+    tasks: dict[str, Any] = {}
+
+    def report(event: Any) -> None:
+        description = f"{event.stage} {event.detail}".strip()
+        if event.stage not in tasks:
+            tasks[event.stage] = bars.add_task(description, total=event.total)
+        bars.update(tasks[event.stage], description=description, completed=event.done, total=event.total)
+
+    with bars:
+        yield report
+
+
+@app.command()
+def pull(
+    repo: Annotated[str, typer.Argument(help="Hub repository, namespace/name[@revision].")],
+    revision: Annotated[
+        str | None, typer.Option("--revision", "-r", help="Branch, tag or commit sha (default: main).")
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Register under this name.")] = None,
+    subfolder: Annotated[
+        str | None, typer.Option("--subfolder", help="Pull only the adapter in this sub-folder.")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Pull every adapter of the repository.")] = False,
+    endpoint: EndpointOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Download adapters from a Hub repository and register them (cached; repeats are free)."""
+    from hubcli.hub.pull import pull as pull_adapters
+
+    registry = state.registry()
+    with progress_bars(not as_json) as on_progress:
+        report = pull_adapters(
+            registry, repo, revision=revision, name=name, subfolder=subfolder, all_=all_,
+            endpoint=endpoint, on_progress=on_progress,
+        )
+    data = {
+        "repo_id": report.ref.repo_id,
+        "revision": report.ref.revision or "main",
+        "commit": report.commit,
+        "endpoint": report.endpoint,
+        "offline": report.offline,
+        "bytes_downloaded": report.bytes_downloaded,
+        "up_to_date": report.up_to_date,
+        "adapters": [
+            {"subfolder": item.subfolder, "created": item.outcome.created, "message": item.outcome.message,
+             "adapter": adapter_dict(item.outcome.adapter, registry.tags(item.outcome.adapter))}
+            for item in report.adapters
+        ],
+    }
+
+    def render(d: dict[str, Any]) -> None:
+        where = f"{d['repo_id']}@{d['revision']} ({d['commit'][:12]})"
+        for item in report.adapters:
+            a = item.outcome.adapter
+            if item.up_to_date:
+                console.print(f"[yellow]=[/] {a.name}: up to date with {where}")
+            else:
+                console.print(
+                    f"[green]✓[/] pulled {where} as {a.name!r}: {arch_label(a.architecture, a.variant)}, "
+                    f"{a.format}, {human_count(a.num_parameters)} parameters, {human_size(a.size_bytes)}"
+                )
+        source = "from the local cache (offline)" if d["offline"] else f"{human_size(d['bytes_downloaded'])} downloaded"
+        console.print(f"[dim]{source}[/]")
+
+    emit(data, as_json, render)
+
+
+@app.command()
+def push(
+    name: Annotated[str, typer.Argument(help="Adapter name, as `hubcli list` shows it.")],
+    repo: Annotated[str, typer.Argument(help="Hub repository, namespace/name (created if missing).")],
+    fmt: Annotated[
+        str | None, typer.Option("--format", "-f", help="peft or adapterhub (default: the stored format).")
+    ] = None,
+    private: Annotated[bool, typer.Option("--private", help="Create the repository as private.")] = False,
+    revision: Annotated[str | None, typer.Option("--revision", "-r", help="Branch to push to (default: main).")] = None,
+    create_pr: Annotated[bool, typer.Option("--create-pr", help="Open a pull request instead of committing.")] = False,
+    endpoint: EndpointOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Upload an adapter with a generated model card in one commit (no commit when unchanged)."""
+    from hubcli.hub.push import push as push_adapter
+
+    registry = state.registry()
+    with progress_bars(not as_json) as on_progress:
+        report = push_adapter(
+            registry, name, repo, fmt=fmt, private=private, revision=revision, create_pr=create_pr,
+            endpoint=endpoint, on_progress=on_progress,
+        )
+
+    def render(d: dict[str, Any]) -> None:
+        where = f"{d['repo_id']}@{d['revision']} ({d['commit'][:12]})"
+        if d["up_to_date"]:
+            console.print(f"[yellow]=[/] {d['name']}: up to date with {where}, nothing pushed")
+        else:
+            console.print(f"[green]✓[/] pushed {d['name']} to {where}: {len(d['files'])} files, {d['format']} format")
+            if d["pr_url"]:
+                console.print(f"  pull request: {d['pr_url']}")
+
+    emit(asdict(report), as_json, render)
+
+
+@app.command()
+def search(
+    query: Annotated[str | None, typer.Argument(help="Text the repository id must contain.")] = None,
+    library: Annotated[str | None, typer.Option("--library", help="peft or adapters (default: both).")] = None,
+    base: Annotated[str | None, typer.Option("--base", help="Only adapters for this base model.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Show at most this many.", min=1)] = 20,
+    endpoint: EndpointOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Search the Hub for PEFT and AdapterHub adapters."""
+    from hubcli.hub.search import search as search_hub
+
+    results = [asdict(r) for r in search_hub(query, library=library, base=base, limit=limit, endpoint=endpoint)]
+
+    def render(rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            console.print("No adapters found.")
+            return
+        table = Table(box=None, header_style="bold")
+        for column in ("id", "library", "base model", "downloads", "likes", "modified", "tags"):
+            table.add_column(column, justify="right" if column in ("downloads", "likes") else "left")
+        for row in rows:
+            modified = row["last_modified"].date().isoformat() if row["last_modified"] else "-"
+            tags = [t for t in row["tags"] if not t.startswith("base_model:")]
+            table.add_row(row["id"], row["library"] or "-", row["base_model"] or "-", human_count(row["downloads"]),
+                          str(row["likes"]), modified, ", ".join(tags))
+        console.print(table)
+
+    emit(results, as_json, render)

@@ -1,0 +1,152 @@
+"""``hubcli pull``: download a Hub repository into the Hugging Face cache and import its adapters.
+
+The files land in huggingface_hub's own cache (shared with transformers and PEFT, resumable,
+and what ``HF_HUB_OFFLINE=1`` serves from), then each adapter folder goes through
+``import_adapter``, the same path as ``hubcli add``, which validates everything before one
+registry transaction. A failed download therefore never touches the registry.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hubcli.adapter_folder import AdapterFolder
+from hubcli.errors import AdapterFormatError
+from hubcli.hub import settings
+from hubcli.hub.errors import HubNotFound, hub_errors
+from hubcli.hub.progress import ByteCounter, Progress, ProgressCallback, ignore_progress
+from hubcli.importer import ImportOutcome, adapter_subfolders, check_name, import_adapter
+from registry import Registry
+
+REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+@dataclass(frozen=True)
+class RepoRef:
+    """``namespace/name`` and the revision asked for (None: the default branch)."""
+
+    repo_id: str
+    revision: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.repo_id}@{self.revision}" if self.revision else self.repo_id
+
+
+def parse_repo_ref(text: str, revision: str | None = None) -> RepoRef:
+    """``ns/name[@rev]``; ``revision`` (``--revision``) must agree with an ``@rev`` suffix."""
+    repo_id, _, suffix = text.partition("@")
+    if not REPO_ID.match(repo_id):
+        raise HubNotFound(f"{text!r} is not a Hub repository id (expected namespace/name[@revision])")
+    if suffix and revision and suffix != revision:
+        raise HubNotFound(f"{text!r} and --revision {revision!r} name different revisions")
+    return RepoRef(repo_id, suffix or revision or None)
+
+
+@dataclass(frozen=True)
+class PulledAdapter:
+    """One adapter of the repository and what importing it did."""
+
+    subfolder: str
+    outcome: ImportOutcome
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.outcome.created
+
+
+@dataclass
+class PullReport:
+    ref: RepoRef
+    endpoint: str
+    commit: str
+    offline: bool
+    bytes_downloaded: int
+    adapters: list[PulledAdapter] = field(default_factory=list)
+
+    @property
+    def up_to_date(self) -> bool:
+        return all(item.up_to_date for item in self.adapters)
+
+
+def download(ref: RepoRef, endpoint: str, on_progress: ProgressCallback = ignore_progress) -> tuple[Path, int]:
+    """The snapshot folder of ``ref`` in the HF cache and the bytes it took to fetch it."""
+    from huggingface_hub import snapshot_download
+
+    counter = ByteCounter(on_progress)
+    with hub_errors(ref.repo_id, ref.revision, endpoint):
+        folder = snapshot_download(
+            ref.repo_id,
+            revision=ref.revision,
+            endpoint=endpoint,
+            cache_dir=settings.cache_dir(),
+            local_files_only=settings.offline(),
+            tqdm_class=counter.tqdm_class(),
+        )
+    return Path(folder), counter.bytes
+
+
+def choose_subfolders(ref: RepoRef, snapshot: AdapterFolder, subfolder: str | None, all_: bool) -> list[str]:
+    """The adapter folders to import: the repository root, ``--subfolder``, or ``--all``."""
+    found = adapter_subfolders(snapshot)
+    if subfolder is not None:
+        wanted = subfolder.strip("/")
+        if not snapshot.exists(f"{wanted}/adapter_config.json"):
+            listed = ", ".join(found) or "none"
+            raise AdapterFormatError(f"{ref.label}: no adapter in sub-folder {wanted!r} (adapters: {listed})")
+        return [wanted]
+    if not found:
+        raise AdapterFormatError(f"{ref.label}: no adapter_config.json at the top or in a sub-folder")
+    if len(found) > 1 and not all_:
+        raise AdapterFormatError(
+            f"{ref.label} holds {len(found)} adapters ({', '.join(found)}): "
+            "pick one with --subfolder or pull them all with --all"
+        )
+    return found
+
+
+def pull(
+    registry: Registry,
+    repo: str,
+    *,
+    revision: str | None = None,
+    name: str | None = None,
+    subfolder: str | None = None,
+    all_: bool = False,
+    endpoint: str | None = None,
+    on_progress: ProgressCallback = ignore_progress,
+) -> PullReport:
+    """Download ``repo`` (``ns/name[@rev]``) and register its adapter(s).
+
+    Names: ``name`` for a single adapter, else the repository's name, or the sub-folder's name
+    for repositories with several adapters. Pulling content that is already registered under
+    that name changes nothing and reports "up to date".
+    """
+    ref = parse_repo_ref(repo, revision)
+    url = settings.endpoint(endpoint)
+    if name is not None:
+        check_name(name)
+    on_progress(Progress("resolving", detail=ref.label))
+    folder, transferred = download(ref, url, on_progress)
+    snapshot = AdapterFolder(folder, label=ref.label)
+    chosen = choose_subfolders(ref, snapshot, subfolder, all_)
+    if name is not None and len(chosen) > 1:
+        raise AdapterFormatError("--name applies to one adapter; with --all names come from the sub-folders")
+    report = PullReport(ref, url, folder.name, settings.offline(), transferred)
+    for sub in chosen:
+        on_progress(Progress("importing", detail=sub or ref.repo_id))
+        adapter_folder = snapshot.sub(sub) if sub else snapshot
+        default = sub.rsplit("/", 1)[-1] if sub else ref.repo_id.split("/")[1]
+        outcome = import_adapter(
+            registry,
+            adapter_folder,
+            name=name or default,
+            source_kind="hub",
+            source=f"{ref.repo_id}/{sub}" if sub else ref.repo_id,
+            source_revision=ref.revision or "main",
+            source_commit=folder.name,
+        )
+        report.adapters.append(PulledAdapter(sub, outcome))
+    return report

@@ -1,0 +1,174 @@
+"""``hubcli push``: upload a registered adapter to a Hub repository in one commit.
+
+The adapter is written in its layout (the stored files: the original config verbatim, weights
+as safetensors) plus a generated README.md model card. Before committing, the files are compared
+with the remote tree (git blob ids for regular files, sha256 for LFS files), so pushing the same
+content again makes no commit. A ``Remote`` row records every push; it is written only after the
+Hub has accepted the commit, so an interrupted push leaves the registry's remotes as they were.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from hubcli.errors import CapabilityNotSupported
+from hubcli.hub import settings
+from hubcli.hub.card import LIBRARY_NAMES, model_card
+from hubcli.hub.errors import hub_errors
+from hubcli.hub.progress import Progress, ProgressCallback, ignore_progress
+from hubcli.hub.pull import parse_repo_ref
+from registry import Adapter, Registry, Remote
+
+CARD_ROLE = "card"
+README = "README.md"
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """A file to upload: its path in the repository and its content (path or bytes)."""
+
+    path: str
+    content: Path | bytes
+    sha256: str
+
+    def read(self) -> bytes:
+        return self.content if isinstance(self.content, bytes) else self.content.read_bytes()
+
+    @property
+    def git_oid(self) -> str:
+        data = self.read()
+        return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+@dataclass(frozen=True)
+class PushReport:
+    name: str
+    repo_id: str
+    endpoint: str
+    revision: str
+    commit: str
+    format: str
+    files: list[str]
+    up_to_date: bool
+    commit_url: str | None = None
+    pr_url: str | None = None
+
+
+def check_format(adapter: Adapter, fmt: str | None) -> str:
+    """The format to write; a different one than the stored format needs a conversion that
+    architecture plugins do not offer yet, so it is refused with both formats named."""
+    wanted = fmt or adapter.format
+    if wanted not in LIBRARY_NAMES:
+        raise CapabilityNotSupported(f"unknown format {wanted!r}: choose {' or '.join(LIBRARY_NAMES)}")
+    if wanted != adapter.format:
+        raise CapabilityNotSupported(
+            f"{adapter.name} is stored in {adapter.format} format; the {adapter.architecture} plugin "
+            f"cannot convert it to {wanted} (push it with --format {adapter.format})"
+        )
+    return wanted
+
+
+def local_files(registry: Registry, adapter: Adapter, repo_id: str, fmt: str) -> list[LocalFile]:
+    """The stored files (minus any original card) and a freshly generated README.md."""
+    files = [
+        LocalFile(f.path, registry.file_path(f), f.sha256)
+        for f in registry.files(adapter)
+        if f.role != CARD_ROLE and f.path != README
+    ]
+    card = model_card(
+        adapter,
+        repo_id=repo_id,
+        fmt=fmt,
+        registry_tags=registry.tags(adapter),
+        evaluations=registry.evaluations(adapter=adapter),
+    ).encode()
+    files.append(LocalFile(README, card, hashlib.sha256(card).hexdigest()))
+    return files
+
+
+def _same_as_remote(api, repo_id: str, revision: str, files: list[LocalFile]) -> bool:
+    """True when every local file is already on ``revision`` with the same content."""
+    from huggingface_hub import errors as hf
+    from huggingface_hub.hf_api import RepoFile
+
+    try:
+        remote = {
+            entry.path: entry
+            for entry in api.list_repo_tree(repo_id, revision=revision, recursive=True)
+            if isinstance(entry, RepoFile)
+        }
+    except (hf.RevisionNotFoundError, hf.RepositoryNotFoundError):
+        return False
+    for item in files:
+        entry = remote.get(item.path)
+        if entry is None:
+            return False
+        if entry.lfs is not None:
+            if entry.lfs.sha256 != item.sha256:
+                return False
+        elif entry.blob_id != item.git_oid:
+            return False
+    return True
+
+
+def push(
+    registry: Registry,
+    name: str,
+    repo: str,
+    *,
+    fmt: str | None = None,
+    private: bool = False,
+    revision: str | None = None,
+    create_pr: bool = False,
+    endpoint: str | None = None,
+    on_progress: ProgressCallback = ignore_progress,
+) -> PushReport:
+    """Push adapter ``name`` to ``repo`` (``ns/name``) on branch ``revision`` (default main)."""
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    adapter = registry.get_adapter(name)
+    fmt = check_format(adapter, fmt)
+    ref = parse_repo_ref(repo, revision)
+    branch = ref.revision or "main"
+    url = settings.endpoint(endpoint)
+    files = local_files(registry, adapter, ref.repo_id, fmt)
+    api = HfApi(endpoint=url)
+    with hub_errors(ref.repo_id, branch, url):
+        on_progress(Progress("checking", detail=ref.repo_id))
+        if _same_as_remote(api, ref.repo_id, branch, files):
+            commit = api.model_info(ref.repo_id, revision=branch).sha
+            report = PushReport(name, ref.repo_id, url, branch, commit, fmt, [f.path for f in files], True)
+        else:
+            api.create_repo(ref.repo_id, private=private, exist_ok=True)
+            if branch != "main" and not create_pr:
+                api.create_branch(ref.repo_id, branch=branch, exist_ok=True)
+            total = sum(len(f.read()) for f in files)
+            on_progress(Progress("uploading", 0, total, detail=f"{len(files)} files"))
+            info = api.create_commit(
+                ref.repo_id,
+                [CommitOperationAdd(f.path, f.read() if isinstance(f.content, bytes) else str(f.content))
+                 for f in files],
+                commit_message=f"Upload {adapter.architecture} adapter {name} with hubcli",
+                revision=branch,
+                create_pr=create_pr,
+            )
+            on_progress(Progress("uploading", total, total, detail=f"{len(files)} files"))
+            report = PushReport(
+                name, ref.repo_id, url, info.pr_revision or branch, info.oid, fmt, [f.path for f in files],
+                False, info.commit_url, info.pr_url,
+            )
+    _record(registry, adapter, report)
+    return report
+
+
+def _record(registry: Registry, adapter: Adapter, report: PushReport) -> None:
+    """One ``Remote`` row per distinct (endpoint, repo, revision, commit)."""
+    key = (report.endpoint, report.repo_id, report.revision, report.commit)
+    if any((r.endpoint, r.repo_id, r.revision, r.commit_sha) == key for r in registry.remotes(adapter)):
+        return
+    registry.add_remote(Remote(
+        adapter_id=adapter.id, endpoint=report.endpoint, repo_id=report.repo_id,
+        revision=report.revision, commit_sha=report.commit, format=report.format,
+    ))
