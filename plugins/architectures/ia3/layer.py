@@ -1,0 +1,99 @@
+"""IA³ on the model side, PEFT semantics: learned vectors that rescale activations.
+
+PEFT saves one ``base_model.model.<path>.ia3_l`` per wrapped projection. On a "feedforward"
+module (``feedforward_modules``, e.g. BERT's ``output.dense``) the vector scales the
+projection's input and is saved as [1, in]; elsewhere (keys, values) it scales the output and is
+saved as [out, 1]. The saved shape therefore tells which case applies, exactly as PEFT decided
+it when it wrapped the module.
+
+Merging is exact in both cases: output scaling is diag(l)·W (and l·b), input scaling W·diag(l).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from hubcli.engine.heads import attach_saved_modules
+from hubcli.engine.slots import LeafAdapter
+from hubcli.errors import CapabilityNotSupported, ModelMismatchError
+from hubcli.plugin_api import AttachTarget, LoadedAdapter
+from plugins.architectures import _peft
+
+SUFFIX = "ia3_l"
+
+
+def is_conv1d(base: nn.Module) -> bool:
+    return type(base).__name__ == "Conv1D"
+
+
+class IA3Scale(LeafAdapter):
+    """A vector ``scale`` applied to a projection's input (feedforward) or output."""
+
+    def __init__(self, scale: torch.Tensor, feedforward: bool) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(scale, requires_grad=False)
+        self.feedforward = feedforward
+        self._original: tuple[torch.Tensor, torch.Tensor | None] | None = None
+
+    def adapt_input(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale if self.feedforward else x
+
+    def adapt_output(self, x: torch.Tensor, y: torch.Tensor, base: nn.Module) -> torch.Tensor:
+        return y if self.feedforward else y * self.scale
+
+    def merge(self, base: nn.Module) -> None:
+        weight = base.weight.data
+        bias = None if base.bias is None else base.bias.data
+        self._original = (weight.clone(), None if bias is None else bias.clone())
+        # Linear stores [out, in], Conv1D [in, out]: pick the axis that carries in or out.
+        scales_rows = self.feedforward == is_conv1d(base)
+        weight.mul_(self.scale.unsqueeze(1) if scales_rows else self.scale.unsqueeze(0))
+        if bias is not None and not self.feedforward:
+            bias.mul_(self.scale)
+
+    def unmerge(self, base: nn.Module) -> None:
+        """Put back the copies taken by ``merge`` (bit-exact, unlike dividing by l)."""
+        weight, bias = self._original
+        base.weight.data.copy_(weight)
+        if bias is not None:
+            base.bias.data.copy_(bias)
+        self._original = None
+
+
+def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
+    if adapter.format != _peft.FORMAT:
+        raise CapabilityNotSupported(
+            f"adapter {adapter.name!r}: IA³ in {adapter.format} format cannot be attached yet (only PEFT)"
+        )
+    found = False
+    for key, tensor in adapter.tensors.items():
+        path = _peft.module_of(key, SUFFIX)
+        if path is None:
+            continue
+        found = True
+        slot = target.slot(path)
+        base = slot.base
+        feedforward = tensor.shape[0] == 1 and tensor.dim() == 2 and tensor.shape[1] != 1
+        out_features, in_features = (base.weight.shape[::-1] if is_conv1d(base) else base.weight.shape)
+        expected = in_features if feedforward else out_features
+        if tensor.numel() != expected:
+            raise ModelMismatchError(
+                f"adapter {adapter.name!r}: IA³ vector {key} has {tensor.numel()} entries but "
+                f"{path!r} has {expected} {'inputs' if feedforward else 'outputs'}"
+            )
+        scale = tensor.flatten().to(device=base.weight.device, dtype=base.weight.dtype)
+        slot.adapters[adapter.name] = IA3Scale(scale, feedforward)
+    if not found:
+        raise ModelMismatchError(f"adapter {adapter.name!r}: no IA³ vectors (…{SUFFIX}) in its weights")
+    attach_saved_modules(target, adapter.name, adapter.tensors, adapter.config.get("modules_to_save") or [])
+
+
+def merge(target: AttachTarget, name: str) -> None:
+    for slot in target.slots_of(name):
+        slot.merge(name)
+
+
+def unmerge(target: AttachTarget, name: str) -> None:
+    for slot in reversed(target.slots_of(name)):
+        slot.unmerge(name)
