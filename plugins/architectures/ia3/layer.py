@@ -1,10 +1,9 @@
 """IA³ on the model side, PEFT semantics: learned vectors that rescale activations.
 
 PEFT saves one ``base_model.model.<path>.ia3_l`` per wrapped projection. On a "feedforward"
-module (``feedforward_modules``, e.g. BERT's ``output.dense``) the vector scales the
-projection's input and is saved as [1, in]; elsewhere (keys, values) it scales the output and is
-saved as [out, 1]. The saved shape therefore tells which case applies, exactly as PEFT decided
-it when it wrapped the module.
+module (``feedforward_modules``, e.g. BERT's ``output.dense``; PEFT's matching rule is
+``IA3Config.is_feedforward``) the vector scales the projection's input ([1, in]); elsewhere
+(keys, values) it scales the output ([out, 1]).
 
 Merging is exact in both cases: output scaling is diag(l)·W (and l·b), input scaling W·diag(l).
 """
@@ -19,6 +18,7 @@ from hubcli.engine.slots import LeafAdapter
 from hubcli.errors import CapabilityNotSupported, ModelMismatchError
 from hubcli.plugin_api import AttachTarget, LoadedAdapter
 from plugins.architectures import _peft
+from plugins.architectures.ia3.config import IA3Config
 
 SUFFIX = "ia3_l"
 
@@ -66,6 +66,7 @@ def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
         raise CapabilityNotSupported(
             f"adapter {adapter.name!r}: IA³ in {adapter.format} format cannot be attached yet (only PEFT)"
         )
+    config = IA3Config.model_validate(adapter.config)
     found = False
     for key, tensor in adapter.tensors.items():
         path = _peft.module_of(key, SUFFIX)
@@ -74,7 +75,7 @@ def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
         found = True
         slot = target.slot(path)
         base = slot.base
-        feedforward = tensor.shape[0] == 1 and tensor.dim() == 2 and tensor.shape[1] != 1
+        feedforward = config.is_feedforward(path)
         out_features, in_features = (base.weight.shape[::-1] if is_conv1d(base) else base.weight.shape)
         expected = in_features if feedforward else out_features
         if tensor.numel() != expected:
@@ -86,7 +87,7 @@ def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
         slot.adapters[adapter.name] = IA3Scale(scale, feedforward)
     if not found:
         raise ModelMismatchError(f"adapter {adapter.name!r}: no IA³ vectors (…{SUFFIX}) in its weights")
-    attach_saved_modules(target, adapter.name, adapter.tensors, adapter.config.get("modules_to_save") or [])
+    attach_saved_modules(target, adapter.name, adapter.tensors, config.modules_to_save)
 
 
 def merge(target: AttachTarget, name: str) -> None:

@@ -61,4 +61,6 @@ def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
         )
     like = target.module(target.family.points.word_embeddings).weight
     target.add_input_adapter(adapter.name, PromptEmbeddings(embeddings.to(like.device, like.dtype)))
-    attach_saved_modules(target, adapter.name, adapter.tensors, adapter.config.get("modules_to_save") or [])
+    # PEFT's file lists them (the canonical config of prompt learning does not keep them).
+    saved = adapter.raw_config.get("modules_to_save") or []
+    attach_saved_modules(target, adapter.name, adapter.tensors, saved)
