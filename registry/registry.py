@@ -12,13 +12,16 @@ import contextlib
 import fcntl
 import hashlib
 import os
-from collections.abc import Iterable, Iterator, Sequence
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, func, or_
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, create_engine, delete, select
 
 from registry import migrations
@@ -35,6 +38,8 @@ from registry.schema import (
 )
 from registry.store import BlobStore, CleanupReport, sha256_file
 
+T = TypeVar("T")
+WRITE_ATTEMPTS = 40
 SORT_COLUMNS = ("name", "architecture", "base_model", "num_parameters", "size_bytes", "created_at")
 
 
@@ -98,6 +103,13 @@ def content_digest(files: Iterable[tuple[str, str]]) -> str:
     return digest.hexdigest()
 
 
+def _is_write_conflict(exc: Exception) -> bool:
+    if isinstance(exc, IntegrityError):
+        return True
+    text_ = str(exc.orig if hasattr(exc, "orig") else exc).lower()
+    return any(sign in text_ for sign in ("database is locked", "database is busy", "deadlock", "could not serialize"))
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -157,17 +169,40 @@ class Registry:
         """Store the files and register the adapter in one transaction.
 
         Importing content that is already registered under the same name is a no-op
-        (``created`` is False); a different adapter under a taken name is an error.
+        (``created`` is False); a different adapter under a taken name is an error. The blobs
+        are claimed before they are written, so no concurrent cleanup can take them away.
         """
-        stored: list[tuple[NewFile, str, int]] = []
+        shas = {sha256_file(item.source) for item in new.files}
         try:
-            for item in new.files:
-                sha, size = self.store.put(item.source)
-                stored.append((item, sha, size))
-            return self._register(new, stored)
+            with self.store.claim(shas):
+                stored = [(item, *self.store.put(item.source)) for item in new.files]
+                return self._retrying(lambda: self._register(new, stored))
         except BaseException:
-            self._discard_unregistered({sha for _, sha, _ in stored})
+            self._discard_unregistered(shas)
             raise
+
+    def _retrying(self, write: Callable[[], T]) -> T:
+        """Run one write transaction, again after a conflict with a concurrent writer.
+
+        SQLite in WAL mode cannot upgrade a read snapshot that another writer has outdated
+        ("database is locked" at once, whatever the busy timeout), and concurrent inserts of
+        the same blob or name violate a unique key: both resolve by running the transaction
+        again on fresh data. Bounded, with jittered exponential backoff.
+        """
+        delay = 0.005
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                return write()
+            except (IntegrityError, OperationalError) as exc:
+                if not _is_write_conflict(exc):
+                    raise
+                if attempt == WRITE_ATTEMPTS - 1:
+                    raise RegistryError(
+                        "the registry is busy (other hubcli processes are writing): try again"
+                    ) from exc
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 0.25)
+        raise AssertionError("unreachable")
 
     def _discard_unregistered(self, shas: set[str]) -> None:
         """Delete blobs written for a failed add that nothing registered or claims."""
@@ -177,7 +212,7 @@ class Registry:
 
     def _register(self, new: NewAdapter, stored: list[tuple[NewFile, str, int]]) -> AddResult:
         digest = content_digest((item.path, sha) for item, sha, _ in stored)
-        with self.store.claim(sha for _, sha, _ in stored), self.session() as session:
+        with self.session() as session:
             existing = session.exec(select(Adapter).where(Adapter.name == new.name)).first()
             if existing is not None:
                 if existing.digest == digest:
@@ -303,7 +338,9 @@ class Registry:
 
     def set_tags(self, name: str, add: Iterable[str] = (), remove: Iterable[str] = ()) -> list[str]:
         adapter = self.get_adapter(name)
-        add, remove = set(add), set(remove)
+        return self._retrying(lambda: self._set_tags(adapter, set(add), set(remove)))
+
+    def _set_tags(self, adapter: Adapter, add: set[str], remove: set[str]) -> list[str]:
         with self.session() as session:
             current = set(session.exec(select(Tag.name).where(Tag.adapter_id == adapter.id)))
             for tag in sorted(add - current):
@@ -318,6 +355,11 @@ class Registry:
     def remove_adapter(self, name: str) -> int:
         """Delete the adapter and every blob no other adapter uses; return blobs freed."""
         adapter = self.get_adapter(name)
+        unused = self._retrying(lambda: self._remove(adapter))
+        self.store.delete(unused - self.store.live_claims())
+        return len(unused)
+
+    def _remove(self, adapter: Adapter) -> set[str]:
         with self.session() as session:
             shas = set(session.exec(select(AdapterFile.sha256).where(AdapterFile.adapter_id == adapter.id)))
             for model in (AdapterFile, Tag, Evaluation, Remote):
@@ -327,8 +369,7 @@ class Registry:
             unused = shas - still_used
             session.exec(delete(Blob).where(Blob.sha256.in_(unused)))
             session.commit()
-        self.store.delete(unused)
-        return len(unused)
+        return unused
 
     # -- integrity -------------------------------------------------------------------------
 
