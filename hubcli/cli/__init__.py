@@ -17,7 +17,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from hubcli import __version__
-from hubcli.cli import adapters, hub, plugins
+from hubcli.cli import adapters, hub, plugins, predict
 from hubcli.cli.context import state
 from hubcli.cli.output import err_console
 
@@ -89,6 +89,7 @@ def tui() -> None:
 
 app.registered_commands.extend(adapters.app.registered_commands)
 app.registered_commands.extend(hub.app.registered_commands)
+app.registered_commands.extend(predict.app.registered_commands)
 app.command("plugins")(plugins.plugins)
 app.command("tui")(tui)
 
