@@ -1,0 +1,36 @@
+"""Bottleneck adapters (Houlsby ``double_seq_bn``, Pfeiffer ``seq_bn``, parallel ``par_bn``)
+from AdapterHub."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from hubcli.adapter_folder import AdapterFolder
+from hubcli.plugin_api import ArchitecturePlugin, DetectedAdapter
+from hubcli.tensor_files import TensorInfo
+from plugins.architectures import _adapterhub
+from plugins.architectures._common import read_adapter_config
+from plugins.architectures.bottleneck import formats
+from plugins.architectures.bottleneck.config import BottleneckConfig
+
+__all__ = ["BottleneckArchitecture", "BottleneckConfig"]
+
+
+class BottleneckArchitecture(ArchitecturePlugin):
+    name = "bottleneck"
+    description = "Bottleneck adapters (seq_bn, double_seq_bn, par_bn) from AdapterHub"
+    formats = (_adapterhub.FORMAT,)
+    compositions = frozenset({"stack", "split", "batch_split", "parallel", "fuse", "average"})
+    """Every block, as ``adapters``' BottleneckLayer supports them."""
+
+    def detect(self, folder: AdapterFolder) -> DetectedAdapter | None:
+        raw = read_adapter_config(folder)
+        if raw is None or _adapterhub.method(raw) != "bottleneck":
+            return None
+        return formats.from_adapterhub(folder, raw)
+
+    def validate(self, adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> None:
+        formats.validate(adapter, tensors)
+
+    def parameter_count(self, adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> int:
+        return formats.parameter_count(adapter, tensors)

@@ -1,0 +1,54 @@
+"""IA³: learned per-channel rescaling of chosen activations, from PEFT or AdapterHub."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from hubcli.adapter_folder import AdapterFolder
+from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, DetectedAdapter, LoadedAdapter
+from hubcli.tensor_files import TensorInfo
+from plugins.architectures import _adapterhub, _peft
+from plugins.architectures._common import read_adapter_config
+from plugins.architectures.ia3 import formats
+from plugins.architectures.ia3.config import IA3Config
+
+__all__ = ["IA3Architecture", "IA3Config"]
+
+
+class IA3Architecture(ArchitecturePlugin):
+    name = "ia3"
+    description = "IA³ activation rescaling from PEFT or AdapterHub"
+    formats = (_peft.FORMAT, _adapterhub.FORMAT)
+    compositions = frozenset({"stack", "batch_split", "parallel", "average"})
+    """``adapters`` runs IA³ through the same LoRALinear layer as LoRA, with the same blocks."""
+
+    def detect(self, folder: AdapterFolder) -> DetectedAdapter | None:
+        raw = read_adapter_config(folder)
+        if raw is None:
+            return None
+        if _peft.peft_type(raw) == "IA3":
+            return formats.from_peft(folder, raw)
+        if _adapterhub.method(raw) == "ia3":
+            return formats.from_adapterhub(folder, raw)
+        return None
+
+    def validate(self, adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> None:
+        if adapter.format == _peft.FORMAT:
+            formats.validate_peft(adapter, tensors)
+        else:
+            formats.validate_adapterhub(adapter, tensors)
+
+    def attach(self, target: AttachTarget, adapter: LoadedAdapter) -> None:
+        from plugins.architectures.ia3 import layer  # torch: only when a model runs
+
+        layer.attach(target, adapter)
+
+    def merge(self, target: AttachTarget, name: str) -> None:
+        from plugins.architectures.ia3 import layer
+
+        layer.merge(target, name)
+
+    def unmerge(self, target: AttachTarget, name: str) -> None:
+        from plugins.architectures.ia3 import layer
+
+        layer.unmerge(target, name)

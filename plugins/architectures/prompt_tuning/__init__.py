@@ -1,0 +1,36 @@
+"""Prompt tuning: learned input embeddings (soft prompts), from PEFT or AdapterHub."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from hubcli.adapter_folder import AdapterFolder
+from hubcli.plugin_api import ArchitecturePlugin, DetectedAdapter
+from hubcli.tensor_files import TensorInfo
+from plugins.architectures import _adapterhub, _peft
+from plugins.architectures._common import read_adapter_config
+from plugins.architectures.prompt_tuning import formats
+from plugins.architectures.prompt_tuning.config import PromptTuningConfig
+
+__all__ = ["PromptTuningArchitecture", "PromptTuningConfig"]
+
+
+class PromptTuningArchitecture(ArchitecturePlugin):
+    name = "prompt_tuning"
+    description = "Prompt tuning (soft prompts) from PEFT or AdapterHub"
+    formats = (_peft.FORMAT, _adapterhub.FORMAT)
+    compositions = frozenset()
+    """None: ``adapters``' PromptTuningLayer is not composable (one prompt per forward)."""
+
+    def detect(self, folder: AdapterFolder) -> DetectedAdapter | None:
+        raw = read_adapter_config(folder)
+        if raw is None:
+            return None
+        if _peft.peft_type(raw) == "PROMPT_TUNING":
+            return formats.from_peft(folder, raw)
+        if _adapterhub.method(raw) == "prompt_tuning":
+            return formats.from_adapterhub(folder, raw)
+        return None
+
+    def validate(self, adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> None:
+        formats.validate(adapter, tensors)
