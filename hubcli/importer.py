@@ -126,6 +126,7 @@ def import_adapter(
     source_revision: str | None = None,
     source_commit: str | None = None,
     tags: Iterable[str] = (),
+    description: str | None = None,
 ) -> ImportOutcome:
     """Detect, validate and register the adapter in ``folder``."""
     found = detect(folder)
@@ -163,6 +164,7 @@ def import_adapter(
             source_commit=source_commit,
             files=files,
             tags=list(tags),
+            description=description,
         )
         result = registry.add_adapter(new)
     if result.created:
