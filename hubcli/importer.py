@@ -18,6 +18,7 @@ from hubcli.errors import AdapterFormatError, AdapterValidationError, PluginErro
 from hubcli.plugin_api import FILE_ROLES, DetectedAdapter
 from hubcli.tensor_files import TensorInfo, convert_pickle_to_safetensors, read_safetensors_header
 from registry import Adapter, NewAdapter, NewFile, Registry, content_digest
+from registry.faults import checkpoint
 from registry.store import sha256_file
 
 CONFIG_FILE = "adapter_config.json"
@@ -141,6 +142,7 @@ def import_adapter(
         for role in ("head_weights", "fusion_weights"):
             _tensors(files, folder, role)  # header sanity of the other weight files
         plugin.validate(found, tensors)
+        checkpoint("validated")
         digest = content_digest((item.path, sha256_file(item.source)) for item in files)
         twin = registry.find_by_digest(digest)
         if twin is not None and not explicit_name:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hubcli.errors import AdapterFormatError, UnsafeInputError
+from registry.faults import checkpoint
 
 DTYPE_BYTES = {
     "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
@@ -105,3 +106,4 @@ def convert_pickle_to_safetensors(source: Path, target: Path, label: str | None 
     ):
         raise AdapterFormatError(f"{where}: expected a dict of tensor name → tensor")
     save_file({k: v.detach().contiguous().clone() for k, v in state.items()}, str(target))
+    checkpoint("pickle-converted")

@@ -26,6 +26,7 @@ from sqlmodel import Session, create_engine, delete, select
 
 from registry import migrations
 from registry.errors import AdapterExists, AdapterNotFound, RegistryError
+from registry.faults import checkpoint
 from registry.schema import (
     Adapter,
     AdapterFile,
@@ -246,7 +247,10 @@ class Registry:
                 )
             for tag in sorted(set(new.tags)):
                 session.add(Tag(adapter_id=adapter.id, name=tag))
+            session.flush()
+            checkpoint("before-commit")
             session.commit()
+            checkpoint("after-commit")
             # A concurrent `rm` may have deleted a shared blob between our write and commit.
             for item, sha, _ in stored:
                 if not self.store.exists(sha):

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from registry.faults import checkpoint
+
 CHUNK = 1 << 20
 
 
@@ -79,6 +81,7 @@ class BlobStore:
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
+            checkpoint("blob-written")
             sha = digest.hexdigest()
             target = self.path(sha)
             if target.is_file():
@@ -86,6 +89,7 @@ class BlobStore:
             else:
                 target.parent.mkdir(exist_ok=True)
                 os.replace(tmp, target)
+            checkpoint("blob-stored")
             return sha, target.stat().st_size
         except BaseException:
             tmp.unlink(missing_ok=True)

@@ -17,7 +17,7 @@ NameArg = Annotated[str, typer.Argument(help="Adapter name, as `hubcli list` sho
 
 
 def arch_label(architecture: str, variant: str | None) -> str:
-    return f"{architecture} ({variant})" if variant else architecture
+    return f"{architecture} ({variant})" if variant and variant != architecture else architecture
 
 
 def adapter_dict(adapter: Any, tags: list[str]) -> dict[str, Any]:

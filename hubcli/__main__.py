@@ -1,0 +1,5 @@
+"""``python -m hubcli`` is the ``hubcli`` command."""
+
+from hubcli.cli import main
+
+main()
