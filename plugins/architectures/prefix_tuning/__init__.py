@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from hubcli.adapter_folder import AdapterFolder
-from hubcli.plugin_api import ArchitecturePlugin, DetectedAdapter
+from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, DetectedAdapter, LoadedAdapter
 from hubcli.tensor_files import TensorInfo
 from plugins.architectures import _adapterhub, _peft
 from plugins.architectures._common import read_adapter_config
@@ -41,3 +41,8 @@ class PrefixTuningArchitecture(ArchitecturePlugin):
 
     def parameter_count(self, adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> int:
         return formats.parameter_count(adapter, tensors)
+
+    def attach(self, target: AttachTarget, adapter: LoadedAdapter) -> None:
+        from plugins.architectures.prefix_tuning import layer  # torch: only when a model runs
+
+        layer.attach(target, adapter)

@@ -1,0 +1,109 @@
+"""Tiny real ``transformers`` models and PEFT adapters with random weights, for engine tests.
+
+Every model has hidden size 32, 2 layers, 4 heads and a vocabulary of 100 (Llama: 2 key/value
+heads), built from a config with a fixed seed. Adapter weights are randomised after PEFT created
+them: PEFT initialises LoRA's B (and IA³'s vectors) so that the adapter starts as the identity,
+which would make any comparison vacuous.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import torch
+
+FAMILIES = ("bert", "roberta", "gpt2", "llama")
+INPUT_IDS = [[2, 15, 27, 4, 9], [3, 5, 7, 8, 1]]
+ATTENTION_MASK = [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]
+
+
+def inputs() -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.tensor(INPUT_IDS), torch.tensor(ATTENTION_MASK)
+
+
+def tiny_model(family: str, hidden: int = 32, seed: int = 0) -> tuple[torch.nn.Module, str]:
+    """A task model of ``family`` (sequence classifier for encoders, causal LM for decoders)
+    and its PEFT task type."""
+    import transformers as tf
+
+    torch.manual_seed(seed)
+    common: dict[str, Any] = {"vocab_size": 100}
+    if family in ("bert", "roberta"):
+        config_class = tf.BertConfig if family == "bert" else tf.RobertaConfig
+        extra = {"max_position_embeddings": 66, "pad_token_id": 1} if family == "roberta" else {}
+        config = config_class(hidden_size=hidden, num_hidden_layers=2, num_attention_heads=4,
+                              intermediate_size=37, num_labels=3, **common, **extra)
+        model_class = tf.BertForSequenceClassification if family == "bert" else tf.RobertaForSequenceClassification
+        return model_class(config).eval(), "SEQ_CLS"
+    if family == "gpt2":
+        config = tf.GPT2Config(n_embd=hidden, n_layer=2, n_head=4, bos_token_id=0, eos_token_id=0, **common)
+        return tf.GPT2LMHeadModel(config).eval(), "CAUSAL_LM"
+    if family == "llama":
+        config = tf.LlamaConfig(hidden_size=hidden, num_hidden_layers=2, num_attention_heads=4,
+                                num_key_value_heads=2, intermediate_size=37, **common)
+        return tf.LlamaForCausalLM(config).eval(), "CAUSAL_LM"
+    raise ValueError(family)
+
+
+LORA_TARGETS = {
+    "bert": ["query", "value", "intermediate.dense"],
+    "roberta": ["query", "key", "output.dense"],
+    "gpt2": ["c_attn", "c_proj", "c_fc"],
+    "llama": ["q_proj", "v_proj", "o_proj", "down_proj"],
+}
+PATTERN_KEYS = {"bert": "value", "roberta": "key", "gpt2": "c_fc", "llama": "v_proj"}
+
+
+def peft_config(method: str, family: str, task: str) -> Any:
+    """The PEFT config of one test case (``method`` as in the test ids)."""
+    import peft
+
+    lora: dict[str, Any] = {"task_type": task, "r": 4, "lora_alpha": 6,
+                            "target_modules": LORA_TARGETS[family], "fan_in_fan_out": family == "gpt2"}
+    if method == "lora":
+        return peft.LoraConfig(**lora)
+    if method == "rslora":
+        return peft.LoraConfig(**lora, use_rslora=True)
+    if method == "dora":
+        return peft.LoraConfig(**lora, use_dora=True)
+    if method == "rank_pattern":
+        key = PATTERN_KEYS[family]
+        return peft.LoraConfig(**{**lora, "target_modules": "all-linear"},
+                               rank_pattern={key: 2}, alpha_pattern={key: 11})
+    if method == "ia3":
+        return peft.IA3Config(task_type=task)
+    if method == "prefix":
+        return peft.PrefixTuningConfig(task_type=task, num_virtual_tokens=3)
+    if method == "prompt":
+        return peft.PromptTuningConfig(task_type=task, num_virtual_tokens=3)
+    raise ValueError(method)
+
+
+TRAINED = ("lora_", "ia3_l", "prompt_encoder", "modules_to_save.default")
+
+
+def peft_adapter(family: str, method: str, folder: Path, hidden: int = 32, seed: int = 0):
+    """Save a randomised PEFT adapter for a tiny ``family`` model into ``folder``.
+
+    Returns ``(base, peft_model)``: ``base`` is an untouched copy of the base model (PEFT wraps
+    its own copy in place)."""
+    import peft
+
+    model, task = tiny_model(family, hidden, seed)
+    base = copy.deepcopy(model)
+    wrapped = peft.get_peft_model(model, peft_config(method, family, task))
+    generator = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for name, param in wrapped.named_parameters():
+            if any(part in name for part in TRAINED):
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.2 + (1.0 if "ia3_l" in name else 0.0))
+    wrapped.eval()
+    wrapped.save_pretrained(folder)
+    return base, wrapped
+
+
+def output_of(result: Any) -> torch.Tensor:
+    logits = result.get("logits")
+    return logits if logits is not None else result["last_hidden_state"]
