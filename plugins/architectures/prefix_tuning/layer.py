@@ -19,6 +19,7 @@ from hubcli.engine.heads import attach_saved_modules
 from hubcli.engine.slots import InputAdapter, extend_attention_mask
 from hubcli.errors import CapabilityNotSupported, HubcliError, ModelMismatchError
 from hubcli.plugin_api import AttachTarget, LoadedAdapter, ModelDims
+from plugins.architectures.prefix_tuning.config import PrefixTuningConfig
 
 KEY = "prompt_embeddings"
 
@@ -57,6 +58,10 @@ def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
         raise CapabilityNotSupported(
             f"adapter {adapter.name!r}: prefix tuning in {adapter.format} format cannot be attached yet"
         )
+    if PrefixTuningConfig.model_validate(adapter.config).num_transformer_submodules != 1:
+        raise CapabilityNotSupported(
+            f"adapter {adapter.name!r}: prefixes for encoder-decoder models cannot be attached yet"
+        )
     embeddings = adapter.tensors.get(KEY)
     if embeddings is None:
         raise ModelMismatchError(f"adapter {adapter.name!r}: no {KEY} tensor in its weights")
@@ -70,6 +75,6 @@ def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
         )
     like = target.module(target.family.points.word_embeddings).weight
     target.add_input_adapter(adapter.name, PrefixKeyValues(embeddings.to(like.device, like.dtype), d))
-    # PEFT's file lists them (the canonical config of prompt learning does not keep them).
+    # PEFT's file lists them (the canonical prefix-tuning config does not keep them).
     saved = adapter.raw_config.get("modules_to_save") or []
     attach_saved_modules(target, adapter.name, adapter.tensors, saved)

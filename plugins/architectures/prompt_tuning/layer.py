@@ -17,6 +17,7 @@ from hubcli.engine.heads import attach_saved_modules
 from hubcli.engine.slots import InputAdapter, extend_attention_mask
 from hubcli.errors import CapabilityNotSupported, HubcliError, ModelMismatchError
 from hubcli.plugin_api import AttachTarget, LoadedAdapter
+from plugins.architectures.prompt_tuning.config import PromptTuningConfig
 
 KEY = "prompt_embeddings"
 
@@ -51,6 +52,11 @@ def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
         raise CapabilityNotSupported(
             f"adapter {adapter.name!r}: prompt tuning in {adapter.format} format cannot be attached yet"
         )
+    config = PromptTuningConfig.model_validate(adapter.config)
+    if config.num_transformer_submodules != 1:
+        raise CapabilityNotSupported(
+            f"adapter {adapter.name!r}: prompts for encoder-decoder models cannot be attached yet"
+        )
     embeddings = adapter.tensors.get(KEY)
     if embeddings is None:
         raise ModelMismatchError(f"adapter {adapter.name!r}: no {KEY} tensor in its weights")
@@ -61,6 +67,4 @@ def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
         )
     like = target.module(target.family.points.word_embeddings).weight
     target.add_input_adapter(adapter.name, PromptEmbeddings(embeddings.to(like.device, like.dtype)))
-    # PEFT's file lists them (the canonical config of prompt learning does not keep them).
-    saved = adapter.raw_config.get("modules_to_save") or []
-    attach_saved_modules(target, adapter.name, adapter.tensors, saved)
+    attach_saved_modules(target, adapter.name, adapter.tensors, config.modules_to_save)
