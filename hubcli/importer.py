@@ -16,7 +16,12 @@ from hubcli import discovery
 from hubcli.adapter_folder import AdapterFolder
 from hubcli.errors import AdapterFormatError, AdapterValidationError, PluginError
 from hubcli.plugin_api import FILE_ROLES, DetectedAdapter
-from hubcli.tensor_files import TensorInfo, convert_pickle_to_safetensors, read_safetensors_header
+from hubcli.tensor_files import (
+    TensorInfo,
+    convert_pickle_to_safetensors,
+    count_non_finite,
+    read_safetensors_header,
+)
 from registry import Adapter, NewAdapter, NewFile, Registry, content_digest
 from registry.faults import checkpoint
 from registry.store import sha256_file
@@ -37,6 +42,7 @@ class ImportOutcome:
     adapter: Adapter
     created: bool
     message: str
+    warnings: tuple[str, ...] = ()
 
 
 def adapter_subfolders(folder: AdapterFolder) -> list[str]:
@@ -101,6 +107,16 @@ def _tensors(files: Iterable[NewFile], folder: AdapterFolder, role: str) -> dict
     return tensors
 
 
+def non_finite_warnings(files: Iterable[NewFile], folder: AdapterFolder) -> tuple[str, ...]:
+    """NaN/Inf weights do not stop an import (a user may want to inspect them) but are said."""
+    warnings = []
+    for item in files:
+        if item.role in WEIGHT_ROLES:
+            for tensor, count in count_non_finite(item.source).items():
+                warnings.append(f"{folder.where(item.path)}: tensor {tensor!r} has {count} NaN/Inf values")
+    return tuple(warnings)
+
+
 def check_name(name: str) -> str:
     if not NAME_PATTERN.match(name):
         raise AdapterValidationError(
@@ -142,11 +158,14 @@ def import_adapter(
         for role in ("head_weights", "fusion_weights"):
             _tensors(files, folder, role)  # header sanity of the other weight files
         plugin.validate(found, tensors)
+        warnings = non_finite_warnings(files, folder)
         checkpoint("validated")
         digest = content_digest((item.path, sha256_file(item.source)) for item in files)
         twin = registry.find_by_digest(digest)
         if twin is not None and not explicit_name:
-            return ImportOutcome(twin, False, f"already registered as {twin.name!r} (identical content)")
+            return ImportOutcome(
+                twin, False, f"already registered as {twin.name!r} (identical content)", warnings
+            )
         new = NewAdapter(
             name=name,
             architecture=found.architecture,
@@ -170,5 +189,7 @@ def import_adapter(
         )
         result = registry.add_adapter(new)
     if result.created:
-        return ImportOutcome(result.adapter, True, f"registered {name!r}")
-    return ImportOutcome(result.adapter, False, f"{name!r} is already registered with identical content")
+        return ImportOutcome(result.adapter, True, f"registered {name!r}", warnings)
+    return ImportOutcome(
+        result.adapter, False, f"{name!r} is already registered with identical content", warnings
+    )

@@ -37,9 +37,17 @@ class TensorInfo:
         return math.prod(self.shape)
 
 
-def read_safetensors_header(path: Path, label: str | None = None) -> dict[str, TensorInfo]:
-    """Tensor names → dtype and shape, after checking the header against the file's size."""
-    where = label or path.name
+@dataclass(frozen=True)
+class _Entry:
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    begin: int
+    end: int
+
+
+def _checked_entries(path: Path, where: str) -> tuple[list[_Entry], int]:
+    """The header's tensors after every check, and where the data starts in the file."""
     size = path.stat().st_size
     if size < 8:
         raise AdapterFormatError(f"{where}: not a safetensors file ({size} bytes)")
@@ -57,8 +65,7 @@ def read_safetensors_header(path: Path, label: str | None = None) -> dict[str, T
     if not isinstance(header, dict):
         raise AdapterFormatError(f"{where}: safetensors header is not a JSON object")
     data_len = size - 8 - header_len
-    tensors: dict[str, TensorInfo] = {}
-    ranges: list[tuple[int, int, str]] = []
+    entries = []
     for name, entry in header.items():
         if name == "__metadata__":
             continue
@@ -79,13 +86,47 @@ def read_safetensors_header(path: Path, label: str | None = None) -> dict[str, T
             raise AdapterFormatError(
                 f"{where}: tensor {name!r} declares shape {shape} {dtype} but spans {end - begin} bytes"
             )
-        tensors[name] = TensorInfo(dtype, tuple(shape))
-        ranges.append((begin, end, name))
-    ranges.sort()
-    for (_, end_a, name_a), (begin_b, _, name_b) in zip(ranges, ranges[1:], strict=False):
-        if begin_b < end_a:
-            raise AdapterFormatError(f"{where}: tensors {name_a!r} and {name_b!r} overlap")
-    return tensors
+        entries.append(_Entry(name, dtype, tuple(shape), begin, end))
+    ordered = sorted(entries, key=lambda e: (e.begin, e.end))
+    for first, second in zip(ordered, ordered[1:], strict=False):
+        if second.begin < first.end:
+            raise AdapterFormatError(f"{where}: tensors {first.name!r} and {second.name!r} overlap")
+    return entries, 8 + header_len
+
+
+def read_safetensors_header(path: Path, label: str | None = None) -> dict[str, TensorInfo]:
+    """Tensor names → dtype and shape, after checking the header against the file's size."""
+    entries, _ = _checked_entries(path, label or path.name)
+    return {e.name: TensorInfo(e.dtype, e.shape) for e in entries}
+
+
+# Bit masks of the exponent field: a float is NaN or ±Inf exactly when all its exponent bits
+# are set. Reading the raw bits lets us check bf16 and fp8 too, which numpy cannot represent.
+_EXPONENT_MASKS = {
+    "F64": ("<u8", 0x7FF0000000000000),
+    "F32": ("<u4", 0x7F800000),
+    "F16": ("<u2", 0x7C00),
+    "BF16": ("<u2", 0x7F80),
+}
+
+
+def count_non_finite(path: Path, label: str | None = None) -> dict[str, int]:
+    """Tensor name → number of NaN/Inf values, for the tensors that have any (no torch)."""
+    import numpy as np
+
+    entries, data_start = _checked_entries(path, label or path.name)
+    found = {}
+    for entry in entries:
+        if entry.dtype not in _EXPONENT_MASKS or entry.begin == entry.end:
+            continue
+        word, mask = _EXPONENT_MASKS[entry.dtype]
+        count = np.dtype(word).itemsize
+        bits = np.fromfile(path, dtype=word, count=(entry.end - entry.begin) // count,
+                           offset=data_start + entry.begin)
+        bad = int(np.count_nonzero((bits & mask) == mask))
+        if bad:
+            found[entry.name] = bad
+    return found
 
 
 def convert_pickle_to_safetensors(source: Path, target: Path, label: str | None = None) -> None:

@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from hubcli.cli.context import state
-from hubcli.cli.output import JsonFlag, console, emit, human_count, human_size
+from hubcli.cli.output import JsonFlag, console, emit, err_console, human_count, human_size
 
 app = typer.Typer()
 
@@ -61,6 +62,8 @@ def add(
         sub_name = name if name else (sub or None)
         outcome = import_adapter(registry, folder, name=sub_name, base_model=base, tags=tag or ())
         outcomes.append(outcome)
+        for warning in outcome.warnings:
+            err_console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
 
     def render(_: Any) -> None:
         for outcome in outcomes:
@@ -72,7 +75,8 @@ def add(
             )
 
     emit(
-        [{"created": o.created, "message": o.message, "adapter": adapter_dict(o.adapter, registry.tags(o.adapter))}
+        [{"created": o.created, "message": o.message, "warnings": list(o.warnings),
+          "adapter": adapter_dict(o.adapter, registry.tags(o.adapter))}
          for o in outcomes],
         as_json,
         render,
