@@ -184,6 +184,9 @@ class ModelFamilyPlugin(Plugin):
     layer_norm: ClassVar[str] = "post"
     """"post" (BERT: LayerNorm after the residual add) or "pre" (GPT-2, Llama)."""
     conv1d_projections: ClassVar[bool] = False
+    sequence_pooling: ClassVar[str] = "first"
+    """Which token a sequence-level head reads: "first" (encoders' [CLS]) or "last" (decoders:
+    the last non-padding token)."""
     """Projections are ``transformers`` ``Conv1D`` (weight stored [in, out], PEFT's
     ``fan_in_fan_out``) rather than ``nn.Linear``."""
 
@@ -223,6 +226,10 @@ class AttachTarget(Protocol):
 
     def add_input_adapter(self, name: str, adapter: Any) -> None:
         """Register a module that rewrites the model's inputs (prompt / prefix)."""
+
+    def block(self, layer: int, position: str) -> Any:
+        """The ``BlockSlot`` of sub-block ``position`` ("attention" or "ffn") of layer ``layer``
+        (index into ``layer_paths()``): where bottleneck-style adapters go."""
 
     def add_head(self, name: str, path: str, state: Mapping[str, torch.Tensor]) -> None:
         """Give adapter ``name`` its own copy of the head at ``path`` with weights ``state``."""

@@ -17,8 +17,10 @@ import torch
 from torch import nn
 
 from hubcli import discovery
+from hubcli.engine import blocks
 from hubcli.engine.families import family_for
 from hubcli.engine.slots import ActiveSetup, AdapterSlot, HeadSlot, InputAdapter
+from hubcli.engine.task_heads import TaskHeads, adapterhub_head
 from hubcli.errors import HubcliError, ModelMismatchError
 from hubcli.plugin_api import LoadedAdapter
 
@@ -36,6 +38,10 @@ class StitchedModel:
         self.slots: dict[str, AdapterSlot] = {}
         self.heads: dict[str, HeadSlot] = {}
         self.input_adapters: dict[str, InputAdapter] = {}
+        self.blocks: dict[tuple[int, str], blocks.BlockSlot] = {}
+        """(layer index, "attention" | "ffn") → the block slot of that sub-block (bottlenecks)."""
+        self.task_heads: TaskHeads | None = None
+        """AdapterHub prediction heads, created with the first one."""
         self.merged: list[str] = []
         model.register_forward_pre_hook(self._prepare_inputs, with_kwargs=True)
 
@@ -99,6 +105,29 @@ class StitchedModel:
     def add_input_adapter(self, name: str, adapter: InputAdapter) -> None:
         self.input_adapters[name] = adapter
 
+    def block(self, layer: int, position: str) -> blocks.BlockSlot:
+        """The ``BlockSlot`` of sub-block ``position`` ("attention" or "ffn") of layer ``layer``
+        (with its hooks installed on first use; see ``hubcli.engine.blocks``)."""
+        if (layer, position) not in self.blocks:
+            for where, slot in blocks.install(self, layer).items():
+                self.blocks[(layer, where)] = slot
+        return self.blocks[(layer, position)]
+
+    def _attach_adapterhub_head(self, adapter: LoadedAdapter) -> None:
+        """Give ``adapter`` the prediction head saved beside it (``head_config.json``)."""
+        if self.backbone is not self.model:
+            raise ModelMismatchError(
+                f"adapter {adapter.name!r} brings an AdapterHub head, which runs on a bare backbone "
+                f"(AutoModel), not on a {type(self.model).__name__}"
+            )
+        if self.task_heads is None:
+            pad = getattr(self.model.config, "pad_token_id", None)
+            self.task_heads = TaskHeads(self.setup, self.family.sequence_pooling, pad)
+            self.model.register_forward_hook(self.task_heads.hook, with_kwargs=True)
+        like = self.module(self.family.points.word_embeddings).weight
+        head = adapterhub_head(adapter, self.dims.hidden_size).to(like.device, like.dtype)
+        self.task_heads.copies[adapter.name] = head
+
     def add_head(self, name: str, path: str, state: Mapping[str, torch.Tensor]) -> None:
         full = self.resolve(path)
         if full not in self.heads:
@@ -134,6 +163,8 @@ class StitchedModel:
         plugin = discovery.architecture(adapter.architecture)
         try:
             plugin.attach(self, adapter)
+            if adapter.head_config is not None:
+                self._attach_adapterhub_head(adapter)
         except BaseException:
             self._remove(adapter.name)
             raise
@@ -156,6 +187,10 @@ class StitchedModel:
             if name in head.copies:
                 del head.copies[name]
         self.input_adapters.pop(name, None)
+        for block in self.blocks.values():
+            block.adapters.pop(name, None)
+        if self.task_heads is not None:
+            self.task_heads.copies.pop(name, None)
 
     def _check_attached(self, names: Iterable[str]) -> None:
         missing = [name for name in names if name not in self.architectures]

@@ -15,6 +15,7 @@ class Gpt2Family(ModelFamilyPlugin):
     description = "GPT-2 (Conv1D projections stored [in, out]; fused c_attn = [q | k | v])"
     model_types = ("gpt2",)
     layer_norm = "pre"
+    sequence_pooling = "last"
     conv1d_projections = True
     points = InsertionPoints(
         layers="h",
@@ -38,6 +39,7 @@ class LlamaFamily(ModelFamilyPlugin):
     description = "Llama, Mistral and Qwen2 (grouped-query attention, gated FFN)"
     model_types = ("llama", "mistral", "qwen2")
     layer_norm = "pre"
+    sequence_pooling = "last"
     points = InsertionPoints(
         layers="layers",
         word_embeddings="embed_tokens",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from hubcli.adapter_folder import AdapterFolder
-from hubcli.plugin_api import ArchitecturePlugin, DetectedAdapter
+from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, DetectedAdapter, LoadedAdapter
 from hubcli.tensor_files import TensorInfo
 from plugins.architectures import _adapterhub
 from plugins.architectures._common import read_adapter_config
@@ -34,3 +34,8 @@ class BottleneckArchitecture(ArchitecturePlugin):
 
     def parameter_count(self, adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> int:
         return formats.parameter_count(adapter, tensors)
+
+    def attach(self, target: AttachTarget, adapter: LoadedAdapter) -> None:
+        from plugins.architectures.bottleneck import layer  # torch: only when a model runs
+
+        layer.attach(target, adapter)
