@@ -1,0 +1,247 @@
+"""Weight-space distances between adapters, per module, without forming d×d matrices.
+
+For LoRA, ΔW = s·B·A has rank ≤ r. QR(B) = Q_b R_b and QR(Aᵀ) = Q_a R_a give
+ΔW = Q_b (s·R_b R_aᵀ) Q_aᵀ, and the SVD of the r×r core U_c Σ V_cᵀ an exact thin SVD
+ΔW = (Q_b U_c) Σ (Q_a V_c)ᵀ = U Σ Vᵀ. From it:
+
+- ⟨ΔW₁, ΔW₂⟩_F = tr(V₁ Σ₁ U₁ᵀ U₂ Σ₂ V₂ᵀ) = Σ_kl (Σ₁U₁ᵀU₂Σ₂)_kl (V₁ᵀV₂)_kl: two r×r products;
+- L2 = ‖ΔW₁ − ΔW₂‖_F = √(‖ΔW₁‖² + ‖ΔW₂‖² − 2⟨ΔW₁, ΔW₂⟩), ‖ΔW‖² = Σσ²;
+- cosine distance = 1 − ⟨ΔW₁, ΔW₂⟩ / (‖ΔW₁‖ ‖ΔW₂‖);
+- Grassmann distance between the column spaces = ‖θ‖₂, θ the principal angles, cos θ the
+  singular values of U₁ᵀU₂ (only the numerical rank's columns of U span the space).
+
+Everything depends on ΔW only, never on A or B themselves: B·A = (B·R)(R⁻¹·A) gives the same
+numbers (FACTS.md, "Similarity measures"). Arithmetic is float64 because the L2 formula
+subtracts nearly equal squares for close adapters: it is exact to about √ε·‖ΔW‖ ≈ 1e-8·‖ΔW‖.
+
+Non-low-rank methods (bottleneck, IA³, prefix …) are compared on flat parameter vectors per
+module; the Grassmann distance needs a subspace and is refused for them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from hubcli.analysis.modules import AdapterWeights, IncomparableAdapters, LowRankFactors, matrix_of
+
+METRICS = ("l2", "cosine", "grassmann")
+RANK_TOLERANCE = 1e-10
+"""Singular values below this fraction of the largest do not count towards a ΔW's rank."""
+CHUNK_ELEMENTS = 1 << 22
+"""Bound on the r×r blocks held at once (rows × columns × r²) when comparing many adapters."""
+
+
+@dataclass(frozen=True)
+class ThinSvd:
+    """ΔW = U diag(s) Vᵀ with orthonormal columns; columns past ``rank`` are zero."""
+
+    u: torch.Tensor
+    s: torch.Tensor
+    v: torch.Tensor
+    rank: int
+
+
+def thin_svd(factors: LowRankFactors) -> ThinSvd:
+    """The exact thin SVD of s·B·A through QR of both factors and an SVD of the r×r core."""
+    q_b, r_b = torch.linalg.qr(factors.b.to(torch.float64))
+    q_a, r_a = torch.linalg.qr(factors.a.to(torch.float64).T)
+    core_u, sigma, core_vh = torch.linalg.svd(factors.scaling * (r_b @ r_a.T), full_matrices=False)
+    largest = float(sigma.max()) if sigma.numel() else 0.0
+    keep = sigma > largest * RANK_TOLERANCE if largest > 0 else torch.zeros_like(sigma, dtype=torch.bool)
+    u, v = q_b @ core_u, q_a @ core_vh.T
+    return ThinSvd(u * keep, sigma * keep, v * keep, int(keep.sum()))
+
+
+def _padded(
+    svds: Sequence[ThinSvd], width: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Stack SVDs of different ranks, padding with zero columns: [N, out, k], [N, k], [N, in, k], [N]."""
+
+    def pad(t: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.pad(t, (0, width - t.shape[-1]))
+
+    return (
+        torch.stack([pad(svd.u) for svd in svds]),
+        torch.stack([pad(svd.s) for svd in svds]),
+        torch.stack([pad(svd.v) for svd in svds]),
+        torch.tensor([svd.rank for svd in svds]),
+    )
+
+
+def _blocks(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """All cross products xᵢᵀyⱼ: [N, d, k] × [M, d, k] → [N, M, k, k] (one matmul)."""
+    n, d, k = x.shape
+    m = y.shape[0]
+    flat = x.transpose(1, 2).reshape(n * k, d) @ y.transpose(1, 2).reshape(m * k, d).T
+    return flat.view(n, k, m, k).permute(0, 2, 1, 3)
+
+
+def _from_inner(inner: torch.Tensor, sq_x: torch.Tensor, sq_y: torch.Tensor, metric: str) -> torch.Tensor:
+    if metric == "l2":
+        return (sq_x[:, None] + sq_y[None, :] - 2 * inner).clamp_min(0).sqrt()
+    norms = (sq_x[:, None] * sq_y[None, :]).sqrt()
+    cosine = torch.where(norms > 0, inner / norms.clamp_min(torch.finfo(norms.dtype).tiny), 0.0)
+    return 1 - cosine.clamp(-1, 1)
+
+
+def low_rank_distances(xs: Sequence[ThinSvd], ys: Sequence[ThinSvd], metric: str) -> torch.Tensor:
+    """[len(xs), len(ys)] distances between low-rank ΔW's of one module."""
+    k = max(1, max(svd.s.shape[0] for svd in [*xs, *ys]))
+    u_x, s_x, v_x, rank_x = _padded(xs, k)
+    u_y, s_y, v_y, rank_y = _padded(ys, k)
+    rows = max(1, CHUNK_ELEMENTS // max(1, len(ys) * k * k))
+    out = []
+    for start in range(0, len(xs), rows):
+        part = slice(start, start + rows)
+        if metric == "grassmann":
+            out.append(_grassmann(_blocks(u_x[part], u_y), rank_x[part], rank_y))
+        else:
+            left = _blocks(u_x[part] * s_x[part, None, :], u_y * s_y[:, None, :])
+            inner = (left * _blocks(v_x[part], v_y)).sum((-2, -1))
+            out.append(_from_inner(inner, (s_x[part] ** 2).sum(-1), (s_y**2).sum(-1), metric))
+    return torch.cat(out)
+
+
+def _grassmann(overlaps: torch.Tensor, rank_x: torch.Tensor, rank_y: torch.Tensor) -> torch.Tensor:
+    """‖θ‖₂ over the min(rank) principal angles (Ye & Lim's distance for unequal dimensions;
+    a zero ΔW spans nothing and contributes no angle)."""
+    cosines = torch.linalg.svdvals(overlaps).clamp(0, 1)
+    angles = torch.arccos(cosines)
+    counted = torch.minimum(rank_x[:, None], rank_y[None, :])
+    mask = torch.arange(angles.shape[-1]) < counted[..., None]
+    return ((angles * mask) ** 2).sum(-1).sqrt()
+
+
+def vector_distances(xs: Sequence[torch.Tensor], ys: Sequence[torch.Tensor], metric: str) -> torch.Tensor:
+    """[len(xs), len(ys)] distances between flat parameter vectors of one module."""
+    x = torch.stack([t.to(torch.float64) for t in xs])
+    y = torch.stack([t.to(torch.float64) for t in ys])
+    return _from_inner(x @ y.T, (x**2).sum(-1), (y**2).sum(-1), metric)
+
+
+@dataclass
+class DistanceReport:
+    """Distances between ``rows`` and ``columns`` adapters: one [rows, columns] matrix per module."""
+
+    rows: list[str]
+    columns: list[str]
+    metric: str
+    per_module: dict[str, torch.Tensor]
+
+    def per_layer(self) -> dict[str, torch.Tensor]:
+        """Mean over the modules of each layer (``layer.3``; modules outside layers by name)."""
+        groups: dict[str, list[torch.Tensor]] = defaultdict(list)
+        for key, matrix in self.per_module.items():
+            groups[_layer_of(key)].append(matrix)
+        return {layer: torch.stack(ms).mean(0) for layer, ms in sorted(groups.items(), key=_layer_order)}
+
+    def mean(self) -> torch.Tensor:
+        """Mean over layers of the per-layer means."""
+        return torch.stack(list(self.per_layer().values())).mean(0)
+
+
+def _layer_of(key: str) -> str:
+    pieces = key.split(".")
+    return ".".join(pieces[:2]) if pieces[0] == "layer" and len(pieces) > 2 else key
+
+
+def _layer_order(item: tuple[str, object]) -> tuple[int, int | str]:
+    pieces = item[0].split(".")
+    return (0, int(pieces[1])) if pieces[0] == "layer" else (1, item[0])
+
+
+def check_comparable(adapters: Sequence[AdapterWeights]) -> None:
+    """Same method, same base model and model type (where known), or a one-line refusal."""
+    first = adapters[0]
+    for other in adapters[1:]:
+        for what, mine, theirs in (
+            ("architecture", first.architecture, other.architecture),
+            ("base model", first.base_model, other.base_model),
+            ("model type", first.model_type, other.model_type),
+        ):
+            if mine and theirs and mine != theirs:
+                raise IncomparableAdapters(
+                    f"{first.name!r} and {other.name!r} have different {what}s ({mine} vs {theirs}); "
+                    "weight distances need adapters of the same method on the same base model"
+                )
+
+
+def shared_modules(adapters: Sequence[AdapterWeights], matrices: Sequence[str] | None) -> list[str]:
+    """Module keys every adapter has, kept by ``matrices`` (None: all), with equal shapes."""
+    keys = set.intersection(*(set(a.modules) for a in adapters))
+    if matrices:
+        keys = {key for key in keys if _selected(key, matrices)}
+    if not keys:
+        wanted = f" among matrices {','.join(matrices)}" if matrices else ""
+        names = ", ".join(repr(a.name) for a in adapters[:4])
+        raise IncomparableAdapters(f"{names} have no adapted module in common{wanted}")
+    for key in keys:
+        shapes = {a.name: _shape(a.modules[key]) for a in adapters}
+        if len(set(shapes.values())) > 1:
+            listed = ", ".join(f"{name} {shape}" for name, shape in list(shapes.items())[:4])
+            raise IncomparableAdapters(f"module {key} has different shapes: {listed}")
+    return sorted(keys, key=_module_order)
+
+
+def _selected(key: str, matrices: Sequence[str]) -> bool:
+    inner = matrix_of(key)
+    return any(m in (inner, inner.rsplit(".", 1)[-1]) for m in matrices)
+
+
+def _shape(module: LowRankFactors | torch.Tensor) -> tuple[int, ...]:
+    return module.shape if isinstance(module, LowRankFactors) else tuple(module.shape)
+
+
+def _module_order(key: str) -> tuple[int, int | str, str]:
+    pieces = key.split(".", 2)
+    if pieces[0] == "layer" and len(pieces) == 3 and pieces[1].isdigit():
+        return (0, int(pieces[1]), pieces[2])
+    return (1, key, "")
+
+
+def distances(
+    rows: Sequence[AdapterWeights],
+    columns: Sequence[AdapterWeights] | None = None,
+    *,
+    metric: str = "l2",
+    matrices: Sequence[str] | None = None,
+) -> DistanceReport:
+    """Distances between every row adapter and every column adapter (default: the rows
+    themselves, with an exact zero diagonal) on the modules they all share."""
+    if metric not in METRICS:
+        raise IncomparableAdapters(f"unknown metric {metric!r} (choose {', '.join(METRICS)})")
+    square = columns is None
+    columns = list(rows) if columns is None else list(columns)
+    everyone = [*rows, *columns]
+    check_comparable(everyone)
+    if metric == "grassmann" and not all(a.low_rank for a in everyone):
+        method = next(a.architecture for a in everyone if not a.low_rank)
+        raise IncomparableAdapters(
+            f"the Grassmann distance needs low-rank updates (LoRA); {method} adapters have none "
+            "(use --metric l2 or cosine)"
+        )
+    per_module = {}
+    for key in shared_modules(everyone, matrices):
+        matrix = _module_distances([a.modules[key] for a in rows], [a.modules[key] for a in columns], metric)
+        if square:
+            matrix.fill_diagonal_(0.0)
+            matrix = (matrix + matrix.T) / 2
+        per_module[key] = matrix
+    return DistanceReport([a.name for a in rows], [a.name for a in columns], metric, per_module)
+
+
+def _module_distances(
+    xs: list[LowRankFactors | torch.Tensor], ys: list[LowRankFactors | torch.Tensor], metric: str
+) -> torch.Tensor:
+    if all(isinstance(m, LowRankFactors) for m in xs + ys):
+        cache: dict[int, ThinSvd] = {}
+
+        def svd(m: LowRankFactors) -> ThinSvd:
+            return cache.setdefault(id(m), thin_svd(m))
+
+        return low_rank_distances([svd(m) for m in xs], [svd(m) for m in ys], metric)
+    return vector_distances(xs, ys, metric)  # type: ignore[arg-type]  # same method: all vectors
