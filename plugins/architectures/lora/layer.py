@@ -25,6 +25,7 @@ from hubcli.engine.slots import LeafAdapter
 from hubcli.errors import CapabilityNotSupported, ModelMismatchError
 from hubcli.plugin_api import AttachTarget, LoadedAdapter
 from plugins.architectures import _peft
+from plugins.architectures.lora import adapterhub_keys
 from plugins.architectures.lora.config import LoraConfig
 from plugins.architectures.lora.formats import PEFT_PARTS
 
@@ -102,18 +103,16 @@ def _group_peft_tensors(adapter: LoadedAdapter) -> dict[str, dict[str, torch.Ten
 
 def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
     """Wrap every projection the adapter has weights for and add its ``LoraDelta``."""
-    if adapter.format != _peft.FORMAT:
-        raise CapabilityNotSupported(
-            f"adapter {adapter.name!r}: LoRA in {adapter.format} format cannot be attached yet "
-            "(only PEFT LoRAs)"
-        )
     config = LoraConfig.model_validate(adapter.config)
     if config.bias != "none":
         raise CapabilityNotSupported(
             f"adapter {adapter.name!r}: LoRA trained with base-layer biases (bias={config.bias!r}) "
             "cannot be attached yet"
         )
-    modules = _group_peft_tensors(adapter)
+    if adapter.format == _peft.FORMAT:
+        modules = _group_peft_tensors(adapter)
+    else:
+        modules = adapterhub_keys.lora_pairs(target, adapter, config.targets, config.r)
     for path, parts in modules.items():
         slot = target.slot(path)
         base = slot.base
