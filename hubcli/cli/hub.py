@@ -31,10 +31,11 @@ EndpointOption = Annotated[
 
 @contextmanager
 def progress_bars(enabled: bool) -> Iterator[ProgressCallback]:
-    """A progress callback drawing one rich bar per stage on stderr (nothing when disabled)."""
+    """A progress callback drawing one rich bar per stage on stderr; nothing when disabled or
+    when stderr is not a terminal (logs and pipes get the final report only)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-    if not enabled:
+    if not enabled or not err_console.is_terminal:
         yield lambda _: None
         return
     bars = Progress(

@@ -9,6 +9,7 @@ registry transaction. A failed download therefore never touches the registry.
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,6 +89,27 @@ def download(ref: RepoRef, endpoint: str, on_progress: ProgressCallback = ignore
     return Path(folder), counter.bytes
 
 
+def materialise(snapshot: Path, staging: Path) -> Path:
+    """A plain copy of a cached snapshot in ``staging``.
+
+    The HF cache holds snapshots as symlinks into its blob folder, which ``AdapterFolder``
+    rightly refuses (a link leading out of an adapter folder); copying the resolved files, and
+    only those that resolve inside the repository's own cache folder, gives the importer a
+    normal folder to read and leaves the cache untouched.
+    """
+    repo_cache = snapshot.parent.parent.resolve()
+    target = staging / "snapshot"
+    for entry in sorted(snapshot.rglob("*")):
+        resolved = entry.resolve()
+        if not resolved.is_file() or repo_cache not in resolved.parents:
+            continue
+        destination = target / entry.relative_to(snapshot)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(resolved, destination)
+    target.mkdir(exist_ok=True)
+    return target
+
+
 def choose_subfolders(ref: RepoRef, snapshot: AdapterFolder, subfolder: str | None, all_: bool) -> list[str]:
     """The adapter folders to import: the repository root, ``--subfolder``, or ``--all``."""
     found = adapter_subfolders(snapshot)
@@ -130,23 +152,23 @@ def pull(
         check_name(name)
     on_progress(Progress("resolving", detail=ref.label))
     folder, transferred = download(ref, url, on_progress)
-    snapshot = AdapterFolder(folder, label=ref.label)
-    chosen = choose_subfolders(ref, snapshot, subfolder, all_)
-    if name is not None and len(chosen) > 1:
-        raise AdapterFormatError("--name applies to one adapter; with --all names come from the sub-folders")
     report = PullReport(ref, url, folder.name, settings.offline(), transferred)
-    for sub in chosen:
-        on_progress(Progress("importing", detail=sub or ref.repo_id))
-        adapter_folder = snapshot.sub(sub) if sub else snapshot
-        default = sub.rsplit("/", 1)[-1] if sub else ref.repo_id.split("/")[1]
-        outcome = import_adapter(
-            registry,
-            adapter_folder,
-            name=name or default,
-            source_kind="hub",
-            source=f"{ref.repo_id}/{sub}" if sub else ref.repo_id,
-            source_revision=ref.revision or "main",
-            source_commit=folder.name,
-        )
-        report.adapters.append(PulledAdapter(sub, outcome))
+    with registry.store.staging() as staging:
+        snapshot = AdapterFolder(materialise(folder, staging), label=ref.label)
+        chosen = choose_subfolders(ref, snapshot, subfolder, all_)
+        if name is not None and len(chosen) > 1:
+            raise AdapterFormatError("--name applies to one adapter; with --all names come from the sub-folders")
+        for sub in chosen:
+            on_progress(Progress("importing", detail=sub or ref.repo_id))
+            default = sub.rsplit("/", 1)[-1] if sub else ref.repo_id.split("/")[1]
+            outcome = import_adapter(
+                registry,
+                snapshot.sub(sub) if sub else snapshot,
+                name=name or default,
+                source_kind="hub",
+                source=f"{ref.repo_id}/{sub}" if sub else ref.repo_id,
+                source_revision=ref.revision or "main",
+                source_commit=folder.name,
+            )
+            report.adapters.append(PulledAdapter(sub, outcome))
     return report
