@@ -15,9 +15,10 @@ from torch import nn
 
 from hubcli.engine.heads import attach_saved_modules
 from hubcli.engine.slots import LeafAdapter
-from hubcli.errors import CapabilityNotSupported, ModelMismatchError
+from hubcli.errors import ModelMismatchError
 from hubcli.plugin_api import AttachTarget, LoadedAdapter
 from plugins.architectures import _peft
+from plugins.architectures.ia3 import adapterhub_keys
 from plugins.architectures.ia3.config import IA3Config
 
 SUFFIX = "ia3_l"
@@ -62,17 +63,13 @@ class IA3Scale(LeafAdapter):
 
 
 def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
-    if adapter.format != _peft.FORMAT:
-        raise CapabilityNotSupported(
-            f"adapter {adapter.name!r}: IA³ in {adapter.format} format cannot be attached yet (only PEFT)"
-        )
     config = IA3Config.model_validate(adapter.config)
-    found = False
-    for key, tensor in adapter.tensors.items():
-        path = _peft.module_of(key, SUFFIX)
-        if path is None:
-            continue
-        found = True
+    if adapter.format == _peft.FORMAT:
+        paths = {key: _peft.module_of(key, SUFFIX) for key in adapter.tensors}
+        vectors = {path: adapter.tensors[key] for key, path in paths.items() if path is not None}
+    else:
+        vectors = adapterhub_keys.output_scales(target, adapter, config.targets, config.scale)
+    for path, tensor in vectors.items():
         slot = target.slot(path)
         base = slot.base
         feedforward = config.is_feedforward(path)
@@ -80,12 +77,12 @@ def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
         expected = in_features if feedforward else out_features
         if tensor.numel() != expected:
             raise ModelMismatchError(
-                f"adapter {adapter.name!r}: IA³ vector {key} has {tensor.numel()} entries but "
+                f"adapter {adapter.name!r}: IA³ vector for {path!r} has {tensor.numel()} entries but "
                 f"{path!r} has {expected} {'inputs' if feedforward else 'outputs'}"
             )
         scale = tensor.flatten().to(device=base.weight.device, dtype=base.weight.dtype)
         slot.adapters[adapter.name] = IA3Scale(scale, feedforward)
-    if not found:
+    if not vectors:
         raise ModelMismatchError(f"adapter {adapter.name!r}: no IA³ vectors (…{SUFFIX}) in its weights")
     attach_saved_modules(target, adapter.name, adapter.tensors, config.modules_to_save)
 

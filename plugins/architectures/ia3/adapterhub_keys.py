@@ -1,0 +1,40 @@
+"""AdapterHub IA³ tensors in the form the engine's ``IA3Scale`` takes: one output-scaling
+vector per real projection.
+
+``adapters`` runs IA³ as a LoRA with ``composition_mode: "scale"``: only ``lora_B`` [out, 1] is
+saved, and the projection's output (bias included) is multiplied by ``lora_B · alpha``. On a
+fused QKV projection (GPT-2's ``c_attn``) the saved vector covers only the enabled thirds, in
+q, k, v order; the others keep a factor of one, so the vector is spread over all three.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from hubcli.errors import CapabilityNotSupported
+from hubcli.plugin_api import AttachTarget, LoadedAdapter
+from plugins.architectures._adapterhub import AdapterHubTargets
+from plugins.architectures.lora.adapterhub_keys import fused_thirds, module_tensors
+
+
+def output_scales(
+    target: AttachTarget, adapter: LoadedAdapter, targets: AdapterHubTargets, scale: float
+) -> dict[str, torch.Tensor]:
+    """Module path → the vector its output is multiplied by."""
+    scales: dict[str, torch.Tensor] = {}
+    for path, params in module_tensors(adapter).items():
+        if set(params) != {"lora_B"}:
+            raise CapabilityNotSupported(
+                f"adapter {adapter.name!r}: AdapterHub IA³ parameters {sorted(params)} at {path!r} "
+                "(only lora_B vectors can run)"
+            )
+        vector = params["lora_B"].flatten() * scale
+        thirds = fused_thirds(target, path, targets)
+        if thirds:
+            width = vector.numel() // len(thirds)
+            spread = vector.new_ones(3 * width)
+            for group, third in enumerate(thirds):
+                spread[third * width : (third + 1) * width] = vector[group * width : (group + 1) * width]
+            vector = spread
+        scales[path] = vector
+    return scales
