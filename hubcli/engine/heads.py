@@ -18,12 +18,18 @@ PEFT_PREFIXES = ("base_model.model.", "base_model.")
 
 
 def saved_module_of(key: str, modules_to_save: Iterable[str]) -> tuple[str, str] | None:
-    """``(module path, parameter name)`` when ``key`` belongs to a saved module, else None."""
+    """``(module path, parameter name)`` when ``key`` belongs to a saved module, else None.
+
+    PEFT's rule: a module is saved when its path *ends with* a listed name, so "classifier"
+    also catches DistilBERT's ``pre_classifier``; the shortest matching path wins.
+    """
+    names = tuple(modules_to_save)
     path = next((key[len(p) :] for p in PEFT_PREFIXES if key.startswith(p)), key)
     parts = path.split(".")
     for index in range(len(parts) - 1):
-        if parts[index] in modules_to_save:
-            return ".".join(parts[: index + 1]), ".".join(parts[index + 1 :])
+        module = ".".join(parts[: index + 1])
+        if names and module.endswith(names):
+            return module, ".".join(parts[index + 1 :])
     return None
 
 

@@ -180,12 +180,20 @@ class StitchedModel:
         del self.architectures[name]
 
     def _remove(self, name: str) -> None:
-        for slot in self.slots.values():
+        """Drop ``name``'s modules; a slot or head left empty gives its place back to the
+        original module, so the model is exactly as before the adapter came."""
+        for path, slot in list(self.slots.items()):
             if name in slot.adapters:
                 del slot.adapters[name]
-        for head in self.heads.values():
+            if not len(slot.adapters):
+                self.model.set_submodule(path, slot.base)
+                del self.slots[path]
+        for path, head in list(self.heads.items()):
             if name in head.copies:
                 del head.copies[name]
+            if not len(head.copies):
+                self.model.set_submodule(path, head.base)
+                del self.heads[path]
         self.input_adapters.pop(name, None)
         for block in self.blocks.values():
             block.adapters.pop(name, None)

@@ -1,0 +1,182 @@
+"""Engine core: model families against stock transformers, several adapters at once, stacking,
+merge bookkeeping, loading a base from a folder, and one-line errors for mismatches."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import transformers as tf  # noqa: E402
+
+from hubcli.adapter_folder import AdapterFolder  # noqa: E402
+from hubcli.engine import StitchedModel, load  # noqa: E402
+from hubcli.engine.families import family_for  # noqa: E402
+from hubcli.errors import HubcliError, ModelMismatchError  # noqa: E402
+from hubcli.importer import import_adapter  # noqa: E402
+from tests.helpers.tiny_models import inputs, output_of, peft_adapter  # noqa: E402
+
+SMALL = {"vocab_size": 100, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
+         "intermediate_size": 37}
+DECODER = {**SMALL, "num_key_value_heads": 2}
+STOCK_MODELS = {
+    "bert": lambda: tf.BertModel(tf.BertConfig(**SMALL)),
+    "roberta": lambda: tf.RobertaModel(tf.RobertaConfig(**SMALL, max_position_embeddings=66, pad_token_id=1)),
+    "xlm-roberta": lambda: tf.XLMRobertaForSequenceClassification(
+        tf.XLMRobertaConfig(**SMALL, max_position_embeddings=66, pad_token_id=1)),
+    "distilbert": lambda: tf.DistilBertModel(tf.DistilBertConfig(vocab_size=100, dim=32, n_layers=2, n_heads=4,
+                                                                 hidden_dim=37)),
+    "gpt2": lambda: tf.GPT2LMHeadModel(tf.GPT2Config(vocab_size=100, n_embd=32, n_layer=2, n_head=4)),
+    "llama": lambda: tf.LlamaForCausalLM(tf.LlamaConfig(**DECODER)),
+    "mistral": lambda: tf.MistralModel(tf.MistralConfig(**DECODER)),
+    "qwen2": lambda: tf.Qwen2ForCausalLM(tf.Qwen2Config(**DECODER)),
+}
+
+
+def _import(registry, folder, name):
+    import_adapter(registry, AdapterFolder(folder), name=name)
+    return name
+
+
+@pytest.mark.parametrize("model_type", STOCK_MODELS)
+def test_family_insertion_points_exist_in_stock_models(model_type):
+    stitched = StitchedModel(STOCK_MODELS[model_type]())
+    points = stitched.family.points
+    assert model_type in stitched.family.model_types
+    layers = stitched.layer_paths()
+    assert len(layers) == stitched.dims.num_layers == 2
+    assert stitched.module(points.word_embeddings).weight.shape == (100, 32)
+    per_layer = [points.q, points.k, points.v, points.qkv, points.o, *points.ffn_in, points.ffn_out,
+                 points.attention, points.attention_output_norm, points.ffn_output_norm]
+    for path in filter(None, per_layer):
+        stitched.module(f"{layers[1]}.{path}")
+    width = stitched.dims.num_kv_heads * stitched.dims.head_dim
+    if points.k:
+        out_features = stitched.module(f"{layers[0]}.{points.k}").weight.shape[0]
+        assert out_features == width  # grouped-query attention: fewer key/value heads
+
+
+def test_unknown_model_type_names_the_installed_families():
+    model = tf.ElectraModel(tf.ElectraConfig(embedding_size=16, **SMALL))
+    with pytest.raises(ModelMismatchError) as caught:
+        StitchedModel(model)
+    message = caught.value.message
+    assert "electra" in message and "bert (bert)" in message and "llama (llama, mistral, qwen2)" in message
+    assert "\n" not in message
+    assert family_for("qwen2").name == "llama"
+
+
+@pytest.mark.parametrize(
+    ("adapter_family", "hidden", "method", "model_family", "fragment"),
+    [
+        ("bert", 64, "lora", "bert", "out×in"),
+        ("bert", 32, "lora", "llama", "does not have"),
+        ("bert", 32, "ia3", "gpt2", "does not have"),
+        ("bert", 32, "prefix", "llama", "kv heads"),
+        ("bert", 64, "prompt", "bert", "hidden size is 32"),
+    ],
+)
+def test_mismatched_adapter_is_one_clear_line(registry, tmp_path, adapter_family, hidden, method,
+                                               model_family, fragment):
+    peft_adapter(adapter_family, method, tmp_path / "a", hidden=hidden)
+    name = _import(registry, tmp_path / "a", "wrong")
+    from tests.helpers.tiny_models import tiny_model
+
+    stitched = StitchedModel(tiny_model(model_family)[0])
+    before = copy.deepcopy(stitched.model.state_dict())
+    from hubcli.engine import read_adapter
+
+    with pytest.raises(ModelMismatchError) as caught:
+        stitched.attach(read_adapter(registry, name))
+    assert fragment in caught.value.message and "\n" not in caught.value.message
+    assert "wrong" in caught.value.message or "targets module" in caught.value.message
+    assert not stitched.slots_of("wrong") and "wrong" not in stitched.input_adapters
+    after = stitched.model.state_dict()
+    assert all(torch.equal(v, after[k]) for k, v in before.items())
+
+
+def test_several_adapters_attached_switch_and_stack(registry, tmp_path):
+    base, lora_a = peft_adapter("bert", "lora", tmp_path / "a", seed=0)
+    _, lora_b = peft_adapter("bert", "dora", tmp_path / "b", seed=0)
+    _, prefix = peft_adapter("bert", "prefix", tmp_path / "c", seed=0)
+    names = [_import(registry, tmp_path / d, n) for d, n in (("a", "la"), ("b", "lb"), ("c", "px"))]
+    ids, mask = inputs()
+    with torch.no_grad():
+        expected = {n: output_of(m(input_ids=ids, attention_mask=mask)) for n, m in
+                    zip(names, (lora_a, lora_b, prefix), strict=True)}
+        base_output = output_of(base(input_ids=ids, attention_mask=mask))
+    stitched = load(base, names, registry=registry, activate=False)
+    assert torch.equal(output_of(stitched.forward(ids, mask)), base_output)
+    for name in ("px", "la", "lb", "la"):
+        stitched.activate(name)
+        assert (output_of(stitched.forward(ids, mask)) - expected[name]).abs().max() <= 1e-5
+
+    # Stacked LoRAs add their deltas: merging both one after the other gives the same output.
+    stitched.activate("la", "lb")
+    stacked = output_of(stitched.forward(ids, mask))
+    weights = copy.deepcopy(stitched.model.state_dict())
+    stitched.merge("la")
+    with pytest.raises(HubcliError, match="unmerge it before deactivating"):
+        stitched.activate("lb")
+    stitched.merge("lb")
+    with pytest.raises(HubcliError, match="merged later must be unmerged first"):
+        stitched.unmerge("la")
+    stitched.unmerge("lb")
+    stitched.unmerge("la")
+    after = stitched.model.state_dict()
+    assert all(torch.equal(v, after[k]) for k, v in weights.items())
+    assert torch.equal(output_of(stitched.forward(ids, mask)), stacked)
+
+    with pytest.raises(HubcliError, match="cannot merge"):
+        stitched.activate("px")
+        stitched.merge("px")
+    stitched.detach("px")
+    with pytest.raises(HubcliError, match="not attached: px"):
+        stitched.activate("px")
+
+
+@pytest.mark.parametrize("family", ["bert", "llama"])
+def test_base_loaded_from_a_model_folder(registry, tmp_path, family):
+    base, wrapped = peft_adapter(family, "lora", tmp_path / "adapter")
+    base.save_pretrained(tmp_path / "base")
+    name = _import(registry, tmp_path / "adapter", "x")
+    ids, mask = inputs()
+    with torch.no_grad():
+        expected = output_of(wrapped(input_ids=ids, attention_mask=mask))
+    stitched = load(str(tmp_path / "base"), [name], registry=registry)
+    assert type(stitched.model).__name__ == type(base).__name__  # task type picked the head
+    assert (output_of(stitched.forward(ids, mask)) - expected).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize(
+    ("make", "method"),
+    [
+        (lambda: tf.DistilBertModel(
+            tf.DistilBertConfig(vocab_size=100, dim=32, n_layers=2, n_heads=4, hidden_dim=37)), "lora"),
+        (lambda: tf.Qwen2ForCausalLM(tf.Qwen2Config(**DECODER)), "lora"),
+        (lambda: tf.MistralForCausalLM(tf.MistralConfig(**DECODER)), "prefix"),
+    ],
+    ids=["distilbert-lora", "qwen2-lora", "mistral-prefix"],
+)
+def test_more_families_match_peft(registry, tmp_path, make, method):
+    import peft
+
+    torch.manual_seed(0)
+    model = make().eval()
+    base = copy.deepcopy(model)
+    task = "FEATURE_EXTRACTION" if "DistilBert" in type(model).__name__ else "CAUSAL_LM"
+    config = (peft.LoraConfig(task_type=task, r=4, target_modules="all-linear") if method == "lora"
+              else peft.PrefixTuningConfig(task_type=task, num_virtual_tokens=3))
+    wrapped = peft.get_peft_model(model, config)
+    with torch.no_grad():
+        for pname, param in wrapped.named_parameters():
+            if "lora_" in pname or "prompt_encoder" in pname or "modules_to_save.default" in pname:
+                param.normal_(0, 0.2)
+    wrapped.eval().save_pretrained(tmp_path / "adapter")
+    ids, mask = inputs()
+    with torch.no_grad():
+        expected = output_of(wrapped(input_ids=ids, attention_mask=mask))
+    stitched = load(base, [_import(registry, tmp_path / "adapter", "x")], registry=registry)
+    assert (output_of(stitched.forward(ids, mask)) - expected).abs().max() <= 1e-5
