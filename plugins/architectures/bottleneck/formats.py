@@ -31,7 +31,7 @@ def from_adapterhub(folder: AdapterFolder, raw: dict[str, Any]) -> DetectedAdapt
     where = folder.where(CONFIG_FILE)
     method = dict(envelope.config)
     if method.get("phm_layer"):
-        raise unsupported(where, "Compacter / PHM bottleneck layers (config.phm_layer)")
+        raise unsupported(where, "config.phm_layer (Compacter)")
     method["non_linearity"] = envelope.activation(method.get("non_linearity"))
     config = parse(BottleneckConfig, known_keys(BottleneckConfig, method), where, "config.")
     if config.is_parallel:
@@ -112,7 +112,9 @@ def _check_module(
     for param, name in params.items():
         if param not in shapes:
             raise check.unexpected(name, "the config describes no such bottleneck parameter")
-        check.shape(name, shapes[param], f"hidden size {hidden}, bottleneck {down}")
+    for param, shape in shapes.items():  # weights before biases: the clearer message first
+        if param in params:
+            check.shape(params[param], shape, f"hidden size {hidden}, bottleneck {down}")
     missing = sorted(set(shapes) - set(params))
     if missing:
         raise check.fail(f"adapter at {location!r} lacks {', '.join(missing)}")
