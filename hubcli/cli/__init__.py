@@ -17,7 +17,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from hubcli import __version__
-from hubcli.cli import adapters, hub, plugins, predict
+from hubcli.cli import adapters, hub, merge, plugins, predict
 from hubcli.cli.context import state
 from hubcli.cli.output import err_console
 
@@ -35,7 +35,8 @@ class _ErrorsAsOneLine(TyperGroup):
         except (HubcliError, RegistryError) as exc:
             if os.environ.get("HUBCLI_DEBUG"):
                 raise
-            err_console.print(f"[red]Error:[/] {escape(exc.message)}", soft_wrap=True)
+            one_line = " ".join(exc.message.split())  # libraries' messages may span lines
+            err_console.print(f"[red]Error:[/] {escape(one_line)}", soft_wrap=True)
             raise typer.Exit(1) from None
         finally:
             state.close()
@@ -90,6 +91,7 @@ def tui() -> None:
 app.registered_commands.extend(adapters.app.registered_commands)
 app.registered_commands.extend(hub.app.registered_commands)
 app.registered_commands.extend(predict.app.registered_commands)
+app.registered_commands.extend(merge.app.registered_commands)
 app.command("plugins")(plugins.plugins)
 app.command("tui")(tui)
 

@@ -1,0 +1,198 @@
+"""Merging LoRAs on ΔW = s·B·A, never on A and B separately.
+
+Averaging A and B separately (PEFT's ``add_weighted_adapter(..., "linear")``) computes
+(Σ wᵢBᵢ)(Σ wᵢAᵢ), whose cross terms BᵢAⱼ belong to no input: for independent LoRAs it is as far
+from Σ wᵢΔWᵢ as ΔW itself (tests/test_merge_lora.py shows it). Instead, per wrapped module:
+
+- exact (linear, task arithmetic): concatenate, A' = [A₁; …; Aₙ], B' = [w₁s₁B₁ | … | wₙsₙBₙ],
+  so B'A' = Σ wᵢsᵢBᵢAᵢ exactly, with rank Σ rᵢ and scaling 1 (alpha = r);
+- SVD to rank k: the best rank-k approximation of the merged ΔW (Eckart–Young), stored as
+  B' = U_k·√Σ_k, A' = √Σ_k·V_kᵀ, with the relative Frobenius error ‖ΔW − B'A'‖/‖ΔW‖ reported.
+  Linear merges take the SVD of the concatenated product through two thin QR factorisations
+  (no dense out×in matrix); TIES and DARE act entry-wise on the dense ΔWᵢ, whose result is not
+  low rank, so they always end in an SVD (default rank Σ rᵢ).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from hubcli.merge.merged import MergedAdapter, refuse_saved_modules, same_layout
+from hubcli.merge.spec import MergeError, MergeSpec
+from hubcli.merge.task_vectors import combine
+from hubcli.plugin_api import LoadedAdapter
+
+PREFIX = "base_model.model."
+PARTS = {".lora_A.weight": "A", ".lora_B.weight": "B"}
+WEIGHTS_FILE = "adapter_model.safetensors"
+
+
+@dataclass(frozen=True)
+class LowRank:
+    """One module's ΔW = scaling · B · A (A [r, in], B [out, r])."""
+
+    A: torch.Tensor
+    B: torch.Tensor
+    scaling: float
+
+    @property
+    def rank(self) -> int:
+        return self.A.shape[0]
+
+    def dense(self) -> torch.Tensor:
+        return self.scaling * (self.B @ self.A)
+
+
+def pattern_value(patterns: dict[str, Any], module: str, default: Any) -> Any:
+    """PEFT's ``rank_pattern``/``alpha_pattern`` lookup (first key matching the end of the path);
+    the same rule as the LoRA plugin's, which hubcli may not import (tests check they agree)."""
+    for key, value in patterns.items():
+        if re.match(rf"(.*\.)?({key})$", module):
+            return value
+    return default
+
+
+def scaling_of(config: dict[str, Any], module: str, rank: int) -> float:
+    """s for ``module`` from the canonical LoRA config (rank taken from the tensors)."""
+    rule = config.get("scaling_rule", "alpha/r")
+    if rule == "1":
+        return 1.0
+    alpha = float(pattern_value(config.get("alpha_pattern") or {}, module, config["alpha"]))
+    return alpha / math.sqrt(rank) if rule == "alpha/sqrt(r)" else alpha / rank
+
+
+def low_rank_modules(adapter: LoadedAdapter) -> dict[str, LowRank]:
+    """Module path → its ΔW factors, refusing what ΔW = s·B·A does not describe."""
+    config = adapter.config
+    if adapter.format != "peft":
+        raise MergeError(f"adapter {adapter.name!r}: only PEFT LoRAs can be merged (it is {adapter.format})")
+    for option, why in (("use_dora", "DoRA rescales W + ΔW per row"), ("lora_bias", "B has a bias")):
+        if config.get(option):
+            raise MergeError(f"adapter {adapter.name!r}: {option} is set ({why}): not a plain ΔW = s·B·A")
+    if config.get("bias", "none") != "none":
+        raise MergeError(
+            f"adapter {adapter.name!r}: trained base biases (bias={config['bias']!r}) cannot be merged"
+        )
+    refuse_saved_modules(adapter)
+    parts: dict[str, dict[str, torch.Tensor]] = {}
+    for key, tensor in adapter.tensors.items():
+        found = next(((key[len(PREFIX) : -len(s)], p) for s, p in PARTS.items() if key.endswith(s)), None)
+        if found is None or not key.startswith(PREFIX) or tensor.dim() != 2:
+            raise MergeError(
+                f"adapter {adapter.name!r}: tensor {key!r} is not a linear LoRA factor "
+                "(embedding and convolution LoRAs cannot be merged yet)"
+            )
+        parts.setdefault(found[0], {})[found[1]] = tensor.to(torch.float32)
+    return {
+        module: LowRank(p["A"], p["B"], scaling_of(config, module, p["A"].shape[0]))
+        for module, p in parts.items()
+    }
+
+
+def concatenate(factors: Sequence[LowRank], weights: Sequence[float]) -> LowRank:
+    """A' = [A₁; …], B' = [w₁s₁B₁ | …]: B'A' = Σ wᵢsᵢBᵢAᵢ exactly."""
+    a = torch.cat([f.A for f in factors], dim=0)
+    b = torch.cat([w * f.scaling * f.B for w, f in zip(weights, factors, strict=True)], dim=1)
+    return LowRank(a, b, 1.0)
+
+
+def svd_of_product(b: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """U, S, Vᵀ of B·A without forming it: B = Q_b R_b, Aᵀ = Q_a R_a, SVD of R_b R_aᵀ."""
+    q_b, r_b = torch.linalg.qr(b.to(torch.float64))
+    q_a, r_a = torch.linalg.qr(a.T.to(torch.float64))
+    u, s, vh = torch.linalg.svd(r_b @ r_a.T)
+    return q_b @ u, s, vh @ q_a.T
+
+
+def truncate(u: torch.Tensor, s: torch.Tensor, vh: torch.Tensor, rank: int) -> tuple[LowRank, float, float]:
+    """The best rank-``rank`` factors, the discarded energy Σ_{j>k} σⱼ² and the total Σ σⱼ²."""
+    k = min(rank, s.numel())
+    root = s[:k].sqrt()
+    factors = LowRank((root[:, None] * vh[:k]).to(torch.float32), (u[:, :k] * root).to(torch.float32), 1.0)
+    return factors, float((s[k:] ** 2).sum()), float((s**2).sum())
+
+
+def merge(adapters: Sequence[LoadedAdapter], spec: MergeSpec) -> MergedAdapter:
+    """Merge PEFT LoRAs module by module as ``spec`` says (see the module docstring)."""
+    modules = [low_rank_modules(adapter) for adapter in adapters]
+    shapes = [{m: (f.B.shape[0], f.A.shape[1]) for m, f in group.items()} for group in modules]
+    paths = same_layout([a.name for a in adapters], shapes, "modules")
+    fan_in_fan_out = {bool(a.config.get("fan_in_fan_out")) for a in adapters}
+    if len(fan_in_fan_out) > 1:
+        raise MergeError("the inputs disagree on fan_in_fan_out (Conv1D orientation)")
+    dense_method = spec.method in ("ties", "dare")
+    if dense_method and spec.exact:
+        raise MergeError(
+            f"{spec.method} acts entry by entry on ΔW and its result is not low rank: "
+            "give --rank R (default: the sum of the input ranks), not --exact"
+        )
+    generator = torch.Generator().manual_seed(spec.seed)
+    weights = spec.combination_weights
+    merged: dict[str, LowRank] = {}
+    discarded = total = 0.0
+    worst = 0.0
+    for path in paths:
+        factors = [group[path] for group in modules]
+        exact = concatenate(factors, weights)
+        if not dense_method and spec.rank is None:
+            merged[path] = exact
+            continue
+        if dense_method:
+            dense = combine([f.dense().to(torch.float64) for f in factors], spec, generator)
+            u, s, vh = torch.linalg.svd(dense, full_matrices=False)
+        else:
+            u, s, vh = svd_of_product(exact.B, exact.A)
+        merged[path], lost, energy = truncate(u, s, vh, spec.rank or exact.rank)
+        discarded, total = discarded + lost, total + energy
+        worst = max(worst, math.sqrt(lost / energy) if energy > 0 else 0.0)
+    factoring = "exact concatenation" if not dense_method and spec.rank is None else "svd"
+    summary = {
+        "factoring": factoring,
+        "ranks": sorted({f.rank for f in merged.values()}),
+        "relative_frobenius_error": math.sqrt(discarded / total) if total > 0 else 0.0,
+        "max_module_relative_error": worst,
+        "modules": len(paths),
+    }
+    return MergedAdapter(_peft_config(adapters[0], merged), WEIGHTS_FILE, _peft_tensors(merged), summary)
+
+
+def _peft_tensors(merged: dict[str, LowRank]) -> dict[str, torch.Tensor]:
+    tensors = {}
+    for path, factors in merged.items():
+        tensors[f"{PREFIX}{path}.lora_A.weight"] = factors.A.contiguous()
+        tensors[f"{PREFIX}{path}.lora_B.weight"] = factors.B.contiguous()
+    return tensors
+
+
+def _peft_config(first: LoadedAdapter, merged: dict[str, LowRank]) -> dict[str, Any]:
+    """The first input's PEFT config with what the merge changed: exact module paths as
+    targets, scaling 1 everywhere (alpha = rank), per-module ranks as patterns."""
+    ranks = {path: f.rank for path, f in merged.items()}
+    common = Counter(ranks.values()).most_common(1)[0][0]
+    patterns = {re.escape(path): rank for path, rank in sorted(ranks.items()) if rank != common}
+    config = dict(first.raw_config)
+    config.update(
+        peft_type="LORA",
+        r=common,
+        lora_alpha=common,
+        rank_pattern=patterns,
+        alpha_pattern=dict(patterns),
+        target_modules=sorted(merged),
+        exclude_modules=None,
+        layers_to_transform=None,
+        layers_pattern=None,
+        use_rslora=False,
+        use_dora=False,
+        lora_bias=False,
+        bias="none",
+        modules_to_save=None,
+        init_lora_weights=True,
+    )
+    return config

@@ -1,0 +1,193 @@
+"""LoRA merging on ΔW = s·B·A: exact concatenation, SVD truncation, TIES/DARE, against dense
+computations, the hubcli engine and PEFT; and why A and B are never averaged separately."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+torch = pytest.importorskip("torch")
+peft = pytest.importorskip("peft")
+
+from hubcli.engine import load  # noqa: E402
+from hubcli.merge.pipeline import merge_adapters  # noqa: E402
+from hubcli.merge.spec import make_spec  # noqa: E402
+from tests.helpers.tiny_models import inputs  # noqa: E402
+from tests.test_merge_support import (  # noqa: E402
+    lora_deltas,
+    peft_folder,
+    register,
+    registered_folder,
+    registered_tensors,
+    tiny_llama,
+)
+
+SCALING = 8 / 4  # lora_alpha / r of the helper's adapters
+
+
+@pytest.fixture
+def two_loras(registry, tmp_path):
+    """Base model and two independent rank-4 LoRAs ``a`` and ``b`` registered on it."""
+    base = tiny_llama()
+    for name, seed in (("a", 1), ("b", 2)):
+        register(registry, peft_folder(base, tmp_path / name, seed=seed), name)
+    return base
+
+
+def dense_merge(registry, names, weights):
+    deltas = [lora_deltas(registered_tensors(registry, name), SCALING) for name in names]
+    return {m: sum(w * d[m] for w, d in zip(weights, deltas, strict=True)) for m in deltas[0]}
+
+
+def merged_deltas(registry, name):
+    """ΔW of a merged adapter (hubcli writes scaling 1: lora_alpha = r)."""
+    return lora_deltas(registered_tensors(registry, name), 1.0)
+
+
+def with_deltas(base, deltas):
+    """A copy of ``base`` with W + ΔW written into its projections: the direct computation."""
+    model = copy.deepcopy(base)
+    with torch.no_grad():
+        for module, delta in deltas.items():
+            weight = model.get_submodule(module).weight
+            weight += delta.to(weight.dtype)
+    return model
+
+
+def test_exact_merge_is_the_weighted_sum_and_runs_like_it(registry, two_loras, tmp_path):
+    spec = make_spec(2, method="linear", weights=[0.7, 0.3])
+    outcome = merge_adapters(registry, "ab", ["a", "b"], spec)
+    assert outcome.report["factoring"] == "exact concatenation"
+    assert outcome.report["ranks"] == [8]
+    assert outcome.report["relative_frobenius_error"] == 0.0
+    expected = dense_merge(registry, ["a", "b"], [0.7, 0.3])
+    got = merged_deltas(registry, "ab")
+    assert set(got) == set(expected) and len(got) == 6
+    for module, delta in expected.items():
+        assert (got[module] - delta).abs().max().item() <= 1e-6
+
+    ids, mask = inputs()
+    with torch.no_grad():
+        direct = with_deltas(two_loras, expected)(input_ids=ids, attention_mask=mask).logits
+        plain = two_loras(input_ids=ids, attention_mask=mask).logits
+    engine = load(copy.deepcopy(two_loras), ["ab"], registry=registry).forward(ids, mask).logits
+    assert (engine - direct).abs().max().item() <= 1e-5
+    assert (engine - plain).abs().max().item() > 1e-2, "the merged adapter changed nothing"
+
+    folder = registered_folder(registry, "ab", tmp_path / "ab-files")
+    wrapped = peft.PeftModel.from_pretrained(copy.deepcopy(two_loras), folder).eval()
+    with torch.no_grad():
+        by_peft = wrapped(input_ids=ids, attention_mask=mask).logits
+    assert (by_peft - direct).abs().max().item() <= 1e-5
+
+
+def test_exact_merge_agrees_with_peft_cat(registry, two_loras, tmp_path):
+    merge_adapters(registry, "ab", ["a", "b"], make_spec(2, method="task_arithmetic", weights=[0.6, -0.4]))
+    wrapped = peft.PeftModel.from_pretrained(copy.deepcopy(two_loras), tmp_path / "a", adapter_name="a")
+    wrapped.load_adapter(tmp_path / "b", adapter_name="b")
+    wrapped.add_weighted_adapter(["a", "b"], [0.6, -0.4], "cat", combination_type="cat")
+    ours = merged_deltas(registry, "ab")
+    for module, delta in ours.items():
+        layer = wrapped.base_model.model.get_submodule(module)
+        assert (layer.get_delta_weight("cat").double() - delta).abs().max().item() <= 1e-6
+
+
+def test_averaging_a_and_b_separately_is_wrong(registry, two_loras, tmp_path):
+    """PEFT's "linear" combines A and B separately, (Σ √wᵢ sᵢ Aᵢ)(Σ √wᵢ Bᵢ): its cross terms
+    BᵢAⱼ belong to no input. For independent LoRAs it misses Σ wᵢ ΔWᵢ by about as much as the
+    target itself is large, which is why hubcli never does it."""
+    expected = dense_merge(registry, ["a", "b"], [0.5, 0.5])
+    wrapped = peft.PeftModel.from_pretrained(copy.deepcopy(two_loras), tmp_path / "a", adapter_name="a")
+    wrapped.load_adapter(tmp_path / "b", adapter_name="b")
+    wrapped.add_weighted_adapter(["a", "b"], [0.5, 0.5], "avg", combination_type="linear")
+    errors = []
+    for module, delta in expected.items():
+        averaged = wrapped.base_model.model.get_submodule(module).get_delta_weight("avg").double()
+        errors.append(((averaged - delta).norm() / delta.norm()).item())
+    assert min(errors) > 0.8, errors  # about 100 % (FACTS.md)
+    merge_adapters(registry, "ab", ["a", "b"], make_spec(2))
+    ours = merged_deltas(registry, "ab")
+    assert max(((ours[m] - d).norm() / d.norm()).item() for m, d in expected.items()) < 1e-6
+
+
+def test_svd_truncation_is_the_best_low_rank_approximation(registry, two_loras):
+    outcome = merge_adapters(registry, "ab3", ["a", "b"], make_spec(2, weights=[0.5, 0.5], rank=3))
+    assert outcome.report["factoring"] == "svd" and outcome.report["ranks"] == [3]
+    expected = dense_merge(registry, ["a", "b"], [0.5, 0.5])
+    got = merged_deltas(registry, "ab3")
+    lost = total = 0.0
+    for module, delta in expected.items():
+        u, s, vh = torch.linalg.svd(delta)
+        best = u[:, :3] @ torch.diag(s[:3]) @ vh[:3]
+        assert (got[module] - best).abs().max().item() <= 1e-5
+        assert ((delta - got[module]).norm() / delta.norm()).item() == pytest.approx(
+            (s[3:].norm() / s.norm()).item(), rel=1e-4
+        )
+        lost, total = lost + (s[3:] ** 2).sum().item(), total + (s**2).sum().item()
+    assert outcome.report["relative_frobenius_error"] == pytest.approx((lost / total) ** 0.5, rel=1e-4)
+    assert 0.0 < outcome.report["relative_frobenius_error"] < 1.0
+
+    full = merge_adapters(registry, "ab8", ["a", "b"], make_spec(2, weights=[0.5, 0.5], rank=8))
+    assert full.report["relative_frobenius_error"] < 1e-6
+    for module, delta in merged_deltas(registry, "ab8").items():
+        assert (delta - expected[module]).abs().max().item() <= 1e-5
+
+
+def test_different_scalings_and_ranks_concatenate_exactly(registry, tmp_path):
+    """An rsLoRA of rank 2 (s = α/√r) with a plain rank-4 LoRA: per-module scalings are folded
+    into B, so the result has scaling 1 and rank 6."""
+    base = tiny_llama()
+    register(registry, peft_folder(base, tmp_path / "r2", seed=3, r=2, lora_alpha=5, use_rslora=True), "r2")
+    register(registry, peft_folder(base, tmp_path / "r4", seed=4), "r4")
+    merge_adapters(registry, "mix", ["r2", "r4"], make_spec(2, method="task_arithmetic", weights=[1.0, 2.0]))
+    first = lora_deltas(registered_tensors(registry, "r2"), 5 / 2**0.5)
+    second = lora_deltas(registered_tensors(registry, "r4"), SCALING)
+    got = merged_deltas(registry, "mix")
+    for module in first:
+        assert (got[module] - (first[module] + 2.0 * second[module])).abs().max().item() <= 1e-6
+    assert registry.get_adapter("mix").method_config["r"] == 6
+
+
+@pytest.mark.parametrize("method", ["ties", "dare"])
+def test_ties_and_dare_act_on_dense_deltas(registry, two_loras, method):
+    """The entry-wise methods see ΔWᵢ, not A and B; their result is stored as its best rank-Σrᵢ
+    approximation with the error reported; DARE is reproducible from its seed."""
+    from hubcli.merge.task_vectors import combine
+
+    spec = make_spec(2, method=method, density=0.5, seed=7)
+    outcome = merge_adapters(registry, "m1", ["a", "b"], spec)
+    assert outcome.report["ranks"] == [8] and 0 < outcome.report["relative_frobenius_error"] < 1
+    deltas = [lora_deltas(registered_tensors(registry, n), SCALING) for n in ("a", "b")]
+    generator = torch.Generator().manual_seed(7)
+    got = merged_deltas(registry, "m1")
+    for module in sorted(deltas[0]):
+        dense = combine([d[module] for d in deltas], spec, generator)
+        u, s, vh = torch.linalg.svd(dense)
+        best = u[:, :8] @ torch.diag(s[:8]) @ vh[:8]
+        assert (got[module] - best).abs().max().item() <= 1e-5
+    again = merge_adapters(registry, "m2", ["a", "b"], spec)
+    assert again.adapter.digest == outcome.adapter.digest
+    if method == "dare":
+        other = merge_adapters(registry, "m3", ["a", "b"], make_spec(2, method="dare", seed=8))
+        assert other.adapter.digest != outcome.adapter.digest
+
+
+def test_scaling_rule_matches_the_lora_plugin():
+    """hubcli may not import plugins, so the merge repeats the plugin's scaling rule; this keeps
+    the two in step (rank and alpha patterns, rsLoRA, unit scaling)."""
+    from hubcli.merge.lora import scaling_of
+    from plugins.architectures.lora.config import LoraConfig
+
+    for rule in ("alpha/r", "alpha/sqrt(r)", "1"):
+        config = LoraConfig(
+            r=8,
+            alpha=16.0,
+            scaling_rule=rule,
+            targets={"kind": "peft", "target_modules": ["q_proj", "v_proj"]},
+            rank_pattern={"v_proj": 2},
+            alpha_pattern={"v_proj": 3.0},
+        )
+        dumped = config.model_dump(mode="json")
+        for module in ("model.layers.0.self_attn.q_proj", "model.layers.1.self_attn.v_proj"):
+            assert scaling_of(dumped, module, config.rank_for(module)) == config.scaling_for(module)
