@@ -7,6 +7,7 @@ prints the complete output tensor. torch and transformers are imported inside th
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -47,11 +48,19 @@ def _batch(rows: list[list[int]], pad_id: int) -> tuple[Any, Any]:
     return ids, mask
 
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "tokenizer.model",
+                   "spiece.model", "sentencepiece.bpe.model")
+
+
 def _tokenize(base: str, texts: list[str]) -> tuple[Any, Any]:
     from transformers import AutoTokenizer
 
     from hubcli.errors import HubcliError
 
+    folder = Path(base)
+    # transformers 5 builds an empty-vocabulary tokenizer from config.json alone: refuse that.
+    if folder.is_dir() and not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise HubcliError(f"no tokenizer files in {base} (e.g. tokenizer.json): pass --input-ids instead of --text")
     try:
         tokenizer = AutoTokenizer.from_pretrained(base)
     except (OSError, ValueError) as exc:

@@ -1,0 +1,71 @@
+"""``hubcli predict`` end to end: a base model folder, an adapter imported with ``hubcli add``,
+outputs compared with PEFT's."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from tests.helpers.tiny_models import INPUT_IDS, inputs, output_of, peft_adapter  # noqa: E402
+
+
+@pytest.mark.parametrize(("family", "method"), [("bert", "lora"), ("llama", "prefix"), ("gpt2", "prompt")])
+def test_predict_json_equals_peft(cli, tmp_path, family, method):
+    base, wrapped = peft_adapter(family, method, tmp_path / "adapter")
+    base.save_pretrained(tmp_path / "base")
+    assert cli("add", tmp_path / "adapter", "--name", "a").exit_code == 0
+    ids, mask = inputs()
+    with torch.no_grad():
+        expected = output_of(wrapped(input_ids=ids, attention_mask=mask))
+    if method == "prompt":
+        expected = expected[:, 3:]
+    rows = [row[: sum(m)] for row, m in zip(INPUT_IDS, mask.tolist(), strict=True)]  # ragged
+    result = cli("predict", tmp_path / "base", "a", "--input-ids", json.dumps(rows), "--json")
+    assert result.exit_code == 0, result.stderr
+    data = result.json()
+    assert data["output"] == "logits" and data["shape"] == list(expected.shape)
+    got = torch.tensor(data["values"])
+    assert (got - expected)[0].abs().max() <= 1e-5
+    assert (got - expected)[1, :3].abs().max() <= 1e-5  # the padded row, where it is real
+    if family == "bert":
+        assert len(data["labels"]) == 2
+
+
+def test_predict_human_output_and_errors(cli, tmp_path):
+    base, _ = peft_adapter("bert", "ia3", tmp_path / "adapter")
+    base.save_pretrained(tmp_path / "base")
+    cli("add", tmp_path / "adapter", "--name", "a")
+    result = cli("predict", tmp_path / "base", "a", "--input-ids", "[2, 15, 27]")
+    assert result.exit_code == 0
+    assert "logits (1, 3)" in result.stdout and "[0] LABEL_" in result.stdout
+
+    bad = cli("predict", tmp_path / "base", "a", "--input-ids", "[[2, -1]]")
+    assert bad.exit_code == 2
+    both = cli("predict", tmp_path / "base", "a")
+    assert both.exit_code == 2
+    no_tokenizer = cli("predict", tmp_path / "base", "a", "--text", "hello")
+    assert no_tokenizer.exit_code == 1 and "Error: no tokenizer files" in no_tokenizer.stderr
+    missing = cli("predict", tmp_path / "nowhere", "a", "--input-ids", "[[2]]")
+    assert missing.exit_code == 1 and "Error:" in missing.stderr
+
+
+def test_predict_text_with_the_base_tokenizer(cli, tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    base, _ = peft_adapter("bert", "lora", tmp_path / "adapter")
+    base.save_pretrained(tmp_path / "base")
+    vocab = {"[PAD]": 0, "[UNK]": 1, **{f"w{i}": i for i in range(2, 100)}}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="[PAD]", unk_token="[UNK]").save_pretrained(
+        tmp_path / "base"
+    )
+    cli("add", tmp_path / "adapter", "--name", "a")
+    by_text = cli("predict", tmp_path / "base", "a", "--text", "w2 w15 w27", "--text", "w3 w5", "--json")
+    by_ids = cli("predict", tmp_path / "base", "a", "--input-ids", "[[2, 15, 27], [3, 5]]", "--json")
+    assert by_text.exit_code == 0, by_text.stderr
+    assert by_text.json()["values"] == by_ids.json()["values"]
