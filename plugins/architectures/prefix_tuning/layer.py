@@ -19,6 +19,7 @@ from hubcli.engine.heads import attach_saved_modules
 from hubcli.engine.slots import InputAdapter, extend_attention_mask
 from hubcli.errors import CapabilityNotSupported, HubcliError, ModelMismatchError
 from hubcli.plugin_api import AttachTarget, LoadedAdapter, ModelDims
+from plugins.architectures.prefix_tuning import adapterhub
 from plugins.architectures.prefix_tuning.config import PrefixTuningConfig
 
 KEY = "prompt_embeddings"
@@ -54,19 +55,18 @@ class PrefixKeyValues(InputAdapter):
 
 
 def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
-    if adapter.format != "peft":
-        raise CapabilityNotSupported(
-            f"adapter {adapter.name!r}: prefix tuning in {adapter.format} format cannot be attached yet"
-        )
     if PrefixTuningConfig.model_validate(adapter.config).num_transformer_submodules != 1:
         raise CapabilityNotSupported(
             f"adapter {adapter.name!r}: prefixes for encoder-decoder models cannot be attached yet"
         )
-    embeddings = adapter.tensors.get(KEY)
-    if embeddings is None:
-        raise ModelMismatchError(f"adapter {adapter.name!r}: no {KEY} tensor in its weights")
     d = target.dims
     width = d.num_layers * 2 * d.num_kv_heads * d.head_dim
+    if adapter.format == "adapterhub":
+        embeddings = adapterhub.prefix_table(adapter, width)
+    else:
+        embeddings = adapter.tensors.get(KEY)
+    if embeddings is None:
+        raise ModelMismatchError(f"adapter {adapter.name!r}: no {KEY} tensor in its weights")
     if embeddings.dim() != 2 or embeddings.shape[1] != width:
         raise ModelMismatchError(
             f"adapter {adapter.name!r}: {KEY} has shape {tuple(embeddings.shape)} but this model "
@@ -74,7 +74,10 @@ def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
             f"{d.head_dim})"
         )
     like = target.module(target.family.points.word_embeddings).weight
-    target.add_input_adapter(adapter.name, PrefixKeyValues(embeddings.to(like.device, like.dtype), d))
+    prefix = PrefixKeyValues(embeddings.to(like.device, like.dtype), d)
+    if adapter.format == "adapterhub":
+        prefix = adapterhub.AdapterHubPrefix(prefix, adapterhub.position_rule(target))
+    target.add_input_adapter(adapter.name, prefix)
     # PEFT's file lists them (the canonical prefix-tuning config does not keep them).
     saved = adapter.raw_config.get("modules_to_save") or []
     attach_saved_modules(target, adapter.name, adapter.tensors, saved)
