@@ -109,14 +109,15 @@ class Repo:
 
 @dataclass
 class Fault:
-    """Make matching downloads (GET resolve whose path ends with ``path``) fail ``times`` times:
-    with ``drop_after`` set, send that many bytes of the body then close the connection;
-    otherwise answer ``status``."""
+    """Make the next ``times`` requests with this ``method`` whose path ends with ``path`` fail:
+    with ``drop_after`` set, send that many bytes of the answer's body, then close the
+    connection; otherwise answer HTTP ``status``."""
 
     path: str
     times: int = 1
     drop_after: int | None = None
     status: int = 500
+    method: str = "GET"
 
 
 @dataclass
@@ -267,6 +268,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None,
               content_type: str = "application/json") -> None:
+        """Answer; an armed drop fault promises the whole body, sends part of it and hangs up."""
         self._record.status = status
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -274,8 +276,14 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        if self.command == "HEAD":
+            return
+        if self._fault is not None and self._fault.drop_after is not None:
+            self.wfile.write(body[:self._fault.drop_after])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(body)
 
     def _send_json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(data).encode(), headers)
@@ -328,7 +336,10 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         self._record = RequestRecord(self.command, unquote(url.path), query, self.headers.get("Range"))
         with self.state.lock:
             self.state.requests.append(self._record)
+        self._fault = self._take_fault(self._record.path)
         try:
+            if self._fault is not None and self._fault.drop_after is None:
+                raise HubError(self._fault.status, "injected failure")
             for method, pattern, name in self.ROUTES:
                 if method == self.command and (match := pattern.match(url.path)):
                     params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
@@ -596,37 +607,18 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             start = int(match[1])
             status = 206
             headers["Content-Range"] = f"bytes {start}-{len(content) - 1}/{len(content)}"
-        body = content[start:]
-        if self.command == "GET" and (fault := self._take_fault(path)):
-            if fault.drop_after is None:
-                raise HubError(fault.status, "injected failure")
-            self._send_truncated(status, body, fault.drop_after, headers)
-            return
         if self.command == "GET":
             with self.state.lock:
                 target.downloads += 1
-        self._send(status, body, headers, content_type="application/octet-stream")
+        self._send(status, content[start:], headers, content_type="application/octet-stream")
 
     def _take_fault(self, path: str) -> Fault | None:
         with self.state.lock:
             for fault in self.state.faults:
-                if path.endswith(fault.path) and fault.times > 0:
+                if fault.method == self.command and path.endswith(fault.path) and fault.times > 0:
                     fault.times -= 1
                     return fault
         return None
-
-    def _send_truncated(self, status: int, body: bytes, keep: int, headers: dict[str, str]) -> None:
-        """Promise the whole body, send ``keep`` bytes, then drop the connection."""
-        self._record.status = status
-        self.send_response(status)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body[:keep])
-        self.wfile.flush()
-        self.close_connection = True
 
 
 class HubServer(ThreadingHTTPServer):

@@ -227,11 +227,29 @@ def test_download_killed_halfway_then_retried(cli, hub: HubServer, registry, lor
     assert failed.stderr.startswith("Error: ") and "HTTP 503" in failed.stderr
     assert len(failed.stderr.strip().splitlines()) == 1
     assert registry_state(registry) == before
+    assert list(registry.store.staging_root.iterdir()) == []
 
     hub.state.faults.clear()
     retried = cli("pull", REPO, "--name", "copy")
     assert retried.exit_code == 0, retried.stderr
     assert adapter_files(cli, "copy") == adapter_files(cli, "orig")
+
+
+def test_push_whose_answer_is_lost_records_no_remote(cli, hub: HubServer, loras) -> None:
+    """The Hub takes the commit but the connection drops before its answer arrives: no remote
+    is recorded; the next push sees the content on the Hub, makes no commit, records it."""
+    add(cli, loras[0], "orig")
+    hub.state.faults.append(Fault("/commit/main", method="POST", drop_after=0))
+    failed = cli("push", "orig", REPO)
+    assert failed.exit_code == 1 and "connection to" in failed.stderr
+    assert cli("show", "orig", "--json").json()["remotes"] == []
+
+    again = cli("push", "orig", REPO, "--json")
+    assert again.exit_code == 0, again.stderr
+    assert again.json()["up_to_date"] is True
+    assert again.json()["commit"] == hub.state.repos[REPO].head().sha
+    assert hub.state.count("POST", "/commit/") == 1
+    assert [r["commit_sha"] for r in cli("show", "orig", "--json").json()["remotes"]] == [again.json()["commit"]]
 
 
 def test_dropped_connection_is_retried(cli, hub: HubServer, loras) -> None:

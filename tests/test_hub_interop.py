@@ -1,0 +1,118 @@
+"""Interoperability through the Hub: PEFT and the ``adapters`` library on one side, hubcli on the
+other, the test Hub server in between (the real huggingface_hub client on both sides).
+
+PEFT's own loading and pushing use huggingface_hub's module-level functions, which talk to the
+session's test Hub through HF_ENDPOINT (set in conftest before anything imported it).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+import shutil
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from hubcli.engine import load  # noqa: E402
+from tests.helpers.tiny_models import inputs, output_of, peft_adapter  # noqa: E402
+from tests.hub_server import TEST_USER, HubServer  # noqa: E402
+
+GOLDEN = Path(__file__).parent / "golden" / "adapterhub"
+TOLERANCE = 1e-5
+
+
+def hubcli_output(registry, base, name: str, ids, mask) -> torch.Tensor:
+    with torch.no_grad():
+        return output_of(load(copy.deepcopy(base), [name], registry=registry).forward(ids, mask))
+
+
+def test_peft_loads_what_hubcli_pushed(cli, hub: HubServer, registry, tmp_path: Path) -> None:
+    from peft import PeftModel
+
+    base, _ = peft_adapter("bert", "lora", tmp_path / "lora")
+    assert cli("add", tmp_path / "lora", "--name", "sst2-lora").exit_code == 0
+    pushed = cli("push", "sst2-lora", f"{TEST_USER}/sst2-lora")
+    assert pushed.exit_code == 0, pushed.stderr
+
+    ids, mask = inputs()
+    from_hub = PeftModel.from_pretrained(copy.deepcopy(base), f"{TEST_USER}/sst2-lora").eval()
+    with torch.no_grad():
+        expected = output_of(from_hub(input_ids=ids, attention_mask=mask))
+    got = hubcli_output(registry, base, "sst2-lora", ids, mask)
+    assert (got - expected).abs().max().item() <= TOLERANCE
+
+
+def test_hubcli_pulls_what_peft_pushed(cli, hub: HubServer, registry, tmp_path: Path) -> None:
+    base, wrapped = peft_adapter("bert", "lora", tmp_path / "lora", seed=3)
+    wrapped.push_to_hub(f"{TEST_USER}/from-peft")
+    assert hub.state.repos[f"{TEST_USER}/from-peft"].head().files["adapter_model.safetensors"].lfs
+
+    pulled = cli("pull", f"{TEST_USER}/from-peft", "--json")
+    assert pulled.exit_code == 0, pulled.stderr
+    adapter = pulled.json()["adapters"][0]["adapter"]
+    assert (adapter["name"], adapter["format"], adapter["architecture"]) == ("from-peft", "peft", "lora")
+
+    ids, mask = inputs()
+    with torch.no_grad():
+        expected = output_of(wrapped(input_ids=ids, attention_mask=mask))
+    got = hubcli_output(registry, base, "from-peft", ids, mask)
+    assert (got - expected).abs().max().item() <= TOLERANCE
+
+
+def test_adapterhub_repo_gives_the_adapters_library_outputs(cli, hub: HubServer, registry) -> None:
+    from huggingface_hub import HfApi
+    from safetensors.torch import load_file
+
+    manifest = json.loads((GOLDEN / "manifest.json").read_text())
+    case = next(c for c in manifest["cases"] if c["id"] == "bert/lora")
+    repo = f"{TEST_USER}/bert-lora-adapterhub"
+    api = HfApi(endpoint=hub.endpoint)
+    api.create_repo(repo)
+    api.upload_folder(repo_id=repo, folder_path=GOLDEN / case["adapters"][0]["dir"])  # pytorch_adapter.bin
+
+    pulled = cli("pull", repo, "--name", "ah-lora", "--json")
+    assert pulled.exit_code == 0, pulled.stderr
+    shown = cli("show", "ah-lora", "--json").json()
+    assert shown["format"] == "adapterhub"
+    assert {f["path"] for f in shown["files"]} == {"adapter_config.json", "adapter.safetensors"}
+
+    model_inputs = json.loads((GOLDEN / case["input"]).read_text())
+    ids, mask = torch.tensor(model_inputs["input_ids"]), torch.tensor(model_inputs["attention_mask"])
+    expected = load_file(GOLDEN / case["expected"])["last_hidden_state"]
+    with torch.no_grad():
+        stitched = load(str(GOLDEN / case["base_model_dir"]), ["ah-lora"], registry=registry)
+        got = output_of(stitched.forward(ids, mask))
+    assert (got - expected).abs().max().item() <= 1e-4
+
+
+class _Payload:
+    """Pickles as a call to ``os.getcwd``: code a weights-only loader must refuse to run."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.getcwd, ())
+
+
+def test_pickle_that_is_not_weights_only_is_refused(cli, hub: HubServer, registry, tmp_path: Path) -> None:
+    from huggingface_hub import HfApi
+
+    peft_adapter("bert", "lora", tmp_path / "lora")
+    folder = tmp_path / "evil"
+    folder.mkdir()
+    shutil.copy(tmp_path / "lora" / "adapter_config.json", folder)
+    (folder / "adapter_model.bin").write_bytes(pickle.dumps({"weights": _Payload()}))
+    repo = f"{TEST_USER}/evil"
+    HfApi(endpoint=hub.endpoint).create_repo(repo)
+    HfApi(endpoint=hub.endpoint).upload_folder(repo_id=repo, folder_path=folder)
+
+    refused = cli("pull", repo)
+    assert refused.exit_code == 1
+    assert "refused to load this pickle safely" in refused.stderr
+    assert registry.count_adapters() == 0
+    assert not any(p.is_file() for p in registry.store.blobs.rglob("*"))
+    assert list(registry.store.staging_root.iterdir()) == []
