@@ -17,6 +17,7 @@ from hubcli.engine.heads import attach_saved_modules
 from hubcli.engine.slots import InputAdapter, extend_attention_mask
 from hubcli.errors import CapabilityNotSupported, HubcliError, ModelMismatchError
 from hubcli.plugin_api import AttachTarget, LoadedAdapter
+from plugins.architectures.prompt_tuning import adapterhub
 from plugins.architectures.prompt_tuning.config import PromptTuningConfig
 
 KEY = "prompt_embeddings"
@@ -48,10 +49,9 @@ class PromptEmbeddings(InputAdapter):
 
 
 def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
-    if adapter.format != "peft":
-        raise CapabilityNotSupported(
-            f"adapter {adapter.name!r}: prompt tuning in {adapter.format} format cannot be attached yet"
-        )
+    if adapter.format == "adapterhub":
+        target.add_input_adapter(adapter.name, adapterhub.prompt_adapter(target, adapter))
+        return
     config = PromptTuningConfig.model_validate(adapter.config)
     if config.num_transformer_submodules != 1:
         raise CapabilityNotSupported(
