@@ -53,7 +53,7 @@ def same_layout(
         for key in first:
             if tuple(first[key]) != tuple(group[key]):
                 raise MergeError(
-                    f"{what} {key!r} has shape {list(first[key])} in {first_name!r} but "
-                    f"{list(group[key])} in {name!r}"
+                    f"{key!r} has shape {list(first[key])} in {first_name!r} but "
+                    f"{list(group[key])} in {name!r} (merging needs {what} of the same shapes)"
                 )
     return sorted(first)

@@ -1,0 +1,146 @@
+"""IA³ and bottleneck merging, and the inputs a merge refuses (one-line error, registry unchanged)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+peft = pytest.importorskip("peft")
+
+from hubcli.engine import load  # noqa: E402
+from hubcli.merge.pipeline import merge_adapters  # noqa: E402
+from hubcli.merge.spec import MergeError, make_spec  # noqa: E402
+from tests.helpers.tiny_models import inputs, tiny_model  # noqa: E402
+from tests.test_merge_support import (  # noqa: E402
+    peft_folder,
+    register,
+    registered_folder,
+    registered_tensors,
+    registry_state,
+    tiny_llama,
+)
+
+GOLDEN_BOTTLENECK = Path(__file__).parent / "golden/adapterhub/bert/adapters/double_seq_bn"
+FEEDFORWARD = "down_proj"  # PEFT's IA³ default for Llama scales down_proj's input
+
+
+def vectors(registry, name):
+    return {
+        k[len("base_model.model.") : -len(".ia3_l")]: v.double()
+        for k, v in registered_tensors(registry, name).items()
+    }
+
+
+def scaled_model(base, merged):
+    """The direct computation: IA³ folded into the weights (output rows or input columns)."""
+    model = copy.deepcopy(base)
+    with torch.no_grad():
+        for module, vector in merged.items():
+            weight = model.get_submodule(module).weight
+            weight *= (vector.reshape(1, -1) if module.endswith(FEEDFORWARD) else vector.reshape(-1, 1)).to(
+                weight.dtype
+            )
+    return model
+
+
+@pytest.mark.parametrize(("method", "weights"), [("linear", [0.7, 0.3]), ("task_arithmetic", [1.0, 1.0])])
+def test_ia3_merges_deviations_from_one(registry, tmp_path, method, weights):
+    base = tiny_llama()
+    for name, seed in (("a", 1), ("b", 2)):
+        register(registry, peft_folder(base, tmp_path / name, kind="ia3", seed=seed), name)
+    merge_adapters(registry, "ab", ["a", "b"], make_spec(2, method=method, weights=weights))
+    first, second, got = vectors(registry, "a"), vectors(registry, "b"), vectors(registry, "ab")
+    for module, vector in got.items():
+        # linear (weights summing to 1): the weighted mean; task arithmetic: 1 + (l₁−1) + (l₂−1)
+        expected = 1 + weights[0] * (first[module] - 1) + weights[1] * (second[module] - 1)
+        assert (vector - expected).abs().max().item() <= 1e-6
+    if method == "linear":
+        assert all(torch.allclose(got[m], 0.7 * first[m] + 0.3 * second[m], atol=1e-6) for m in got)
+
+    ids, mask = inputs()
+    with torch.no_grad():
+        direct = scaled_model(base, got)(input_ids=ids, attention_mask=mask).logits
+    engine = load(copy.deepcopy(base), ["ab"], registry=registry).forward(ids, mask).logits
+    assert (engine - direct).abs().max().item() <= 1e-5
+    wrapped = peft.PeftModel.from_pretrained(
+        copy.deepcopy(base), registered_folder(registry, "ab", tmp_path / "f")
+    )
+    with torch.no_grad():
+        assert (wrapped.eval()(input_ids=ids, attention_mask=mask).logits - direct).abs().max().item() <= 1e-5
+
+
+def bottleneck_twin(tmp_path: Path, name: str, factor: float) -> Path:
+    """The golden AdapterHub Houlsby adapter, renamed to ``name`` with its parameters rescaled."""
+    folder = tmp_path / name
+    shutil.copytree(GOLDEN_BOTTLENECK, folder)
+    raw = json.loads((folder / "adapter_config.json").read_text())
+    state = torch.load(folder / "pytorch_adapter.bin", weights_only=True)
+    (folder / "pytorch_adapter.bin").unlink()
+    raw["name"] = name
+    (folder / "adapter_config.json").write_text(json.dumps(raw))
+    from safetensors.torch import save_file
+
+    renamed = {
+        k.replace(".adapters.double_seq_bn.", f".adapters.{name}."): v * factor for k, v in state.items()
+    }
+    save_file(renamed, str(folder / "adapter.safetensors"))
+    return folder
+
+
+def test_bottleneck_parameters_are_averaged_in_adapterhub_layout(registry, tmp_path):
+    register(registry, bottleneck_twin(tmp_path, "one", 1.0), "one")
+    register(registry, bottleneck_twin(tmp_path, "two", -3.0), "two")
+    outcome = merge_adapters(registry, "avg", ["one", "two"], make_spec(2, weights=[3, 1]))
+    assert "approximation" in outcome.report
+    adapter = registry.get_adapter("avg")
+    assert (adapter.architecture, adapter.format) == ("bottleneck", "adapterhub")
+    one = registered_tensors(registry, "one")
+    got = registered_tensors(registry, "avg")
+    assert len(got) == len(one) == 16
+    for key, value in one.items():
+        merged = got[key.replace(".adapters.one.", ".adapters.avg.")]
+        assert torch.allclose(merged, 0.75 * value + 0.25 * (-3.0 * value), atol=1e-6)
+    with pytest.raises(MergeError, match="only with --method linear"):
+        merge_adapters(registry, "t", ["one", "two"], make_spec(2, method="ties"))
+
+
+def expect_refusal(registry, sources, message, spec=None, name="merged"):
+    before = registry_state(registry)
+    with pytest.raises(MergeError) as error:
+        merge_adapters(registry, name, sources, spec or make_spec(len(sources)))
+    assert message in error.value.message, error.value.message
+    assert "\n" not in error.value.message
+    assert registry_state(registry) == before
+
+
+def test_refusals_leave_the_registry_unchanged(registry, tmp_path):
+    base = tiny_llama()
+    register(registry, peft_folder(base, tmp_path / "a", seed=1), "a")
+    register(registry, peft_folder(base, tmp_path / "other-base", seed=2, base_id="tiny/other"), "other-base")
+    register(registry, peft_folder(base, tmp_path / "ia3", kind="ia3"), "ia3")
+    register(registry, peft_folder(base, tmp_path / "q", seed=3, target_modules=["q_proj"]), "q")
+    wide = tiny_model("llama", hidden=48)[0]
+    register(registry, peft_folder(wide, tmp_path / "wide", seed=4), "wide")
+    register(registry, peft_folder(base, tmp_path / "dora", seed=5, use_dora=True), "dora")
+
+    expect_refusal(registry, ["a", "other-base"], "different base models (tiny/llama vs tiny/other)")
+    expect_refusal(registry, ["a", "ia3"], "different architectures (lora vs ia3)")
+    expect_refusal(registry, ["a", "q"], "adapt different modules")
+    expect_refusal(registry, ["a", "wide"], "has shape [32, 37] in 'a' but [48, 37] in 'wide'")
+    expect_refusal(registry, ["a", "dora"], "use_dora is set")
+    expect_refusal(registry, ["a", "a"], "--exact", make_spec(2, method="ties", exact=True))
+    expect_refusal(registry, ["a", "ia3"], "already exists", name="ia3")
+    expect_refusal(registry, ["ia3", "ia3"], "--rank and --exact apply to LoRA", make_spec(2, rank=2))
+
+
+def test_adapters_with_trained_heads_are_refused(registry, tmp_path):
+    model, task = tiny_model("bert")
+    config = peft.LoraConfig(task_type=task, r=2, target_modules=["query"])
+    peft.get_peft_model(model, config).save_pretrained(tmp_path / "cls")
+    register(registry, tmp_path / "cls", "cls")
+    expect_refusal(registry, ["cls", "cls"], "carries modules_to_save classifier")

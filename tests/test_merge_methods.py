@@ -1,0 +1,95 @@
+"""The merge methods on small hand-computed examples, and the checks of a merge request."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from hubcli.merge.spec import MergeError, make_spec, parse_weights  # noqa: E402
+from hubcli.merge.task_vectors import combine, dare_drop, ties, trim_by_magnitude  # noqa: E402
+
+
+def vec(*values: float):
+    return torch.tensor(values, dtype=torch.float64)
+
+
+def close(got, *expected: float) -> bool:
+    return torch.allclose(got, vec(*expected), atol=1e-12)
+
+
+TAU = [vec(0.5, -0.1, 0.3, -0.8), vec(-0.4, 0.2, 0.6, -0.5), vec(0.1, -0.9, -0.2, 0.3)]
+"""Trimmed to density 0.5 (2 of 4 entries): [0.5, 0, 0, -0.8], [0, 0, 0.6, -0.5], [0, -0.9, 0, 0.3]."""
+
+
+def test_linear_normalises_weights_and_task_arithmetic_does_not():
+    generator = torch.Generator()
+    linear = combine(TAU[:2], make_spec(2, method="linear", weights=[3, 1]), generator)
+    assert close(linear, 0.275, -0.025, 0.375, -0.725)  # 0.75·τ₁ + 0.25·τ₂
+    arithmetic = combine(TAU[:2], make_spec(2, method="task_arithmetic", weights=[1, -1]), generator)
+    assert close(arithmetic, 0.9, -0.3, -0.3, -0.3)  # τ₁ − τ₂ (negation is allowed)
+
+
+def test_trim_keeps_the_largest_magnitudes():
+    assert close(trim_by_magnitude(TAU[0], 0.5), 0.5, 0, 0, -0.8)
+    assert close(trim_by_magnitude(TAU[2], 0.25), 0, -0.9, 0, 0)
+    assert close(trim_by_magnitude(TAU[1], 1.0), -0.4, 0.2, 0.6, -0.5)
+    assert close(trim_by_magnitude(TAU[1], 0.01), 0, 0, 0.6, 0)  # at least one entry survives
+
+
+def test_ties_elects_the_sign_by_sum_and_averages_the_agreeing_entries():
+    # sums of the trimmed vectors: [0.5, -0.9, 0.6, -1.0] → signs + − + −; entry 3 averages
+    # -0.8 and -0.5 (0.3 disagrees), entry 0 keeps 0.5 alone (τ₂'s -0.4 was trimmed away).
+    assert close(ties(TAU, [1, 1, 1], 0.5), 0.5, -0.9, 0.6, -0.65)
+    # weights [2, 1, 1]: entry 3 is (2·-0.8 + 1·-0.5) / (2 + 1) = -0.7; entry 0 is 2·0.5 / 2.
+    assert close(ties(TAU, [2, 1, 1], 0.5), 0.5, -0.9, 0.6, -0.7)
+
+
+def test_ties_sign_follows_the_mass_not_the_largest_entry():
+    # 0.5 - 0.3 - 0.3 = -0.1: the negative side wins although 0.5 is the largest entry.
+    assert close(ties([vec(0.5), vec(-0.3), vec(-0.3)], [1, 1, 1], 1.0), -0.3)
+    # a perfect tie elects no sign: the entry is 0
+    assert close(ties([vec(0.4), vec(-0.4)], [1, 1], 1.0), 0.0)
+
+
+def test_dare_drops_with_the_seeded_generator_and_rescales():
+    # seed 0 draws [0.970, 0.708, 0.459, 0.921] then [0.645, 0.791, 0.179, 0.351]; density 0.75
+    # keeps draws < 0.75 and rescales by 1/0.75 = 4/3.
+    spec = make_spec(2, method="dare", weights=[1, 0.5], density=0.75, seed=0)
+    generator = torch.Generator().manual_seed(spec.seed)
+    got = combine([vec(1, 2, 3, 4), vec(4, 3, 2, 1)], spec, generator)
+    # τ̃₁ = [0, 8/3, 4, 0], τ̃₂ = [16/3, 0, 8/3, 4/3]; τ̃₁ + 0.5·τ̃₂
+    assert close(got, 8 / 3, 8 / 3, 16 / 3, 2 / 3)
+
+
+def test_dare_keeps_the_expected_value():
+    generator = torch.Generator().manual_seed(1)
+    tau = vec(1.0, -2.0, 0.5)
+    mean = torch.stack([dare_drop(tau, 0.3, generator) for _ in range(20000)]).mean(dim=0)
+    assert torch.allclose(mean, tau, atol=0.05)
+    assert torch.equal(dare_drop(tau, 1.0, generator), tau)
+
+
+@pytest.mark.parametrize(
+    ("count", "options", "message"),
+    [
+        (1, {}, "at least two adapters"),
+        (2, {"method": "slerp"}, "unknown merge method 'slerp'"),
+        (2, {"weights": [1.0]}, "1 values for 2 adapters"),
+        (2, {"weights": [1.0, -1.0]}, "sum to 0"),
+        (2, {"density": 0.0}, "--density must lie in (0, 1]"),
+        (2, {"rank": 0}, "--rank must be positive"),
+        (2, {"rank": 4, "exact": True}, "exclude each other"),
+    ],
+)
+def test_bad_requests_are_one_line_errors(count, options, message):
+    with pytest.raises(MergeError) as error:
+        make_spec(count, **options)
+    assert message in error.value.message and "\n" not in error.value.message
+
+
+def test_weights_parse_and_name_the_bad_piece():
+    assert parse_weights("0.7, 0.3") == [0.7, 0.3]
+    assert parse_weights(None) is None
+    with pytest.raises(MergeError, match="'x' is not a number"):
+        parse_weights("0.5,x")
