@@ -163,7 +163,8 @@ def search(
             console.print("No adapters found.")
             return
         table = Table(box=None, header_style="bold")
-        for column in ("id", "library", "base model", "downloads", "likes", "modified", "tags"):
+        table.add_column("id", no_wrap=True, min_width=max(len(row["id"]) for row in rows))
+        for column in ("library", "base model", "downloads", "likes", "modified", "tags"):
             table.add_column(column, justify="right" if column in ("downloads", "likes") else "left")
         for row in rows:
             modified = row["last_modified"].date().isoformat() if row["last_modified"] else "-"
