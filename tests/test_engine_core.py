@@ -180,3 +180,14 @@ def test_more_families_match_peft(registry, tmp_path, make, method):
         expected = output_of(wrapped(input_ids=ids, attention_mask=mask))
     stitched = load(base, [_import(registry, tmp_path / "adapter", "x")], registry=registry)
     assert (output_of(stitched.forward(ids, mask)) - expected).abs().max() <= 1e-5
+
+
+def test_lora_with_a_bias_on_b_matches_peft_and_refuses_to_merge(registry, tmp_path):
+    base, wrapped = peft_adapter("bert", "lora_bias", tmp_path / "adapter")
+    ids, mask = inputs()
+    with torch.no_grad():
+        expected = output_of(wrapped(input_ids=ids, attention_mask=mask))
+    stitched = load(base, [_import(registry, tmp_path / "adapter", "b")], registry=registry)
+    assert (output_of(stitched.forward(ids, mask)) - expected).abs().max() <= 1e-5
+    with pytest.raises(HubcliError, match="cannot be merged exactly"):
+        stitched.merge("b")

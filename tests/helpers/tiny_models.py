@@ -68,6 +68,8 @@ def peft_config(method: str, family: str, task: str) -> Any:
         return peft.LoraConfig(**lora, use_rslora=True)
     if method == "dora":
         return peft.LoraConfig(**lora, use_dora=True)
+    if method == "lora_bias":
+        return peft.LoraConfig(**lora, lora_bias=True)
     if method == "rank_pattern":
         key = PATTERN_KEYS[family]
         return peft.LoraConfig(**{**lora, "target_modules": "all-linear"},

@@ -58,6 +58,12 @@ class LoraDelta(LeafAdapter):
         """s·B·A as [out, in]."""
         return self.scaling * (self.lora_B @ self.lora_A)
 
+    def low_rank_factors(self) -> tuple[torch.Tensor, torch.Tensor, float] | None:
+        """Plain LoRA only: DoRA's magnitude and a bias on B are not a low-rank product."""
+        if self.magnitude is not None or self.b_bias is not None:
+            return None
+        return self.lora_A, self.lora_B, self.scaling
+
     def _magnitude_scale(self, base: nn.Module) -> torch.Tensor:
         """DoRA's m / ‖W + s·B·A‖ per output row (PEFT treats the norm as a constant)."""
         norm = torch.linalg.norm(weight_out_in(base) + self.delta_weight(), dim=1)
@@ -72,8 +78,6 @@ class LoraDelta(LeafAdapter):
         return y + (scale - 1) * without_bias + scale * lora * self.scaling
 
     def merge(self, base: nn.Module) -> None:
-        if self.b_bias is not None:
-            raise CapabilityNotSupported("a LoRA with a bias on B (lora_bias) cannot be merged exactly")
         weight = base.weight.data
         self._original_weight = weight.clone()
         merged = weight_out_in(base).to(torch.float32) + self.delta_weight().to(torch.float32)
@@ -137,7 +141,10 @@ def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
 
 
 def merge(target: AttachTarget, name: str) -> None:
-    for slot in target.slots_of(name):
+    slots = target.slots_of(name)
+    if any(slot.adapters[name].b_bias is not None for slot in slots):  # refuse before touching any
+        raise CapabilityNotSupported(f"adapter {name!r}: a LoRA with a bias on B (lora_bias) cannot be merged exactly")
+    for slot in slots:
         slot.merge(name)
 
 
