@@ -191,3 +191,18 @@ def test_scaling_rule_matches_the_lora_plugin():
         dumped = config.model_dump(mode="json")
         for module in ("model.layers.0.self_attn.q_proj", "model.layers.1.self_attn.v_proj"):
             assert scaling_of(dumped, module, config.rank_for(module)) == config.scaling_for(module)
+
+
+def test_ties_agrees_with_peft_ties_svd(registry, two_loras, tmp_path):
+    """With weights 1 our weighted disjoint mean is PEFT's count-based one, and density·n is a
+    whole number for every module here (PEFT floors it, we round up), so both keep the same
+    entries and the rank-8 results coincide."""
+    merge_adapters(registry, "t", ["a", "b"], make_spec(2, method="ties", density=0.5, rank=8))
+    wrapped = peft.PeftModel.from_pretrained(copy.deepcopy(two_loras), tmp_path / "a", adapter_name="a")
+    wrapped.load_adapter(tmp_path / "b", adapter_name="b")
+    wrapped.add_weighted_adapter(
+        ["a", "b"], [1.0, 1.0], "t", combination_type="ties_svd", svd_rank=8, density=0.5
+    )
+    for module, delta in merged_deltas(registry, "t").items():
+        layer = wrapped.base_model.model.get_submodule(module)
+        assert (layer.get_delta_weight("t").double() - delta).abs().max().item() <= 1e-5
