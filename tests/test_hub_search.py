@@ -70,3 +70,10 @@ def test_private_adapters_are_found_only_with_a_token(cli, hub_with_cards, monke
     assert "sst2-lora" in ids(cli("search", "--json"))
     monkeypatch.delenv("HF_TOKEN")
     assert "sst2-lora" not in ids(cli("search", "--json"))
+
+
+def test_endpoint_option_wins_over_the_environment(cli, hub_with_cards, monkeypatch) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    found = cli("search", "--library", "adapters", "--endpoint", hub_with_cards.endpoint, "--json")
+    assert found.exit_code == 0, found.stderr
+    assert ids(found) == ["sst2-seq-bn"]

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from hubcli.hub import settings
-from hubcli.hub.errors import HubNotFound, hub_errors
+from hubcli.hub.errors import HubError, hub_errors
 
 LIBRARIES = {"peft": "peft", "adapters": "adapter-transformers"}
 
@@ -52,7 +52,7 @@ def search(
     from huggingface_hub import HfApi
 
     if library is not None and library not in LIBRARIES:
-        raise HubNotFound(f"unknown library {library!r}: choose {' or '.join(LIBRARIES)}")
+        raise HubError(f"unknown library {library!r}: choose {' or '.join(LIBRARIES)}")
     url = settings.endpoint(endpoint)
     api = HfApi(endpoint=url)
     found: dict[str, HubAdapter] = {}
