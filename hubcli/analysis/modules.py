@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ import torch
 
 from hubcli.errors import HubcliError
 from hubcli.plugin_api import LoadedAdapter
+from registry import Registry
 
 PEFT_PREFIX = "base_model.model."
 PEFT_LORA_PARTS = {
@@ -72,6 +74,11 @@ class AdapterWeights:
     def low_rank(self) -> bool:
         return any(isinstance(m, LowRankFactors) for m in self.modules.values())
 
+    def restricted(self, keys: Iterable[str]) -> AdapterWeights:
+        """The same adapter with only the modules ``keys``."""
+        kept = {key: self.modules[key] for key in keys}
+        return AdapterWeights(self.name, self.architecture, self.base_model, self.model_type, kept)
+
 
 def module_key(path: str, short_names: dict[str, str]) -> str:
     """``layer.{i}.{name}`` for a module inside layer i, else the path itself."""
@@ -113,6 +120,14 @@ def matrix_of(key: str) -> str:
     """The part of a module key after ``layer.{i}.``: what ``--matrices`` filters on."""
     pieces = key.split(".", 2)
     return pieces[2] if len(pieces) == 3 and pieces[0] == "layer" and pieces[1].isdigit() else key
+
+
+def registry_weights(registry: Registry, name: str) -> AdapterWeights:
+    """Registry adapter ``name``'s comparable weights."""
+    from hubcli.engine import read_adapter
+
+    row = registry.get_adapter(name)
+    return adapter_weights(read_adapter(registry, name), row.base_model, row.model_type)
 
 
 def adapter_weights(adapter: LoadedAdapter, base_model: str | None, model_type: str | None) -> AdapterWeights:

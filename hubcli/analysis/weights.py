@@ -174,7 +174,7 @@ def shared_modules(adapters: Sequence[AdapterWeights], matrices: Sequence[str] |
     """Module keys every adapter has, kept by ``matrices`` (None: all), with equal shapes."""
     keys = set.intersection(*(set(a.modules) for a in adapters))
     if matrices:
-        keys = {key for key in keys if _selected(key, matrices)}
+        keys = {key for key in keys if selected(key, matrices)}
     if not keys:
         wanted = f" among matrices {','.join(matrices)}" if matrices else ""
         names = ", ".join(repr(a.name) for a in adapters[:4])
@@ -187,7 +187,8 @@ def shared_modules(adapters: Sequence[AdapterWeights], matrices: Sequence[str] |
     return sorted(keys, key=_module_order)
 
 
-def _selected(key: str, matrices: Sequence[str]) -> bool:
+def selected(key: str, matrices: Sequence[str]) -> bool:
+    """Whether ``--matrices`` keeps module ``key``: by short name (q) or module name (query)."""
     inner = matrix_of(key)
     return any(m in (inner, inner.rsplit(".", 1)[-1]) for m in matrices)
 

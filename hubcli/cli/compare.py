@@ -1,0 +1,302 @@
+"""``hubcli compare`` and ``hubcli similar``: how far apart adapters are, in weight space
+(ΔW distances, a 2-D map) or in what they compute (layer-by-layer CKA on a dataset).
+
+Everything heavy (torch, the engine, matplotlib) is imported inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from hubcli.cli.context import state
+from hubcli.cli.output import JsonFlag, console, emit, err_console
+
+if TYPE_CHECKING:
+    from hubcli.analysis.representations import LayerCka
+    from hubcli.analysis.weights import DistanceReport
+
+app = typer.Typer()
+
+MetricOption = Annotated[
+    str,
+    typer.Option(
+        "--metric",
+        "-m",
+        help="l2 (Frobenius norm of ΔW₁−ΔW₂), cosine (1 − cosine similarity) or grassmann "
+        "(principal angles between the column spaces of ΔW; LoRA only).",
+    ),
+]
+MatricesOption = Annotated[
+    str,
+    typer.Option(
+        "--matrices", help="Modules to compare: 'all', or short/module names such as q,v or query,value."
+    ),
+]
+
+
+def _check_metric(metric: str) -> None:
+    from hubcli.analysis.weights import METRICS
+
+    if metric not in METRICS:
+        raise typer.BadParameter(f"choose one of {', '.join(METRICS)}", param_hint="--metric")
+
+
+def _matrices(value: str) -> list[str] | None:
+    names = [part.strip() for part in value.split(",") if part.strip()]
+    return None if not names or names == ["all"] else names
+
+
+def _rounded(matrix: Any) -> list[list[float]]:
+    return [[round(float(v), 6) for v in row] for row in matrix]
+
+
+@app.command("compare")
+def compare(
+    names: Annotated[
+        list[str],
+        typer.Argument(
+            help="Adapters to compare (two or more); with --cka: BASE SPEC_A SPEC_B.", show_default=False
+        ),
+    ],
+    metric: MetricOption = "l2",
+    matrices: MatricesOption = "all",
+    per_layer: Annotated[bool, typer.Option("--per-layer", help="Also one matrix per layer.")] = False,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write a figure (.png, .svg or .pdf; needs matplotlib).")
+    ] = None,
+    cka: Annotated[
+        bool,
+        typer.Option(
+            "--cka",
+            help="Representation similarity instead: linear CKA between every pair of hidden states of "
+            "two models on --dataset. SPEC is 'base' or adapter names joined by '+' (stacked).",
+        ),
+    ] = False,
+    dataset: Annotated[
+        Path | None,
+        typer.Option(
+            "--dataset", help="--cka inputs: .jsonl (text column or input_ids), .csv, .tsv or .txt."
+        ),
+    ] = None,
+    layers: Annotated[
+        str,
+        typer.Option(
+            "--layers", help="--cka: hidden states to compare (0 = embeddings), e.g. 0,6,12; or all."
+        ),
+    ] = "all",
+    pool: Annotated[
+        str, typer.Option("--pool", help="--cka: one example per sequence (mean) or per token (tokens).")
+    ] = "mean",
+    column: Annotated[str, typer.Option("--column", help="--cka: the dataset's text column.")] = "text",
+    limit: Annotated[int, typer.Option("--limit", min=4, help="--cka: examples to use at most.")] = 512,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=4, help="--cka: examples per batch.")] = 32,
+    max_length: Annotated[int, typer.Option("--max-length", min=1, help="--cka: tokens per example.")] = 128,
+    as_json: JsonFlag = False,
+) -> None:
+    """Distances between adapters' weight updates, with a 2-D map; or, with --cka, layer-by-layer
+    similarity of two models on a dataset."""
+    if cka:
+        if len(names) != 3 or dataset is None:
+            raise typer.BadParameter("--cka takes BASE SPEC_A SPEC_B and needs --dataset", param_hint="NAMES")
+        options = {
+            "pool": pool,
+            "column": column,
+            "limit": limit,
+            "batch_size": batch_size,
+            "max_length": max_length,
+        }
+        _compare_cka(*names, dataset=dataset, layers=layers, plot=plot, as_json=as_json, **options)
+        return
+    if len(set(names)) < 2:
+        raise typer.BadParameter("give at least two different adapters", param_hint="NAMES")
+    _check_metric(metric)
+    from hubcli.analysis.maps import classical_mds
+    from hubcli.analysis.modules import registry_weights
+    from hubcli.analysis.weights import distances
+
+    registry = state.registry()
+    report = distances(
+        [registry_weights(registry, n) for n in names], metric=metric, matrices=_matrices(matrices)
+    )
+    mean = report.mean()
+    coords, explained = classical_mds(mean)
+    layers_of = report.per_layer() if per_layer else None
+    if plot is not None:
+        from hubcli.analysis.plots import plot_distances
+
+        plot_distances(plot, report.rows, mean, coords, explained, metric=metric, per_layer=layers_of)
+    data: dict[str, Any] = {
+        "metric": metric,
+        "adapters": report.rows,
+        "modules": list(report.per_module),
+        "matrix": _rounded(mean),
+        "map": {
+            "coordinates": {
+                n: [round(float(v), 6) for v in xy] for n, xy in zip(report.rows, coords, strict=True)
+            },
+            "explained": [round(float(v), 4) for v in explained],
+        },
+    }
+    if layers_of is not None:
+        data["per_layer"] = {layer: _rounded(m) for layer, m in layers_of.items()}
+    if plot is not None:
+        data["plot"] = str(plot)
+    emit(data, as_json, lambda d: _render_distances(d, report))
+
+
+def _render_distances(data: dict[str, Any], report: DistanceReport) -> None:
+    from rich.table import Table
+
+    from hubcli.analysis.terminal import heatmap
+
+    names = data["adapters"]
+    title = f"{data['metric']} distance, mean over {len(report.per_layer())} layers ({len(data['modules'])} modules)"
+    console.print(heatmap(data["matrix"], names, names, title=title))
+    for layer, matrix in data.get("per_layer", {}).items():
+        console.print(heatmap(matrix, names, names, title=f"{data['metric']} distance, {layer}"))
+    explained = data["map"]["explained"]
+    table = Table(title=f"2-D map (classical MDS; axes explain {explained[0]:.0%} and {explained[1]:.0%})")
+    for heading in ("adapter", "x", "y"):
+        table.add_column(heading, justify="left" if heading == "adapter" else "right")
+    for name, (x, y) in data["map"]["coordinates"].items():
+        table.add_row(name, f"{x:.4f}", f"{y:.4f}")
+    console.print(table)
+    if "plot" in data:
+        console.print(f"plot written to {data['plot']}")
+
+
+def _parse_layers(value: str) -> list[int] | None:
+    if value.strip() in ("", "all"):
+        return None
+    try:
+        return [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected 'all' or hidden-state numbers like 0,6,12, got {value!r}"
+        ) from None
+
+
+def _model(base: str, spec: str) -> Any:
+    from hubcli.engine import load
+
+    if spec == "base":
+        return load(base).model
+    return load(base, adapters=spec.split("+"), registry=state.registry()).model
+
+
+def _compare_cka(
+    base: str,
+    spec_a: str,
+    spec_b: str,
+    *,
+    dataset: Path,
+    layers: str,
+    plot: Path | None,
+    as_json: bool,
+    pool: str,
+    column: str,
+    limit: int,
+    batch_size: int,
+    max_length: int,
+) -> None:
+    from rich.progress import Progress
+
+    from hubcli.analysis.inputs import batches, read_token_ids
+    from hubcli.analysis.representations import layer_label, layerwise_cka
+
+    chosen = _parse_layers(layers)
+    examples = read_token_ids(
+        dataset, tokenizer_source=base, column=column, max_length=max_length, limit=limit
+    )
+    model_a, model_b = _model(base, spec_a), _model(base, spec_b)
+    pad_id = getattr(model_a.config, "pad_token_id", None) or 0
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("running both models", total=len(examples))
+        result = layerwise_cka(
+            model_a,
+            model_b,
+            batches(examples, batch_size, pad_id),
+            layers=chosen,
+            pool=pool,
+            on_batch=lambda n: progress.advance(task, n),
+        )
+    rows = [layer_label(i) for i in result.layers_a]
+    columns = [layer_label(i) for i in result.layers_b]
+    diagonal = {layer_label(i): round(v, 6) for i, v in result.diagonal().items()}
+    if plot is not None:
+        from hubcli.analysis.plots import plot_cka
+
+        plot_cka(plot, result.matrix, rows, columns, diagonal, name_a=spec_a, name_b=spec_b)
+    data: dict[str, Any] = {
+        "base": base,
+        "a": spec_a,
+        "b": spec_b,
+        "dataset": str(dataset),
+        "pool": pool,
+        "examples": result.examples,
+        "batches": result.batches,
+        "layers_a": rows,
+        "layers_b": columns,
+        "matrix": _rounded(result.matrix),
+        "diagonal": diagonal,
+    }
+    if plot is not None:
+        data["plot"] = str(plot)
+    emit(data, as_json, lambda d: _render_cka(d, result))
+
+
+def _render_cka(data: dict[str, Any], result: LayerCka) -> None:
+    from hubcli.analysis.terminal import heatmap
+
+    title = f"linear CKA: {data['a']} (rows) vs {data['b']} (columns)"
+    console.print(heatmap(data["matrix"], data["layers_a"], data["layers_b"], title=title, low=0.0, high=1.0))
+    console.print(f"{data['examples']} examples ({data['pool']} pooling) in {data['batches']} batches")
+    depth = ", ".join(f"{layer} {value:.3f}" for layer, value in data["diagonal"].items())
+    console.print(f"same depth: {depth}")
+    if result.batches * 4 > result.examples:
+        console.print("[yellow]note:[/] small batches make the minibatch estimate noisy (use --batch-size)")
+    if "plot" in data:
+        console.print(f"plot written to {data['plot']}")
+
+
+@app.command("similar")
+def similar(
+    name: Annotated[str, typer.Argument(help="The adapter to find neighbours of.", show_default=False)],
+    metric: MetricOption = "l2",
+    matrices: MatricesOption = "all",
+    top: Annotated[int, typer.Option("--top", "-k", min=1, help="How many neighbours to show.")] = 10,
+    as_json: JsonFlag = False,
+) -> None:
+    """The registry adapters nearest to NAME in weight space (same method and base model)."""
+    from hubcli.analysis.nearest import nearest
+
+    _check_metric(metric)
+    found, skipped = nearest(state.registry(), name, metric=metric, matrices=_matrices(matrices), top=top)
+    data = {
+        "adapter": name,
+        "metric": metric,
+        "neighbours": [
+            {"name": n.name, "distance": round(n.distance, 6), "modules": n.modules} for n in found
+        ],
+        "skipped": skipped,
+    }
+    emit(data, as_json, _render_similar)
+
+
+def _render_similar(data: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    if not data["neighbours"]:
+        console.print(f"no adapter of the same method and base model to compare {data['adapter']!r} with")
+    else:
+        table = Table(title=f"nearest to {data['adapter']} ({data['metric']} distance)")
+        for heading in ("#", "adapter", "distance", "modules"):
+            table.add_column(heading, justify="left" if heading == "adapter" else "right")
+        for rank, row in enumerate(data["neighbours"], 1):
+            table.add_row(str(rank), row["name"], f"{row['distance']:.4f}", str(row["modules"]))
+        console.print(table)
+    for other, reason in data["skipped"].items():
+        err_console.print(f"[yellow]skipped[/] {other}: {reason}", soft_wrap=True)
