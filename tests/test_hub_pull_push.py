@@ -298,3 +298,14 @@ def test_push_unknown_adapter_or_without_token(cli, hub: HubServer, loras, monke
     refused = cli("push", "orig", REPO)
     assert refused.exit_code == 1 and "HF_TOKEN" in refused.stderr
     assert cli("show", "orig", "--json").json()["remotes"] == []
+
+
+def test_unreachable_hub_is_one_clear_line(cli, hub: HubServer, registry) -> None:
+    before = registry_state(registry)
+    failed = cli("pull", REPO, "--endpoint", "http://127.0.0.1:9")  # nothing listens there
+    assert failed.exit_code == 1
+    assert failed.stderr.strip() == (
+        f"Error: {REPO} is not in the local Hugging Face cache and the Hub cannot be used "
+        "(offline mode or no connection): pull it once while online"
+    )
+    assert registry_state(registry) == before
