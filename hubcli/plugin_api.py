@@ -14,7 +14,7 @@ they were written for.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -24,6 +24,8 @@ from hubcli.tensor_files import TensorInfo
 
 if TYPE_CHECKING:
     import torch
+
+    from hubcli.compose.routing import Child, Routed
 
 PLUGIN_API_VERSION = 1
 """The contract version this hubcli offers; plugins with a larger ``api_version`` are refused."""
@@ -130,8 +132,48 @@ class ArchitecturePlugin(Plugin):
 
 
 class CompositionPlugin(Plugin):
-    """A composition block (stack, split, parallel …); the routing contract comes with the
-    compose engine."""
+    """A composition block (stack, split, parallel …): its arity, its arguments, which blocks it
+    may hold, and how it routes hidden states through its children at one insertion point.
+
+    Validation (``hubcli.compose.validate``) reads the class attributes and calls
+    ``check_arguments`` before any model is loaded. At run time the tree-aware setup
+    (``hubcli.compose.setup``) calls ``route`` at every insertion point (a wrapped projection or
+    a sub-block) where at least one adapter below the block has a module. ``route`` sees the
+    hidden state only through the ``Routed`` interface (``hubcli.compose.routing``), which is
+    why one implementation serves LoRA-like projections, bottleneck sub-blocks and task heads.
+    """
+
+    min_children: ClassVar[int] = 1
+    max_children: ClassVar[int | None] = None
+    arguments: ClassVar[frozenset[str]] = frozenset()
+    """Keyword arguments the block accepts in a spec (values: numbers or lists of numbers)."""
+    nests: ClassVar[frozenset[str] | None] = None
+    """Blocks allowed as direct children (None: any block)."""
+    replicates_batch: ClassVar[bool] = False
+    """True for ``parallel``: the model's inputs are repeated once per child before the first
+    layer, and the block hands each child its own share of the batch."""
+
+    def check_arguments(self, args: Mapping[str, Any], children: int) -> dict[str, Any]:
+        """The arguments, checked and normalised (raise ``HubcliError`` naming the argument).
+
+        Default: refuse any argument not in ``arguments``."""
+        from hubcli.compose.spec import SpecError
+
+        unknown = sorted(set(args) - self.arguments)
+        if unknown:
+            allowed = ", ".join(sorted(self.arguments)) or "none"
+            raise SpecError(f"{self.name}: unknown argument {unknown[0]!r} (allowed: {allowed})")
+        return dict(args)
+
+    def build(self, children: Sequence[str], args: Mapping[str, Any], target: AttachTarget) -> Any:
+        """Modules the block owns (e.g. fusion attention), created when the composition is
+        activated on ``target``; handed back to ``route`` as ``owned``. Default: none."""
+        return None
+
+    @abstractmethod
+    def route(self, state: Routed, children: Sequence[Child], args: Mapping[str, Any], owned: Any) -> Routed:
+        """The state after this block: call each child (``child(state)``) on the part of the
+        state it should see and combine what they return."""
 
 
 @dataclass(frozen=True)

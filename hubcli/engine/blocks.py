@@ -81,15 +81,9 @@ class BlockSlot(nn.Module):
         self.setup = setup
 
     def run(self, h: torch.Tensor, x: torch.Tensor, norm: nn.Module | None) -> BlockOutput | None:
-        """The active adapters stacked in order (``adapters``' Stack); None when none is active."""
-        names = self.setup.active_in(self.adapters)
-        if not names:
-            return None
-        block = SubBlock(h=h, x=x, norm=norm)
-        hidden = h
-        for name in names:
-            hidden = self.adapters[name].transform(hidden, block)
-        return self.adapters[names[-1]].finish(hidden, block)
+        """What the active setup makes of this sub-block (a stack of the active adapters by
+        default, a composition tree under ``hubcli.compose``); None when no adapter runs."""
+        return self.setup.block_forward(self, SubBlock(h=h, x=x, norm=norm))
 
 
 class _LayerTaps:

@@ -10,8 +10,10 @@ slot exactly where it called the projection.
 ``HeadSlot`` does the same for task heads (PEFT ``modules_to_save``): it keeps the base head and
 one copy per adapter, and runs the copy of the active adapter.
 
-The composition engine replaces ``ActiveSetup`` with a tree-aware setup that implements the
-same two methods (``active_in``, ``leaf_forward``); slots and adapters stay as they are.
+The composition engine replaces ``ActiveSetup`` with a tree-aware setup
+(``hubcli.compose.setup``) that implements the same methods (``active_in``, ``leaf_forward``,
+``block_forward`` for block slots, ``head_forward`` for heads); slots and adapters stay as they
+are.
 """
 
 from __future__ import annotations
@@ -46,6 +48,12 @@ class LeafAdapter(nn.Module):
     def unmerge(self, base: nn.Module) -> None:
         raise CapabilityNotSupported(f"{type(self).__name__} cannot merge into base weights")
 
+    def low_rank_factors(self) -> tuple[torch.Tensor, torch.Tensor, float] | None:
+        """(A [r, in], B [out, r], s) when this adapter only adds s·B·A·x to the output, so that
+        a per-row batch can gather many adapters' factors into one batched product
+        (``hubcli.compose.gathered``); None otherwise."""
+        return None
+
 
 class ActiveSetup:
     """Which attached adapters run, in which order: a flat stack, the default setup.
@@ -71,6 +79,22 @@ class ActiveSetup:
         for adapter in adapters:
             y = adapter.adapt_output(x, y, slot.base)
         return y
+
+    def block_forward(self, slot: Any, block: Any) -> Any:
+        """A ``BlockSlot``'s active adapters stacked in order (``adapters``' Stack), the last
+        one closing the sub-block; None when none is active (see ``hubcli.engine.blocks``)."""
+        names = self.active_in(slot.adapters)
+        if not names:
+            return None
+        hidden = block.h
+        for name in names:
+            hidden = slot.adapters[name].transform(hidden, block)
+        return slot.adapters[names[-1]].finish(hidden, block)
+
+    def head_forward(self, copies: Mapping[str, nn.Module], default: nn.Module, *args: Any, **kwargs: Any) -> Any:
+        """Run the head: the copy of the last active adapter that has one, else ``default``."""
+        names = self.active_in(copies)
+        return (copies[names[-1]] if names else default)(*args, **kwargs)
 
 
 class AdapterSlot(nn.Module):
@@ -109,13 +133,8 @@ class HeadSlot(nn.Module):
         self.copies = nn.ModuleDict()
         self.setup = setup
 
-    def current(self) -> nn.Module:
-        """The head that runs: the copy of the last active adapter that has one, else base."""
-        names = self.setup.active_in(self.copies)
-        return self.copies[names[-1]] if names else self.base
-
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        return self.current()(*args, **kwargs)
+        return self.setup.head_forward(self.copies, self.base, *args, **kwargs)
 
 
 class InputAdapter(nn.Module):

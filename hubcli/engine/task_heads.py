@@ -63,7 +63,7 @@ class TaskHeads(nn.Module):
         names = self.setup.active_in(self.copies)
         if names:
             pooled = self.pooled(output["last_hidden_state"], kwargs.get("input_ids"))
-            output["logits"] = self.copies[names[-1]](pooled)
+            output["logits"] = self.setup.head_forward(self.copies, None, pooled)
         return output
 
 

@@ -1,0 +1,55 @@
+"""fuse: AdapterFusion over bottleneck adapters, static or dynamic as AdapterHub defines them.
+
+``fuse(a, b, c)`` (dynamic, ``adapters``' default) or ``fuse(a, b, c, static=1)``. The fusion
+layers are created when the composition is activated, one per sub-block where all the fused
+adapters sit, freshly initialised; ``load_fusion`` reads trained ones (AdapterHub files or
+ours), ``save_fusion`` writes ours, ``train_fusion`` trains them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from hubcli.compose.routing import Child, CompositionError, Routed
+from hubcli.compose.spec import SpecError
+from hubcli.compose.states import BlockState
+from hubcli.plugin_api import AttachTarget, CompositionPlugin
+from plugins.compositions._arguments import flag
+from plugins.compositions.fuse.files import load_fusion, save_fusion
+from plugins.compositions.fuse.layer import FusionConfig, FusionLayers, fuse
+from plugins.compositions.fuse.training import train_fusion
+
+__all__ = ["FuseBlock", "FusionConfig", "FusionLayers", "load_fusion", "save_fusion", "train_fusion"]
+
+
+class FuseBlock(CompositionPlugin):
+    name = "fuse"
+    description = "AdapterFusion: attention over the children's outputs (static=1: no value matrix)"
+    min_children = 2
+    arguments = frozenset({"static"})
+    nests = frozenset()
+    """Adapters only, as the fusion attends over each child's own bottleneck output."""
+
+    def check_arguments(self, args: Mapping[str, Any], children: int) -> dict[str, Any]:
+        checked = super().check_arguments(args, children)
+        return {"static": flag(self.name, "static", checked, default=False)}
+
+    def build(self, children: Sequence[str], args: Mapping[str, Any], target: AttachTarget) -> FusionLayers:
+        names = list(children)
+        if len(set(names)) != len(names):
+            raise SpecError(f"fuse: an adapter appears twice in fuse({', '.join(names)})")
+        blocks = getattr(target, "blocks", {})
+        points = {where: slot for where, slot in blocks.items() if all(name in slot.adapters for name in names)}
+        if not points:
+            raise SpecError(f"fuse({', '.join(names)}): no sub-block holds all of these adapters")
+        like = next(next(iter(points.values())).adapters[names[0]].parameters())
+        return FusionLayers(names, points, target.dims.hidden_size, FusionConfig.preset(args["static"]), like)
+
+    def route(self, state: Routed, children: Sequence[Child], args: Mapping[str, Any], owned: Any) -> Routed:
+        names = [child.name for child in children]
+        if not isinstance(state, BlockState):
+            raise CompositionError("fuse only runs at bottleneck sub-blocks")
+        if not all(name in state.slot.adapters for name in names):
+            raise CompositionError(f"fuse({', '.join(map(str, names))}): not every adapter sits at this sub-block")
+        return fuse(state, names, owned)  # type: ignore[arg-type]

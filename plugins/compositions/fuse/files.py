@@ -1,0 +1,116 @@
+"""Fusion weights on disk: AdapterHub's files (read) and hubcli's own (read and write).
+
+AdapterHub (``save_adapter_fusion``): ``adapter_fusion_config.json`` (``adapter_names``,
+``config``) and ``pytorch_model_adapter_fusion.bin`` or ``model_adapter_fusion.safetensors``
+with keys ``…<layer>.<location>.adapter_fusion_layer.<a,b,c>.<query|key|value>.<weight|bias>``.
+hubcli: ``fusion.json`` (``adapters``, ``config``) and ``fusion.safetensors`` with keys
+``<layer>_<position>.<query|key|value>.<weight|bias>`` (the ``FusionLayers`` state dict).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hubcli.compose.setup import CompositionSetup
+from hubcli.errors import AdapterFormatError, ModelMismatchError
+from plugins.compositions.fuse.layer import FusionConfig, FusionLayers
+
+ADAPTERHUB_CONFIG = "adapter_fusion_config.json"
+ADAPTERHUB_WEIGHTS = ("model_adapter_fusion.safetensors", "pytorch_model_adapter_fusion.bin")
+OWN_CONFIG = "fusion.json"
+OWN_WEIGHTS = "fusion.safetensors"
+
+_ADAPTERHUB_KEY = re.compile(
+    r"(?:^|\.)(?P<layer>\d+)\.(?P<location>attention\.output|attention_adapters|output|output_adapters)"
+    r"\.adapter_fusion_layer\.[^.]+\.(?P<param>(?:query|key|value)\.(?:weight|bias))$"
+)
+_POSITION = {"attention.output": "attention", "attention_adapters": "attention", "output": "ffn", "output_adapters": "ffn"}
+
+
+def fusion_layers(setup: CompositionSetup, adapters: list[str] | None = None) -> FusionLayers:
+    """The fusion layers of the (only, or the one over ``adapters``) fuse block of ``setup``."""
+    found = [o for o in setup.owned.values() if isinstance(o, FusionLayers) and adapters in (None, o.adapters)]
+    if len(found) != 1:
+        raise ModelMismatchError(f"the active composition has {len(found)} matching fuse blocks, not one")
+    return found[0]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AdapterFormatError(f"{path}: unreadable fusion config ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
+        raise AdapterFormatError(f"{path}: not a fusion config (no 'config' object)")
+    return data
+
+
+def _adapterhub_state(folder: Path) -> dict[str, torch.Tensor]:
+    for name in ADAPTERHUB_WEIGHTS:
+        path = folder / name
+        if path.is_file():
+            if name.endswith(".safetensors"):
+                from safetensors.torch import load_file
+
+                raw = load_file(path)
+            else:
+                raw = torch.load(path, map_location="cpu", weights_only=True)
+            break
+    else:
+        raise AdapterFormatError(f"{folder}: no fusion weights ({' or '.join(ADAPTERHUB_WEIGHTS)})")
+    state = {}
+    for key, tensor in raw.items():
+        found = _ADAPTERHUB_KEY.search(key)
+        if found is None:
+            raise AdapterFormatError(f"{folder}: {key!r} is not an AdapterFusion weight")
+        state[f"{found['layer']}_{_POSITION[found['location']]}.{found['param']}"] = tensor
+    return state
+
+
+def load_fusion(setup: CompositionSetup, folder: str | Path) -> FusionLayers:
+    """Load the fusion saved in ``folder`` (AdapterHub's files or ours) into the fuse block of
+    the active composition over the same adapters, in the same order."""
+    folder = Path(folder)
+    own = (folder / OWN_CONFIG).is_file()
+    data = _read_json(folder / (OWN_CONFIG if own else ADAPTERHUB_CONFIG))
+    names = data.get("adapters" if own else "adapter_names")
+    layers = fusion_layers(setup, names if isinstance(names, list) else None)
+    layers.reconfigure(FusionConfig.from_json(data["config"]))
+    if own:
+        from safetensors.torch import load_file
+
+        state = load_file(folder / OWN_WEIGHTS)
+    else:
+        state = _adapterhub_state(folder)
+    expected = layers.layers.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ModelMismatchError(
+            f"{folder}: fusion weights do not fit the model's sub-blocks "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
+    for key, tensor in state.items():
+        if tensor.shape != expected[key].shape:
+            raise ModelMismatchError(f"{folder}: fusion weight {key} is {tuple(tensor.shape)}, expected {tuple(expected[key].shape)}")
+    layers.layers.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
+    return layers
+
+
+def save_fusion(setup: CompositionSetup, folder: str | Path, adapters: list[str] | None = None) -> Path:
+    """Write the fuse block's layers as ``fusion.json`` + ``fusion.safetensors``."""
+    from safetensors.torch import save_file
+
+    layers = fusion_layers(setup, adapters)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in layers.layers.state_dict().items()}
+    save_file(state, folder / OWN_WEIGHTS)
+    config = {"format": "hubcli-fusion", "adapters": layers.adapters, "config": layers.config.to_json()}
+    (folder / OWN_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    return folder

@@ -1,0 +1,144 @@
+"""AdapterFusion (Pfeiffer et al. 2021) at bottleneck sub-blocks, with ``adapters`` 1.3.0's maths.
+
+At a sub-block where every fused adapter has a module: the last fused adapter's pre-forward
+gives z (LN(h + x) for the usual ``original_ln_before``) and the residual r; every child's
+bottleneck gives uⱼ = fⱼ(z); then q = Wq·z (or the pre-LN input with ``query_before_ln``),
+kⱼ = Wk·uⱼ, vⱼ = Wv·uⱼ, a = softmax_j(q·kⱼ) (no 1/√d), and the sub-block continues with
+Σ aⱼ·vⱼ + r, closed by the last adapter (LN(· + x)). ``static`` fusion has no value matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+from torch import nn
+
+from hubcli.compose.routing import CompositionError
+from hubcli.compose.states import BlockState
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    """``adapters``' AdapterFusionConfig keys (``adapter_fusion_config.json`` → ``config``)."""
+
+    key: bool = True
+    query: bool = True
+    value: bool = True
+    query_before_ln: bool = False
+    regularization: bool = True
+    residual_before: bool = False
+    temperature: bool = False
+    value_before_softmax: bool = True
+    value_initialized: bool = True
+    dropout_prob: float | None = None
+
+    @classmethod
+    def preset(cls, static: bool) -> FusionConfig:
+        """``adapters``' "static" (no value matrix, no regularisation) or "dynamic" (default)."""
+        if static:
+            return cls(value=False, regularization=False, value_initialized=False)
+        return cls()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FusionConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: (bool(v) if k != "dropout_prob" else v) for k, v in data.items() if k in known})
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class FusionLayer(nn.Module):
+    """The attention over the fused adapters' outputs at one sub-block (``adapters``' BertFusion,
+    same parameter names, so its saved weights load as they are)."""
+
+    def __init__(self, hidden: int, config: FusionConfig) -> None:
+        super().__init__()
+        self.config = config
+        if config.temperature:
+            raise CompositionError("fusion with temperature annealing (temperature=true) is not supported")
+        if config.query:
+            self.query = _bert_init(nn.Linear(hidden, hidden))
+        if config.key:
+            self.key = _bert_init(nn.Linear(hidden, hidden))
+        if config.value:
+            self.value = _bert_init(nn.Linear(hidden, hidden, bias=False))
+            if config.value_initialized:
+                with torch.no_grad():
+                    self.value.weight.fill_(1e-6).fill_diagonal_(1.0)
+        self.dropout = nn.Dropout(config.dropout_prob or 0.0)
+
+    def forward(self, query: torch.Tensor, ups: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        """``ups`` is [batch, tokens, adapters, hidden]."""
+        config = self.config
+        value = ups + residual.unsqueeze(2) if config.residual_before else ups
+        q = self.query(query) if config.query else query
+        k = self.key(ups) if config.key else ups
+        v = self.value(value) if config.value and config.value_before_softmax else value
+        scores = self.dropout(torch.matmul(q.unsqueeze(2), k.transpose(-2, -1)).squeeze(2))
+        mixed = torch.matmul(torch.softmax(scores, dim=-1).unsqueeze(2), v).squeeze(2)
+        if config.value and not config.value_before_softmax:
+            mixed = self.value(mixed)
+        return mixed if config.residual_before else mixed + residual
+
+    def regularization(self) -> torch.Tensor | None:
+        """``adapters``' penalty keeping the value matrix near the identity (dynamic fusion)."""
+        if not (self.config.regularization and self.config.value):
+            return None
+        eye = torch.eye(self.value.weight.shape[0], device=self.value.weight.device, dtype=self.value.weight.dtype)
+        return 0.01 * (eye - self.value.weight).pow(2).sum()
+
+
+def _bert_init(linear: nn.Linear) -> nn.Linear:
+    nn.init.normal_(linear.weight, std=0.02)
+    if linear.bias is not None:
+        nn.init.zeros_(linear.bias)
+    return linear
+
+
+class FusionLayers(nn.Module):
+    """One ``FusionLayer`` per sub-block where all fused adapters sit, keyed "{layer}.{position}"
+    in ``state_dict`` order; what the fuse block owns and trains."""
+
+    def __init__(self, adapters: list[str], points: dict[tuple[int, str], Any], hidden: int, config: FusionConfig,
+                 like: torch.Tensor) -> None:
+        super().__init__()
+        self.adapters = adapters
+        self.config = config
+        self.hidden = hidden
+        self.placement = {"device": like.device, "dtype": like.dtype}
+        self.slots = {id(slot): f"{layer}_{position}" for (layer, position), slot in points.items()}
+        self.layers = nn.ModuleDict({key: FusionLayer(hidden, config).to(**self.placement) for key in self.slots.values()})
+
+    def reconfigure(self, config: FusionConfig) -> None:
+        """New layers with ``config`` (e.g. read from a saved fusion), same places."""
+        self.config = config
+        for key in list(self.layers):
+            self.layers[key] = FusionLayer(self.hidden, config).to(**self.placement)
+
+    def at(self, slot: Any) -> FusionLayer:
+        key = self.slots.get(id(slot))
+        if key is None:
+            raise CompositionError(f"fuse({', '.join(self.adapters)}): no fusion layer at this sub-block")
+        return self.layers[key]
+
+
+def fuse(state: BlockState, names: list[str], layers: FusionLayers) -> BlockState:
+    """The fused sub-block state (see the module docstring)."""
+    last = state.slot.adapters[names[-1]]
+    config = getattr(last, "config", None)
+    if config is None or not hasattr(last, "bottleneck"):
+        raise CompositionError(f"fuse: adapter {names[-1]!r} is not a bottleneck adapter")
+    hidden, block = state.hidden, state.block
+    summed = hidden + block.x
+    z = block.normed(summed) if config.original_ln_before else hidden
+    if config.residual_before_ln == "post_add":
+        residual = summed if config.original_ln_before else hidden
+    else:
+        residual = hidden if config.residual_before_ln else z
+    fusion = layers.at(state.slot)
+    query = hidden if fusion.config.query_before_ln else z
+    ups = torch.stack([state.slot.adapters[name].bottleneck(z) for name in names], dim=2)
+    return BlockState(state.slot, fusion(query, ups, residual), block, names[-1])

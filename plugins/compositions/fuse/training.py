@@ -1,0 +1,54 @@
+"""Training fusion layers: the entry point the train command uses.
+
+Only the fusion parameters learn; the base model and the fused adapters stay frozen, as in
+AdapterFusion's second stage. Dynamic fusion adds ``adapters``' regularisation that keeps the
+value matrices near the identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import torch
+
+from hubcli.compose.setup import CompositionSetup
+from plugins.compositions.fuse.layer import FusionLayers
+
+
+def train_fusion(
+    model: torch.nn.Module,
+    setup: CompositionSetup,
+    batches: Iterable[Mapping[str, torch.Tensor]],
+    loss: Callable[[Any, Mapping[str, torch.Tensor]], torch.Tensor],
+    *,
+    learning_rate: float = 1e-4,
+    epochs: int = 1,
+) -> list[float]:
+    """Train the fusion layers of ``setup`` (active on ``model``) on ``batches`` (keyword
+    inputs of the model), minimising ``loss(output, batch)``; returns the loss of every step.
+
+    ``batches`` is iterated once per epoch (pass a list for several epochs)."""
+    fusions = [owned for owned in setup.owned.values() if isinstance(owned, FusionLayers)]
+    parameters = [p for layers in fusions for p in layers.parameters()]
+    if not parameters:
+        raise ValueError("the active composition has no fuse block to train")
+    for parameter in parameters:
+        parameter.requires_grad_(True)
+    optimizer = torch.optim.AdamW(parameters, lr=learning_rate)
+    was_training = model.training
+    model.train()
+    losses = []
+    try:
+        for _ in range(epochs):
+            for batch in batches:
+                optimizer.zero_grad()
+                value = loss(model(**batch), batch)
+                penalties = [p for layers in fusions for layer in layers.layers.values() if (p := layer.regularization()) is not None]
+                total = value + sum(penalties) if penalties else value
+                total.backward()
+                optimizer.step()
+                losses.append(float(value.detach()))
+    finally:
+        model.train(was_training)
+    return losses
