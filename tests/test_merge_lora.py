@@ -206,3 +206,61 @@ def test_ties_agrees_with_peft_ties_svd(registry, two_loras, tmp_path):
     for module, delta in merged_deltas(registry, "t").items():
         layer = wrapped.base_model.model.get_submodule(module)
         assert (layer.get_delta_weight("t").double() - delta).abs().max().item() <= 1e-5
+
+
+def run_merged(registry, base, name, tmp_path):
+    """Logits of ``name`` run by the hubcli engine and by PEFT from the registered files."""
+    ids, mask = inputs()
+    engine = load(copy.deepcopy(base), [name], registry=registry).forward(ids, mask).logits
+    folder = registered_folder(registry, name, tmp_path / f"{name}-files")
+    wrapped = peft.PeftModel.from_pretrained(copy.deepcopy(base), folder).eval()
+    with torch.no_grad():
+        return engine, wrapped(input_ids=ids, attention_mask=mask).logits
+
+
+def test_per_module_ranks_are_written_as_patterns_peft_reads(registry, tmp_path):
+    """Inputs with a rank_pattern give merged modules of different ranks: the config carries
+    them as rank_pattern/alpha_pattern on exact paths, and PEFT and hubcli read it the same."""
+    base = tiny_llama()
+    patterned = {"rank_pattern": {"v_proj": 2}, "alpha_pattern": {"v_proj": 3}}
+    register(registry, peft_folder(base, tmp_path / "p", seed=5, **patterned), "p")
+    register(registry, peft_folder(base, tmp_path / "q", seed=6), "q")
+    merge_adapters(registry, "pq", ["p", "q"], make_spec(2, weights=[0.5, 0.5]))
+    config = registry.get_adapter("pq").method_config
+    assert config["r"] == 8 and set(config["rank_pattern"].values()) == {6}
+    first = lora_deltas(registered_tensors(registry, "p"), SCALING)
+    for module in [m for m in first if m.endswith("v_proj")]:
+        first[module] *= (3 / 2) / SCALING
+    second = lora_deltas(registered_tensors(registry, "q"), SCALING)
+    expected = {m: 0.5 * first[m] + 0.5 * second[m] for m in first}
+    ids, mask = inputs()
+    with torch.no_grad():
+        direct = with_deltas(base, expected)(input_ids=ids, attention_mask=mask).logits
+    engine, by_peft = run_merged(registry, base, "pq", tmp_path)
+    assert (engine - direct).abs().max().item() <= 1e-5
+    assert (by_peft - direct).abs().max().item() <= 1e-5
+
+
+def test_gpt2_conv1d_loras_merge_exactly(registry, tmp_path):
+    """GPT-2 stores projections as [in, out] (fan_in_fan_out); A and B keep PEFT's orientation,
+    so the same concatenation applies and PEFT and hubcli run the result alike."""
+    from tests.helpers.tiny_models import tiny_model
+
+    base = tiny_model("gpt2")[0]
+    options = {"target_modules": ["c_attn", "c_fc"], "fan_in_fan_out": True}
+    for name, seed in (("g1", 1), ("g2", 2)):
+        register(registry, peft_folder(base, tmp_path / name, seed=seed, **options), name)
+    merge_adapters(registry, "g", ["g1", "g2"], make_spec(2, method="task_arithmetic", weights=[0.5, 1.5]))
+    engine, by_peft = run_merged(registry, base, "g", tmp_path)
+    ids, mask = inputs()
+    with torch.no_grad():
+        plain = base(input_ids=ids, attention_mask=mask).logits
+    assert (engine - by_peft).abs().max().item() <= 1e-5
+    assert (engine - plain).abs().max().item() > 1e-2
+    reference = peft.PeftModel.from_pretrained(copy.deepcopy(base), tmp_path / "g1", adapter_name="g1")
+    reference.load_adapter(tmp_path / "g2", adapter_name="g2")
+    reference.add_weighted_adapter(["g1", "g2"], [0.5, 1.5], "cat", combination_type="cat")
+    reference.set_adapter("cat")
+    with torch.no_grad():
+        by_peft_cat = reference.eval()(input_ids=ids, attention_mask=mask).logits
+    assert (engine - by_peft_cat).abs().max().item() <= 1e-5
