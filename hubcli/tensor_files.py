@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import struct
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,6 +131,16 @@ def count_non_finite(path: Path, label: str | None = None) -> dict[str, int]:
     return found
 
 
+def _unpickling_reason(exc: Exception) -> str:
+    """The useful paragraph of torch's long weights-only error (e.g. the global it refused),
+    without its boilerplate about re-running with ``weights_only=False``."""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", str(exc)) if p.strip()]
+    boilerplate = ("Weights only load failed", "Check the documentation", "Please file an issue")
+    useful = [p for p in paragraphs if not p.startswith(boilerplate)]
+    reason = " ".join((useful or paragraphs or [type(exc).__name__])[0].split())
+    return reason if len(reason) <= 200 else reason[:197] + "..."
+
+
 def convert_pickle_to_safetensors(source: Path, target: Path, label: str | None = None) -> None:
     """Load a ``.bin`` state dict without executing code and write it as safetensors."""
     import torch
@@ -136,11 +148,12 @@ def convert_pickle_to_safetensors(source: Path, target: Path, label: str | None 
 
     where = label or source.name
     try:
-        state = torch.load(source, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols: noise here
+            warnings.simplefilter("ignore")
+            state = torch.load(source, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types: UnpicklingError, RuntimeError, EOFError
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UnsafeInputError(
-            f"{where}: refused to load this pickle safely (weights_only): {reason}"
+            f"{where}: refused to load this pickle safely (weights_only): {_unpickling_reason(exc)}"
         ) from None
     if not isinstance(state, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()

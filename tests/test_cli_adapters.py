@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.registry_state import registry_bytes
 from tests.helpers.toy_plugin import ToyArchitecture, write_toy_adapter
 
 
@@ -15,15 +16,6 @@ def only_toy(register_plugin, monkeypatch):
     """These tests are about the commands, not the formats: detection by the toy plugin only."""
     monkeypatch.setattr("hubcli.discovery.architectures", lambda: {"toy": ToyArchitecture()})
     register_plugin("architecture", "toy", ToyArchitecture)
-
-
-def store_snapshot(home: Path) -> dict[str, bytes]:
-    """Every file of the registry folder with its bytes (the database included)."""
-    return {
-        str(p.relative_to(home)): p.read_bytes()
-        for p in sorted(home.rglob("*"))
-        if p.is_file() and not p.name.endswith(("-wal", "-shm"))
-    }
 
 
 def test_add_list_show_tag_rm(cli, tmp_path: Path) -> None:
@@ -70,11 +62,11 @@ def test_identical_content_is_a_no_op_that_says_so(cli, tmp_path: Path) -> None:
 
 def test_taken_name_with_other_content_is_refused(cli, tmp_path: Path, hubcli_home: Path) -> None:
     cli("add", write_toy_adapter(tmp_path / "a"))
-    before = store_snapshot(hubcli_home)
+    before = registry_bytes(hubcli_home)
     result = cli("add", write_toy_adapter(tmp_path / "other", seed=3), "--name", "a")
     assert result.exit_code == 1
     assert result.stderr.strip().startswith("Error: an adapter named 'a' already exists")
-    assert store_snapshot(hubcli_home) == before
+    assert registry_bytes(hubcli_home) == before
 
 
 def test_subfolders_need_a_choice(cli, tmp_path: Path) -> None:
@@ -103,14 +95,14 @@ def test_subfolders_need_a_choice(cli, tmp_path: Path) -> None:
 )
 def test_bad_input_is_one_line_exit_1_registry_unchanged(cli, tmp_path, hubcli_home, damage, message) -> None:
     cli("add", write_toy_adapter(tmp_path / "good"))
-    before = store_snapshot(hubcli_home)
+    before = registry_bytes(hubcli_home)
     bad = write_toy_adapter(tmp_path / "bad", seed=9)
     damage(bad)
     result = cli("add", bad)
     assert result.exit_code == 1
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    assert store_snapshot(hubcli_home) == before
+    assert registry_bytes(hubcli_home) == before
 
 
 def test_unknown_adapter_and_verify_failure(cli, tmp_path: Path, hubcli_home: Path) -> None:

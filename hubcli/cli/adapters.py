@@ -29,7 +29,7 @@ def adapter_dict(adapter: Any, tags: list[str]) -> dict[str, Any]:
 
 @app.command()
 def add(
-    path: Annotated[Path, typer.Argument(help="Folder holding a PEFT or AdapterHub adapter.")],
+    path: Annotated[Path, typer.Argument(help="Folder or archive holding a PEFT or AdapterHub adapter.")],
     name: Annotated[str | None, typer.Option("--name", "-n", help="Register under this name.")] = None,
     base: Annotated[str | None, typer.Option("--base", help="Base model id (overrides the files).")] = None,
     subfolder: Annotated[
@@ -39,31 +39,46 @@ def add(
     tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Tag to attach (repeatable).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Import an adapter from disk (PEFT or AdapterHub layout, safetensors or .bin)."""
+    """Import an adapter from disk: a folder or an archive (.zip, .tar[.gz|.bz2|.xz]) in PEFT or
+    AdapterHub layout, safetensors or .bin."""
+    from contextlib import ExitStack
+
     from hubcli.adapter_folder import AdapterFolder
+    from hubcli.archives import extract_archive, is_archive
     from hubcli.errors import AdapterFormatError
     from hubcli.importer import adapter_subfolders, import_adapter
 
-    root = AdapterFolder(path)
-    found = [subfolder] if subfolder is not None else adapter_subfolders(root)
-    if not found:
-        raise AdapterFormatError(f"{path}: no adapter_config.json here or in a sub-folder")
-    if len(found) > 1 and not all_:
-        raise AdapterFormatError(
-            f"{path}: holds {len(found)} adapters ({', '.join(found)}): pick one with --subfolder "
-            "or import them all with --all"
-        )
-    if len(found) > 1 and name:
-        raise AdapterFormatError("--name applies to one adapter; with --all names come from the folders")
     registry = state.registry()
-    outcomes = []
-    for sub in found:
-        folder = root.sub(sub) if sub else root
-        sub_name = name if name else (sub or None)
-        outcome = import_adapter(registry, folder, name=sub_name, base_model=base, tags=tag or ())
-        outcomes.append(outcome)
-        for warning in outcome.warnings:
-            err_console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+    with ExitStack() as stack:
+        if is_archive(path):
+            unpacked = stack.enter_context(registry.store.staging()) / "archive"
+            unpacked.mkdir()
+            extract_archive(path, unpacked)
+            root = AdapterFolder(unpacked, label=str(path))
+        else:
+            root = AdapterFolder(path)
+        found = [subfolder] if subfolder is not None else adapter_subfolders(root)
+        if not found:
+            raise AdapterFormatError(f"{path}: no adapter_config.json here or in a sub-folder")
+        if len(found) > 1 and not all_:
+            raise AdapterFormatError(
+                f"{path}: holds {len(found)} adapters ({', '.join(found)}): pick one with --subfolder "
+                "or import them all with --all"
+            )
+        if len(found) > 1 and name:
+            raise AdapterFormatError("--name applies to one adapter; with --all names come from the folders")
+        outcomes = []
+        for sub in found:
+            folder = root.sub(sub) if sub else root
+            sub_name = name if name else (sub or None)
+            # An unpacked archive's folder is temporary: the archive is the source to record.
+            source = f"{path.resolve()}{'/' + sub if sub else ''}" if is_archive(path) else None
+            outcome = import_adapter(
+                registry, folder, name=sub_name, base_model=base, tags=tag or (), source=source
+            )
+            outcomes.append(outcome)
+            for warning in outcome.warnings:
+                err_console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
 
     def render(_: Any) -> None:
         for outcome in outcomes:
