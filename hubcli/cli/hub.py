@@ -31,8 +31,9 @@ EndpointOption = Annotated[
 
 @contextmanager
 def progress_bars(enabled: bool) -> Iterator[ProgressCallback]:
-    """A progress callback drawing one rich bar per stage on stderr; nothing when disabled or
-    when stderr is not a terminal (logs and pipes get the final report only)."""
+    """A progress callback drawing one rich line on stderr (stage, and bytes while
+    transferring); nothing when disabled or when stderr is not a terminal (logs and pipes get
+    the final report only)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
     if not enabled or not err_console.is_terminal:
@@ -42,13 +43,11 @@ def progress_bars(enabled: bool) -> Iterator[ProgressCallback]:
         TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
         console=err_console, transient=True,
     )
-    tasks: dict[str, Any] = {}
+    task = bars.add_task("", total=None)
 
     def report(event: Any) -> None:
-        description = f"{event.stage} {event.detail}".strip()
-        if event.stage not in tasks:
-            tasks[event.stage] = bars.add_task(description, total=event.total)
-        bars.update(tasks[event.stage], description=description, completed=event.done, total=event.total)
+        bars.update(task, description=f"{event.stage} {event.detail}".strip(), completed=event.done,
+                    total=event.total)
 
     with bars:
         yield report
