@@ -81,9 +81,15 @@ class BlockSlot(nn.Module):
         self.setup = setup
 
     def run(self, h: torch.Tensor, x: torch.Tensor, norm: nn.Module | None) -> BlockOutput | None:
-        """What the active setup makes of this sub-block (a stack of the active adapters by
-        default, a composition tree under ``hubcli.compose``); None when no adapter runs."""
-        return self.setup.block_forward(self, SubBlock(h=h, x=x, norm=norm))
+        """The active adapters stacked in order (``adapters``' Stack); None when none is active."""
+        names = self.setup.active_in(self.adapters)
+        if not names:
+            return None
+        block = SubBlock(h=h, x=x, norm=norm)
+        hidden = h
+        for name in names:
+            hidden = self.adapters[name].transform(hidden, block)
+        return self.adapters[names[-1]].finish(hidden, block)
 
 
 class _LayerTaps:
@@ -98,11 +104,14 @@ def _first_input(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor:
     return args[0] if args else kwargs["hidden_states"]
 
 
-def install(target: Any, layer_index: int) -> dict[str, BlockSlot]:
+def install(target: Any, layer_index: int) -> tuple[dict[str, BlockSlot], list[str]]:
     """Create the attention and feed-forward ``BlockSlot`` of layer ``layer_index`` of ``target``
-    (a ``StitchedModel``) and the hooks that feed them. The slots become children of the layer
-    module (``attention_adapters`` / ``output_adapters``, the names ``adapters`` uses), so they
-    follow the model to a device or dtype."""
+    (a ``StitchedModel``) and the hooks that feed them; returns the slots and the paths of the
+    projection slots that carry hooks (the model must keep those wrapped even when no leaf
+    adapter is left in them). The block slots become children of the layer module
+    (``attention_adapters`` / ``output_adapters``, the names ``adapters`` uses), so they follow
+    the model to a device or dtype. The hooks stay for the model's lifetime; with no block
+    adapter active they only look up the active names."""
     points = target.family.points
     layer_path = target.layer_paths()[layer_index]
     layer = target.model.get_submodule(layer_path)
@@ -126,15 +135,16 @@ def install(target: Any, layer_index: int) -> dict[str, BlockSlot]:
         taps.x["attention"] = _first_input(args, kwargs)
 
     layer.register_forward_pre_hook(layer_input, with_kwargs=True)
-    for position, following in zip(POSITIONS, (*POSITIONS[1:], None), strict=True):
-        projection = target.slot(f"{layer_path}.{projections[position]}")
+    hooked = [f"{layer_path}.{projections[position]}" for position in POSITIONS]
+    for position, following, path in zip(POSITIONS, (*POSITIONS[1:], None), hooked, strict=True):
+        projection = target.slot(path)
         if post_ln:
             projection.register_forward_hook(_record_h(taps, position))
             norm = target.model.get_submodule(f"{layer_path}.{norms[position]}")
             norm.register_forward_hook(_close_post_ln(taps, position, following, slots[position]))
         else:
             projection.register_forward_hook(_adapt_pre_ln(taps, position, following, slots[position]))
-    return slots
+    return slots, hooked
 
 
 def _record_h(taps: _LayerTaps, position: str) -> Any:

@@ -40,6 +40,8 @@ class StitchedModel:
         self.input_adapters: dict[str, InputAdapter] = {}
         self.blocks: dict[tuple[int, str], blocks.BlockSlot] = {}
         """(layer index, "attention" | "ffn") → the block slot of that sub-block (bottlenecks)."""
+        self.block_hooked_paths: set[str] = set()
+        """Projection slots that block hooks sit on: they stay even when empty."""
         self.task_heads: TaskHeads | None = None
         """AdapterHub prediction heads, created with the first one."""
         self.merged: list[str] = []
@@ -109,8 +111,10 @@ class StitchedModel:
         """The ``BlockSlot`` of sub-block ``position`` ("attention" or "ffn") of layer ``layer``
         (with its hooks installed on first use; see ``hubcli.engine.blocks``)."""
         if (layer, position) not in self.blocks:
-            for where, slot in blocks.install(self, layer).items():
+            slots, hooked = blocks.install(self, layer)
+            for where, slot in slots.items():
                 self.blocks[(layer, where)] = slot
+            self.block_hooked_paths.update(hooked)
         return self.blocks[(layer, position)]
 
     def _attach_adapterhub_head(self, adapter: LoadedAdapter) -> None:
@@ -185,7 +189,7 @@ class StitchedModel:
         for path, slot in list(self.slots.items()):
             if name in slot.adapters:
                 del slot.adapters[name]
-            if not len(slot.adapters):
+            if not len(slot.adapters) and path not in self.block_hooked_paths:
                 self.model.set_submodule(path, slot.base)
                 del self.slots[path]
         for path, head in list(self.heads.items()):
@@ -196,9 +200,10 @@ class StitchedModel:
                 del self.heads[path]
         self.input_adapters.pop(name, None)
         for block in self.blocks.values():
-            block.adapters.pop(name, None)
-        if self.task_heads is not None:
-            self.task_heads.copies.pop(name, None)
+            if name in block.adapters:
+                del block.adapters[name]
+        if self.task_heads is not None and name in self.task_heads.copies:
+            del self.task_heads.copies[name]
 
     def _check_attached(self, names: Iterable[str]) -> None:
         missing = [name for name in names if name not in self.architectures]
