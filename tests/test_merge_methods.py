@@ -6,6 +6,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
 from hubcli.merge.spec import MergeError, make_spec, parse_weights  # noqa: E402
 from hubcli.merge.task_vectors import combine, dare_drop, ties, trim_by_magnitude  # noqa: E402
 
@@ -93,3 +96,54 @@ def test_weights_parse_and_name_the_bad_piece():
     assert parse_weights(None) is None
     with pytest.raises(MergeError, match="'x' is not a number"):
         parse_weights("0.5,x")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+    ranks=st.lists(st.integers(1, 4), min_size=2, max_size=3),
+    weights=st.lists(st.floats(-2, 2), min_size=3, max_size=3),
+    seed=st.integers(0, 2**16),
+)
+def test_concatenation_is_exact_and_its_svd_is_the_products(shape, ranks, weights, seed):
+    from hubcli.merge.lora import LowRank, concatenate, svd_of_product, truncate
+
+    out, inp = shape
+    generator = torch.Generator().manual_seed(seed)
+    factors = [
+        LowRank(
+            torch.randn(r, inp, generator=generator, dtype=torch.float64),
+            torch.randn(out, r, generator=generator, dtype=torch.float64),
+            0.5 + i,
+        )
+        for i, r in enumerate(ranks)
+    ]
+    weights = weights[: len(ranks)]
+    merged = concatenate(factors, weights)
+    dense = sum(w * f.dense() for w, f in zip(weights, factors, strict=True))
+    assert merged.rank == sum(ranks)
+    assert torch.allclose(merged.dense(), dense, atol=1e-10)
+    u, s, vh = svd_of_product(merged.B, merged.A)
+    assert torch.allclose((u * s) @ vh, dense, atol=1e-9)
+    reference = torch.linalg.svdvals(dense)
+    assert torch.allclose(s, reference[: s.numel()], atol=1e-9)
+    best, lost, total = truncate(u, s, vh, 1)
+    assert lost == pytest.approx(float((reference[1:] ** 2).sum()), abs=1e-8)
+    assert total == pytest.approx(float((reference**2).sum()), rel=1e-9, abs=1e-12)
+    assert best.rank == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.lists(st.floats(-5, 5), min_size=6, max_size=6), min_size=2, max_size=4),
+    density=st.floats(0.1, 1.0),
+)
+def test_ties_keeps_elected_signs_and_stays_within_the_inputs(values, density):
+    vectors = [vec(*row) for row in values]
+    weights = [1.0] * len(vectors)
+    merged = ties(vectors, weights, density)
+    trimmed = torch.stack([trim_by_magnitude(v, density) for v in vectors])
+    elected = torch.sign(trimmed.sum(dim=0))
+    nonzero = merged != 0
+    assert torch.equal(torch.sign(merged[nonzero]), elected[nonzero])
+    assert bool((merged.abs() <= trimmed.abs().max(dim=0).values + 1e-12).all())

@@ -107,7 +107,7 @@ def svd_of_product(b: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torc
     """U, S, Vᵀ of B·A without forming it: B = Q_b R_b, Aᵀ = Q_a R_a, SVD of R_b R_aᵀ."""
     q_b, r_b = torch.linalg.qr(b.to(torch.float64))
     q_a, r_a = torch.linalg.qr(a.T.to(torch.float64))
-    u, s, vh = torch.linalg.svd(r_b @ r_a.T)
+    u, s, vh = torch.linalg.svd(r_b @ r_a.T, full_matrices=False)
     return q_b @ u, s, vh @ q_a.T
 
 
