@@ -114,3 +114,14 @@ def test_unknown_adapter_and_verify_failure(cli, tmp_path: Path, hubcli_home: Pa
             blob.write_bytes(b"bit rot")
     result = cli("verify", "--json")
     assert result.exit_code == 1 and len(result.json()["corrupt"]) == 2
+
+
+def test_a_shared_postgresql_registry(cli, tmp_path: Path, postgres_admin_url: str, monkeypatch) -> None:
+    from tests.postgres_server import create_database
+
+    url = create_database(postgres_admin_url, "team_registry")
+    monkeypatch.setenv("HUBCLI_DATABASE_URL", url)
+    assert cli("add", write_toy_adapter(tmp_path / "shared")).exit_code == 0
+    other_home = tmp_path / "other-member-home"
+    listed = cli("--home", other_home, "list", "--json")
+    assert [row["name"] for row in listed.json()] == ["shared"], "listing needs only the shared database"
