@@ -88,6 +88,13 @@ def test_adapterhub_repo_gives_the_adapters_library_outputs(cli, hub: HubServer,
         got = output_of(stitched.forward(ids, mask))
     assert (got - expected).abs().max().item() <= 1e-4
 
+    pushed = cli("push", "ah-lora", f"{TEST_USER}/ah-lora-again", "--json")
+    assert pushed.exit_code == 0, pushed.stderr
+    files = hub.state.repos[f"{TEST_USER}/ah-lora-again"].head().files
+    assert set(files) == {".gitattributes", "README.md", "adapter_config.json", "adapter.safetensors"}
+    card = files["README.md"].content.decode()
+    assert "library_name: adapter-transformers" in card and 'load_adapter("hubcli-tester/ah-lora-again"' in card
+
 
 class _Payload:
     """Pickles as a call to ``os.getcwd``: code a weights-only loader must refuse to run."""
