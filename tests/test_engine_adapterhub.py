@@ -195,3 +195,34 @@ def test_bottleneck_keeps_working_when_a_lora_on_the_same_projection_leaves(regi
     stitched.attach(read_adapter(registry, lora))
     stitched.detach(lora)
     assert_matches(run(stitched, golden_inputs(case)), load_file(GOLDEN / case["expected"]))
+
+
+def test_adapterhub_head_on_a_model_with_its_own_head_is_refused(registry: Registry) -> None:
+    from transformers import AutoModelForSequenceClassification
+
+    from hubcli.errors import ModelMismatchError
+
+    case = case_named("bert/seq_bn_head")
+    name = import_adapter(registry, AdapterFolder(GOLDEN / case["adapters"][0]["dir"])).adapter.name
+    model = AutoModelForSequenceClassification.from_pretrained(GOLDEN / case["base_model_dir"]).eval()
+    stitched = StitchedModel(model)
+    with pytest.raises(ModelMismatchError, match="bare backbone"):
+        stitched.attach(read_adapter(registry, name))
+    assert stitched.architectures == {}
+
+
+def test_adapterhub_prompt_tuning_on_a_decoder_is_refused(tmp_path: Path, registry: Registry) -> None:
+    """``adapters`` has no prompt tuning for decoders, and neither have we: a clear refusal."""
+    from hubcli.errors import CapabilityNotSupported
+
+    source = GOLDEN / "bert" / "adapters" / "prompt_tuning"
+    folder = tmp_path / "prompt"
+    folder.mkdir()
+    raw = json.loads((source / "adapter_config.json").read_text())
+    raw.update(model_type="gpt2", model_class="GPT2Model")
+    (folder / "adapter_config.json").write_text(json.dumps(raw))
+    (folder / "pytorch_adapter.bin").write_bytes((source / "pytorch_adapter.bin").read_bytes())
+    name = import_adapter(registry, AdapterFolder(folder)).adapter.name
+    stitched = StitchedModel(base_model(case_named("gpt2/base")))
+    with pytest.raises(CapabilityNotSupported, match="embeddings module"):
+        stitched.attach(read_adapter(registry, name))
