@@ -119,42 +119,44 @@ def truncate(u: torch.Tensor, s: torch.Tensor, vh: torch.Tensor, rank: int) -> t
     return factors, float((s[k:] ** 2).sum()), float((s**2).sum())
 
 
+def merge_module(
+    factors: Sequence[LowRank], spec: MergeSpec, generator: torch.Generator
+) -> tuple[LowRank, float, float]:
+    """One module's merged factors, with the discarded and the total energy Σσ² (0, 0 when
+    exact). Linear merges without ``--rank`` concatenate; the rest truncate an SVD."""
+    weights = spec.combination_weights
+    if spec.method in ("ties", "dare"):
+        dense = combine([f.dense().to(torch.float64) for f in factors], spec, generator)
+        u, s, vh = torch.linalg.svd(dense, full_matrices=False)
+        return truncate(u, s, vh, spec.rank or sum(f.rank for f in factors))
+    exact = concatenate(factors, weights)
+    if spec.rank is None:
+        return exact, 0.0, 0.0
+    return truncate(*svd_of_product(exact.B, exact.A), spec.rank)
+
+
 def merge(adapters: Sequence[LoadedAdapter], spec: MergeSpec) -> MergedAdapter:
     """Merge PEFT LoRAs module by module as ``spec`` says (see the module docstring)."""
     modules = [low_rank_modules(adapter) for adapter in adapters]
     shapes = [{m: (f.B.shape[0], f.A.shape[1]) for m, f in group.items()} for group in modules]
     paths = same_layout([a.name for a in adapters], shapes, "modules")
-    fan_in_fan_out = {bool(a.config.get("fan_in_fan_out")) for a in adapters}
-    if len(fan_in_fan_out) > 1:
+    if len({bool(a.config.get("fan_in_fan_out")) for a in adapters}) > 1:
         raise MergeError("the inputs disagree on fan_in_fan_out (Conv1D orientation)")
-    dense_method = spec.method in ("ties", "dare")
-    if dense_method and spec.exact:
+    svd_only = spec.method in ("ties", "dare")
+    if svd_only and spec.exact:
         raise MergeError(
             f"{spec.method} acts entry by entry on ΔW and its result is not low rank: "
             "give --rank R (default: the sum of the input ranks), not --exact"
         )
     generator = torch.Generator().manual_seed(spec.seed)
-    weights = spec.combination_weights
     merged: dict[str, LowRank] = {}
-    discarded = total = 0.0
-    worst = 0.0
+    discarded = total = worst = 0.0
     for path in paths:
-        factors = [group[path] for group in modules]
-        exact = concatenate(factors, weights)
-        if not dense_method and spec.rank is None:
-            merged[path] = exact
-            continue
-        if dense_method:
-            dense = combine([f.dense().to(torch.float64) for f in factors], spec, generator)
-            u, s, vh = torch.linalg.svd(dense, full_matrices=False)
-        else:
-            u, s, vh = svd_of_product(exact.B, exact.A)
-        merged[path], lost, energy = truncate(u, s, vh, spec.rank or exact.rank)
+        merged[path], lost, energy = merge_module([group[path] for group in modules], spec, generator)
         discarded, total = discarded + lost, total + energy
         worst = max(worst, math.sqrt(lost / energy) if energy > 0 else 0.0)
-    factoring = "exact concatenation" if not dense_method and spec.rank is None else "svd"
     summary = {
-        "factoring": factoring,
+        "factoring": "svd" if svd_only or spec.rank is not None else "exact concatenation",
         "ranks": sorted({f.rank for f in merged.values()}),
         "relative_frobenius_error": math.sqrt(discarded / total) if total > 0 else 0.0,
         "max_module_relative_error": worst,
