@@ -16,7 +16,7 @@ from hubcli.engine import StitchedModel, load  # noqa: E402
 from hubcli.engine.families import family_for  # noqa: E402
 from hubcli.errors import HubcliError, ModelMismatchError  # noqa: E402
 from hubcli.importer import import_adapter  # noqa: E402
-from tests.helpers.tiny_models import inputs, output_of, peft_adapter  # noqa: E402
+from tests.helpers.tiny_models import LORA_TARGETS, inputs, output_of, peft_adapter  # noqa: E402
 
 SMALL = {"vocab_size": 100, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
          "intermediate_size": 37}
@@ -179,6 +179,17 @@ def test_more_families_match_peft(registry, tmp_path, make, method):
     with torch.no_grad():
         expected = output_of(wrapped(input_ids=ids, attention_mask=mask))
     stitched = load(base, [_import(registry, tmp_path / "adapter", "x")], registry=registry)
+    assert (output_of(stitched.forward(ids, mask)) - expected).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize("family", ["bert", "gpt2"])
+def test_lora_with_regex_targets_matches_peft(registry, tmp_path, family):
+    base, wrapped = peft_adapter(family, "lora_regex", tmp_path / "adapter")
+    ids, mask = inputs()
+    with torch.no_grad():
+        expected = output_of(wrapped(input_ids=ids, attention_mask=mask))
+    stitched = load(base, [_import(registry, tmp_path / "adapter", "r")], registry=registry)
+    assert len(stitched.slots) == 2 * len(LORA_TARGETS[family]) + (2 if family == "gpt2" else 0)
     assert (output_of(stitched.forward(ids, mask)) - expected).abs().max() <= 1e-5
 
 

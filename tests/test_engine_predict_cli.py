@@ -69,3 +69,16 @@ def test_predict_text_with_the_base_tokenizer(cli, tmp_path):
     by_ids = cli("predict", tmp_path / "base", "a", "--input-ids", "[[2, 15, 27], [3, 5]]", "--json")
     assert by_text.exit_code == 0, by_text.stderr
     assert by_text.json()["values"] == by_ids.json()["values"]
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_predict_in_half_precision_is_close_to_float32(cli, tmp_path, dtype):
+    base, _ = peft_adapter("llama", "dora", tmp_path / "adapter")
+    base.save_pretrained(tmp_path / "base")
+    cli("add", tmp_path / "adapter", "--name", "a")
+    args = ("predict", tmp_path / "base", "a", "--input-ids", "[[2, 15, 27, 4]]", "--json")
+    full = torch.tensor(cli(*args).json()["values"])
+    half = cli(*args, "--dtype", dtype)
+    assert half.exit_code == 0, half.stderr
+    assert half.json()["dtype"] == dtype
+    assert (torch.tensor(half.json()["values"]) - full).abs().max() <= 0.05 * full.abs().max()

@@ -70,6 +70,9 @@ def peft_config(method: str, family: str, task: str) -> Any:
         return peft.LoraConfig(**lora, use_dora=True)
     if method == "lora_bias":
         return peft.LoraConfig(**lora, lora_bias=True)
+    if method == "lora_regex":  # one regex, full match against the module path
+        pattern = r".*\.(" + "|".join(LORA_TARGETS[family]).replace(".", r"\.") + ")"
+        return peft.LoraConfig(**{**lora, "target_modules": pattern})
     if method == "rank_pattern":
         key = PATTERN_KEYS[family]
         return peft.LoraConfig(**{**lora, "target_modules": "all-linear"},
