@@ -1,0 +1,188 @@
+"""Routing through compositions on real adapters (the AdapterHub goldens' tiny BERT).
+
+Per-row batch-split against running each row alone, the gathered low-rank path against a plain
+loop, nesting, parallel with one head per child, sizes that do not add up, and the refusals.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from hubcli.adapter_folder import AdapterFolder
+from hubcli.compose import gathered
+from hubcli.compose.routing import CompositionError
+from hubcli.compose.setup import activate, deactivate, outputs_per_child, per_row
+from hubcli.compose.spec import SpecError
+from hubcli.engine import StitchedModel, read_adapter
+from hubcli.importer import import_adapter
+
+GOLDEN = Path(__file__).parent / "golden" / "adapterhub" / "bert"
+TOLERANCE = 1e-5
+
+
+def bert(registry, *adapters: str, head: bool = False) -> StitchedModel:
+    from transformers import AutoModel
+
+    stitched = StitchedModel(AutoModel.from_pretrained(GOLDEN / "base", attn_implementation="eager").eval())
+    for name in adapters:
+        imported = import_adapter(registry, AdapterFolder(GOLDEN / "adapters" / name), name=name).adapter
+        stitched.attach(read_adapter(registry, imported.name))
+    return stitched
+
+
+def batch(rows: int) -> dict[str, torch.Tensor]:
+    """``rows`` different rows of 7 tokens, the odd ones with their last position padded."""
+    generator = torch.Generator().manual_seed(rows)
+    ids = torch.randint(3, 100, (rows, 7), generator=generator)
+    mask = torch.ones(rows, 7, dtype=torch.long)
+    mask[1::2, -1] = 0
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+def hidden(stitched: StitchedModel, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    with torch.inference_mode():
+        return stitched.model(**inputs).last_hidden_state
+
+
+def each_row_alone(stitched: StitchedModel, inputs: dict[str, torch.Tensor], specs: list[str | None]) -> torch.Tensor:
+    rows = []
+    for i, spec in enumerate(specs):
+        if spec is None:
+            deactivate(stitched)
+        else:
+            activate(stitched, spec)
+        rows.append(hidden(stitched, {k: v[i : i + 1] for k, v in inputs.items()}))
+    return torch.cat(rows)
+
+
+def test_per_row_loras_equal_each_row_alone_and_use_the_gathered_path(registry, monkeypatch):
+    stitched = bert(registry, "lora", "lora_2", "lora_full")
+    names = ["lora_full", None, "lora", "lora_2", "lora", None, "lora_2", "lora_full"]
+    inputs = batch(len(names))
+    expected = each_row_alone(stitched, inputs, names)
+
+    calls = []
+    real = gathered.gathered_low_rank
+    monkeypatch.setattr(gathered, "gathered_low_rank", lambda *a, **k: calls.append(1) or real(*a, **k))
+    per_row(stitched, names)
+    got = hidden(stitched, inputs)
+    assert (got - expected).abs().max().item() <= TOLERANCE
+    assert len(calls) == len(stitched.slots)  # one gathered product per adapted projection
+    assert not torch.allclose(expected[0], hidden_of_base(stitched, inputs)[0], atol=1e-3)
+
+
+def hidden_of_base(stitched: StitchedModel, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    deactivate(stitched)
+    return hidden(stitched, inputs)
+
+
+def test_per_row_mixed_methods_equal_each_row_alone(registry):
+    """IA³ and bottleneck rows have no low-rank form: they are grouped per adapter instead."""
+    stitched = bert(registry, "lora", "ia3", "seq_bn", "double_seq_bn")
+    names = ["seq_bn", "ia3", None, "lora", "double_seq_bn", "ia3", "lora"]
+    inputs = batch(len(names))
+    expected = each_row_alone(stitched, inputs, names)
+    per_row(stitched, names)
+    assert (hidden(stitched, inputs) - expected).abs().max().item() <= TOLERANCE
+
+
+def test_gathered_low_rank_equals_a_loop():
+    torch.manual_seed(0)
+
+    class Plain(torch.nn.Module):
+        def __init__(self, rank: int) -> None:
+            super().__init__()
+            self.a, self.b, self.s = torch.randn(rank, 6), torch.randn(5, rank), 0.5 * rank
+
+        def low_rank_factors(self):
+            return self.a, self.b, self.s
+
+    adapters = [Plain(2), None, Plain(4), Plain(1)]
+    rows = torch.tensor([2, -1, 0, 3, 2, 1])
+    x = torch.randn(6, 3, 6)
+    got = gathered.gathered_low_rank(adapters, rows, x, cache=torch.nn.Module())
+    for i, row in enumerate(rows.tolist()):
+        adapter = adapters[row] if row >= 0 else None
+        want = torch.zeros(3, 5) if adapter is None else adapter.s * x[i] @ adapter.a.T @ adapter.b.T
+        assert torch.allclose(got[i], want, atol=1e-5)
+
+
+def test_nested_blocks_equal_their_rows_alone(registry):
+    stitched = bert(registry, "seq_bn", "seq_bn_2", "lora", "double_seq_bn")
+    left, right = "stack(seq_bn, lora)", "average(seq_bn_2, double_seq_bn, weights=[0.25, 0.75])"
+    inputs = batch(3)
+    expected = each_row_alone(stitched, inputs, [left, left, right])
+    activate(stitched, f"batch_split({left}, {right}, sizes=[2, 1])")
+    assert (hidden(stitched, inputs) - expected).abs().max().item() <= TOLERANCE
+
+
+def test_split_cuts_the_sequence(registry):
+    """split(a, a) is a; split(a, b) is neither a nor b; sizes must cover the sequence."""
+    stitched = bert(registry, "seq_bn", "par_bn")
+    inputs = batch(2)
+    activate(stitched, "seq_bn")
+    first = hidden(stitched, inputs)
+    activate(stitched, "par_bn")
+    second = hidden(stitched, inputs)
+    activate(stitched, "split(seq_bn, seq_bn, sizes=[3, 4])")
+    assert (hidden(stitched, inputs) - first).abs().max().item() <= TOLERANCE
+    activate(stitched, "split(seq_bn, par_bn, sizes=[3, 4])")
+    got = hidden(stitched, inputs)
+    assert not torch.allclose(got, first, atol=1e-3) and not torch.allclose(got, second, atol=1e-3)
+    activate(stitched, "split(seq_bn, par_bn, sizes=[3, 3])")
+    with pytest.raises(CompositionError, match=r"sizes \[3, 3\] add up to 6, but the sequence length is 7"):
+        hidden(stitched, inputs)
+
+
+def test_parallel_gives_one_output_and_one_head_per_child(registry):
+    stitched = bert(registry, "lora_head", "seq_bn_head")
+    inputs = batch(2)
+    singles = []
+    for name in ("lora_head", "seq_bn_head"):
+        activate(stitched, name)
+        with torch.inference_mode():
+            singles.append(stitched.model(**inputs))
+    setup = activate(stitched, "parallel(lora_head, seq_bn_head)")
+    with torch.inference_mode():
+        output = stitched.model(**inputs)
+    assert output.logits.shape == (4, 3)
+    for single, part in zip(singles, outputs_per_child(output, setup), strict=True):
+        for key in ("logits", "last_hidden_state"):
+            assert (part[key] - single[key]).abs().max().item() <= TOLERANCE
+
+
+def test_batch_split_sizes_must_add_up_to_the_batch(registry):
+    stitched = bert(registry, "lora", "lora_2")
+    activate(stitched, "batch_split(lora, lora_2, sizes=[1, 2])")
+    with pytest.raises(CompositionError, match="add up to 3, but the batch size is 2"):
+        hidden(stitched, batch(2))
+
+
+def test_refusals_name_what_is_wrong(registry):
+    stitched = bert(registry, "lora", "lora_2", "seq_bn", "prefix_tuning")
+    refusals = {
+        "split(lora, seq_bn, sizes=[3, 4])": "architecture 'lora' (adapter 'lora') does not support the 'split' block",
+        "fuse(seq_bn, lora)": "architecture 'lora' (adapter 'lora') does not support the 'fuse' block",
+        "stack(lora, nope)": "adapter 'nope' is not attached",
+        "batch_split(prefix_tuning, lora, sizes=[1, 1])": "works on the model's inputs",
+        "average(lora)": "average: takes at least 2 children, got 1",
+        "average(lora, lora_2, weights=[1, -1])": "weights must be non-negative",
+    }
+    for spec, message in refusals.items():
+        with pytest.raises(SpecError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            activate(stitched, spec)
+
+
+def test_engine_activate_after_a_composition_is_a_plain_stack(registry):
+    stitched = bert(registry, "lora", "lora_2")
+    inputs = batch(2)
+    activate(stitched, "average(lora, lora_2)")
+    stitched.activate("lora")
+    via_engine = hidden(stitched, inputs)
+    activate(stitched, "lora")
+    assert torch.equal(via_engine, hidden(stitched, inputs))
+    assert json.dumps(list(stitched.active)) == '["lora"]'
