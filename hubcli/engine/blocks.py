@@ -81,19 +81,14 @@ class BlockSlot(nn.Module):
         self.setup = setup
 
     def run(self, h: torch.Tensor, x: torch.Tensor, norm: nn.Module | None) -> BlockOutput | None:
-        """The active adapters stacked in order (``adapters``' Stack); None when none is active."""
-        names = self.setup.active_in(self.adapters)
-        if not names:
-            return None
-        block = SubBlock(h=h, x=x, norm=norm)
-        hidden = h
-        for name in names:
-            hidden = self.adapters[name].transform(hidden, block)
-        return self.adapters[names[-1]].finish(hidden, block)
+        """What the active setup makes of this sub-block (a stack of the active adapters by
+        default, a composition tree under ``hubcli.compose``); None when no adapter runs."""
+        return self.setup.block_forward(self, SubBlock(h=h, x=x, norm=norm))
 
 
 class _LayerTaps:
-    """Per-layer state the hooks pass to each other during one forward call."""
+    """Per-layer state the hooks pass to each other during one forward call; emptied after the
+    layer's last sub-block, so that no activation outlives the call through these references."""
 
     def __init__(self) -> None:
         self.x: dict[str, torch.Tensor] = {}
@@ -164,6 +159,8 @@ def _close_post_ln(taps: _LayerTaps, position: str, following: str | None, slot:
             output = result.value if result.closed else norm.forward(result.value + taps.x[position])
         if following:
             taps.x[following] = output
+        else:
+            taps.x.clear()
         return output
 
     return hook
@@ -180,6 +177,8 @@ def _adapt_pre_ln(taps: _LayerTaps, position: str, following: str | None, slot: 
             h = result.value - x if result.closed else result.value
         if following:
             taps.x[following] = x + h
+        else:
+            taps.x.clear()
         return h
 
     return hook
