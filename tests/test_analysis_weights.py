@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from hubcli.analysis.modules import AdapterWeights, IncomparableAdapters, LowRankFactors
-from hubcli.analysis.weights import distances, thin_svd
+from hubcli.analysis.weights import distances, thin_svds
 
 OUT, IN, RANK = 12, 10, 3
 
@@ -60,10 +60,18 @@ def test_matches_dense_computation(seeds: tuple[int, int]) -> None:
 
 def test_thin_svd_is_exact() -> None:
     factors = random_factors(7)
-    svd = thin_svd(factors)
-    assert svd.rank == RANK
-    torch.testing.assert_close(svd.u @ torch.diag(svd.s) @ svd.v.T, dense(factors))
-    torch.testing.assert_close(svd.s, torch.linalg.svdvals(dense(factors))[:RANK])
+    rank_deficient = LowRankFactors(
+        factors.a, factors.b * torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64), 1.0
+    )
+    svds = thin_svds(
+        [factors, random_factors(8, rank=1), rank_deficient, LowRankFactors(factors.a, 0 * factors.b, 1.0)]
+    )
+    assert svds.rank.tolist() == [RANK, 1, 2, 0] and svds.u.shape == (4, OUT, RANK)
+    for index, module in enumerate([factors, random_factors(8, rank=1), rank_deficient]):
+        u, s, v = svds.u[index], svds.s[index], svds.v[index]
+        torch.testing.assert_close(u @ torch.diag(s) @ v.T, dense(module))
+        torch.testing.assert_close(u.T @ u, torch.diag((s > 0).double()))
+    torch.testing.assert_close(svds.s[0], torch.linalg.svdvals(dense(factors))[:RANK])
 
 
 def test_reparametrisation_changes_nothing() -> None:

@@ -36,40 +36,53 @@ CHUNK_ELEMENTS = 1 << 22
 
 
 @dataclass(frozen=True)
-class ThinSvd:
-    """ΔW = U diag(s) Vᵀ with orthonormal columns; columns past ``rank`` are zero."""
+class ThinSvds:
+    """Thin SVDs ΔWᵢ = Uᵢ diag(sᵢ) Vᵢᵀ of N modules: u [N, out, k], s [N, k], v [N, in, k] with
+    orthonormal columns, and each one's numerical rank; columns past the rank are zero."""
 
     u: torch.Tensor
     s: torch.Tensor
     v: torch.Tensor
-    rank: int
+    rank: torch.Tensor
+
+    def widened(self, width: int) -> ThinSvds:
+        """The same SVDs padded with zero columns to ``width``."""
+        if width == self.s.shape[-1]:
+            return self
+        extra = (0, width - self.s.shape[-1])
+        pad = torch.nn.functional.pad
+        return ThinSvds(pad(self.u, extra), pad(self.s, extra), pad(self.v, extra), self.rank)
 
 
-def thin_svd(factors: LowRankFactors) -> ThinSvd:
-    """The exact thin SVD of s·B·A through QR of both factors and an SVD of the r×r core."""
-    q_b, r_b = torch.linalg.qr(factors.b.to(torch.float64))
-    q_a, r_a = torch.linalg.qr(factors.a.to(torch.float64).T)
-    core_u, sigma, core_vh = torch.linalg.svd(factors.scaling * (r_b @ r_a.T), full_matrices=False)
-    largest = float(sigma.max()) if sigma.numel() else 0.0
-    keep = sigma > largest * RANK_TOLERANCE if largest > 0 else torch.zeros_like(sigma, dtype=torch.bool)
-    u, v = q_b @ core_u, q_a @ core_vh.T
-    return ThinSvd(u * keep, sigma * keep, v * keep, int(keep.sum()))
-
-
-def _padded(
-    svds: Sequence[ThinSvd], width: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Stack SVDs of different ranks, padding with zero columns: [N, out, k], [N, k], [N, in, k], [N]."""
-
-    def pad(t: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.pad(t, (0, width - t.shape[-1]))
-
-    return (
-        torch.stack([pad(svd.u) for svd in svds]),
-        torch.stack([pad(svd.s) for svd in svds]),
-        torch.stack([pad(svd.v) for svd in svds]),
-        torch.tensor([svd.rank for svd in svds]),
+def thin_svds(modules: Sequence[LowRankFactors]) -> ThinSvds:
+    """The exact thin SVDs of s·B·A through QR of both factors and an SVD of the r×r core,
+    batched over the modules of equal rank."""
+    width = max(min(m.a.shape[0], *m.shape) for m in modules)
+    out, inp = modules[0].shape
+    n = len(modules)
+    result = ThinSvds(
+        torch.zeros(n, out, width, dtype=torch.float64),
+        torch.zeros(n, width, dtype=torch.float64),
+        torch.zeros(n, inp, width, dtype=torch.float64),
+        torch.zeros(n, dtype=torch.long),
     )
+    by_rank: dict[int, list[int]] = defaultdict(list)
+    for index, module in enumerate(modules):
+        by_rank[module.a.shape[0]].append(index)
+    for indices in by_rank.values():
+        group = [modules[i] for i in indices]
+        q_b, r_b = torch.linalg.qr(torch.stack([m.b for m in group]).to(torch.float64))
+        q_a, r_a = torch.linalg.qr(torch.stack([m.a.T for m in group]).to(torch.float64))
+        scalings = torch.tensor([m.scaling for m in group], dtype=torch.float64)[:, None, None]
+        core_u, sigma, core_vh = torch.linalg.svd(scalings * (r_b @ r_a.transpose(1, 2)), full_matrices=False)
+        keep = sigma > sigma[:, :1] * RANK_TOLERANCE
+        k = sigma.shape[-1]
+        at = torch.tensor(indices)
+        result.u[at, :, :k] = q_b @ core_u * keep[:, None, :]
+        result.v[at, :, :k] = q_a @ core_vh.transpose(1, 2) * keep[:, None, :]
+        result.s[at, :k] = sigma * keep
+        result.rank[at] = keep.sum(-1)
+    return result
 
 
 def _blocks(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -88,17 +101,25 @@ def _from_inner(inner: torch.Tensor, sq_x: torch.Tensor, sq_y: torch.Tensor, met
     return 1 - cosine.clamp(-1, 1)
 
 
-def low_rank_distances(xs: Sequence[ThinSvd], ys: Sequence[ThinSvd], metric: str) -> torch.Tensor:
-    """[len(xs), len(ys)] distances between low-rank ΔW's of one module."""
-    k = max(1, max(svd.s.shape[0] for svd in [*xs, *ys]))
-    u_x, s_x, v_x, rank_x = _padded(xs, k)
-    u_y, s_y, v_y, rank_y = _padded(ys, k)
-    rows = max(1, CHUNK_ELEMENTS // max(1, len(ys) * k * k))
+def low_rank_distances(xs: ThinSvds, ys: ThinSvds, metric: str, symmetric: bool = False) -> torch.Tensor:
+    """[N, M] distances between the low-rank ΔW's of one module; ``symmetric`` (xs is ys): only
+    the upper triangle is computed (the caller mirrors it)."""
+    k = max(xs.s.shape[-1], ys.s.shape[-1])
+    xs, ys = xs.widened(k), ys.widened(k)
+    u_x, s_x, v_x, rank_x = xs.u, xs.s, xs.v, xs.rank
+    u_y, s_y, v_y, rank_y = ys.u, ys.s, ys.v, ys.rank
+    rows = max(1, CHUNK_ELEMENTS // max(1, len(s_y) * k * k))
     out = []
-    for start in range(0, len(xs), rows):
+    for start in range(0, len(s_x), rows):
         part = slice(start, start + rows)
         if metric == "grassmann":
-            out.append(_grassmann(_blocks(u_x[part], u_y), rank_x[part], rank_y))
+            rows_here = torch.arange(start, min(start + rows, len(s_x)))
+            wanted = (
+                rows_here[:, None] < torch.arange(len(s_y))[None, :]
+                if symmetric
+                else torch.ones(len(rows_here), len(s_y), dtype=torch.bool)
+            )
+            out.append(_grassmann(_blocks(u_x[part], u_y), rank_x[part], rank_y, wanted))
         else:
             left = _blocks(u_x[part] * s_x[part, None, :], u_y * s_y[:, None, :])
             inner = (left * _blocks(v_x[part], v_y)).sum((-2, -1))
@@ -106,14 +127,19 @@ def low_rank_distances(xs: Sequence[ThinSvd], ys: Sequence[ThinSvd], metric: str
     return torch.cat(out)
 
 
-def _grassmann(overlaps: torch.Tensor, rank_x: torch.Tensor, rank_y: torch.Tensor) -> torch.Tensor:
+def _grassmann(
+    overlaps: torch.Tensor, rank_x: torch.Tensor, rank_y: torch.Tensor, wanted: torch.Tensor
+) -> torch.Tensor:
     """‖θ‖₂ over the min(rank) principal angles (Ye & Lim's distance for unequal dimensions;
-    a zero ΔW spans nothing and contributes no angle)."""
-    cosines = torch.linalg.svdvals(overlaps).clamp(0, 1)
+    a zero ΔW spans nothing and contributes no angle), for the pairs ``wanted`` (others 0):
+    the small SVDs dominate the cost, so a symmetric matrix computes one triangle."""
+    cosines = torch.linalg.svdvals(overlaps[wanted]).clamp(0, 1)
     angles = torch.arccos(cosines)
-    counted = torch.minimum(rank_x[:, None], rank_y[None, :])
-    mask = torch.arange(angles.shape[-1]) < counted[..., None]
-    return ((angles * mask) ** 2).sum(-1).sqrt()
+    counted = torch.minimum(rank_x[:, None], rank_y[None, :])[wanted]
+    mask = torch.arange(angles.shape[-1]) < counted[:, None]
+    result = torch.zeros(wanted.shape, dtype=torch.float64)
+    result[wanted] = ((angles * mask) ** 2).sum(-1).sqrt()
+    return result
 
 
 def vector_distances(xs: Sequence[torch.Tensor], ys: Sequence[torch.Tensor], metric: str) -> torch.Tensor:
@@ -227,10 +253,12 @@ def distances(
         )
     per_module = {}
     for key in shared_modules(everyone, matrices):
-        matrix = _module_distances([a.modules[key] for a in rows], [a.modules[key] for a in columns], metric)
+        row_modules = [a.modules[key] for a in rows]
+        column_modules = row_modules if square else [a.modules[key] for a in columns]
+        matrix = _module_distances(row_modules, column_modules, metric)
         if square:
-            matrix.fill_diagonal_(0.0)
-            matrix = (matrix + matrix.T) / 2
+            upper = torch.triu(matrix, diagonal=1)
+            matrix = upper + upper.T
         per_module[key] = matrix
     return DistanceReport([a.name for a in rows], [a.name for a in columns], metric, per_module)
 
@@ -239,10 +267,7 @@ def _module_distances(
     xs: list[LowRankFactors | torch.Tensor], ys: list[LowRankFactors | torch.Tensor], metric: str
 ) -> torch.Tensor:
     if all(isinstance(m, LowRankFactors) for m in xs + ys):
-        cache: dict[int, ThinSvd] = {}
-
-        def svd(m: LowRankFactors) -> ThinSvd:
-            return cache.setdefault(id(m), thin_svd(m))
-
-        return low_rank_distances([svd(m) for m in xs], [svd(m) for m in ys], metric)
+        svd_x = thin_svds(xs)  # type: ignore[arg-type]
+        svd_y = svd_x if ys is xs else thin_svds(ys)  # type: ignore[arg-type]
+        return low_rank_distances(svd_x, svd_y, metric, symmetric=ys is xs)
     return vector_distances(xs, ys, metric)  # type: ignore[arg-type]  # same method: all vectors
