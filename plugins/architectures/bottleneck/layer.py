@@ -97,7 +97,7 @@ class Bottleneck(BlockAdapter):
 
 def _position(location: str) -> tuple[int, str] | None:
     """(layer index, sub-block position) of an ``adapters`` bottleneck location."""
-    index, after = layer_index(location + "."), _AFTER_LAYER.search(location)
+    index, after = layer_index(location), _AFTER_LAYER.search(location)
     position = POSITION_OF_LOCATION.get(after["rest"]) if after else None
     return None if index is None or position is None else (index, position)
 
