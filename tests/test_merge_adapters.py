@@ -138,9 +138,58 @@ def test_refusals_leave_the_registry_unchanged(registry, tmp_path):
     expect_refusal(registry, ["ia3", "ia3"], "--rank and --exact apply to LoRA", make_spec(2, rank=2))
 
 
-def test_adapters_with_trained_heads_are_refused(registry, tmp_path):
-    model, task = tiny_model("bert")
-    config = peft.LoraConfig(task_type=task, r=2, target_modules=["query"])
-    peft.get_peft_model(model, config).save_pretrained(tmp_path / "cls")
-    register(registry, tmp_path / "cls", "cls")
-    expect_refusal(registry, ["cls", "cls"], "carries modules_to_save classifier")
+def seq_cls_lora(base, folder: Path, seed: int) -> Path:
+    """A SEQ_CLS LoRA on BERT's queries whose classifier (modules_to_save) is trained too."""
+    wrapped = peft.get_peft_model(
+        copy.deepcopy(base), peft.LoraConfig(task_type="SEQ_CLS", r=2, target_modules=["query"])
+    )
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in wrapped.named_parameters():
+            if "lora_" in name or "modules_to_save.default" in name:
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.3)
+    wrapped.save_pretrained(folder)
+    return folder
+
+
+def test_trained_classifiers_are_averaged_by_linear_merges_only(registry, tmp_path):
+    base = tiny_model("bert")[0]
+    for name, seed in (("c1", 1), ("c2", 2)):
+        register(registry, seq_cls_lora(base, tmp_path / name, seed), name)
+    outcome = merge_adapters(registry, "c", ["c1", "c2"], make_spec(2, weights=[0.25, 0.75]))
+    assert "saved_modules" in outcome.report
+    assert "classifier" in registry.get_adapter("c").method_config["modules_to_save"]
+
+    first, second = registered_tensors(registry, "c1"), registered_tensors(registry, "c2")
+    expected = copy.deepcopy(base)
+    with torch.no_grad():
+        for key in first:
+            if key.endswith(".lora_A.weight"):
+                module = key[len("base_model.model.") : -len(".lora_A.weight")]
+                b_key = key.replace("lora_A", "lora_B")
+                delta = sum(w * 4.0 * (t[b_key] @ t[key]) for w, t in ((0.25, first), (0.75, second)))
+                expected.get_submodule(module).weight += delta  # scaling 8/2 (PEFT's default alpha 8)
+        for param in ("weight", "bias"):
+            key = f"base_model.model.classifier.{param}"
+            getattr(expected.classifier, param).copy_(0.25 * first[key] + 0.75 * second[key])
+    ids, mask = inputs()
+    with torch.no_grad():
+        direct = expected(input_ids=ids, attention_mask=mask).logits
+    engine = load(copy.deepcopy(base), ["c"], registry=registry).forward(ids, mask).logits
+    assert (engine - direct).abs().max().item() <= 1e-5
+    wrapped = peft.PeftModel.from_pretrained(
+        copy.deepcopy(base), registered_folder(registry, "c", tmp_path / "f")
+    )
+    with torch.no_grad():
+        assert (wrapped.eval()(input_ids=ids, attention_mask=mask).logits - direct).abs().max().item() <= 1e-5
+
+    expect_refusal(
+        registry,
+        ["c1", "c2"],
+        "can only be averaged (--method linear), not merged by ties",
+        make_spec(2, method="ties"),
+    )
+    plain = peft.get_peft_model(copy.deepcopy(base), peft.LoraConfig(r=2, target_modules=["query"]))
+    plain.save_pretrained(tmp_path / "headless")
+    register(registry, tmp_path / "headless", "headless")
+    expect_refusal(registry, ["c1", "headless"], "adapt different saved modules")

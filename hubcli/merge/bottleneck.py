@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import torch
 
-from hubcli.merge.merged import MergedAdapter, refuse_saved_modules, same_layout
+from hubcli.merge.merged import MergedAdapter, refuse_head_files, same_layout
 from hubcli.merge.spec import MergeError, MergeSpec
 from hubcli.merge.task_vectors import weighted_sum
 from hubcli.plugin_api import LoadedAdapter
@@ -29,7 +29,7 @@ NAME_SLOT = "{name}"
 def parameters_of(adapter: LoadedAdapter) -> dict[str, torch.Tensor]:
     """Parameters keyed with the adapter's own name replaced by ``{name}``, so that the same
     parameter of differently named adapters gets the same key."""
-    refuse_saved_modules(adapter)
+    refuse_head_files(adapter)
     found = {}
     for key, tensor in adapter.tensors.items():
         match = KEY.match(key)

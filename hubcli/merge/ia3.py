@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from hubcli.merge.merged import MergedAdapter, refuse_saved_modules, same_layout
+from hubcli.merge.merged import MergedAdapter, average_saved_modules, same_layout, split_saved_modules
 from hubcli.merge.spec import MergeError, MergeSpec
 from hubcli.merge.task_vectors import combine
 from hubcli.plugin_api import LoadedAdapter
@@ -38,15 +38,14 @@ def is_feedforward(config: dict[str, Any], module: str) -> bool:
     return any(module.endswith(suffix) for suffix in rule or [])
 
 
-def vectors_of(adapter: LoadedAdapter) -> dict[str, torch.Tensor]:
-    """Module path → its scaling vector (as saved: [out, 1] or [1, in])."""
+def vectors_of(adapter: LoadedAdapter, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Module path → its scaling vector (as saved: [out, 1] or [1, in]) from the IA³ ``tensors``."""
     if adapter.format != "peft":
         raise MergeError(
             f"adapter {adapter.name!r}: only PEFT IA³ adapters can be merged (it is {adapter.format})"
         )
-    refuse_saved_modules(adapter)
     vectors = {}
-    for key, tensor in adapter.tensors.items():
+    for key, tensor in tensors.items():
         if not (key.startswith(PREFIX) and key.endswith(SUFFIX)):
             raise MergeError(f"adapter {adapter.name!r}: tensor {key!r} is not an IA³ vector")
         vectors[key[len(PREFIX) : -len(SUFFIX)]] = tensor.to(torch.float64)
@@ -56,7 +55,8 @@ def vectors_of(adapter: LoadedAdapter) -> dict[str, torch.Tensor]:
 def merge(adapters: Sequence[LoadedAdapter], spec: MergeSpec) -> MergedAdapter:
     if spec.rank is not None or spec.exact:
         raise MergeError("--rank and --exact apply to LoRA; IA³ vectors merge entry by entry")
-    groups = [vectors_of(adapter) for adapter in adapters]
+    split = [split_saved_modules(adapter) for adapter in adapters]
+    groups = [vectors_of(adapter, own) for adapter, (own, _) in zip(adapters, split, strict=True)]
     paths = same_layout(
         [a.name for a in adapters], [{m: tuple(v.shape) for m, v in g.items()} for g in groups], "modules"
     )
@@ -67,6 +67,7 @@ def merge(adapters: Sequence[LoadedAdapter], spec: MergeSpec) -> MergedAdapter:
                     f"{adapters[0].name!r} and {adapter.name!r} disagree on whether {path!r} scales "
                     "its input or its output (feedforward_modules)"
                 )
+    saved = average_saved_modules(adapters, [s for _, s in split], spec)
     generator = torch.Generator().manual_seed(spec.seed)
     tensors = {}
     for path in paths:
@@ -78,8 +79,9 @@ def merge(adapters: Sequence[LoadedAdapter], spec: MergeSpec) -> MergedAdapter:
         target_modules=paths,
         feedforward_modules=[path for path in paths if is_feedforward(adapters[0].config, path)],
         exclude_modules=None,
-        modules_to_save=None,
+        modules_to_save=adapters[0].config.get("modules_to_save") if saved else None,
     )
-    return MergedAdapter(
-        config, WEIGHTS_FILE, tensors, {"rule": "l = 1 + merge(lᵢ − 1)", "modules": len(paths)}
-    )
+    summary = {"rule": "l = 1 + merge(lᵢ − 1)", "modules": len(paths)}
+    if saved:
+        summary["saved_modules"] = "averaged (model soup, an approximation)"
+    return MergedAdapter(config, WEIGHTS_FILE, {**tensors, **saved}, summary)

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from hubcli.merge.merged import MergedAdapter, refuse_saved_modules, same_layout
+from hubcli.merge.merged import MergedAdapter, average_saved_modules, same_layout, split_saved_modules
 from hubcli.merge.spec import MergeError, MergeSpec
 from hubcli.merge.task_vectors import combine
 from hubcli.plugin_api import LoadedAdapter
@@ -68,8 +68,9 @@ def scaling_of(config: dict[str, Any], module: str, rank: int) -> float:
     return alpha / math.sqrt(rank) if rule == "alpha/sqrt(r)" else alpha / rank
 
 
-def low_rank_modules(adapter: LoadedAdapter) -> dict[str, LowRank]:
-    """Module path → its ΔW factors, refusing what ΔW = s·B·A does not describe."""
+def low_rank_modules(adapter: LoadedAdapter, tensors: dict[str, torch.Tensor]) -> dict[str, LowRank]:
+    """Module path → its ΔW factors from the adapter's LoRA ``tensors``, refusing what
+    ΔW = s·B·A does not describe."""
     config = adapter.config
     if adapter.format != "peft":
         raise MergeError(f"adapter {adapter.name!r}: only PEFT LoRAs can be merged (it is {adapter.format})")
@@ -80,9 +81,8 @@ def low_rank_modules(adapter: LoadedAdapter) -> dict[str, LowRank]:
         raise MergeError(
             f"adapter {adapter.name!r}: trained base biases (bias={config['bias']!r}) cannot be merged"
         )
-    refuse_saved_modules(adapter)
     parts: dict[str, dict[str, torch.Tensor]] = {}
-    for key, tensor in adapter.tensors.items():
+    for key, tensor in tensors.items():
         found = next(((key[len(PREFIX) : -len(s)], p) for s, p in PARTS.items() if key.endswith(s)), None)
         if found is None or not key.startswith(PREFIX) or tensor.dim() != 2:
             raise MergeError(
@@ -137,7 +137,8 @@ def merge_module(
 
 def merge(adapters: Sequence[LoadedAdapter], spec: MergeSpec) -> MergedAdapter:
     """Merge PEFT LoRAs module by module as ``spec`` says (see the module docstring)."""
-    modules = [low_rank_modules(adapter) for adapter in adapters]
+    split = [split_saved_modules(adapter) for adapter in adapters]
+    modules = [low_rank_modules(adapter, own) for adapter, (own, _) in zip(adapters, split, strict=True)]
     shapes = [{m: (f.B.shape[0], f.A.shape[1]) for m, f in group.items()} for group in modules]
     paths = same_layout([a.name for a in adapters], shapes, "modules")
     if len({bool(a.config.get("fan_in_fan_out")) for a in adapters}) > 1:
@@ -162,7 +163,11 @@ def merge(adapters: Sequence[LoadedAdapter], spec: MergeSpec) -> MergedAdapter:
         "max_module_relative_error": worst,
         "modules": len(paths),
     }
-    return MergedAdapter(_peft_config(adapters[0], merged), WEIGHTS_FILE, _peft_tensors(merged), summary)
+    saved = average_saved_modules(adapters, [s for _, s in split], spec)
+    if saved:
+        summary["saved_modules"] = "averaged (model soup, an approximation)"
+    config = _peft_config(adapters[0], merged, bool(saved))
+    return MergedAdapter(config, WEIGHTS_FILE, {**_peft_tensors(merged), **saved}, summary)
 
 
 def _peft_tensors(merged: dict[str, LowRank]) -> dict[str, torch.Tensor]:
@@ -173,7 +178,7 @@ def _peft_tensors(merged: dict[str, LowRank]) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def _peft_config(first: LoadedAdapter, merged: dict[str, LowRank]) -> dict[str, Any]:
+def _peft_config(first: LoadedAdapter, merged: dict[str, LowRank], with_saved: bool) -> dict[str, Any]:
     """The first input's PEFT config with what the merge changed: exact module paths as
     targets, scaling 1 everywhere (alpha = rank), per-module ranks as patterns."""
     ranks = {path: f.rank for path, f in merged.items()}
@@ -194,7 +199,7 @@ def _peft_config(first: LoadedAdapter, merged: dict[str, LowRank]) -> dict[str, 
         use_dora=False,
         lora_bias=False,
         bias="none",
-        modules_to_save=None,
+        modules_to_save=first.config.get("modules_to_save") if with_saved else None,
         init_lora_weights=True,
     )
     return config

@@ -8,7 +8,9 @@ from typing import Any
 
 import torch
 
-from hubcli.merge.spec import MergeError
+from hubcli.engine.heads import saved_module_of
+from hubcli.merge.spec import MergeError, MergeSpec
+from hubcli.merge.task_vectors import weighted_sum
 from hubcli.plugin_api import LoadedAdapter
 
 
@@ -23,16 +25,52 @@ class MergedAdapter:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def refuse_saved_modules(adapter: LoadedAdapter) -> None:
-    """Heads and PEFT ``modules_to_save`` are whole trained modules of one task, not deltas to a
-    shared base: mixing two tasks' classifiers has no meaning, so such inputs are refused."""
-    saved = adapter.config.get("modules_to_save") or []
-    if saved or adapter.head_tensors:
-        what = f"modules_to_save {', '.join(saved)}" if saved else "a prediction head"
+def refuse_head_files(adapter: LoadedAdapter) -> None:
+    """AdapterHub prediction heads come as files of their own, which a merge does not write."""
+    if adapter.head_tensors:
         raise MergeError(
-            f"adapter {adapter.name!r} carries {what}: merging trained heads is not supported "
-            "(merge adapters without heads)"
+            f"adapter {adapter.name!r} carries a prediction head (head files): merging AdapterHub "
+            "heads is not supported (merge adapters without heads)"
         )
+
+
+def split_saved_modules(adapter: LoadedAdapter) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """The adapter's own tensors, and those of its PEFT ``modules_to_save`` (e.g. a classifier)."""
+    refuse_head_files(adapter)
+    names = adapter.config.get("modules_to_save") or []
+    own: dict[str, torch.Tensor] = {}
+    saved: dict[str, torch.Tensor] = {}
+    for key, tensor in adapter.tensors.items():
+        (saved if names and saved_module_of(key, names) else own)[key] = tensor
+    return own, saved
+
+
+def average_saved_modules(
+    adapters: Sequence[LoadedAdapter], saved: Sequence[dict[str, torch.Tensor]], spec: MergeSpec
+) -> dict[str, torch.Tensor]:
+    """PEFT ``modules_to_save`` are whole trained modules (a SEQ_CLS classifier), not deltas to a
+    shared base. A linear merge averages them with its normalised weights, as a model soup does:
+    an approximation that only makes sense for heads of the same task and labels. TIES, DARE and
+    task arithmetic treat their inputs as deltas, so they refuse such modules."""
+    if not any(saved):
+        return {}
+    if spec.method != "linear":
+        carrier = next(a for a, s in zip(adapters, saved, strict=True) if s)
+        raise MergeError(
+            f"adapter {carrier.name!r} carries modules_to_save "
+            f"({', '.join(carrier.config.get('modules_to_save') or [])}): whole trained modules can "
+            f"only be averaged (--method linear), not merged by {spec.method}"
+        )
+    keys = same_layout(
+        [a.name for a in adapters],
+        [{k: tuple(v.shape) for k, v in s.items()} for s in saved],
+        "saved modules",
+    )
+    weights = spec.combination_weights
+    return {
+        key: weighted_sum([s[key].to(torch.float64) for s in saved], weights).to(torch.float32).contiguous()
+        for key in keys
+    }
 
 
 def same_layout(
