@@ -169,11 +169,13 @@ def test_repo_with_adapters_in_subfolders(cli, hub: HubServer, loras, tmp_path: 
     assert ambiguous.exit_code == 1
     assert "holds 2 adapters (mnli, sst2)" in ambiguous.stderr and "--subfolder" in ambiguous.stderr
     assert cli("list", "--json").json() == []
+    assert hub.state.count("GET", "/resolve/") == 0  # explained before downloading anything
 
     one = cli("pull", f"{TEST_USER}/multi", "--subfolder", "sst2", "--json")
     assert one.exit_code == 0, one.stderr
     assert [a["adapter"]["name"] for a in one.json()["adapters"]] == ["sst2"]
     assert one.json()["adapters"][0]["adapter"]["source"] == f"{TEST_USER}/multi/sst2"
+    assert hub.state.count("GET", "/resolve/") == hub.state.count("GET", "/sst2/") == 3  # only sst2/*
 
     both = cli("pull", f"{TEST_USER}/multi", "--all", "--json").json()
     assert [(a["adapter"]["name"], a["created"]) for a in both["adapters"]] == [("mnli", True), ("sst2", False)]

@@ -4,6 +4,10 @@ The files land in huggingface_hub's own cache (shared with transformers and PEFT
 and what ``HF_HUB_OFFLINE=1`` serves from), then each adapter folder goes through
 ``import_adapter``, the same path as ``hubcli add``, which validates everything before one
 registry transaction. A failed download therefore never touches the registry.
+
+Which adapters a repository holds is read from its file listing first (the Hub's tree, or the
+cached one offline), so asking for one sub-folder downloads only that sub-folder, and a
+repository with several adapters is explained before anything big is fetched.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ from pathlib import Path
 from hubcli.adapter_folder import AdapterFolder
 from hubcli.errors import AdapterFormatError
 from hubcli.hub import settings
-from hubcli.hub.errors import HubNotFound, hub_errors
+from hubcli.hub.errors import HubNotFound, HubUnavailable, hub_errors
 from hubcli.hub.progress import ByteCounter, Progress, ProgressCallback, ignore_progress
-from hubcli.importer import ImportOutcome, adapter_subfolders, check_name, import_adapter
+from hubcli.importer import CONFIG_FILE, ImportOutcome, check_name, import_adapter
 from registry import Registry
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -72,8 +76,43 @@ class PullReport:
         return all(item.up_to_date for item in self.adapters)
 
 
-def download(ref: RepoRef, endpoint: str, on_progress: ProgressCallback = ignore_progress) -> tuple[Path, int]:
-    """The snapshot folder of ``ref`` in the HF cache and the bytes it took to fetch it."""
+def remote_files(ref: RepoRef, endpoint: str) -> list[str]:
+    """Paths of the repository's files at ``ref``: from the Hub's model info (one request, no
+    retries), or, offline or when the Hub cannot be reached, from the listing cached by an
+    earlier pull (huggingface_hub's own fallback for downloads)."""
+    import httpx2
+    from huggingface_hub import HfApi, get_cached_repo_tree
+    from huggingface_hub.errors import CachedRepoTreeNotFoundError
+
+    with hub_errors(ref.repo_id, ref.revision, endpoint):
+        if not settings.offline():
+            try:
+                info = HfApi(endpoint=endpoint).model_info(ref.repo_id, revision=ref.revision)
+                return [sibling.rfilename for sibling in info.siblings or []]
+            except (httpx2.ConnectError, httpx2.TimeoutException):
+                pass
+        try:
+            cached = get_cached_repo_tree(ref.repo_id, revision=ref.revision, cache_dir=settings.cache_dir())
+        except CachedRepoTreeNotFoundError:
+            raise HubUnavailable(
+                f"{ref.label} is not in the local Hugging Face cache and the Hub cannot be used "
+                "(offline mode or no connection): pull it once while online"
+            ) from None
+        return [entry.path for entry in cached]
+
+
+def adapter_folders(paths: list[str]) -> list[str]:
+    """Where the adapters are: ``[""]`` for the repository root, else the sub-folders that
+    hold an ``adapter_config.json`` (the same rule as ``hubcli add``)."""
+    if CONFIG_FILE in paths:
+        return [""]
+    return sorted({p.split("/")[0] for p in paths if p.count("/") == 1 and p.endswith("/" + CONFIG_FILE)})
+
+
+def download(ref: RepoRef, endpoint: str, subfolders: list[str],
+             on_progress: ProgressCallback = ignore_progress) -> tuple[Path, int]:
+    """The snapshot folder of ``ref`` in the HF cache (the whole repository, or only
+    ``subfolders``) and the bytes it took to fetch it."""
     from huggingface_hub import snapshot_download
 
     counter = ByteCounter(on_progress)
@@ -84,6 +123,7 @@ def download(ref: RepoRef, endpoint: str, on_progress: ProgressCallback = ignore
             endpoint=endpoint,
             cache_dir=settings.cache_dir(),
             local_files_only=settings.offline(),
+            allow_patterns=[f"{sub}/*" for sub in subfolders] if "" not in subfolders else None,
             tqdm_class=counter.tqdm_class(),
         )
     return Path(folder), counter.bytes
@@ -110,17 +150,17 @@ def materialise(snapshot: Path, staging: Path) -> Path:
     return target
 
 
-def choose_subfolders(ref: RepoRef, snapshot: AdapterFolder, subfolder: str | None, all_: bool) -> list[str]:
+def choose_subfolders(ref: RepoRef, found: list[str], subfolder: str | None, all_: bool) -> list[str]:
     """The adapter folders to import: the repository root, ``--subfolder``, or ``--all``."""
-    found = adapter_subfolders(snapshot)
     if subfolder is not None:
         wanted = subfolder.strip("/")
-        if not snapshot.exists(f"{wanted}/adapter_config.json"):
-            listed = ", ".join(found) or "none"
-            raise AdapterFormatError(f"{ref.label}: no adapter in sub-folder {wanted!r} (adapters: {listed})")
+        if wanted not in found:
+            raise AdapterFormatError(
+                f"{ref.label}: no adapter in sub-folder {wanted!r} (adapters: {', '.join(found) or 'none'})"
+            )
         return [wanted]
     if not found:
-        raise AdapterFormatError(f"{ref.label}: no adapter_config.json at the top or in a sub-folder")
+        raise AdapterFormatError(f"{ref.label}: no {CONFIG_FILE} at the top or in a sub-folder")
     if len(found) > 1 and not all_:
         raise AdapterFormatError(
             f"{ref.label} holds {len(found)} adapters ({', '.join(found)}): "
@@ -151,16 +191,16 @@ def pull(
     if name is not None:
         check_name(name)
     on_progress(Progress("resolving", detail=ref.label))
-    folder, transferred = download(ref, url, on_progress)
+    chosen = choose_subfolders(ref, adapter_folders(remote_files(ref, url)), subfolder, all_)
+    if name is not None and len(chosen) > 1:
+        raise AdapterFormatError("--name applies to one adapter; with --all names come from the sub-folders")
+    folder, transferred = download(ref, url, chosen, on_progress)
     report = PullReport(ref, url, folder.name, settings.offline(), transferred)
     with registry.store.staging() as staging:
         snapshot = AdapterFolder(materialise(folder, staging), label=ref.label)
-        chosen = choose_subfolders(ref, snapshot, subfolder, all_)
-        if name is not None and len(chosen) > 1:
-            raise AdapterFormatError("--name applies to one adapter; with --all names come from the sub-folders")
         for sub in chosen:
             on_progress(Progress("importing", detail=sub or ref.repo_id))
-            default = sub.rsplit("/", 1)[-1] if sub else ref.repo_id.split("/")[1]
+            default = sub if sub else ref.repo_id.split("/")[1]
             outcome = import_adapter(
                 registry,
                 snapshot.sub(sub) if sub else snapshot,
