@@ -70,6 +70,12 @@ class LoraDelta(LeafAdapter):
         return self.magnitude / norm
 
     def adapt_output(self, x: torch.Tensor, y: torch.Tensor, base: nn.Module) -> torch.Tensor:
+        if self.magnitude is None and self.b_bias is None:
+            # y + s·(A x)·Bᵀ as one GEMM with its add and scaling fused (addmm): no separate
+            # passes over the [tokens, out] output for the multiply and the add.
+            low = F.linear(x, self.lora_A).reshape(-1, self.lora_A.shape[0])
+            out = torch.addmm(y.reshape(-1, y.shape[-1]), low, self.lora_B.T, alpha=self.scaling)
+            return out.view(y.shape)
         lora = F.linear(F.linear(x, self.lora_A), self.lora_B, self.b_bias)
         if self.magnitude is None:
             return y + self.scaling * lora
