@@ -237,6 +237,20 @@ def test_download_killed_halfway_then_retried(cli, hub: HubServer, registry, lor
     assert adapter_files(cli, "copy") == adapter_files(cli, "orig")
 
 
+@pytest.mark.parametrize("status", [404, 500])
+def test_file_download_failing_with_an_http_error(cli, hub: HubServer, registry, loras, status: int) -> None:
+    add(cli, loras[0], "orig")
+    cli("push", "orig", REPO)
+    before = registry_state(registry)
+    hub.state.faults.append(Fault("adapter_model.safetensors", status=status))
+    failed = cli("pull", REPO, "--name", "copy")
+    assert failed.exit_code == 1
+    assert failed.stderr.strip() == (
+        f"Error: {REPO}: the Hub at {hub.endpoint} answered HTTP {status}: injected failure")
+    assert registry_state(registry) == before
+    assert list(registry.store.staging_root.iterdir()) == []
+
+
 def test_push_whose_answer_is_lost_records_no_remote(cli, hub: HubServer, loras) -> None:
     """The Hub takes the commit but the connection drops before its answer arrives: no remote
     is recorded; the next push sees the content on the Hub, makes no commit, records it."""
