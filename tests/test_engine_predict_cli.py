@@ -32,6 +32,8 @@ def test_predict_json_equals_peft(cli, tmp_path, family, method):
     assert (got - expected)[1, :3].abs().max() <= 1e-5  # the padded row, where it is real
     if family == "bert":
         assert len(data["labels"]) == 2
+    else:  # the argmax at each row's last real token
+        assert data["next_token_ids"] == [int(expected[0, -1].argmax()), int(expected[1, 2].argmax())]
 
 
 def test_predict_human_output_and_errors(cli, tmp_path):

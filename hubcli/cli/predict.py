@@ -85,7 +85,7 @@ def _label_names(adapter_labels: list[str] | None, config: Any, count: int) -> l
 @app.command()
 def predict(
     base: Annotated[str, typer.Argument(help="Base model: a Hub model id or a local model folder.")],
-    adapter: Annotated[str, typer.Argument(help="Adapter name, as `hubcli list` shows it.")],
+    adapter: Annotated[str, typer.Argument(help="Adapter name, as `hubcli list` shows it (or a composition spec, or a saved recipe).")],
     text: Annotated[
         list[str] | None, typer.Option("--text", help="Input text (repeatable); needs the base's tokenizer.")
     ] = None,
@@ -94,6 +94,9 @@ def predict(
     ] = None,
     dtype: Annotated[str, typer.Option("--dtype", help="float32, bfloat16 or float16.")] = "float32",
     device: Annotated[str, typer.Option("--device", help="cpu or cuda.")] = "cpu",
+    per_row: Annotated[
+        str | None, typer.Option("--per-row", help="One adapter per input row, e.g. 'a,b,-,a' ('-': none).")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Run BASE with ADAPTER on --text or --input-ids; print shapes and labels, or (--json)
@@ -108,11 +111,10 @@ def predict(
 
     import torch
 
-    from hubcli.engine import load
+    from hubcli.cli.stitch import stitch_for_predict
 
     registry = state.registry()
-    record = registry.get_adapter(adapter)
-    stitched = load(base, [adapter], registry=registry, dtype=dtype, device=device)
+    stitched, record = stitch_for_predict(registry, base, adapter, per_row, dtype=dtype, device=device)
     if rows is not None:
         ids, mask = _batch(rows, getattr(stitched.model.config, "pad_token_id", None) or 0)
     else:
@@ -133,6 +135,9 @@ def predict(
     if kind == "logits" and values.dim() == 2:
         names = _label_names(record.labels, stitched.model.config, values.shape[1])
         data["labels"] = [names[i] for i in values.argmax(dim=-1).tolist()]
+    elif kind == "logits" and values.dim() == 3:  # a language-model head: the predicted next token
+        last = mask.sum(dim=1).cpu() - 1
+        data["next_token_ids"] = values[torch.arange(values.shape[0]), last].argmax(dim=-1).tolist()
     data["values"] = values.tolist()
 
     def render(d: dict[str, Any]) -> None:
@@ -140,5 +145,7 @@ def predict(
         console.print(f"input ids {tuple(d['input_shape'])} → {d['output']} {tuple(d['shape'])}")
         for row, label in enumerate(d.get("labels", [])):
             console.print(f"  [{row}] {label}")
+        for row, token in enumerate(d.get("next_token_ids", [])):
+            console.print(f"  [{row}] next token id {token}")
 
     emit(data, as_json, render)
