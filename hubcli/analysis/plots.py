@@ -34,20 +34,43 @@ def _pyplot(path: Path) -> Any:
 
 
 def _heatmap(
-    axes: Any, matrix: torch.Tensor, rows: Sequence[str], columns: Sequence[str], title: str, cmap: str
+    axes: Any,
+    matrix: torch.Tensor,
+    rows: Sequence[str],
+    columns: Sequence[str],
+    title: str,
+    cmap: str,
+    limits: tuple[float, float] | None = None,
 ) -> Any:
-    image = axes.imshow(matrix.numpy(), cmap=cmap, aspect="auto")
+    low, high = limits or (float(matrix.min()), float(matrix.max()))
+    image = axes.imshow(matrix.numpy(), cmap=cmap, aspect="auto", vmin=low, vmax=high)
     axes.set_xticks(range(len(columns)), columns, rotation=45, ha="right")
     axes.set_yticks(range(len(rows)), rows)
     axes.set_title(title)
     if len(rows) <= ANNOTATE_UP_TO and len(columns) <= ANNOTATE_UP_TO:
-        middle = (float(matrix.max()) + float(matrix.min())) / 2
         for i in range(len(rows)):
             for j in range(len(columns)):
                 value = float(matrix[i, j])
-                ink = "black" if value > middle else "white"
+                red, green, blue, _ = image.cmap(image.norm(value))
+                ink = "black" if 0.299 * red + 0.587 * green + 0.114 * blue > 0.55 else "white"
                 axes.text(j, i, f"{value:.2f}", ha="center", va="center", color=ink, fontsize=8)
     return image
+
+
+def _label_points(axes: Any, names: Sequence[str], coords: torch.Tensor) -> None:
+    """Name every point; labels of points that (nearly) coincide are stacked, not overprinted."""
+    span = float((coords.max(0).values - coords.min(0).values).max()) or 1.0
+    placed: list[torch.Tensor] = []
+    for name, point in zip(names, coords, strict=True):
+        crowd = sum(1 for other in placed if float(torch.linalg.norm(other - point)) < 0.04 * span)
+        placed.append(point)
+        axes.annotate(
+            name,
+            (float(point[0]), float(point[1])),
+            textcoords="offset points",
+            xytext=(6, 4 - 11 * crowd),
+            fontsize=9,
+        )
 
 
 def plot_distances(
@@ -72,8 +95,8 @@ def plot_distances(
     figure.colorbar(image, ax=heat, shrink=0.8)
     scatter = figure.add_subplot(grid[0, columns:])
     scatter.scatter(coords[:, 0].numpy(), coords[:, 1].numpy(), s=40, color="#31688e")
-    for name, (x, y) in zip(names, coords.tolist(), strict=True):
-        scatter.annotate(name, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=9)
+    _label_points(scatter, names, coords)
+    scatter.margins(0.2)
     scatter.set_xlabel(f"axis 1 ({float(explained[0]):.0%} of variance)")
     scatter.set_ylabel(f"axis 2 ({float(explained[1]):.0%} of variance)")
     scatter.set_title("map of the adapters (classical MDS of the distances)")
@@ -83,9 +106,8 @@ def plot_distances(
         axes = figure.add_subplot(
             grid[1 + index // columns, 2 * (index % columns) : 2 * (index % columns) + 2]
         )
-        _heatmap(axes, layer_matrix, names, names, layer, "viridis_r").set_clim(
-            min(low, float(layer_matrix.min())), max(high, float(layer_matrix.max()))
-        )
+        limits = (min(low, float(layer_matrix.min())), max(high, float(layer_matrix.max())))
+        _heatmap(axes, layer_matrix, names, names, layer, "viridis_r", limits)
     figure.savefig(path, dpi=150)
     plt.close(figure)
 
@@ -103,8 +125,7 @@ def plot_cka(
     """The layer × layer CKA heatmap (model A down, model B across) and CKA by depth."""
     plt = _pyplot(path)
     figure, (heat, line) = plt.subplots(1, 2, figsize=(12, 5.5), layout="constrained", width_ratios=[1.3, 1])
-    image = _heatmap(heat, matrix, rows, columns, "linear CKA per pair of layers", "magma")
-    image.set_clim(0, 1)
+    image = _heatmap(heat, matrix, rows, columns, "linear CKA per pair of layers", "magma", (0.0, 1.0))
     heat.set_ylabel(name_a)
     heat.set_xlabel(name_b)
     heat.invert_yaxis()
