@@ -85,9 +85,8 @@ def _check(node: Node, result: Validated) -> None:
     count = len(node.children)
     if count < plugin.min_children or (plugin.max_children is not None and count > plugin.max_children):
         most = "" if plugin.max_children is None else f" and at most {plugin.max_children}"
-        raise SpecError(
-            f"{node.kind}: takes at least {plugin.min_children}{most} children, got {count}"
-        )
+        noun = "child" if (plugin.max_children or plugin.min_children) == 1 else "children"
+        raise SpecError(f"{node.kind}: takes at least {plugin.min_children}{most} {noun}, got {count}")
     result.plugins[id(node)] = plugin
     result.args[id(node)] = plugin.check_arguments(node.args, count)
     for child in node.children:

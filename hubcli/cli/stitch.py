@@ -1,0 +1,171 @@
+"""``hubcli stitch BASE SPEC``: check a composition against the registry, stitch it into a base
+model, and keep the result: a saved recipe (``--save``), a reloadable bundle (``--out``) or plain
+merged weights (``--out --merge``). ``hubcli recipes`` lists the saved recipes.
+
+SPEC is the one-line text form (``stack(a, parallel(b, c))``), the JSON form, or the name of a
+saved recipe. Validation needs no torch; torch and transformers are imported only when a model
+is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from hubcli.cli.context import state
+from hubcli.cli.output import JsonFlag, console, emit, err_console
+
+app = typer.Typer()
+
+
+def resolve_spec(registry: Any, spec: str) -> tuple[Any, str | None]:
+    """(tree, recipe base or None): a saved recipe by name, an adapter by name (whatever
+    characters it has), else the JSON or text form."""
+    from hubcli.compose.spec import AdapterRef, from_json
+    from hubcli.compose.text import parse
+    from registry.errors import AdapterNotFound
+
+    recipe = next((c for c in registry.compositions() if c.name == spec), None)
+    if recipe is not None:
+        return from_json(recipe.spec_json), recipe.base_model
+    try:
+        return AdapterRef(registry.get_adapter(spec).name), None
+    except AdapterNotFound:
+        pass
+    if spec.lstrip().startswith("{"):
+        from hubcli.compose.spec import SpecError
+
+        try:
+            return from_json(json.loads(spec)), None
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"the spec looks like JSON but is not: {exc}") from None
+    return parse(spec), None
+
+
+def checked(registry: Any, tree: Any) -> Any:
+    """The validated tree; every adapter must be in the registry (architectures decide which
+    blocks they may sit in)."""
+    from hubcli.compose.validate import validate
+
+    names = dict.fromkeys(tree.adapters())
+    return validate(tree, {name: registry.get_adapter(name).architecture for name in names})
+
+
+def stitch_model(
+    registry: Any, base: str, tree: Any, *, dtype: str = "float32", device: str = "cpu"
+) -> tuple[Any, list[Any]]:
+    """(``StitchedModel``, the ``LoadedAdapter``s): base + the tree's adapters, attached from
+    the registry, composition active."""
+    from hubcli.compose.setup import activate
+    from hubcli.engine import StitchedModel, load_base_model, read_adapter
+
+    loaded = [read_adapter(registry, name) for name in dict.fromkeys(tree.adapters())]
+    tasks = [task for item in loaded if (task := item.raw_config.get("task_type"))]
+    stitched = StitchedModel(load_base_model(base, task=tasks[0] if tasks else None, dtype=dtype, device=device))
+    for item in loaded:
+        stitched.attach(item)
+    activate(stitched, tree)
+    return stitched, loaded
+
+
+def stitch_for_predict(
+    registry: Any, base: str, adapter: str, per_row: str | None, *, dtype: str, device: str
+) -> tuple[Any, Any]:
+    """What ``hubcli predict`` runs: ADAPTER as an adapter name, a spec or a recipe; with
+    ``--per-row a,b,-,a`` row i goes through adapter i ("-": the base model)."""
+    from hubcli.compose.setup import per_row as route_per_row
+    from hubcli.compose.spec import AdapterRef, Block, SpecError
+
+    if per_row is None:
+        tree = checked(registry, resolve_spec(registry, adapter)[0]).root
+        stitched, _ = stitch_model(registry, base, tree, dtype=dtype, device=device)
+        return stitched, registry.get_adapter(next(tree.adapters()))
+    rows = [None if name.strip() in ("-", "") else name.strip() for name in per_row.split(",")]
+    names = list(dict.fromkeys(name for name in rows if name is not None))
+    if not names:
+        raise SpecError("--per-row: name at least one adapter ('-' rows run the base model)")
+    tree = checked(registry, Block("stack", tuple(AdapterRef(n) for n in names))).root
+    stitched, _ = stitch_model(registry, base, tree, dtype=dtype, device=device)
+    route_per_row(stitched, rows)
+    return stitched, registry.get_adapter(adapter if adapter in names else names[0])
+
+
+@app.command()
+def stitch(
+    base: Annotated[str, typer.Argument(help="Base model: a Hub model id or a local model folder.")],
+    spec: Annotated[str, typer.Argument(help="Composition, e.g. 'stack(a, parallel(b, c))', its JSON form, or a recipe name.")],
+    save: Annotated[str | None, typer.Option("--save", help="Store the recipe in the registry under this name.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write a reloadable stitched bundle (or, with --merge, a plain model) here.")] = None,
+    merge: Annotated[bool, typer.Option("--merge", help="With --out: fold the adapters into the weights (LoRA, IA³ stacks).")] = False,
+    dtype: Annotated[str, typer.Option("--dtype", help="float32, bfloat16 or float16.")] = "float32",
+    as_json: JsonFlag = False,
+) -> None:
+    """Check SPEC against the registry and stitch it into BASE."""
+    if merge and out is None:
+        raise typer.BadParameter("--merge needs --out DIR", param_hint="--merge")
+    from hubcli.compose.spec import to_json
+    from hubcli.compose.text import SpecSyntaxError, format_spec
+
+    registry = state.registry()
+    try:
+        tree, recipe_base = resolve_spec(registry, spec)
+    except SpecSyntaxError as exc:  # shown with the caret, which the one-line error would lose
+        err_console.print(f"[red]Error:[/] {escape(exc.problem)} at column {exc.column + 1}", soft_wrap=True)
+        err_console.print(exc.message.split("\n", 1)[1], markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    validated = checked(registry, tree)
+    text = format_spec(tree)
+    data: dict[str, Any] = {
+        "base": base,
+        "spec": text,
+        "composition": to_json(tree),
+        "adapters": [{"name": n, "architecture": registry.get_adapter(n).architecture} for n in validated.adapters()],
+    }
+    if recipe_base is not None and recipe_base != base:
+        data["recipe_base"] = recipe_base
+    if save is not None:
+        from registry import Composition
+
+        registry.save_composition(Composition(name=save, base_model=base, spec=text, spec_json=to_json(tree)))
+        data["saved"] = save
+    if out is not None:
+        from hubcli.compose.bundle import write_bundle
+        from hubcli.compose.export import save_merged
+
+        stitched, loaded = stitch_model(registry, base, tree, dtype=dtype)
+        if merge:
+            save_merged(stitched, out)
+        else:
+            write_bundle(out, base, tree, loaded)
+        data["out"] = str(out)
+        data["merged"] = merge
+
+    def render(d: dict[str, Any]) -> None:
+        console.print(f"{d['base']} + {d['spec']}")
+        for adapter in d["adapters"]:
+            console.print(f"  {adapter['name']} ({adapter['architecture']})")
+        if "saved" in d:
+            console.print(f"saved recipe {d['saved']!r}")
+        if "out" in d:
+            console.print(f"wrote {'merged model' if d['merged'] else 'stitched bundle'} to {d['out']}")
+
+    emit(data, as_json, render)
+
+
+@app.command()
+def recipes(as_json: JsonFlag = False) -> None:
+    """List the stitch recipes saved with `hubcli stitch … --save NAME`."""
+    rows = [{"name": c.name, "base_model": c.base_model, "spec": c.spec, "created_at": c.created_at}
+            for c in state.registry().compositions()]
+
+    def render(items: list[dict[str, Any]]) -> None:
+        if not items:
+            console.print("no recipes (save one with `hubcli stitch BASE SPEC --save NAME`)")
+        for item in items:
+            console.print(f"{item['name']}  {item['base_model']}  {item['spec']}")
+
+    emit(rows, as_json, render)
