@@ -37,6 +37,17 @@ class LocalFile:
         return self.content if isinstance(self.content, bytes) else self.content.read_bytes()
 
     @property
+    def size(self) -> int:
+        return len(self.content) if isinstance(self.content, bytes) else self.content.stat().st_size
+
+    def operation(self):
+        """The upload of this file for ``create_commit`` (stored blobs are streamed from disk)."""
+        from huggingface_hub import CommitOperationAdd
+
+        source = self.content if isinstance(self.content, bytes) else str(self.content)
+        return CommitOperationAdd(path_in_repo=self.path, path_or_fileobj=source)
+
+    @property
     def git_oid(self) -> str:
         data = self.read()
         return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
@@ -126,7 +137,7 @@ def push(
     on_progress: ProgressCallback = ignore_progress,
 ) -> PushReport:
     """Push adapter ``name`` to ``repo`` (``ns/name``) on branch ``revision`` (default main)."""
-    from huggingface_hub import CommitOperationAdd, HfApi
+    from huggingface_hub import HfApi
 
     adapter = registry.get_adapter(name)
     fmt = check_format(adapter, fmt)
@@ -144,12 +155,11 @@ def push(
             api.create_repo(ref.repo_id, private=private, exist_ok=True)
             if branch != "main" and not create_pr:
                 api.create_branch(ref.repo_id, branch=branch, exist_ok=True)
-            total = sum(len(f.read()) for f in files)
+            total = sum(f.size for f in files)
             on_progress(Progress("uploading", 0, total, detail=f"{len(files)} files"))
             info = api.create_commit(
                 ref.repo_id,
-                [CommitOperationAdd(f.path, f.read() if isinstance(f.content, bytes) else str(f.content))
-                 for f in files],
+                [f.operation() for f in files],
                 commit_message=f"Upload {adapter.architecture} adapter {name} with hubcli",
                 revision=branch,
                 create_pr=create_pr,
