@@ -102,7 +102,7 @@ class AdapterTable(DataTable):
 One row per registered adapter matching the filter and the group chosen on the left.
 Rows load as you scroll, so this stays quick with any number of adapters.
 
-- **Up/Down, PgUp/PgDn, Home/End**: move; the detail panel follows the cursor.
+- **Up/Down, PgUp/PgDn, Ctrl+Home/Ctrl+End**: move; the detail panel follows the cursor.
 - **Click a column header**, or **s** / **r**: sort by that column / reverse the order.
 """
 
