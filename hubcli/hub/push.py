@@ -2,8 +2,8 @@
 
 The adapter is written in its layout (the stored files: the original config verbatim, weights
 as safetensors) plus a generated README.md model card. Before committing, the files are compared
-with the remote tree (git blob ids for regular files, sha256 for LFS files), so pushing the same
-content again makes no commit. A ``Remote`` row records every push; it is written only after the
+with the remote revision's files (git blob ids for regular files, sha256 for LFS files), so
+pushing the same content again makes no commit. A ``Remote`` row records every push; it is written only after the
 Hub has accepted the commit, so an interrupted push leaves the registry's remotes as they were.
 """
 
@@ -99,29 +99,26 @@ def local_files(registry: Registry, adapter: Adapter, repo_id: str, fmt: str) ->
     return files
 
 
-def _same_as_remote(api, repo_id: str, revision: str, files: list[LocalFile]) -> bool:
-    """True when every local file is already on ``revision`` with the same content."""
+def remote_commit_if_same(api, repo_id: str, revision: str, files: list[LocalFile]) -> str | None:
+    """The commit of ``revision`` when it already holds every local file with the same content
+    (one model-info request: its file list carries git blob ids and LFS sha256); else None."""
     from huggingface_hub import errors as hf
-    from huggingface_hub.hf_api import RepoFile
 
     try:
-        remote = {
-            entry.path: entry
-            for entry in api.list_repo_tree(repo_id, revision=revision, recursive=True)
-            if isinstance(entry, RepoFile)
-        }
+        info = api.model_info(repo_id, revision=revision, files_metadata=True)
     except (hf.RevisionNotFoundError, hf.RepositoryNotFoundError):
-        return False
+        return None
+    remote = {sibling.rfilename: sibling for sibling in info.siblings or []}
     for item in files:
         entry = remote.get(item.path)
         if entry is None:
-            return False
+            return None
         if entry.lfs is not None:
             if entry.lfs.sha256 != item.sha256:
-                return False
+                return None
         elif entry.blob_id != item.git_oid:
-            return False
-    return True
+            return None
+    return info.sha
 
 
 def push(
@@ -148,8 +145,7 @@ def push(
     api = HfApi(endpoint=url)
     with hub_errors(ref.repo_id, branch, url):
         on_progress(Progress("checking", detail=ref.repo_id))
-        if _same_as_remote(api, ref.repo_id, branch, files):
-            commit = api.model_info(ref.repo_id, revision=branch).sha
+        if commit := remote_commit_if_same(api, ref.repo_id, branch, files):
             report = PushReport(name, ref.repo_id, url, branch, commit, fmt, [f.path for f in files], True)
         else:
             api.create_repo(ref.repo_id, private=private, exist_ok=True)
