@@ -110,6 +110,32 @@ def test_adapterhub_goldens(registry: Registry) -> None:
         distances([loras[0], bottlenecks[0]])
 
 
+def test_fused_gpt2_attention_and_llama_goldens(registry: Registry) -> None:
+    """GPT-2's c_attn LoRA (A [2r, in], B [2·out, r] for q and v) becomes one module per matrix,
+    each with ΔW equal to its block of the fused update; Llama's GQA k/v are [16, 32]."""
+    golden = GOLDEN_BERT.parent
+    add(registry, golden / "gpt2" / "adapters" / "lora", "gpt2-lora")
+    weights = adapter_weights(read_adapter(registry, "gpt2-lora"), "tiny-gpt2", "gpt2")
+    assert sorted(weights.modules) == ["layer.0.q", "layer.0.v", "layer.1.q", "layer.1.v"]
+    loaded = read_adapter(registry, "gpt2-lora")
+    a = loaded.tensors["h.1.attn.c_attn.loras.lora.lora_A"]
+    b = loaded.tensors["h.1.attn.c_attn.loras.lora.lora_B"]
+    value = weights.modules["layer.1.v"]
+    torch.testing.assert_close(value.scaling * value.b @ value.a, 2.0 * b[32:] @ a[4:])
+    add(registry, golden / "llama" / "adapters" / "lora_full", "llama-lora")
+    llama = adapter_weights(read_adapter(registry, "llama-lora"), "tiny-llama", "llama")
+    assert llama.modules["layer.0.k"].shape == (16, 32)
+    assert sorted(k for k in llama.modules if k.startswith("layer.0.")) == [
+        "layer.0.ffn_in.up_proj",
+        "layer.0.ffn_out",
+        "layer.0.k",
+        "layer.0.q",
+        "layer.0.v",
+    ]
+    report = distances([llama, llama.restricted(llama.modules)], metric="l2", matrices=["ffn_in"])
+    assert list(report.per_module) == ["layer.0.ffn_in.up_proj", "layer.1.ffn_in.up_proj"]
+
+
 def test_dora_is_refused(registry: Registry, tmp_path: Path) -> None:
     folder = save_peft_lora(tmp_path / "d", seed=4)
     config = json.loads((folder / "adapter_config.json").read_text())

@@ -109,7 +109,10 @@ def short_names_for(model_type: str | None) -> dict[str, str]:
     except HubcliError:
         return {}
     names = {points.o: "o", points.ffn_out: "ffn_out"}
-    names.update({path: "ffn_in" if len(points.ffn_in) == 1 else f"ffn_in.{path}" for path in points.ffn_in})
+    several = len(points.ffn_in) > 1
+    names.update(
+        {path: f"ffn_in.{path.rsplit('.', 1)[-1]}" if several else "ffn_in" for path in points.ffn_in}
+    )
     for short in ("q", "k", "v", "qkv"):
         if path := getattr(points, short):
             names[path] = short

@@ -216,7 +216,7 @@ def shared_modules(adapters: Sequence[AdapterWeights], matrices: Sequence[str] |
 def selected(key: str, matrices: Sequence[str]) -> bool:
     """Whether ``--matrices`` keeps module ``key``: by short name (q) or module name (query)."""
     inner = matrix_of(key)
-    return any(m in (inner, inner.rsplit(".", 1)[-1]) for m in matrices)
+    return any(m in (inner, inner.rsplit(".", 1)[-1], inner.split(".", 1)[0]) for m in matrices)
 
 
 def _shape(module: LowRankFactors | torch.Tensor) -> tuple[int, ...]:
