@@ -12,7 +12,9 @@ from hubcli.adapter_folder import AdapterFolder
 from hubcli.compose.setup import activate
 from hubcli.engine import StitchedModel, read_adapter
 from hubcli.importer import import_adapter
-from plugins.compositions.fuse import FusionLayers, load_fusion, save_fusion, train_fusion
+from plugins.compositions.fuse.files import load_fusion, save_fusion
+from plugins.compositions.fuse.layer import FusionLayers
+from plugins.compositions.fuse.training import train_fusion
 
 GOLDEN = Path(__file__).parent / "golden" / "adapterhub" / "bert"
 FUSED = ("seq_bn", "seq_bn_2", "seq_bn_3")

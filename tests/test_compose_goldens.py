@@ -25,7 +25,7 @@ from hubcli.compose.adapterhub import from_adapterhub
 from hubcli.compose.setup import activate
 from hubcli.engine import StitchedModel, read_adapter
 from hubcli.importer import import_adapter
-from plugins.compositions.fuse import load_fusion
+from plugins.compositions.fuse.files import load_fusion
 
 GOLDEN = Path(__file__).parent / "golden" / "adapterhub"
 MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())

@@ -2,8 +2,9 @@
 
 ``fuse(a, b, c)`` (dynamic, ``adapters``' default) or ``fuse(a, b, c, static=1)``. The fusion
 layers are created when the composition is activated, one per sub-block where all the fused
-adapters sit, freshly initialised; ``load_fusion`` reads trained ones (AdapterHub files or
-ours), ``save_fusion`` writes ours, ``train_fusion`` trains them.
+adapters sit, freshly initialised; ``fuse.files.load_fusion`` reads trained ones (AdapterHub
+files or ours), ``fuse.files.save_fusion`` writes ours, ``fuse.training.train_fusion`` trains
+them. This module imports no torch (validation loads it); the layers come with ``build``.
 """
 
 from __future__ import annotations
@@ -13,14 +14,8 @@ from typing import Any
 
 from hubcli.compose.routing import Child, CompositionError, Routed
 from hubcli.compose.spec import SpecError
-from hubcli.compose.states import BlockState
 from hubcli.plugin_api import AttachTarget, CompositionPlugin
 from plugins.compositions._arguments import flag
-from plugins.compositions.fuse.files import load_fusion, save_fusion
-from plugins.compositions.fuse.layer import FusionConfig, FusionLayers, fuse
-from plugins.compositions.fuse.training import train_fusion
-
-__all__ = ["FuseBlock", "FusionConfig", "FusionLayers", "load_fusion", "save_fusion", "train_fusion"]
 
 
 class FuseBlock(CompositionPlugin):
@@ -35,7 +30,9 @@ class FuseBlock(CompositionPlugin):
         checked = super().check_arguments(args, children)
         return {"static": flag(self.name, "static", checked, default=False)}
 
-    def build(self, children: Sequence[str], args: Mapping[str, Any], target: AttachTarget) -> FusionLayers:
+    def build(self, children: Sequence[str], args: Mapping[str, Any], target: AttachTarget) -> Any:
+        from plugins.compositions.fuse.layer import FusionConfig, FusionLayers
+
         names = list(children)
         if len(set(names)) != len(names):
             raise SpecError(f"fuse: an adapter appears twice in fuse({', '.join(names)})")
@@ -47,6 +44,9 @@ class FuseBlock(CompositionPlugin):
         return FusionLayers(names, points, target.dims.hidden_size, FusionConfig.preset(args["static"]), like)
 
     def route(self, state: Routed, children: Sequence[Child], args: Mapping[str, Any], owned: Any) -> Routed:
+        from hubcli.compose.states import BlockState
+        from plugins.compositions.fuse.layer import fuse
+
         names = [child.name for child in children]
         if not isinstance(state, BlockState):
             raise CompositionError("fuse only runs at bottleneck sub-blocks")
