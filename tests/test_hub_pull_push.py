@@ -213,7 +213,8 @@ def test_missing_repo_or_revision_leaves_the_registry_unchanged(cli, hub: HubSer
     no_rev = cli("pull", f"{REPO}@v9")
     assert no_rev.exit_code == 1
     assert f"revision 'v9' not found on {hub.endpoint}" in no_rev.stderr
-    assert cli("pull", "not a repo id").exit_code == 1
+    assert "is not a Hub repository id" in cli("pull", "not a repo id").stderr
+    assert "name different revisions" in cli("pull", f"{REPO}@v1", "--revision", "v2").stderr
     assert registry_state(registry) == before
 
 

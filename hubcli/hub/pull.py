@@ -20,7 +20,7 @@ from pathlib import Path
 from hubcli.adapter_folder import AdapterFolder
 from hubcli.errors import AdapterFormatError
 from hubcli.hub import settings
-from hubcli.hub.errors import HubNotFound, HubUnavailable, hub_errors
+from hubcli.hub.errors import HubError, HubUnavailable, hub_errors
 from hubcli.hub.progress import ByteCounter, Progress, ProgressCallback, ignore_progress
 from hubcli.importer import CONFIG_FILE, ImportOutcome, check_name, import_adapter
 from registry import Registry
@@ -44,9 +44,9 @@ def parse_repo_ref(text: str, revision: str | None = None) -> RepoRef:
     """``ns/name[@rev]``; ``revision`` (``--revision``) must agree with an ``@rev`` suffix."""
     repo_id, _, suffix = text.partition("@")
     if not REPO_ID.match(repo_id):
-        raise HubNotFound(f"{text!r} is not a Hub repository id (expected namespace/name[@revision])")
+        raise HubError(f"{text!r} is not a Hub repository id (expected namespace/name[@revision])")
     if suffix and revision and suffix != revision:
-        raise HubNotFound(f"{text!r} and --revision {revision!r} name different revisions")
+        raise HubError(f"{text!r} and --revision {revision!r} name different revisions")
     return RepoRef(repo_id, suffix or revision or None)
 
 
