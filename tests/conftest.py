@@ -17,6 +17,7 @@ import tempfile  # noqa: E402
 from tests.hub_server import HubServer  # noqa: E402
 
 HUB_SERVER = HubServer().start()
+atexit.register(HUB_SERVER.stop)
 _HF_HOME = tempfile.mkdtemp(prefix="hubcli-test-hf-home-")
 atexit.register(shutil.rmtree, _HF_HOME, ignore_errors=True)
 os.environ.update(
