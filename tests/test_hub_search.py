@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from tests.hub_server import TEST_USER, HubServer
@@ -77,3 +83,13 @@ def test_endpoint_option_wins_over_the_environment(cli, hub_with_cards, monkeypa
     found = cli("search", "--library", "adapters", "--endpoint", hub_with_cards.endpoint, "--json")
     assert found.exit_code == 0, found.stderr
     assert ids(found) == ["sst2-seq-bn"]
+
+
+def test_the_installed_command_talks_to_hf_endpoint(hub_with_cards, hubcli_home) -> None:
+    """A fresh process, as users run it: huggingface_hub imported there for the first time."""
+    hubcli = Path(sys.executable).with_name("hubcli")
+    env = {**os.environ, "HF_ENDPOINT": hub_with_cards.endpoint}
+    result = subprocess.run([str(hubcli), "search", "--library", "adapters", "--json"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert [row["id"] for row in json.loads(result.stdout)] == [f"{TEST_USER}/sst2-seq-bn"]
