@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 import torch
@@ -44,6 +45,13 @@ def _weighted(tensors: Sequence[torch.Tensor], weights: Sequence[float]) -> torc
     return total
 
 
+@lru_cache(maxsize=256)
+def _row_index(values: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """One index tensor per (rows, device): a per-row batch touches every adapted projection,
+    and copying the same small index to the accelerator at each one would cost a transfer."""
+    return torch.tensor(values, dtype=torch.long, device=device)
+
+
 class _TensorRows(Routed):
     """Row-index helpers shared by the states (all keep their tensors on one device)."""
 
@@ -51,7 +59,7 @@ class _TensorRows(Routed):
         raise NotImplementedError
 
     def row_index(self, values: Sequence[int]) -> torch.Tensor:
-        return torch.tensor(list(values), dtype=torch.long, device=self._device())
+        return _row_index(tuple(values), self._device())
 
 
 @dataclass

@@ -5,6 +5,7 @@ gives z (LN(h + x) for the usual ``original_ln_before``) and the residual r; eve
 bottleneck gives uⱼ = fⱼ(z); then q = Wq·z (or the pre-LN input with ``query_before_ln``),
 kⱼ = Wk·uⱼ, vⱼ = Wv·uⱼ, a = softmax_j(q·kⱼ) (no 1/√d), and the sub-block continues with
 Σ aⱼ·vⱼ + r, closed by the last adapter (LN(· + x)). ``static`` fusion has no value matrix.
+uⱼ is taken before a bottleneck's gate (``use_gating``), as ``adapters`` does.
 """
 
 from __future__ import annotations
@@ -127,10 +128,10 @@ class FusionLayers(nn.Module):
 
 def fuse(state: BlockState, names: list[str], layers: FusionLayers) -> BlockState:
     """The fused sub-block state (see the module docstring)."""
-    last = state.slot.adapters[names[-1]]
-    config = getattr(last, "config", None)
-    if config is None or not hasattr(last, "bottleneck"):
-        raise CompositionError(f"fuse: adapter {names[-1]!r} is not a bottleneck adapter")
+    for name in names:
+        if not all(hasattr(state.slot.adapters[name], part) for part in ("config", "adapter_down", "adapter_up")):
+            raise CompositionError(f"fuse: adapter {name!r} is not a bottleneck adapter")
+    config = state.slot.adapters[names[-1]].config
     hidden, block = state.hidden, state.block
     summed = hidden + block.x
     z = block.normed(summed) if config.original_ln_before else hidden
@@ -140,5 +141,11 @@ def fuse(state: BlockState, names: list[str], layers: FusionLayers) -> BlockStat
         residual = hidden if config.residual_before_ln else z
     fusion = layers.at(state.slot)
     query = hidden if fusion.config.query_before_ln else z
-    ups = torch.stack([state.slot.adapters[name].bottleneck(z) for name in names], dim=2)
+    ups = torch.stack([_up(state.slot.adapters[name], z) for name in names], dim=2)
     return BlockState(state.slot, fusion(query, ups, residual), block, names[-1])
+
+
+def _up(adapter: Any, z: torch.Tensor) -> torch.Tensor:
+    """uⱼ = up(act(down(z)))·scaling, before any gate: what ``adapters`` hands its fusion
+    layer (the parameter names are ``adapters``' own, which the bottleneck module keeps)."""
+    return adapter.adapter_up(adapter.adapter_down(z)) * adapter.scaling
