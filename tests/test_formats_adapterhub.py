@@ -10,6 +10,7 @@ distinct trained tensors' values (``adapters`` saves some tensors under two name
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -190,3 +191,32 @@ def test_saved_setup_has_one_adapter_per_subfolder(registry):
     assert [a.architecture for a in imported] == ["lora", "bottleneck"]
     with pytest.raises(AdapterFormatError, match="no adapter_config.json"):
         import_adapter(registry, golden("fusion"))
+
+
+def patched_copy(tmp_path: Path, name: str, **changes: Any) -> AdapterFolder:
+    """A copy of a golden folder whose adapter_config.json has ``changes`` (None deletes)."""
+    folder = shutil.copytree(GOLDEN / "bert" / "adapters" / name, tmp_path / name)
+    path = folder / "adapter_config.json"
+    envelope = json.loads(path.read_text())
+    for key, value in changes.items():
+        target = envelope["config"] if key in envelope["config"] else envelope
+        if value is None:
+            del target[key]
+        else:
+            target[key] = value
+    path.write_text(json.dumps(envelope))
+    return AdapterFolder(folder)
+
+
+@pytest.mark.skipif(not FOLDERS, reason="AdapterHub goldens not generated")
+def test_files_from_older_library_versions(registry, tmp_path):
+    """adapters < 1.1 trained LoRA and IA³ without alpha; files without a version used the old
+    activation names. Both are read the way the library reads them."""
+    lora = import_adapter(registry, patched_copy(tmp_path, "lora", version="adapters.1.0.1"))
+    assert lora.adapter.method_config["scaling_rule"] == "1"
+    ia3 = patched_copy(tmp_path, "ia3", version="adapters.0.2.2", alpha=3)
+    assert import_adapter(registry, ia3).adapter.method_config["scale"] == 1.0
+    current = import_adapter(registry, patched_copy(tmp_path, "ia3_safetensors", alpha=3), name="x")
+    assert current.adapter.method_config["scale"] == 3.0
+    old = patched_copy(tmp_path, "bn_custom", version=None)
+    assert import_adapter(registry, old).adapter.method_config["non_linearity"] == "gelu_new"

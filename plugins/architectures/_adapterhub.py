@@ -213,7 +213,7 @@ def detected(
         hidden_size=envelope.hidden_size,
         task=task,
         labels=labels,
-        extra={WHERE_KEY: folder.where(weights), "version": envelope.version},
+        extra={WHERE_KEY: folder.where(weights)},
     )
 
 

@@ -121,7 +121,7 @@ def detected(
         model_type=envelope.guessed_model_type(),
         hidden_size=hidden_size,
         task=envelope.task_type,
-        extra={WHERE_KEY: folder.where(weights), "peft_version": raw.get("peft_version")},
+        extra={WHERE_KEY: folder.where(weights)},
     )
 
 
