@@ -147,3 +147,30 @@ def test_ties_keeps_elected_signs_and_stays_within_the_inputs(values, density):
     nonzero = merged != 0
     assert torch.equal(torch.sign(merged[nonzero]), elected[nonzero])
     assert bool((merged.abs() <= trimmed.abs().max(dim=0).values + 1e-12).all())
+
+
+def test_large_deltas_take_a_randomized_svd_with_an_exact_error(monkeypatch):
+    """Above EXACT_SVD_MAX (lowered here) the SVD is randomized: for a ΔW with a decaying
+    spectrum it finds the optimum, it is reproducible, and the reported error is the true one."""
+    from hubcli.merge import lora
+
+    monkeypatch.setattr(lora, "EXACT_SVD_MAX", 8)
+    generator = torch.Generator().manual_seed(3)
+    low = torch.randn(60, 6, generator=generator, dtype=torch.float64) @ torch.randn(
+        6, 40, generator=generator, dtype=torch.float64
+    )
+    dense = low + 1e-3 * torch.randn(60, 40, generator=generator, dtype=torch.float64)
+    factors, lost, total = lora.best_low_rank(dense, 4)
+    u, s, vh = torch.linalg.svd(dense, full_matrices=False)
+    optimum = (u[:, :4] * s[:4]) @ vh[:4]
+    stored = factors.dense().double()
+    assert (stored - optimum).abs().max().item() <= 1e-4 * optimum.abs().max().item()
+    assert lost == pytest.approx(float(((dense - stored) ** 2).sum()), rel=1e-4)
+    assert total == pytest.approx(float((dense**2).sum()))
+    again, _, _ = lora.best_low_rank(dense, 4)
+    assert torch.equal(again.A, factors.A) and torch.equal(again.B, factors.B)
+
+
+def test_trim_breaks_ties_at_the_threshold_in_index_order():
+    assert close(trim_by_magnitude(vec(0.2, -0.5, 0.5, 0.5, 0.1), 0.4), 0, -0.5, 0.5, 0, 0)
+    assert close(trim_by_magnitude(vec(0.3, 0.3, 0.3), 0.5), 0.3, 0.3, 0)
