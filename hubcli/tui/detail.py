@@ -16,7 +16,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Markdown, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
@@ -99,7 +99,7 @@ def overview(details: AdapterDetails) -> RenderableType:
     return grid
 
 
-class AdapterDetail(TabbedContent):
+class AdapterDetail(Vertical):
     HELP: ClassVar[str] = """\
 ## Detail
 
@@ -114,16 +114,17 @@ Switch tabs with **Left/Right** when the tab bar is focused, or click them.
         self.shown: str | None = None
 
     def compose(self) -> ComposeResult:
-        with TabPane("Overview", id="tab-overview"), VerticalScroll():
-            yield Static(NO_SELECTION, id="overview")
-        with TabPane("Config", id="tab-config"), VerticalScroll():
-            yield Static("", id="config")
-        with TabPane("Files", id="tab-files"):
-            yield DataTable(id="files", cursor_type="row")
-        with TabPane("Evaluations", id="tab-evaluations"):
-            yield DataTable(id="evaluations", cursor_type="row")
-        with TabPane("Model card", id="tab-card"), VerticalScroll():
-            yield Markdown("", id="card")
+        with TabbedContent(id="detail-tabs"):
+            with TabPane("Overview", id="tab-overview"), VerticalScroll():
+                yield Static(NO_SELECTION, id="overview")
+            with TabPane("Config", id="tab-config"), VerticalScroll():
+                yield Static("", id="config")
+            with TabPane("Files", id="tab-files"):
+                yield DataTable(id="files", cursor_type="row")
+            with TabPane("Evaluations", id="tab-evaluations"):
+                yield DataTable(id="evaluations", cursor_type="row")
+            with TabPane("Model card", id="tab-card"), VerticalScroll():
+                yield Markdown("", id="card")
 
     def on_mount(self) -> None:
         self.border_title = "Detail"

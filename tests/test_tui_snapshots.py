@@ -1,0 +1,68 @@
+"""SVG snapshots of the main screens (pytest-textual-snapshot; update with --snapshot-update).
+
+Everything drawn must be the same on every run: the registry and the adapters' source folders
+live at fixed paths, and the adapters' timestamps are pinned.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+from textual.pilot import Pilot
+from textual.widgets import TabbedContent
+
+from hubcli.tui.app import HubcliApp
+from registry import Adapter, Registry
+from tests.test_tui_support import add_sample_adapters, settle
+
+SIZE = (130, 40)
+
+
+@pytest.fixture
+def fixed_registry(request: pytest.FixtureRequest) -> Iterator[Registry]:
+    root = Path(tempfile.gettempdir()) / "hubcli-tui-snapshots" / request.node.name
+    shutil.rmtree(root, ignore_errors=True)
+    registry = Registry(root / "home")
+    add_sample_adapters(registry, root / "src")
+    with registry.engine.begin() as connection:
+        pinned = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+        connection.execute(update(Adapter).values(created_at=pinned, updated_at=pinned))
+    yield registry
+    registry.close()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+async def ready(pilot: Pilot) -> None:
+    app = pilot.app
+    assert isinstance(app, HubcliApp)
+    await settle(pilot, lambda: app.adapter_count == 3 and app.detail.shown is not None)
+    await pilot.press("ctrl+end")
+    await settle(pilot, lambda: app.detail.shown == "sentiment-lora")
+
+
+def test_main_screen(snap_compare, fixed_registry: Registry) -> None:  # noqa: ANN001
+    assert snap_compare(HubcliApp(fixed_registry), terminal_size=SIZE, run_before=ready)
+
+
+def test_tag_dialog(snap_compare, fixed_registry: Registry) -> None:  # noqa: ANN001
+    async def open_tag_dialog(pilot: Pilot) -> None:
+        await ready(pilot)
+        await pilot.press("f3", *"eval")
+
+    assert snap_compare(HubcliApp(fixed_registry), terminal_size=SIZE, run_before=open_tag_dialog)
+
+
+def test_light_theme_config_tab(snap_compare, fixed_registry: Registry) -> None:  # noqa: ANN001
+    async def light_config(pilot: Pilot) -> None:
+        await ready(pilot)
+        await pilot.press("f12", "f6")
+        pilot.app.query_one("#detail-tabs", TabbedContent).active = "tab-config"
+        await settle(pilot)
+
+    assert snap_compare(HubcliApp(fixed_registry), terminal_size=SIZE, run_before=light_config)
