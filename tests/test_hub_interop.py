@@ -22,6 +22,7 @@ from tests.helpers.tiny_models import inputs, output_of, peft_adapter  # noqa: E
 from tests.hub_server import TEST_USER, HubServer  # noqa: E402
 
 GOLDEN = Path(__file__).parent / "golden" / "adapterhub"
+ADAPTERS_PYTHON = GOLDEN.parent / ".venv-adapters" / "bin" / "python"
 TOLERANCE = 1e-5
 
 
@@ -94,6 +95,45 @@ def test_adapterhub_repo_gives_the_adapters_library_outputs(cli, hub: HubServer,
     assert set(files) == {".gitattributes", "README.md", "adapter_config.json", "adapter.safetensors"}
     card = files["README.md"].content.decode()
     assert "library_name: adapter-transformers" in card and 'load_adapter("hubcli-tester/ah-lora-again"' in card
+
+
+LOAD_WITH_ADAPTERS = """
+import json, sys, torch
+from adapters import AutoAdapterModel
+from safetensors.torch import load_file
+base, repo, inputs, expected = sys.argv[1:]
+model = AutoAdapterModel.from_pretrained(base, attn_implementation="eager").eval()
+model.load_adapter(repo, source="hf", set_active=True, use_safetensors=True)  # as the model card says
+ids = json.load(open(inputs))
+with torch.no_grad():
+    out = model(input_ids=torch.tensor(ids["input_ids"]), attention_mask=torch.tensor(ids["attention_mask"]))
+print(json.dumps((out.last_hidden_state - load_file(expected)["last_hidden_state"]).abs().max().item()))
+"""
+
+
+@pytest.mark.skipif(not ADAPTERS_PYTHON.exists(),
+                    reason="needs the adapters library's own venv (tests/golden/make_adapterhub_goldens.sh)")
+def test_adapters_library_loads_what_hubcli_pushed(cli, hub: HubServer, tmp_path: Path) -> None:
+    """AdapterHub's library (transformers 4, so in its own venv) loads an adapter hubcli pushed,
+    from the test Hub, with the usage line of the model card, and gives the golden outputs."""
+    import os
+    import subprocess
+
+    case = next(c for c in json.loads((GOLDEN / "manifest.json").read_text())["cases"] if c["id"] == "bert/lora")
+    assert cli("add", GOLDEN / case["adapters"][0]["dir"], "--name", "ah-lora").exit_code == 0
+    pushed = cli("push", "ah-lora", f"{TEST_USER}/ah-lora")
+    assert pushed.exit_code == 0, pushed.stderr
+    assert "use_safetensors=True" in hub.state.repos[f"{TEST_USER}/ah-lora"].head().files["README.md"].content.decode()
+
+    env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_HOME": str(tmp_path / "hf-home")}
+    env.pop("HF_HUB_CACHE", None)
+    result = subprocess.run(
+        [str(ADAPTERS_PYTHON), "-c", LOAD_WITH_ADAPTERS, str(GOLDEN / case["base_model_dir"]),
+         f"{TEST_USER}/ah-lora", str(GOLDEN / case["input"]), str(GOLDEN / case["expected"])],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) <= TOLERANCE
 
 
 class _Payload:

@@ -38,7 +38,7 @@ def _usage(adapter: Adapter, repo_id: str, fmt: str) -> str:
         native = (
             "```python\nfrom adapters import AutoAdapterModel\n\n"
             f'model = AutoAdapterModel.from_pretrained("{base}")\n'
-            f'name = model.load_adapter("{repo_id}", source="hf", set_active=True)\n```'
+            f'name = model.load_adapter("{repo_id}", source="hf", set_active=True, use_safetensors=True)\n```'
         )
     return (
         "## Usage\n\nWith [hubcli](https://github.com/hubcli/hubcli):\n\n"
