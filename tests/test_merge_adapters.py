@@ -74,6 +74,25 @@ def test_ia3_merges_deviations_from_one(registry, tmp_path, method, weights):
         assert (wrapped.eval()(input_ids=ids, attention_mask=mask).logits - direct).abs().max().item() <= 1e-5
 
 
+@pytest.mark.parametrize("method", ["ties", "dare"])
+def test_ia3_ties_and_dare_reset_dropped_entries_to_one(registry, tmp_path, method):
+    """Trimmed or dropped entries go back to 1 (no scaling), never to 0; DARE's masks are drawn
+    module by module in sorted order, inputs in order, from the seeded generator."""
+    from hubcli.merge.task_vectors import combine
+
+    base = tiny_llama()
+    for name, seed in (("a", 1), ("b", 2)):
+        register(registry, peft_folder(base, tmp_path / name, kind="ia3", seed=seed), name)
+    spec = make_spec(2, method=method, density=0.3, seed=11)
+    merge_adapters(registry, "ab", ["a", "b"], spec)
+    first, second, got = vectors(registry, "a"), vectors(registry, "b"), vectors(registry, "ab")
+    generator = torch.Generator().manual_seed(11)
+    for module in sorted(got):
+        expected = 1 + combine([first[module] - 1, second[module] - 1], spec, generator)
+        assert (got[module] - expected).abs().max().item() <= 1e-6
+        assert bool((got[module] == 1).any()), "some entries were trimmed or dropped back to 1"
+
+
 def bottleneck_twin(tmp_path: Path, name: str, factor: float) -> Path:
     """The golden AdapterHub Houlsby adapter, renamed to ``name`` with its parameters rescaled."""
     folder = tmp_path / name
