@@ -175,3 +175,14 @@ def test_prompt_tuning_seq_cls(registry, tmp_path):
     assert adapter.num_parameters == trained  # 3 × 32 prompt + the classifier
     assert adapter.method_config["num_virtual_tokens"] == 3
     assert adapter.method_config["modules_to_save"] == ["classifier", "score"]
+
+
+def test_distilbert_seq_cls_saves_pre_classifier_too(registry, tmp_path):
+    """PEFT saves every module whose name *ends with* a modules_to_save entry: DistilBERT's
+    ``pre_classifier`` rides along with ``classifier``."""
+    config = transformers.DistilBertConfig(vocab_size=100, dim=32, n_layers=2, n_heads=4, hidden_dim=37)
+    model = transformers.DistilBertForSequenceClassification(config)
+    lora = peft.LoraConfig(task_type=peft.TaskType.SEQ_CLS, r=2, target_modules=["q_lin", "v_lin"])
+    trained = save(model, lora, tmp_path)
+    adapter = import_adapter(registry, AdapterFolder(tmp_path), name="distil").adapter
+    assert adapter.num_parameters == trained

@@ -88,7 +88,11 @@ def saved_module(tensor: str, modules_to_save: list[str]) -> bool:
     """Whether ``tensor`` is a full copy of a module listed in ``modules_to_save`` (e.g. the
     classifier of a SEQ_CLS adapter), which PEFT saves next to the adapter weights."""
     path = tensor[len(MODULE_PREFIX) :] if tensor.startswith(MODULE_PREFIX) else tensor
-    return any(f".{name}." in f".{path}" for name in modules_to_save)
+    parts = path.split(".")
+    # PEFT's rule: a module is saved when its name *ends with* an entry, so "classifier" also
+    # saves DistilBERT's "pre_classifier".
+    modules = (".".join(parts[:k]) for k in range(1, len(parts)))
+    return any(module.endswith(name) for module in modules for name in modules_to_save)
 
 
 def detected(
