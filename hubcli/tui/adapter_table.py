@@ -153,6 +153,7 @@ Rows load as you scroll, so this stays quick with any number of adapters.
         self.adapters.clear()
         self.clear()
         self._label_columns()
+        self.border_subtitle = f"loading … · {query.describe()}"
         self._request_page()
 
     def reload(self) -> None:

@@ -124,7 +124,7 @@ class HubcliApp(App[None]):
         keymap = load_keymap(self.home, [a.id for a in ACTIONS] + list(TABLE_BINDING_IDS) + ["cancel_job"])
         self.set_keymap(keymap.keys)
         for problem in keymap.problems:
-            self.notify(problem, title="Keymap", severity="warning", timeout=10)
+            self.notify(problem, title="Keymap", severity="warning", timeout=10, markup=False)
         self.user_keys = keymap.keys
         for panel, shown in (("groups", self.state.show_groups), ("detail", self.state.show_detail),
                              ("jobs", self.state.show_jobs)):
@@ -237,7 +237,7 @@ class HubcliApp(App[None]):
                 self.push_screen(MessageDialog("Verify found problems", "\n".join([job.message, *problems]),
                                                error=True))
             else:
-                self.notify(job.message, title=job.title)
+                self.notify(job.message, title=job.title, markup=False)
             self.registry_changed()
         elif worker.state == WorkerState.ERROR:
             cancelled = isinstance(worker.error, JobCancelled)

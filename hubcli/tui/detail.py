@@ -86,7 +86,7 @@ def overview(details: AdapterDetails) -> RenderableType:
         ("Revision", " @ ".join(x for x in (a.source_revision, a.source_commit) if x)),
         ("License", a.license),
         ("Digest", a.digest),
-        ("Added", a.created_at.isoformat(sep=" ", timespec="seconds")),
+        ("Added", a.created_at.strftime("%Y-%m-%d %H:%M:%S")),
         ("Pushed to", ", ".join(f"{r.repo_id}@{r.revision}" for r in details.remotes)),
         ("Description", a.description),
     ]
