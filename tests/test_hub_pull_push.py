@@ -186,6 +186,21 @@ def test_repo_with_adapters_in_subfolders(cli, hub: HubServer, loras, tmp_path: 
     assert missing.exit_code == 1 and "no adapter in sub-folder 'qnli'" in missing.stderr
 
 
+def test_pull_all_is_all_or_nothing(cli, hub: HubServer, registry, loras, tmp_path: Path) -> None:
+    from huggingface_hub import HfApi
+
+    folder = tmp_path / "multi"
+    shutil.copytree(loras[0], folder / "good")
+    shutil.copytree(loras[1], folder / "zbroken")
+    (folder / "zbroken" / "adapter_model.safetensors").write_bytes(b"not safetensors at all")
+    HfApi(endpoint=hub.endpoint).create_repo(f"{TEST_USER}/multi")
+    HfApi(endpoint=hub.endpoint).upload_folder(repo_id=f"{TEST_USER}/multi", folder_path=folder)
+
+    failed = cli("pull", f"{TEST_USER}/multi", "--all")
+    assert failed.exit_code == 1 and "zbroken/adapter_model.safetensors" in failed.stderr
+    assert registry_state(registry) == (0, 0)
+
+
 def test_private_repo_needs_a_token(cli, hub: HubServer, registry, loras, monkeypatch) -> None:
     add(cli, loras[0], "orig")
     assert cli("push", "orig", f"{TEST_USER}/secret", "--private").exit_code == 0

@@ -5,8 +5,8 @@ and what ``HF_HUB_OFFLINE=1`` serves from), then each adapter folder goes throug
 ``import_adapter``, the same path as ``hubcli add``, which validates everything before one
 registry transaction. A failed download therefore never touches the registry.
 
-Which adapters a repository holds is read from its file listing first (the Hub's tree, or the
-cached one offline), so asking for one sub-folder downloads only that sub-folder, and a
+Which adapters a repository holds is read from its file listing first (the Hub's model info, or
+the cached listing offline), so asking for one sub-folder downloads only that sub-folder, and a
 repository with several adapters is explained before anything big is fetched.
 """
 
@@ -198,17 +198,23 @@ def pull(
     report = PullReport(ref, url, folder.name, settings.offline(), transferred)
     with registry.store.staging() as staging:
         snapshot = AdapterFolder(materialise(folder, staging), label=ref.label)
-        for sub in chosen:
-            on_progress(Progress("importing", detail=sub or ref.repo_id))
-            default = sub if sub else ref.repo_id.split("/")[1]
-            outcome = import_adapter(
-                registry,
-                snapshot.sub(sub) if sub else snapshot,
-                name=name or default,
-                source_kind="hub",
-                source=f"{ref.repo_id}/{sub}" if sub else ref.repo_id,
-                source_revision=ref.revision or "main",
-                source_commit=folder.name,
-            )
-            report.adapters.append(PulledAdapter(sub, outcome))
+        try:
+            for sub in chosen:
+                on_progress(Progress("importing", detail=sub or ref.repo_id))
+                outcome = import_adapter(
+                    registry,
+                    snapshot.sub(sub) if sub else snapshot,
+                    name=name or sub or ref.repo_id.split("/")[1],
+                    source_kind="hub",
+                    source=f"{ref.repo_id}/{sub}" if sub else ref.repo_id,
+                    source_revision=ref.revision or "main",
+                    source_commit=folder.name,
+                )
+                report.adapters.append(PulledAdapter(sub, outcome))
+        except BaseException:
+            # --all is all or nothing: undo the adapters this pull registered before the failure
+            for item in report.adapters:
+                if item.outcome.created:
+                    registry.remove_adapter(item.outcome.adapter.name)
+            raise
     return report
