@@ -94,7 +94,7 @@ def test_exact_merge_agrees_with_peft_cat(registry, two_loras, tmp_path):
 
 
 def test_averaging_a_and_b_separately_is_wrong(registry, two_loras, tmp_path):
-    """PEFT's "linear" combines A and B separately, (Σ √wᵢ sᵢ Aᵢ)(Σ √wᵢ Bᵢ): its cross terms
+    """PEFT's "linear" combines A and B separately, (Σ √(wᵢsᵢ) Bᵢ)(Σ √(wᵢsᵢ) Aᵢ): its cross terms
     BᵢAⱼ belong to no input. For independent LoRAs it misses Σ wᵢ ΔWᵢ by about as much as the
     target itself is large, which is why hubcli never does it."""
     expected = dense_merge(registry, ["a", "b"], [0.5, 0.5])

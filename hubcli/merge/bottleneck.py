@@ -2,8 +2,8 @@
 
 A bottleneck adapter computes h + f(h·W_down + b_down)·W_up + b_up with a non-linearity f, so
 the adapter with averaged parameters is *not* the average of the adapters' outputs (that is the
-``average`` composition block). Parameter averaging is still what AdapterHub offers
-(``average_adapter(..., combine_strategy="linear")``) and works best for adapters fine-tuned from
+``average`` composition block). Parameter averaging is still what the ``adapters`` library's
+``average_adapter()`` does for bottleneck adapters, and works best for adapters fine-tuned from
 a shared starting point. Only linear merging is offered: task arithmetic, TIES and DARE treat
 parameters as deltas from a shared base, which a bottleneck's down projection is not.
 """
