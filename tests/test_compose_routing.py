@@ -20,17 +20,22 @@ from hubcli.compose.spec import SpecError
 from hubcli.engine import StitchedModel, read_adapter
 from hubcli.importer import import_adapter
 
-GOLDEN = Path(__file__).parent / "golden" / "adapterhub" / "bert"
+GOLDENS = Path(__file__).parent / "golden" / "adapterhub"
 TOLERANCE = 1e-5
 
 
-def bert(registry, *adapters: str, head: bool = False) -> StitchedModel:
+def bert(registry, *adapters: str, family: str = "bert", dtype: torch.dtype = torch.float32) -> StitchedModel:
+    """The goldens' tiny ``family`` model (BERT unless said) with ``adapters`` attached."""
     from transformers import AutoModel
 
-    stitched = StitchedModel(AutoModel.from_pretrained(GOLDEN / "base", attn_implementation="eager").eval())
+    folder = GOLDENS / family
+    model = AutoModel.from_pretrained(folder / "base", attn_implementation="eager").eval().to(dtype)
+    stitched = StitchedModel(model)
+    known = {adapter.name for adapter in registry.list_adapters()}
     for name in adapters:
-        imported = import_adapter(registry, AdapterFolder(GOLDEN / "adapters" / name), name=name).adapter
-        stitched.attach(read_adapter(registry, imported.name))
+        if name not in known:
+            import_adapter(registry, AdapterFolder(folder / "adapters" / name), name=name)
+        stitched.attach(read_adapter(registry, name))
     return stitched
 
 
@@ -59,8 +64,11 @@ def each_row_alone(stitched: StitchedModel, inputs: dict[str, torch.Tensor], spe
     return torch.cat(rows)
 
 
-def test_per_row_loras_equal_each_row_alone_and_use_the_gathered_path(registry, monkeypatch):
-    stitched = bert(registry, "lora", "lora_2", "lora_full")
+@pytest.mark.parametrize("family", ["bert", "gpt2", "llama"])
+def test_per_row_loras_equal_each_row_alone_and_use_the_gathered_path(registry, monkeypatch, family):
+    """Different ranks and targets (lora_full adds k and the feed-forward projections; GPT-2's
+    fused c_attn, Llama's grouped k/v) in one batch."""
+    stitched = bert(registry, "lora", "lora_2", "lora_full", family=family)
     names = ["lora_full", None, "lora", "lora_2", "lora", None, "lora_2", "lora_full"]
     inputs = batch(len(names))
     expected = each_row_alone(stitched, inputs, names)
@@ -186,3 +194,17 @@ def test_engine_activate_after_a_composition_is_a_plain_stack(registry):
     activate(stitched, "lora")
     assert torch.equal(via_engine, hidden(stitched, inputs))
     assert json.dumps(list(stitched.active)) == '["lora"]'
+
+
+def test_average_runs_in_bfloat16(registry):
+    """``adapters``' Average fails in bf16 (a float32 weight tensor); hubcli's weights are plain
+    numbers, so the output stays in the model's dtype and close to float32's."""
+    spec = "average(seq_bn, seq_bn_2, weights=[0.7, 0.3])"
+    reference = bert(registry, "seq_bn", "seq_bn_2")
+    activate(reference, spec)
+    half = bert(registry, "seq_bn", "seq_bn_2", dtype=torch.bfloat16)
+    activate(half, spec)
+    inputs = batch(2)
+    got = hidden(half, inputs)
+    assert got.dtype == torch.bfloat16
+    assert (got.float() - hidden(reference, inputs)).abs().max().item() < 0.1
