@@ -313,7 +313,6 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("POST", re.compile(r"^/api/repos/create$"), "create_repo"),
         ("POST", re.compile(r"^/api/validate-yaml$"), "validate_yaml"),
-        ("GET", re.compile(r"^/api/whoami-v2$"), "whoami"),
         ("GET", re.compile(r"^/api/models$"), "list_models"),
         ("POST", re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/preupload/(?P<rev>[^/]+)$"), "preupload"),
         ("POST", re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/commit/(?P<rev>[^/]+)$"), "commit"),
@@ -372,10 +371,6 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     def do_validate_yaml(self, query: dict) -> None:
         self._json_body()
         self._send_json(200, {"errors": [], "warnings": []})
-
-    def do_whoami(self, query: dict) -> None:
-        self._require_token()
-        self._send_json(200, {"type": "user", "name": TEST_USER, "orgs": []})
 
     def do_preupload(self, query: dict, repo: str, rev: str) -> None:
         self._require_token()

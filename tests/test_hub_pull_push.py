@@ -133,9 +133,18 @@ def test_pull_twice_transfers_nothing(cli, hub: HubServer, registry, loras) -> N
 def test_revision_pinning_by_sha_branch_and_pr(cli, hub: HubServer, loras) -> None:
     add(cli, loras[0], "first")
     add(cli, loras[1], "second")
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=hub.endpoint)
     first_sha = cli("push", "first", REPO, "--json").json()["commit"]
+    api.create_tag(REPO, tag="v1")
     second_sha = cli("push", "second", REPO, "--json").json()["commit"]
     assert first_sha != second_sha
+
+    tagged = cli("pull", f"{REPO}@v1", "--name", "tagged", "--json")
+    assert tagged.exit_code == 0, tagged.stderr
+    assert tagged.json()["commit"] == first_sha and tagged.json()["revision"] == "v1"
+    assert adapter_files(cli, "tagged") == adapter_files(cli, "first")
 
     old = cli("pull", f"{REPO}@{first_sha}", "--name", "old", "--json")
     assert old.exit_code == 0, old.stderr
@@ -154,6 +163,10 @@ def test_revision_pinning_by_sha_branch_and_pr(cli, hub: HubServer, loras) -> No
     pr = cli("push", "first", REPO, "--create-pr", "--json").json()
     assert pr["revision"] == "refs/pr/1" and pr["pr_url"].endswith("/discussions/1")
     assert hub.state.repos[REPO].branches["main"] == second_sha
+    refs = api.list_repo_refs(REPO, include_pull_requests=True)
+    assert {b.name: b.target_commit for b in refs.branches} == {"main": second_sha, "dev": branch["commit"]}
+    assert [(t.name, t.target_commit) for t in refs.tags] == [("v1", first_sha)]
+    assert [(r.ref, r.target_commit) for r in refs.pull_requests] == [("refs/pr/1", pr["commit"])]
 
 
 def test_repo_with_adapters_in_subfolders(cli, hub: HubServer, loras, tmp_path: Path) -> None:
