@@ -90,7 +90,7 @@ def test_compare_refusals_are_one_line(cli, adapters: list[str], tmp_path: Path,
     assert no_plots.exit_code == 1 and "pip install 'hubcli[plots]'" in no_plots.stderr
 
 
-def test_similar_ranks_same_method_and_base(cli, adapters: list[str]) -> None:
+def test_similar_ranks_same_method_and_base(cli, adapters: list[str], tmp_path: Path) -> None:
     result = cli("similar", "first", "--json")
     assert result.exit_code == 0, result.stderr
     data = result.json()
@@ -102,6 +102,18 @@ def test_similar_ranks_same_method_and_base(cli, adapters: list[str]) -> None:
     assert [
         n["name"] for n in cli("similar", "bn-a", "--metric", "cosine", "--json").json()["neighbours"]
     ] == ["bn-b"]
+    dora = save_peft_lora(tmp_path / "dora", seed=5)
+    config = json.loads((dora / "adapter_config.json").read_text())
+    (dora / "adapter_config.json").write_text(json.dumps({**config, "use_dora": True}))
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(dora / "adapter_model.safetensors")
+    for key in [k for k in tensors if k.endswith("lora_B.weight")]:
+        tensors[key.replace("lora_B.weight", "lora_magnitude_vector")] = torch.ones(tensors[key].shape[0])
+    save_file(tensors, dora / "adapter_model.safetensors")
+    assert cli("add", dora, "--name", "dora", "--base", BASE).exit_code == 0
+    skipped = cli("similar", "first", "--json").json()["skipped"]
+    assert list(skipped) == ["dora"] and "is a DoRA" in skipped["dora"]
     human = cli("similar", "far", "--matrices", "v")
     assert "nearest to far" in human.stdout and "first" in human.stdout
 
@@ -129,3 +141,7 @@ def test_compare_cka(cli, registry, tmp_path: Path) -> None:
     assert from_text.exit_code == 0, from_text.stderr
     assert from_text.json()["examples"] == 8
     assert cli("compare", "--cka", base, "base", "strong").exit_code == 2
+    assert cli("add", save_peft_lora(tmp_path / "weak", seed=2, alpha=1), "--name", "weak").exit_code == 0
+    stacked = cli("compare", "--cka", base, "strong", "strong+weak", "--dataset", ids, "--json")
+    assert stacked.exit_code == 0, stacked.stderr
+    assert 0.9 < stacked.json()["diagonal"]["L2"] < 1.0
