@@ -1,0 +1,146 @@
+"""BitFit for hubcli: fine-tuning only the bias terms (Ben Zaken, Ravfogel & Goldberg, 2022).
+
+An example third-party architecture plugin. It uses only hubcli's public plugin API
+(``hubcli.plugin_api``, ``hubcli.errors``, ``hubcli.adapter_folder``, ``hubcli.tensor_files``,
+and on the model side the engine's documented slot API), and it keeps torch out of this module:
+hubcli imports it to list, detect and validate adapters, which must stay fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hubcli.adapter_folder import AdapterFolder
+from hubcli.errors import AdapterFormatError, AdapterValidationError
+from hubcli.plugin_api import (
+    PLUGIN_API_VERSION,
+    ArchitecturePlugin,
+    AttachTarget,
+    DetectedAdapter,
+    LoadedAdapter,
+)
+from hubcli.tensor_files import TensorInfo
+from pydantic import ValidationError
+
+from hubcli_bitfit.config import (
+    CONFIG_FILE,
+    FORMAT,
+    FORMAT_VERSION,
+    METHOD,
+    WEIGHTS_FILE,
+    BitFitConfig,
+    BitFitFile,
+    module_of,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["BitFitArchitecture", "BitFitConfig", "average_bitfit", "save_bitfit"]
+
+CARD_FILE = "README.md"
+
+
+def _first_problem(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"])
+    return f"field {field!r}: {first['msg']} (got {first.get('input')!r})"
+
+
+class BitFitArchitecture(ArchitecturePlugin):
+    name = METHOD
+    description = "BitFit: bias-only fine-tuning (bias deltas on Linear / Conv1D projections)"
+    api_version = PLUGIN_API_VERSION
+    formats = (FORMAT,)
+    compositions = frozenset({"stack", "average", "batch_split"})
+    """Bias deltas add to a projection's output, so stacking adds them and averaging outputs is
+    averaging the deltas; ``batch_split`` routes rows and needs nothing from the method.
+    ``split`` (sequence positions), ``parallel`` (one head per child) and ``fuse`` (trained
+    fusion over bottleneck outputs) are refused by hubcli with a message naming both."""
+
+    def detect(self, folder: AdapterFolder) -> DetectedAdapter | None:
+        if not folder.exists(CONFIG_FILE):
+            return None
+        raw = folder.read_json(CONFIG_FILE)
+        if raw.get("method") != METHOD:
+            return None  # not ours: other plugins look at it
+        where = folder.where(CONFIG_FILE)
+        try:
+            saved = BitFitFile.model_validate(raw)
+        except ValidationError as exc:
+            raise AdapterFormatError(f"{where}: {_first_problem(exc)}") from None
+        if saved.format_version > FORMAT_VERSION:
+            raise AdapterFormatError(
+                f"{where}: format_version {saved.format_version} is newer than this hubcli-bitfit "
+                f"reads ({FORMAT_VERSION}): upgrade hubcli-bitfit"
+            )
+        if not folder.exists(WEIGHTS_FILE):
+            raise AdapterFormatError(f"{folder.where(WEIGHTS_FILE)}: missing (the bias deltas)")
+        files = {CONFIG_FILE: "config", WEIGHTS_FILE: "weights"}
+        if folder.exists(CARD_FILE):
+            files[CARD_FILE] = "card"
+        return DetectedAdapter(
+            architecture=METHOD,
+            format=FORMAT,
+            config=BitFitConfig(targets=saved.targets).model_dump(mode="json"),
+            files=files,
+            base_model=saved.base_model,
+            model_type=saved.model_type,
+            task=saved.task_type,
+        )
+
+    def validate(self, adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> None:
+        """Every tensor is a vector named ``<module>.bias`` for a targeted module."""
+        config = BitFitConfig.model_validate(adapter.config)
+        for name, info in tensors.items():
+            module = module_of(name)
+            if module is None:
+                raise AdapterValidationError(f"{WEIGHTS_FILE}: tensor {name!r} is not a bias delta (<module>.bias)")
+            if len(info.shape) != 1 or info.shape[0] == 0:
+                raise AdapterValidationError(
+                    f"{WEIGHTS_FILE}: tensor {name!r} has shape {list(info.shape)}; a bias delta is a "
+                    "vector [out_features]"
+                )
+            if not config.targets_module(module):
+                raise AdapterValidationError(
+                    f"{WEIGHTS_FILE}: tensor {name!r} is for module {module!r}, which is not among the "
+                    f"config's targets {config.targets}"
+                )
+
+    # -- model side: torch is imported only here --------------------------------------------
+
+    def attach(self, target: AttachTarget, adapter: LoadedAdapter) -> None:
+        from hubcli_bitfit import layer
+
+        layer.attach(target, adapter)
+
+    def merge(self, target: AttachTarget, name: str) -> None:
+        for slot in target.slots_of(name):
+            slot.merge(name)
+
+    def unmerge(self, target: AttachTarget, name: str) -> None:
+        for slot in reversed(target.slots_of(name)):
+            slot.unmerge(name)
+
+
+def save_bitfit(folder: str | Path, deltas: Mapping[str, torch.Tensor], targets: list[str], **metadata: str | None) -> None:
+    """Write a BitFit adapter folder (``metadata``: ``base_model``, ``model_type``,
+    ``task_type``). ``deltas`` maps ``<module path>.bias`` to trained − original bias."""
+    from hubcli_bitfit.files import write_folder
+
+    write_folder(folder, deltas, targets, metadata)
+
+
+def average_bitfit(
+    adapters: list[Mapping[str, torch.Tensor]], weights: list[float] | None = None
+) -> dict[str, torch.Tensor]:
+    """Parameter averaging: Σ wᵢ δᵢ per bias (a bias missing from an adapter counts as zero).
+
+    The result runs exactly like ``average(a, b, weights=[…])`` at run time: at a projection
+    that block mixes the children's changes, y + Σ wᵢ (yᵢ − y), and a bias delta's change is
+    δᵢ itself, so averaging outputs and averaging parameters agree."""
+    from hubcli_bitfit.files import weighted_sum
+
+    return weighted_sum(adapters, weights)

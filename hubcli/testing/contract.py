@@ -1,0 +1,240 @@
+"""``check_architecture_plugin``: an architecture plugin checked against the contract, with real
+parts (hubcli's importer, a temporary registry, the engine, tiny ``transformers`` models).
+
+The checker cannot invent files in a plugin's format, so the plugin author passes
+``write_adapter(folder, model, family)``, which saves an adapter for ``model`` (a tiny model of
+``family``) into ``folder``, with weights that change the model's output. Every check raises
+``AssertionError`` with a message naming the check, so a failing pytest test says what broke.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hubcli.adapter_folder import AdapterFolder
+from hubcli.discovery import manager
+from hubcli.errors import PluginError
+from hubcli.plugin_api import FILE_ROLES, PLUGIN_API_VERSION, ArchitecturePlugin, DetectedAdapter
+from hubcli.testing.models import model_output, tiny_inputs, tiny_model
+
+WriteAdapter = Callable[[Path, Any, str], None]
+"""``write_adapter(folder, model, family)``: save an adapter for ``model`` into ``folder``."""
+
+MERGE_TOLERANCE = 1e-5
+"""float32: merged and unmerged outputs differ only by the rounding of W + ΔW."""
+
+FOREIGN_CONFIG = {"peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules": ["query"]}
+"""Another method's config: every plugin must leave it alone (``detect`` returns None)."""
+
+
+@dataclass
+class ContractReport:
+    """What was checked: ``passed`` names each check with its family; ``skipped`` maps an
+    optional capability the plugin does not offer to why its check did not run."""
+
+    plugin: str
+    passed: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def _expect(condition: bool, check: str, message: str) -> None:
+    if not condition:
+        raise AssertionError(f"{check}: {message}")
+
+
+def _overrides(plugin: ArchitecturePlugin, method: str) -> bool:
+    return getattr(type(plugin), method) is not getattr(ArchitecturePlugin, method)
+
+
+@contextmanager
+def _installed(plugin: ArchitecturePlugin) -> Iterator[None]:
+    """``plugin`` as hubcli's architecture of its name for the duration (the engine and the
+    importer look plugins up by name); an installed plugin of the same class is used as is."""
+    try:
+        current = manager.load("architecture", plugin.name)
+    except PluginError:
+        current = None
+    if type(current) is type(plugin):
+        yield
+        return
+    manager.register("architecture", plugin.name, plugin)
+    try:
+        yield
+    finally:
+        manager.unregister("architecture", plugin.name)
+
+
+def check_declaration(plugin: ArchitecturePlugin) -> None:
+    check = "declaration"
+    _expect(isinstance(plugin, ArchitecturePlugin), check, f"{plugin!r} is not an ArchitecturePlugin")
+    _expect(isinstance(plugin.name, str) and bool(plugin.name), check, "name must be a non-empty string")
+    _expect(
+        isinstance(plugin.api_version, int) and 1 <= plugin.api_version <= PLUGIN_API_VERSION,
+        check,
+        f"api_version {plugin.api_version!r} must be an int in 1..{PLUGIN_API_VERSION} (this hubcli)",
+    )
+    blocks = set(manager.names("composition"))
+    unknown = sorted(set(plugin.compositions) - blocks)
+    _expect(not unknown, check, f"compositions {unknown} are not installed blocks ({sorted(blocks)})")
+
+
+def check_detection(plugin: ArchitecturePlugin, folder: Path, scratch: Path) -> DetectedAdapter:
+    """The plugin recognises its files (and only hubcli's importer's view counts: no other
+    installed plugin may claim them) and leaves another method's files alone."""
+    from hubcli.importer import detect
+
+    check = "detection"
+    found = plugin.detect(AdapterFolder(folder))
+    _expect(found is not None, check, f"detect() returned None for the folder write_adapter wrote ({folder})")
+    _expect(found.architecture == plugin.name, check, f"architecture {found.architecture!r} ≠ {plugin.name!r}")
+    _expect(not plugin.formats or found.format in plugin.formats, check,
+            f"format {found.format!r} is not among the declared formats {plugin.formats}")
+    for rel, role in found.files.items():
+        _expect(role in FILE_ROLES, check, f"file {rel!r} has role {role!r}; roles: {FILE_ROLES}")
+        _expect((folder / rel).is_file(), check, f"file {rel!r} is listed but does not exist")
+    _expect(bool(found.files_with_role("weights")), check, "no file has the role 'weights'")
+    json.dumps(found.config)  # the canonical config is stored as JSON
+    claimed = detect(AdapterFolder(folder))
+    _expect(claimed.architecture == plugin.name, check, f"hubcli's importer picked {claimed.architecture!r}")
+    foreign = scratch / "foreign-adapter"
+    foreign.mkdir()
+    (foreign / "adapter_config.json").write_text(json.dumps(FOREIGN_CONFIG))
+    _expect(plugin.detect(AdapterFolder(foreign)) is None, check,
+            "detect() must return None for another method's adapter_config.json (a PEFT LoRA)")
+    return found
+
+
+def _weight_tensors(folder: Path, found: DetectedAdapter) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    tensors: dict[str, Any] = {}
+    for rel in found.files_with_role("weights"):
+        tensors.update(load_file(folder / rel))
+    return tensors
+
+
+def check_round_trip(plugin: ArchitecturePlugin, folder: Path, found: DetectedAdapter, scratch: Path) -> Any:
+    """Import into a temporary registry, read back as the engine does: the same config and the
+    same tensors; the stored files, copied out, are detected as the same adapter."""
+    import torch
+
+    from hubcli.engine import read_adapter
+    from hubcli.importer import import_adapter
+    from registry import Registry
+
+    check = "save/load round-trip"
+    registry = Registry(scratch / "registry")
+    try:
+        outcome = import_adapter(registry, AdapterFolder(folder), name="checked")
+        _expect(outcome.adapter.architecture == plugin.name, check, f"registered as {outcome.adapter.architecture!r}")
+        _expect(outcome.adapter.num_parameters > 0, check, "parameter_count() is 0")
+        loaded = read_adapter(registry, "checked")
+        copy = scratch / "copied-out"
+        for file in registry.files(outcome.adapter):
+            (copy / file.path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(registry.file_path(file), copy / file.path)
+    finally:
+        registry.close()
+    _expect(loaded.config == found.config, check, f"stored config {loaded.config} ≠ detected {found.config}")
+    written = _weight_tensors(folder, found)
+    _expect(set(loaded.tensors) == set(written), check, "the stored tensors are not the written ones")
+    for name, tensor in written.items():
+        _expect(torch.equal(loaded.tensors[name], tensor), check, f"tensor {name!r} changed on the way")
+    again = plugin.detect(AdapterFolder(copy))
+    _expect(again is not None and again.config == found.config, check,
+            "the files as stored in the registry are not detected as the same adapter")
+    return loaded
+
+
+def check_model_side(plugin: ArchitecturePlugin, model: Any, loaded: Any, report: ContractReport, family: str) -> None:
+    """Attach to ``model``: inactive it is the base model bit for bit, active it changes the
+    output; merged equals unmerged, and unmerge restores every weight bit for bit; detach puts
+    the original modules back."""
+    import torch
+
+    from hubcli.engine import StitchedModel
+
+    ids, mask = tiny_inputs()
+    original = {key: value.clone() for key, value in model.state_dict().items()}
+    modules = {name: type(module) for name, module in model.named_modules()}
+    with torch.inference_mode():
+        base = model_output(model(input_ids=ids, attention_mask=mask))
+    stitched = StitchedModel(model)
+    stitched.attach(loaded)
+    check = f"injection ({family})"
+    _expect(torch.equal(model_output(stitched.forward(ids, mask)), base), check,
+            "attached but not active, the output is not the base model's")
+    stitched.activate(loaded.name)
+    active = model_output(stitched.forward(ids, mask))
+    _expect(not torch.allclose(active, base), check, "active, the adapter does not change the output")
+    report.passed.append(check)
+
+    if _overrides(plugin, "merge"):
+        check = f"merge ({family})"
+        stitched.merge(loaded.name)
+        merged = model_output(stitched.forward(ids, mask))
+        gap = (merged - active).abs().max().item()
+        _expect(gap <= MERGE_TOLERANCE, check, f"merged output differs from unmerged by {gap:.3g}")
+        stitched.unmerge(loaded.name)
+        for key, value in original.items():
+            owner, _, leaf = key.rpartition(".")
+            now = getattr(stitched.module(owner) if owner else model, leaf)  # through the slots
+            _expect(torch.equal(now, value), check, f"unmerge did not restore {key!r} bit for bit")
+        _expect(torch.equal(model_output(stitched.forward(ids, mask)), active), check,
+                "after unmerge the output is not the unmerged one")
+        report.passed.append(check)
+    else:
+        report.skipped["merge"] = "the plugin does not offer merge (CapabilityNotSupported)"
+
+    check = f"detach ({family})"
+    stitched.deactivate()
+    _expect(torch.equal(model_output(stitched.forward(ids, mask)), base), check,
+            "deactivated, the output is not the base model's")
+    stitched.detach(loaded.name)
+    _expect({name: type(module) for name, module in model.named_modules()} == modules, check,
+            "after detach the module tree differs from the original")
+    _expect(all(torch.equal(v, original[k]) for k, v in model.state_dict().items()), check,
+            "after detach a weight differs from the original")
+    report.passed.append(check)
+
+
+def check_architecture_plugin(
+    plugin: ArchitecturePlugin,
+    write_adapter: WriteAdapter,
+    tmp_path: Path,
+    families: Sequence[str] = ("bert",),
+) -> ContractReport:
+    """Check ``plugin`` against the contract on a tiny model of each of ``families``.
+
+    Checks: declaration (name, ``api_version``, known composition blocks); detection round-trip
+    (``detect`` claims what ``write_adapter`` wrote, hubcli's importer agrees, another method's
+    config is left alone); ``validate`` through a real import into a temporary registry and the
+    save/load round-trip back out of it; injection (inactive = base model bit for bit, active
+    changes the output); merge equals unmerged and unmerge is bit-exact (when the plugin offers
+    merge); detach restores the model. Returns what passed and what was skipped.
+    """
+    report = ContractReport(plugin.name)
+    check_declaration(plugin)
+    report.passed.append("declaration")
+    with _installed(plugin):
+        for family in families:
+            scratch = tmp_path / f"contract-{plugin.name}-{family}"
+            folder = scratch / "adapter"
+            folder.mkdir(parents=True)
+            model = tiny_model(family)
+            write_adapter(folder, model, family)
+            found = check_detection(plugin, folder, scratch)
+            report.passed.append(f"detection ({family})")
+            loaded = check_round_trip(plugin, folder, found, scratch)
+            report.passed.append(f"save/load round-trip ({family})")
+            if _overrides(plugin, "attach"):
+                check_model_side(plugin, model, loaded, report, family)
+            else:
+                report.skipped["model side"] = "the plugin does not offer attach (CapabilityNotSupported)"
+    return report
