@@ -55,9 +55,9 @@ class Routed(ABC):
     def put(self, parts: Sequence[Routed], rows: Sequence[Any]) -> Routed:
         """This state with ``parts[i]`` written back at ``rows[i]`` (as given to ``take``)."""
 
+    @abstractmethod
     def row_index(self, values: Sequence[int]) -> Any:
         """``values`` as an integer tensor next to this state's tensors."""
-        raise NotImplementedError
 
     def gathered(self, children: Sequence[Child], rows: Any) -> Routed | None:
         """Per-row routing done in one pass (row i through ``children[rows[i]]``, -1: none),

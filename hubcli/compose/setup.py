@@ -62,10 +62,6 @@ class CompositionSetup(ActiveSetup):
         blocks = [b for b in self.spec.blocks() if self.spec.plugin(b).replicates_batch]
         return len(blocks[0].children) if blocks else 1
 
-    def parameters(self) -> list[nn.Parameter]:
-        """Parameters the blocks own (fusion attention), for training."""
-        return [p for owned in self.owned.values() if isinstance(owned, nn.Module) for p in owned.parameters()]
-
     # -- walking the tree ---------------------------------------------------------------------
 
     def _present(self, node: Node, available: Mapping[str, Any]) -> bool:

@@ -14,6 +14,7 @@ They differ in what "applying an adapter" and "mixing" mean, and in nothing else
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -55,8 +56,8 @@ def _row_index(values: tuple[int, ...], device: torch.device) -> torch.Tensor:
 class _TensorRows(Routed):
     """Row-index helpers shared by the states (all keep their tensors on one device)."""
 
-    def _device(self) -> torch.device:
-        raise NotImplementedError
+    @abstractmethod
+    def _device(self) -> torch.device: ...
 
     def row_index(self, values: Sequence[int]) -> torch.Tensor:
         return _row_index(tuple(values), self._device())
