@@ -59,7 +59,7 @@ def merge(
 
     def render(report: dict[str, Any]) -> None:
         console.print(f"[green]✓[/] registered {report['name']!r}: {report['description']}")
-        if "relative_frobenius_error" in report:
+        if report.get("factoring") == "svd":
             console.print(
                 f"  {report['modules']} modules, rank {'/'.join(map(str, report['ranks']))}, "
                 f"relative Frobenius error {report['relative_frobenius_error']:.3g} "
