@@ -1,0 +1,86 @@
+"""What BitFit means on a model: y = W x + b + δ. Checked against the tiny model with its biases
+shifted by hand, alone, stacked and averaged; models that cannot take the deltas are refused."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from hubcli.compose.setup import activate
+from hubcli.engine import load
+from hubcli.errors import ModelMismatchError
+from hubcli.testing import model_output, tiny_inputs, tiny_model
+
+from bitfit_helpers import write_bitfit
+from hubcli_bitfit import average_bitfit, save_bitfit
+
+
+def shifted(model, *deltas) -> torch.Tensor:
+    """The output of a copy of ``model`` whose biases were shifted by every delta given."""
+    expected = copy.deepcopy(model)
+    parameters = dict(expected.named_parameters())
+    with torch.no_grad():
+        for delta in deltas:
+            for name, value in delta.items():
+                parameters[name].add_(value)
+    ids, mask = tiny_inputs()
+    with torch.inference_mode():
+        return model_output(expected(input_ids=ids, attention_mask=mask))
+
+
+def registered(run_hubcli, folder, name: str) -> None:
+    result = run_hubcli("add", folder, "--name", name)
+    assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.parametrize("family", ["bert", "gpt2"])
+def test_one_adapter_shifts_the_biases(family, tmp_path, run_hubcli, temp_registry) -> None:
+    model = tiny_model(family)
+    delta = write_bitfit(tmp_path / "a", model, family)
+    registered(run_hubcli, tmp_path / "a", "a")
+    expected = shifted(model, delta)
+    stitched = load(model, ["a"], registry=temp_registry)  # attaches to ``model`` itself
+    output = model_output(stitched.forward(*tiny_inputs()))
+    torch.testing.assert_close(output, expected, rtol=0, atol=1e-6)
+
+
+def test_stacked_adapters_add_and_average_mixes_like_averaged_parameters(tmp_path, run_hubcli, temp_registry) -> None:
+    model = tiny_model("bert")
+    first = write_bitfit(tmp_path / "a", model, "bert", seed=1)
+    second = write_bitfit(tmp_path / "b", model, "bert", seed=2)
+    averaged = average_bitfit([first, second], [0.25, 0.75])
+    save_bitfit(tmp_path / "avg", averaged, ["query", "value", "output.dense"], model_type="bert", task_type="SEQ_CLS")
+    for name in ("a", "b", "avg"):
+        registered(run_hubcli, tmp_path / name, name)
+    ids, mask = tiny_inputs()
+    expected_stack, expected_average = shifted(model, first, second), shifted(model, averaged)
+
+    stitched = load(model, ["a", "b", "avg"], registry=temp_registry, activate=False)
+    stitched.activate("a", "b")
+    stacked = model_output(stitched.forward(ids, mask))
+    torch.testing.assert_close(stacked, expected_stack, rtol=0, atol=1e-6)
+
+    activate(stitched, "average(a, b, weights=[1, 3])")
+    mixed = model_output(stitched.forward(ids, mask))
+    stitched.activate("avg")
+    torch.testing.assert_close(mixed, model_output(stitched.forward(ids, mask)), rtol=0, atol=1e-6)
+    torch.testing.assert_close(mixed, expected_average, rtol=0, atol=1e-6)
+
+
+def test_a_model_without_biases_is_refused(tmp_path, run_hubcli, temp_registry) -> None:
+    llama = tiny_model("llama")
+    save_bitfit(tmp_path / "l", {"model.layers.0.self_attn.q_proj.bias": torch.ones(32)}, ["q_proj"])
+    registered(run_hubcli, tmp_path / "l", "l")
+    with pytest.raises(ModelMismatchError, match=r"'model.layers.0.self_attn.q_proj' has no bias .*BitFit needs one"):
+        load(llama, ["l"], registry=temp_registry)
+
+
+def test_a_delta_of_the_wrong_size_is_refused_before_anything_changes(tmp_path, run_hubcli, temp_registry) -> None:
+    model = tiny_model("bert")
+    before = {name: type(module) for name, module in model.named_modules()}
+    save_bitfit(tmp_path / "w", {"bert.encoder.layer.0.attention.self.query.bias": torch.ones(16)}, ["query"])
+    registered(run_hubcli, tmp_path / "w", "w")
+    with pytest.raises(ModelMismatchError, match=r"shape \[16\] but 'bert.encoder.layer.0.attention.self.query' has a bias of shape \[32\]"):
+        load(model, ["w"], registry=temp_registry)
+    assert {name: type(module) for name, module in model.named_modules()} == before
