@@ -58,6 +58,9 @@ class PluginInfo:
     version: str
     status: str  # "available" (not loaded yet), "loaded", "broken", "disabled"
     error: str | None = None
+    api_version: int | None = None
+    """The plugin API version the plugin declares; known once it is loaded (listing imports
+    nothing), and checked against ``PLUGIN_API_VERSION`` when it loads."""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -132,7 +135,7 @@ class PluginManager:
                 if k == kind_name:
                     status, error = self._status(k, name, dist)
                     target = getattr(plugin, "__qualname__", type(plugin).__qualname__)
-                    result.append(PluginInfo(k, name, target, dist, "", status, error))
+                    result.append(PluginInfo(k, name, target, dist, "", status, error, self._api_version(k, name)))
                     seen.add(name)
             for name, ep in sorted(self._entry_points(kind_name).items()):
                 if name in seen:
@@ -140,8 +143,14 @@ class PluginManager:
                 dist = ep.dist.name if ep.dist else "?"
                 version = ep.dist.version if ep.dist else ""
                 status, error = self._status(kind_name, name, dist)
-                result.append(PluginInfo(kind_name, name, ep.value, dist, version, status, error))
+                result.append(
+                    PluginInfo(kind_name, name, ep.value, dist, version, status, error, self._api_version(kind_name, name))
+                )
         return sorted(result, key=lambda info: (info.kind, info.name))
+
+    def _api_version(self, kind: str, name: str) -> int | None:
+        loaded = self._loaded.get((kind, name))
+        return getattr(loaded, "api_version", None) if isinstance(loaded, Plugin) else None
 
     def names(self, kind: str) -> list[str]:
         """Names of the plugins of ``kind`` that may load (not disabled, not yet broken)."""

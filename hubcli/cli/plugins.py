@@ -16,8 +16,10 @@ def plugins(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """List plugins (architectures, compositions, model families, commands)."""
+    """List plugins (architectures, compositions, model families, commands). The api column is
+    the plugin API version a loaded plugin declares (--check loads them all)."""
     from hubcli.discovery import manager
+    from hubcli.plugin_api import PLUGIN_API_VERSION
 
     if check:
         for kind in ("architecture", "composition", "model", "command"):
@@ -25,8 +27,8 @@ def plugins(
     rows = [info.as_dict() for info in manager.infos()]
 
     def render(rows: list[dict[str, Any]]) -> None:
-        table = Table(box=None, header_style="bold")
-        for column in ("kind", "name", "distribution", "version", "status"):
+        table = Table(box=None, header_style="bold", title=f"plugin API {PLUGIN_API_VERSION}", title_justify="left")
+        for column in ("kind", "name", "distribution", "version", "api", "status"):
             table.add_column(column)
         colours = {"loaded": "green", "broken": "red", "disabled": "yellow"}
         for row in rows:
@@ -34,6 +36,7 @@ def plugins(
             colour = colours.get(row["status"], "")
             table.add_row(
                 row["kind"], row["name"], row["distribution"], row["version"],
+                "" if row["api_version"] is None else str(row["api_version"]),
                 f"[{colour}]{status}[/]" if colour else status,
             )
         console.print(table)
