@@ -7,6 +7,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hubcli.analysis.modules import AdapterWeights, IncomparableAdapters, LowRankFactors
 from hubcli.analysis.weights import distances, thin_svds
@@ -34,13 +36,15 @@ def dense(factors: LowRankFactors) -> torch.Tensor:
 
 
 def dense_grassmann(x: torch.Tensor, y: torch.Tensor) -> float:
-    """Brute force: orthonormal bases of the column spaces from full d×d SVDs."""
+    """Brute force: orthonormal bases of the column spaces from full d×d SVDs; ranks that
+    differ add π/2 per missing dimension."""
     bases = []
     for matrix in (x, y):
         u, s, _ = torch.linalg.svd(matrix)
         bases.append(u[:, : int((s > s[0] * 1e-10).sum())])
     cosines = torch.linalg.svdvals(bases[0].T @ bases[1]).clamp(0, 1)
-    return float(torch.linalg.norm(torch.arccos(cosines)))
+    missing = abs(bases[0].shape[1] - bases[1].shape[1])
+    return math.sqrt(float((torch.arccos(cosines) ** 2).sum()) + missing * (math.pi / 2) ** 2)
 
 
 def one_module(metric: str, x: LowRankFactors, y: LowRankFactors) -> float:
@@ -160,4 +164,32 @@ def test_matrices_filter_and_ranks_that_differ() -> None:
         dense(adapters[0].modules["layer.0.v"]) - dense(adapters[1].modules["layer.0.v"])
     )
     assert float(only_v.mean()[0, 1]) == pytest.approx(float(expected), rel=1e-9)
-    assert list(distances(adapters, metric="grassmann").per_module) == ["layer.0.q", "layer.0.v"]
+    grassmann = distances(adapters, metric="grassmann")
+    assert list(grassmann.per_module) == ["layer.0.q", "layer.0.v"]
+    q_a, q_b = (dense(a.modules["layer.0.q"]) for a in adapters)
+    one_angle = torch.arccos(
+        torch.linalg.svdvals(torch.linalg.svd(q_a)[0][:, :3].T @ torch.linalg.svd(q_b)[0][:, :1])
+    )
+    expected = math.sqrt(
+        float(one_angle[0]) ** 2 + 2 * (math.pi / 2) ** 2
+    )  # rank 3 vs 1: one angle, two missing
+    assert float(grassmann.per_module["layer.0.q"][0, 1]) == pytest.approx(expected, abs=1e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    ranks=st.lists(st.integers(1, 4), min_size=3, max_size=3),
+    scalings=st.lists(st.floats(0.1, 10.0), min_size=3, max_size=3),
+)
+def test_l2_and_grassmann_are_metrics(seed: int, ranks: list[int], scalings: list[float]) -> None:
+    """Symmetric, zero on the diagonal, non-negative, and the triangle inequality holds."""
+    adapters = [
+        lora(f"a{i}", layer_0_q=random_factors(seed + i, rank=r, scaling=s))
+        for i, (r, s) in enumerate(zip(ranks, scalings, strict=True))
+    ]
+    for metric in ("l2", "grassmann"):
+        d = distances(adapters, metric=metric).mean()
+        assert torch.equal(d, d.T) and torch.all(d.diagonal() == 0) and torch.all(d >= 0)
+        for i, j, k in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
+            assert d[i, j] <= d[i, k] + d[k, j] + 1e-9

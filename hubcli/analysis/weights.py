@@ -8,7 +8,8 @@ For LoRA, ΔW = s·B·A has rank ≤ r. QR(B) = Q_b R_b and QR(Aᵀ) = Q_a R_a g
 - L2 = ‖ΔW₁ − ΔW₂‖_F = √(‖ΔW₁‖² + ‖ΔW₂‖² − 2⟨ΔW₁, ΔW₂⟩), ‖ΔW‖² = Σσ²;
 - cosine distance = 1 − ⟨ΔW₁, ΔW₂⟩ / (‖ΔW₁‖ ‖ΔW₂‖);
 - Grassmann distance between the column spaces = ‖θ‖₂, θ the principal angles, cos θ the
-  singular values of U₁ᵀU₂ (only the numerical rank's columns of U span the space).
+  singular values of U₁ᵀU₂ (only the numerical rank's columns of U span the space); ranks that
+  differ add π/2 per missing dimension (Ye & Lim), so it stays a metric.
 
 Everything depends on ΔW only, never on A or B themselves: B·A = (B·R)(R⁻¹·A) gives the same
 numbers (FACTS.md, "Similarity measures"). Arithmetic is float64 because the L2 formula
@@ -130,15 +131,19 @@ def low_rank_distances(xs: ThinSvds, ys: ThinSvds, metric: str, symmetric: bool 
 def _grassmann(
     overlaps: torch.Tensor, rank_x: torch.Tensor, rank_y: torch.Tensor, wanted: torch.Tensor
 ) -> torch.Tensor:
-    """‖θ‖₂ over the min(rank) principal angles (Ye & Lim's distance for unequal dimensions;
-    a zero ΔW spans nothing and contributes no angle), for the pairs ``wanted`` (others 0):
-    the small SVDs dominate the cost, so a symmetric matrix computes one triangle."""
+    """√(Σθ² + |k₁ − k₂|·(π/2)²) over the min(k₁, k₂) principal angles θ: for equal ranks the
+    usual ‖θ‖₂; for unequal ranks Ye & Lim's distance between subspaces of different dimensions
+    (every missing dimension counts as orthogonal), which keeps the triangle inequality. Only the
+    pairs ``wanted`` are computed (others 0): the small SVDs dominate the cost, so a symmetric
+    matrix computes one triangle."""
     cosines = torch.linalg.svdvals(overlaps[wanted]).clamp(0, 1)
     angles = torch.arccos(cosines)
-    counted = torch.minimum(rank_x[:, None], rank_y[None, :])[wanted]
+    ranks_x, ranks_y = torch.broadcast_tensors(rank_x[:, None], rank_y[None, :])
+    counted = torch.minimum(ranks_x, ranks_y)[wanted]
+    missing = (ranks_x - ranks_y).abs()[wanted]
     mask = torch.arange(angles.shape[-1]) < counted[:, None]
     result = torch.zeros(wanted.shape, dtype=torch.float64)
-    result[wanted] = ((angles * mask) ** 2).sum(-1).sqrt()
+    result[wanted] = (((angles * mask) ** 2).sum(-1) + missing * (torch.pi / 2) ** 2).sqrt()
     return result
 
 
