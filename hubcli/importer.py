@@ -53,6 +53,30 @@ def adapter_subfolders(folder: AdapterFolder) -> list[str]:
     return [name for name in folder.subfolders() if folder.sub(name).exists(CONFIG_FILE)]
 
 
+def choose_adapter_folders(
+    label: str, found: list[str], subfolder: str | None, all_: bool, name: str | None = None
+) -> list[str]:
+    """The adapter folders to import, as ``hubcli add`` and ``hubcli pull`` choose them: the
+    folder itself, ``--subfolder``, or ``--all`` of the sub-folders that hold an adapter."""
+    if subfolder is not None:
+        wanted = subfolder.strip("/")
+        if wanted not in found:
+            raise AdapterFormatError(
+                f"{label}: no adapter in sub-folder {wanted!r} (adapters: {', '.join(found) or 'none'})"
+            )
+        return [wanted]
+    if not found:
+        raise AdapterFormatError(f"{label}: no {CONFIG_FILE} at the top or in a sub-folder")
+    if len(found) > 1 and not all_:
+        raise AdapterFormatError(
+            f"{label} holds {len(found)} adapters ({', '.join(found)}): "
+            "pick one with --subfolder or take them all with --all"
+        )
+    if len(found) > 1 and name is not None:
+        raise AdapterFormatError("--name applies to one adapter; with --all names come from the sub-folders")
+    return found
+
+
 def detect(folder: AdapterFolder) -> DetectedAdapter:
     """Ask every architecture plugin; exactly one must recognise the folder."""
     plugins = discovery.architectures()

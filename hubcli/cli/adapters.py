@@ -45,8 +45,7 @@ def add(
 
     from hubcli.adapter_folder import AdapterFolder
     from hubcli.archives import extract_archive, is_archive
-    from hubcli.errors import AdapterFormatError
-    from hubcli.importer import adapter_subfolders, import_adapter
+    from hubcli.importer import adapter_subfolders, choose_adapter_folders, import_adapter
 
     registry = state.registry()
     with ExitStack() as stack:
@@ -57,18 +56,9 @@ def add(
             root = AdapterFolder(unpacked, label=str(path))
         else:
             root = AdapterFolder(path)
-        found = [subfolder] if subfolder is not None else adapter_subfolders(root)
-        if not found:
-            raise AdapterFormatError(f"{path}: no adapter_config.json here or in a sub-folder")
-        if len(found) > 1 and not all_:
-            raise AdapterFormatError(
-                f"{path}: holds {len(found)} adapters ({', '.join(found)}): pick one with --subfolder "
-                "or import them all with --all"
-            )
-        if len(found) > 1 and name:
-            raise AdapterFormatError("--name applies to one adapter; with --all names come from the folders")
+        chosen = choose_adapter_folders(str(path), adapter_subfolders(root), subfolder, all_, name)
         outcomes = []
-        for sub in found:
+        for sub in chosen:
             folder = root.sub(sub) if sub else root
             sub_name = name if name else (sub or None)
             # An unpacked archive's folder is temporary: the archive is the source to record.

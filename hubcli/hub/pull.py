@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hubcli.adapter_folder import AdapterFolder
-from hubcli.errors import AdapterFormatError
 from hubcli.hub import settings
 from hubcli.hub.errors import HubError, HubUnavailable, hub_errors
 from hubcli.hub.progress import ByteCounter, Progress, ProgressCallback, ignore_progress
-from hubcli.importer import CONFIG_FILE, ImportOutcome, check_name, import_adapter
+from hubcli.importer import CONFIG_FILE, ImportOutcome, check_name, choose_adapter_folders, import_adapter
 from registry import Registry
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -150,25 +149,6 @@ def materialise(snapshot: Path, staging: Path) -> Path:
     return target
 
 
-def choose_subfolders(ref: RepoRef, found: list[str], subfolder: str | None, all_: bool) -> list[str]:
-    """The adapter folders to import: the repository root, ``--subfolder``, or ``--all``."""
-    if subfolder is not None:
-        wanted = subfolder.strip("/")
-        if wanted not in found:
-            raise AdapterFormatError(
-                f"{ref.label}: no adapter in sub-folder {wanted!r} (adapters: {', '.join(found) or 'none'})"
-            )
-        return [wanted]
-    if not found:
-        raise AdapterFormatError(f"{ref.label}: no {CONFIG_FILE} at the top or in a sub-folder")
-    if len(found) > 1 and not all_:
-        raise AdapterFormatError(
-            f"{ref.label} holds {len(found)} adapters ({', '.join(found)}): "
-            "pick one with --subfolder or pull them all with --all"
-        )
-    return found
-
-
 def pull(
     registry: Registry,
     repo: str,
@@ -191,9 +171,7 @@ def pull(
     if name is not None:
         check_name(name)
     on_progress(Progress("resolving", detail=ref.label))
-    chosen = choose_subfolders(ref, adapter_folders(remote_files(ref, url)), subfolder, all_)
-    if name is not None and len(chosen) > 1:
-        raise AdapterFormatError("--name applies to one adapter; with --all names come from the sub-folders")
+    chosen = choose_adapter_folders(ref.label, adapter_folders(remote_files(ref, url)), subfolder, all_, name)
     folder, transferred = download(ref, url, chosen, on_progress)
     report = PullReport(ref, url, folder.name, settings.offline(), transferred)
     with registry.store.staging() as staging:
