@@ -212,3 +212,69 @@ def test_trained_classifiers_are_averaged_by_linear_merges_only(registry, tmp_pa
     plain.save_pretrained(tmp_path / "headless")
     register(registry, tmp_path / "headless", "headless")
     expect_refusal(registry, ["c1", "headless"], "adapt different saved modules")
+
+
+GOLDEN_BERT = Path(__file__).parent / "golden/adapterhub/bert"
+
+
+def golden_inputs():
+    data = json.loads((GOLDEN_BERT / "inputs.json").read_text())
+    return torch.tensor(data["input_ids"]), torch.tensor(data["attention_mask"])
+
+
+def test_adapterhub_loras_merge_into_peft_layout_matching_the_adapters_library(registry, tmp_path):
+    """Two LoRAs saved by the ``adapters`` library: merging one with itself (weights ½, ½) must
+    reproduce the library's own output for it (golden file), which pins the key mapping and the
+    scaling; a merge of the two must equal W + Σ wᵢΔWᵢ, run by the engine and by PEFT."""
+    from safetensors.torch import load_file
+
+    from hubcli.adapter_folder import AdapterFolder
+    from hubcli.importer import import_adapter
+
+    for name in ("lora", "lora_2"):
+        import_adapter(registry, AdapterFolder(GOLDEN_BERT / "adapters" / name), name=name)
+    merge_adapters(registry, "same", ["lora", "lora"], make_spec(2, weights=[0.5, 0.5]))
+    merged = registry.get_adapter("same")
+    assert (merged.architecture, merged.format, merged.base_model) == (
+        "lora",
+        "peft",
+        "hubcli-golden/tiny-bert",
+    )
+    ids, mask = golden_inputs()
+    base_dir = GOLDEN_BERT / "base"
+    got = load(base_dir, ["same"], registry=registry).forward(ids, mask).last_hidden_state
+    expected = load_file(GOLDEN_BERT / "expected" / "lora.safetensors")["last_hidden_state"]
+    assert (got - expected).abs().max().item() <= 1e-5
+
+    merge_adapters(
+        registry, "mix", ["lora", "lora_2"], make_spec(2, method="task_arithmetic", weights=[0.7, -0.3])
+    )
+    deltas = {}
+    for name, weight in (("lora", 0.7), ("lora_2", -0.3)):
+        for key, a in registered_tensors(registry, name).items():
+            if key.endswith(".lora_A"):
+                b = registered_tensors(registry, name)[key[: -len("lora_A")] + "lora_B"]
+                module = key.split(".loras.")[0]
+                deltas[module] = deltas.get(module, 0) + weight * (8 / 4) * (b @ a)
+    direct_model = load(base_dir).model
+    with torch.no_grad():
+        for module, delta in deltas.items():
+            direct_model.get_submodule(module).weight += delta
+        direct = direct_model(input_ids=ids, attention_mask=mask).last_hidden_state
+    engine = load(base_dir, ["mix"], registry=registry).forward(ids, mask).last_hidden_state
+    assert (engine - direct).abs().max().item() <= 1e-5
+    wrapped = peft.PeftModel.from_pretrained(
+        load(base_dir).model, registered_folder(registry, "mix", tmp_path / "m")
+    )
+    with torch.no_grad():
+        by_peft = wrapped.eval()(input_ids=ids, attention_mask=mask).last_hidden_state
+    assert (by_peft - direct).abs().max().item() <= 1e-5
+
+
+def test_adapterhub_fused_qkv_loras_are_refused(registry):
+    from hubcli.adapter_folder import AdapterFolder
+    from hubcli.importer import import_adapter
+
+    folder = Path(__file__).parent / "golden/adapterhub/gpt2/adapters/lora"
+    import_adapter(registry, AdapterFolder(folder), name="g")
+    expect_refusal(registry, ["g", "g"], "merged QKV")

@@ -1,4 +1,4 @@
-"""Merging LoRAs on ΔW = s·B·A, never on A and B separately.
+"""Merging LoRAs (saved by PEFT or AdapterHub) on ΔW = s·B·A, never on A and B separately.
 
 Averaging A and B separately (PEFT's ``add_weighted_adapter(..., "linear")``) computes
 (Σ wᵢBᵢ)(Σ wᵢAᵢ), whose cross terms BᵢAⱼ belong to no input: for independent LoRAs it is as far
@@ -31,6 +31,8 @@ from hubcli.plugin_api import LoadedAdapter
 
 PREFIX = "base_model.model."
 PARTS = {".lora_A.weight": "A", ".lora_B.weight": "B"}
+HUB_KEY = re.compile(r"^(?P<module>.+)\.loras\.[^.]+\.lora_(?P<part>[AB])$")
+"""AdapterHub naming: ``<module path>.loras.<adapter name>.lora_A``."""
 WEIGHTS_FILE = "adapter_model.safetensors"
 EXACT_SVD_MAX = 1024
 """Largest smaller side of a dense ΔW given a full SVD: beyond it a full SVD takes minutes per
@@ -77,9 +79,12 @@ def low_rank_modules(adapter: LoadedAdapter, tensors: dict[str, torch.Tensor]) -
     """Module path → its ΔW factors from the adapter's LoRA ``tensors``, refusing what
     ΔW = s·B·A does not describe."""
     config = adapter.config
-    if adapter.format != "peft":
-        raise MergeError(f"adapter {adapter.name!r}: only PEFT LoRAs can be merged (it is {adapter.format})")
-    for option, why in (("use_dora", "DoRA rescales W + ΔW per row"), ("lora_bias", "B has a bias")):
+    refusals = (
+        ("use_dora", "DoRA rescales W + ΔW per row"),
+        ("lora_bias", "B has a bias"),
+        ("use_gating", "a learned gate scales ΔW per token"),
+    )
+    for option, why in refusals:
         if config.get(option):
             raise MergeError(f"adapter {adapter.name!r}: {option} is set ({why}): not a plain ΔW = s·B·A")
     if config.get("bias", "none") != "none":
@@ -88,17 +93,33 @@ def low_rank_modules(adapter: LoadedAdapter, tensors: dict[str, torch.Tensor]) -
         )
     parts: dict[str, dict[str, torch.Tensor]] = {}
     for key, tensor in tensors.items():
-        found = next(((key[len(PREFIX) : -len(s)], p) for s, p in PARTS.items() if key.endswith(s)), None)
-        if found is None or not key.startswith(PREFIX) or tensor.dim() != 2:
+        found = factor_of(adapter.format, key)
+        if found is None or tensor.dim() != 2:
             raise MergeError(
                 f"adapter {adapter.name!r}: tensor {key!r} is not a linear LoRA factor "
                 "(embedding and convolution LoRAs cannot be merged yet)"
             )
         parts.setdefault(found[0], {})[found[1]] = tensor.to(torch.float32)
+    for module, p in parts.items():
+        if p["A"].shape[0] != p["B"].shape[1]:
+            raise MergeError(
+                f"adapter {adapter.name!r}: {module!r} stacks one lora_A per fused q/k/v matrix "
+                "(AdapterHub's merged QKV), which cannot be merged yet"
+            )
     return {
         module: LowRank(p["A"], p["B"], scaling_of(config, module, p["A"].shape[0]))
         for module, p in parts.items()
     }
+
+
+def factor_of(file_format: str, key: str) -> tuple[str, str] | None:
+    """``(module path, "A" | "B")`` for a LoRA factor's tensor name in ``file_format``."""
+    if file_format == "adapterhub":
+        found = HUB_KEY.match(key)
+        return (found["module"], found["part"]) if found else None
+    if file_format == "peft" and key.startswith(PREFIX):
+        return next(((key[len(PREFIX) : -len(s)], p) for s, p in PARTS.items() if key.endswith(s)), None)
+    return None
 
 
 def concatenate(factors: Sequence[LowRank], weights: Sequence[float]) -> LowRank:
@@ -212,13 +233,26 @@ def _peft_tensors(merged: dict[str, LowRank]) -> dict[str, torch.Tensor]:
     return tensors
 
 
+def _peft_envelope(first: LoadedAdapter) -> dict[str, Any]:
+    """PEFT's keys around the method for a merge of AdapterHub LoRAs (the result is always
+    written in PEFT layout, which PEFT and the engine both run)."""
+    return {
+        "peft_type": "LORA",
+        "task_type": None,
+        "base_model_name_or_path": first.raw_config.get("model_name"),
+        "inference_mode": True,
+        "lora_dropout": first.config.get("dropout", 0.0),
+        "fan_in_fan_out": False,
+    }
+
+
 def _peft_config(first: LoadedAdapter, merged: dict[str, LowRank], with_saved: bool) -> dict[str, Any]:
     """The first input's PEFT config with what the merge changed: exact module paths as
     targets, scaling 1 everywhere (alpha = rank), per-module ranks as patterns."""
     ranks = {path: f.rank for path, f in merged.items()}
     common = Counter(ranks.values()).most_common(1)[0][0]
     patterns = {re.escape(path): rank for path, rank in sorted(ranks.items()) if rank != common}
-    config = dict(first.raw_config)
+    config = dict(first.raw_config) if first.format == "peft" else _peft_envelope(first)
     config.update(
         peft_type="LORA",
         r=common,
