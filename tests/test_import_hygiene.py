@@ -12,7 +12,7 @@ from pathlib import Path
 from registry import Registry
 from tests.test_registry import new_adapter
 
-HEAVY = ("torch", "transformers", "peft", "textual", "huggingface_hub")
+HEAVY = ("torch", "transformers", "peft", "textual", "huggingface_hub", "matplotlib", "sklearn", "scipy", "datasets")
 
 
 def modules_after(code: str, env: dict[str, str] | None = None) -> set[str]:
