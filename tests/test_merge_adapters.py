@@ -278,3 +278,18 @@ def test_adapterhub_fused_qkv_loras_are_refused(registry):
     folder = Path(__file__).parent / "golden/adapterhub/gpt2/adapters/lora"
     import_adapter(registry, AdapterFolder(folder), name="g")
     expect_refusal(registry, ["g", "g"], "merged QKV")
+
+
+def test_adapterhub_ia3_merges_into_peft_layout_matching_the_adapters_library(registry):
+    from safetensors.torch import load_file
+
+    from hubcli.adapter_folder import AdapterFolder
+    from hubcli.importer import import_adapter
+
+    import_adapter(registry, AdapterFolder(GOLDEN_BERT / "adapters" / "ia3"), name="ia3")
+    merge_adapters(registry, "same", ["ia3", "ia3"], make_spec(2, method="ties", density=1.0))
+    assert registry.get_adapter("same").format == "peft"
+    ids, mask = golden_inputs()
+    got = load(GOLDEN_BERT / "base", ["same"], registry=registry).forward(ids, mask).last_hidden_state
+    expected = load_file(GOLDEN_BERT / "expected" / "ia3.safetensors")["last_hidden_state"]
+    assert (got - expected).abs().max().item() <= 1e-5

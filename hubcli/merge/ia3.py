@@ -27,6 +27,7 @@ from hubcli.plugin_api import LoadedAdapter
 PREFIX = "base_model.model."
 SUFFIX = ".ia3_l"
 WEIGHTS_FILE = "adapter_model.safetensors"
+HUB_KEY = re.compile(r"^(?P<module>.+)\.loras\.[^.]+\.lora_B$")
 
 
 def is_feedforward(config: dict[str, Any], module: str) -> bool:
@@ -39,16 +40,21 @@ def is_feedforward(config: dict[str, Any], module: str) -> bool:
 
 
 def vectors_of(adapter: LoadedAdapter, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Module path → its scaling vector (as saved: [out, 1] or [1, in]) from the IA³ ``tensors``."""
-    if adapter.format != "peft":
+    """Module path → its effective scaling vector ([out, 1], or [1, in] for PEFT's feed-forward
+    modules) from the IA³ ``tensors``. AdapterHub saves ``<module>.loras.<name>.lora_B`` and
+    scales outputs only, by the vector times the config's ``scale`` (alpha), folded in here."""
+    if adapter.config.get("use_gating"):
         raise MergeError(
-            f"adapter {adapter.name!r}: only PEFT IA³ adapters can be merged (it is {adapter.format})"
+            f"adapter {adapter.name!r}: a learned gate scales its vectors per token; cannot merge"
         )
     vectors = {}
     for key, tensor in tensors.items():
-        if not (key.startswith(PREFIX) and key.endswith(SUFFIX)):
+        if adapter.format == "adapterhub" and (found := HUB_KEY.match(key)):
+            vectors[found["module"]] = tensor.to(torch.float64) * float(adapter.config.get("scale", 1.0))
+        elif adapter.format == "peft" and key.startswith(PREFIX) and key.endswith(SUFFIX):
+            vectors[key[len(PREFIX) : -len(SUFFIX)]] = tensor.to(torch.float64)
+        else:
             raise MergeError(f"adapter {adapter.name!r}: tensor {key!r} is not an IA³ vector")
-        vectors[key[len(PREFIX) : -len(SUFFIX)]] = tensor.to(torch.float64)
     return vectors
 
 
@@ -73,7 +79,8 @@ def merge(adapters: Sequence[LoadedAdapter], spec: MergeSpec) -> MergedAdapter:
     for path in paths:
         merged = 1.0 + combine([group[path] - 1.0 for group in groups], spec, generator)
         tensors[f"{PREFIX}{path}{SUFFIX}"] = merged.to(torch.float32).contiguous()
-    config = dict(adapters[0].raw_config)
+    first = adapters[0]
+    config = dict(first.raw_config) if first.format == "peft" else _peft_envelope(first)
     config.update(
         peft_type="IA3",
         target_modules=paths,
@@ -85,3 +92,15 @@ def merge(adapters: Sequence[LoadedAdapter], spec: MergeSpec) -> MergedAdapter:
     if saved:
         summary["saved_modules"] = "averaged (model soup, an approximation)"
     return MergedAdapter(config, WEIGHTS_FILE, {**tensors, **saved}, summary)
+
+
+def _peft_envelope(first: LoadedAdapter) -> dict[str, Any]:
+    """PEFT's keys around the method for a merge of AdapterHub IA³ adapters (written in PEFT
+    layout, which PEFT and the engine both run)."""
+    return {
+        "peft_type": "IA3",
+        "task_type": None,
+        "base_model_name_or_path": first.raw_config.get("model_name"),
+        "inference_mode": True,
+        "fan_in_fan_out": False,
+    }
