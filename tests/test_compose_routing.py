@@ -98,25 +98,45 @@ def test_per_row_mixed_methods_equal_each_row_alone(registry):
     assert (hidden(stitched, inputs) - expected).abs().max().item() <= TOLERANCE
 
 
-def test_gathered_low_rank_equals_a_loop():
+def test_gathered_low_rank_equals_a_loop_and_follows_weight_changes():
+    from hubcli.engine.slots import ActiveSetup, AdapterSlot, LeafAdapter
+
     torch.manual_seed(0)
 
-    class Plain(torch.nn.Module):
+    class Plain(LeafAdapter):
         def __init__(self, rank: int) -> None:
             super().__init__()
-            self.a, self.b, self.s = torch.randn(rank, 6), torch.randn(5, rank), 0.5 * rank
+            self.a = torch.nn.Parameter(torch.randn(rank, 6), requires_grad=False)
+            self.b = torch.nn.Parameter(torch.randn(5, rank), requires_grad=False)
+            self.s = 0.5 * rank
 
         def low_rank_factors(self):
             return self.a, self.b, self.s
 
-    adapters = [Plain(2), None, Plain(4), Plain(1)]
+    slot = AdapterSlot(torch.nn.Linear(6, 5), ActiveSetup())
+    for name, rank in (("p0", 2), ("p2", 4), ("p3", 1)):
+        slot.adapters[name] = Plain(rank)
+    names = ["p0", None, "p2", "p3"]
     rows = torch.tensor([2, -1, 0, 3, 2, 1])
     x = torch.randn(6, 3, 6)
-    got = gathered.gathered_low_rank(adapters, rows, x, cache=torch.nn.Module())
-    for i, row in enumerate(rows.tolist()):
-        adapter = adapters[row] if row >= 0 else None
-        want = torch.zeros(3, 5) if adapter is None else adapter.s * x[i] @ adapter.a.T @ adapter.b.T
-        assert torch.allclose(got[i], want, atol=1e-5)
+
+    def loop() -> torch.Tensor:
+        expected = torch.zeros(6, 3, 5)
+        for i, row in enumerate(rows.tolist()):
+            if row >= 0 and names[row] is not None:
+                adapter = slot.adapters[names[row]]
+                expected[i] = adapter.s * x[i] @ adapter.a.T @ adapter.b.T
+        return expected
+
+    with torch.inference_mode():
+        assert torch.allclose(gathered.gathered_low_rank(slot, names, rows, x), loop(), atol=1e-5)
+    with torch.no_grad():
+        slot.adapters["p2"].b.mul_(3)  # in place: the cached stacks must notice
+    with torch.inference_mode():
+        assert torch.allclose(gathered.gathered_low_rank(slot, names, rows, x), loop(), atol=1e-5)
+    slot.adapters["p0"] = Plain(3)  # a new module under an old name
+    with torch.inference_mode():
+        assert torch.allclose(gathered.gathered_low_rank(slot, names, rows, x), loop(), atol=1e-5)
 
 
 def test_nested_blocks_equal_their_rows_alone(registry):

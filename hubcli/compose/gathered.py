@@ -5,25 +5,40 @@ copies costs one pass per adapter (PEFT's mixed batch: 30× the base model with 
 Instead the factors of all N adapters at a projection are stacked once — A as [N+1, R, in],
 s·B as [N+1, out, R], ranks zero-padded to the largest R, entry N all zeros for rows without an
 adapter — and each row gathers its own pair: two batched matmuls whatever N is.
+
+The stacks are kept per projection and rebuilt only when the adapters there or their weights
+change (a new module, or a tensor modified in place), so a forward pass pays for the gather and
+the two matmuls, not for walking N adapter modules.
 """
 
 from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
-from hubcli.engine.slots import LeafAdapter
-
-_stacks: weakref.WeakKeyDictionary[object, tuple[tuple, tuple[torch.Tensor, torch.Tensor]]] = (
-    weakref.WeakKeyDictionary()
-)
-"""Owner (a slot) → (key, stacked factors): rebuilt only when the adapters or weights change."""
-
+from hubcli.engine.slots import AdapterSlot
 
 Factors = tuple[torch.Tensor, torch.Tensor, float]
 """A [r, in], B [out, r] and the scaling s of one adapter (``LeafAdapter.low_rank_factors``)."""
+
+
+@dataclass
+class _Stacks:
+    modules: tuple[int, ...]
+    """Identity of the slot's adapter modules when built (attach/detach rebuilds)."""
+    tensors: list[torch.Tensor]
+    versions: list[int]
+    stacked: tuple[torch.Tensor, torch.Tensor] | None
+    """None: some adapter has no low-rank form (the caller groups rows instead)."""
+
+    def current(self, modules: tuple[int, ...]) -> bool:
+        return modules == self.modules and [t._version for t in self.tensors] == self.versions
+
+
+_stacks: weakref.WeakKeyDictionary[AdapterSlot, dict[tuple, _Stacks]] = weakref.WeakKeyDictionary()
 
 
 def _stack(factors: Sequence[Factors | None], like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -40,41 +55,42 @@ def _stack(factors: Sequence[Factors | None], like: torch.Tensor) -> tuple[torch
     return stacked_a, stacked_b
 
 
-def stacked_factors(
-    adapters: Sequence[LeafAdapter | None], like: torch.Tensor, owner: object
-) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """The [N+1, R, in] and [N+1, out, R] stacks of ``adapters`` (None entries: no adapter),
-    or None when one of them is not a plain low-rank update."""
-    factors = []
-    for adapter in adapters:
+def _build(slot: AdapterSlot, names: Sequence[str | None], like: torch.Tensor, modules: tuple[int, ...]) -> _Stacks:
+    factors: list[Factors | None] = []
+    for name in names:
+        adapter = slot.adapters[name] if name is not None and name in slot.adapters else None  # noqa: SIM401
         factor = None if adapter is None else adapter.low_rank_factors()
         if adapter is not None and factor is None:
-            return None
+            return _Stacks(modules, [], [], None)
         factors.append(factor)
-    if all(f is None for f in factors):
-        return None
     tensors = [t for f in factors if f is not None for t in f[:2]]
-    if any(t.requires_grad for t in tensors):  # training: no cache, keep the graph
-        return _stack(factors, like)
-    layout = tuple(None if f is None else f[2] for f in factors)
-    key = (like.dtype, like.device, tuple((id(t), t._version) for t in tensors), layout)
-    cached = _stacks.get(owner)
-    if cached is None or cached[0] != key:
-        cached = (key, _stack(factors, like))
-        _stacks[owner] = cached
-    return cached[1]
+    stacked = _stack(factors, like) if tensors else None
+    return _Stacks(modules, tensors, [t._version for t in tensors], stacked)
 
 
-def gathered_low_rank(
-    adapters: Sequence[LeafAdapter | None], rows: torch.Tensor, x: torch.Tensor, cache: object
-) -> torch.Tensor | None:
-    """Σ over rows of adapter ``rows[i]``'s s·B·A·x for row i (-1: zero), as one tensor shaped
-    like the projection's output; None when the adapters have no low-rank form."""
-    stacks = stacked_factors(adapters, x, cache)
+def stacked_factors(slot: AdapterSlot, names: Sequence[str | None], like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The [N+1, R, in] and [N+1, out, R] stacks of the adapters ``names`` at ``slot`` (None
+    entries, or names without a module there: no adapter), or None when one of them is not a
+    plain low-rank update or none has a module here."""
+    modules = tuple(map(id, slot.adapters.values()))
+    if torch.is_grad_enabled() and any(p.requires_grad for p in slot.adapters.parameters()):
+        return _build(slot, names, like, modules).stacked  # training: no cache, keep the graph
+    per_slot = _stacks.setdefault(slot, {})
+    key = (tuple(names), like.dtype, like.device)
+    entry = per_slot.get(key)
+    if entry is None or not entry.current(modules):
+        entry = per_slot[key] = _build(slot, names, like, modules)
+    return entry.stacked
+
+
+def gathered_low_rank(slot: AdapterSlot, names: Sequence[str | None], rows: torch.Tensor, x: torch.Tensor) -> torch.Tensor | None:
+    """Adapter ``names[rows[i]]``'s s·B·A·x for row i (-1: zero), as one tensor shaped like the
+    projection's output; None when the adapters have no low-rank form."""
+    stacks = stacked_factors(slot, names, x)
     if stacks is None:
         return None
     stacked_a, stacked_b = stacks
-    index = torch.where(rows < 0, torch.full_like(rows, len(adapters)), rows)
+    index = torch.where(rows < 0, torch.full_like(rows, len(names)), rows)
     tokens = x if x.dim() == 3 else x.unsqueeze(1)
     low = torch.bmm(tokens, stacked_a.index_select(0, index).transpose(1, 2))
     delta = torch.bmm(low, stacked_b.index_select(0, index).transpose(1, 2))

@@ -44,6 +44,7 @@ class CompositionSetup(ActiveSetup):
         self.owned = dict(owned)
         """Block identity → what its plugin built (e.g. fusion layers)."""
         self.flat = _is_flat_stack(spec.root)
+        self._views: dict[tuple[int, tuple[str, ...]], dict[tuple[str, int], Any]] = {}
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -64,20 +65,42 @@ class CompositionSetup(ActiveSetup):
 
     # -- walking the tree ---------------------------------------------------------------------
 
+    def _view(self, available: Mapping[str, Any]) -> dict[tuple[str, int], Any]:
+        """Per insertion-point memo (keyed by its adapter names, so attaching or detaching an
+        adapter starts a new one): which subtrees have a module there and the children lists
+        of the blocks. Per-row batches name many adapters, and rebuilding these at every
+        projection of every forward pass would cost more than the low-rank products."""
+        key = (id(available), tuple(available.keys()))
+        view = self._views.get(key)
+        if view is None:
+            view = self._views[key] = {}
+        return view
+
     def _present(self, node: Node, available: Mapping[str, Any]) -> bool:
-        return any(name in available for name in node.adapters())
+        view = self._view(available)
+        key = ("present", id(node))
+        if key not in view:
+            view[key] = any(name in available for name in node.adapters())
+        return view[key]
+
+    def _children(self, node: Block, available: Mapping[str, Any]) -> list[Child]:
+        view = self._view(available)
+        key = ("children", id(node))
+        if key not in view:
+            view[key] = [
+                Child(
+                    child.name if isinstance(child, AdapterRef) else None,
+                    self._present(child, available),
+                    partial(self._run, child, available),
+                )
+                for child in node.children
+            ]
+        return view[key]
 
     def _run(self, node: Node, available: Mapping[str, Any], state: Routed) -> Routed:
         if isinstance(node, AdapterRef):
             return state.apply(node.name)  # type: ignore[attr-defined]
-        children = [
-            Child(
-                child.name if isinstance(child, AdapterRef) else None,
-                self._present(child, available),
-                partial(self._run, child, available),
-            )
-            for child in node.children
-        ]
+        children = self._children(node, available)
         plugin = self.spec.plugin(node)
         return plugin.route(state, children, self.spec.arguments(node), self.owned.get(id(node)))
 

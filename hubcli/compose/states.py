@@ -25,7 +25,7 @@ from torch import nn
 
 from hubcli.compose.routing import BATCH, Child, CompositionError, Routed
 from hubcli.engine.blocks import BlockSlot, SubBlock
-from hubcli.engine.slots import AdapterSlot, LeafAdapter
+from hubcli.engine.slots import AdapterSlot
 
 
 def _cut(tensor: torch.Tensor, axis: int, start: int, length: int) -> torch.Tensor:
@@ -109,15 +109,12 @@ class LeafState(_TensorRows):
     def gathered(self, children: Sequence[Child], rows: Any) -> LeafState | None:
         from hubcli.compose.gathered import gathered_low_rank
 
-        adapters: list[LeafAdapter | None] = []
-        for child in children:
-            if not child.present:
-                adapters.append(None)
-            elif child.name is None or child.name in self.slot.merged:
-                return None
-            else:
-                adapters.append(self.slot.adapters[child.name] if child.name in self.slot.adapters else None)  # noqa: SIM401
-        delta = gathered_low_rank(adapters, rows, self.x, cache=self.slot)
+        names = [child.name if child.present else None for child in children]
+        if any(child.present and child.name is None for child in children):
+            return None  # a block below: no single low-rank update per row
+        if self.slot.merged and any(name in self.slot.merged for name in names):
+            return None
+        delta = gathered_low_rank(self.slot, names, rows, self.x)
         return None if delta is None else replace(self, y=self.y + delta.to(self.y.dtype))
 
 
