@@ -8,11 +8,14 @@ BIN = $(VENV)/bin
 .PHONY: setup demo test lint postgres
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# The example third-party plugin (docs/examples/hubcli-bitfit) is installed the way its users
+# would install it, so the test suite runs it as an outsider's package (tests/test_example_plugins.py).
+$(VENV)/.installed: pyproject.toml docs/examples/hubcli-bitfit/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e docs/examples/hubcli-bitfit
 	touch $@
 
 demo: setup
