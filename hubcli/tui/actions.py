@@ -34,6 +34,8 @@ ACTIONS: tuple[TuiAction, ...] = (
     TuiAction("quit", "f10", "Quit", "Quit hubcli"),
     TuiAction("maximize", "f11", "Max", "Maximise the focused panel, or restore the layout"),
     TuiAction("toggle_theme", "f12", "Theme", "Switch between the dark and the light theme"),
+    TuiAction("pull", "ctrl+l", "Pull", "Pull adapters from a Hub repository"),
+    TuiAction("push", "ctrl+u", "Push", "Push the selected adapter to a Hub repository", needs_selection=True),
     TuiAction("focus_filter", "slash", "Filter", "Type to filter adapters", show=False),
 )
 

@@ -22,8 +22,8 @@ class AddRequest:
 
 class AddDialog(Dialog[AddRequest | None]):
     DEFAULT_CSS = """
-    AddDialog > Vertical { width: 90; }
-    AddDialog DirectoryTree { height: 14; border: round $secondary; margin-bottom: 1; }
+    AddDialog > Vertical { width: 90; height: 90%; }
+    AddDialog DirectoryTree { height: 1fr; min-height: 4; border: round $secondary; margin-bottom: 1; }
     """
     BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "Cancel")]
 

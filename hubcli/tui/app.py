@@ -12,6 +12,7 @@ from dataclasses import replace
 from functools import partial
 from itertools import count
 from pathlib import Path
+from time import monotonic
 from typing import Any, ClassVar
 
 from textual import on
@@ -22,7 +23,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Input
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
 from hubcli.tui import tasks
 from hubcli.tui.actions import ACTIONS, ACTIONS_BY_ID
@@ -40,6 +41,7 @@ from hubcli.tui.dialogs import (
     error_dialog,
 )
 from hubcli.tui.groups import Group, GroupTree
+from hubcli.tui.hub_dialogs import PullDialog, PullRequest, PushDialog, PushRequest
 from hubcli.tui.jobs import Job, JobCancelled, JobsPanel
 from hubcli.tui.keymap import load_keymap
 from hubcli.tui.queries import GroupCounts, group_counts
@@ -47,6 +49,7 @@ from hubcli.tui.state import THEMES, TuiState, load_state, save_state
 from registry import Registry, VerifyReport
 
 FILTER_DEBOUNCE_S = 0.06
+PROGRESS_INTERVAL_S = 0.1
 PANEL_IDS = ("groups", "adapters", "detail", "jobs")
 ALWAYS_AVAILABLE = ("quit", "toggle_theme", "help")
 
@@ -199,17 +202,26 @@ class HubcliApp(App[None]):
     # -- jobs ------------------------------------------------------------------------------
 
     def start_job(self, title: str, work: Callable[[tasks.Progress], Any]) -> Job:
-        """Run ``work(progress)`` in a thread worker, listed in the jobs panel."""
+        """Run ``work(progress)`` in a thread worker, listed in the jobs panel.
+
+        ``progress`` may be called from any thread (Hub downloads report from their own pool);
+        it raises ``JobCancelled`` once the user cancelled, and forwards at most one update per
+        ``PROGRESS_INTERVAL_S`` to the screen, besides the last of each stage.
+        """
         job = Job(next(self._job_ids), title)
-        panel = self.query_one(JobsPanel)
+        last_update = [0.0]
 
         def progress(done: int, total: int | None, what: str) -> None:
-            if get_current_worker().is_cancelled:
+            if job.worker is not None and job.worker.is_cancelled:
                 raise JobCancelled
+            now = monotonic()
+            if what == job.message and done != total and now - last_update[0] < PROGRESS_INTERVAL_S:
+                return
+            last_update[0] = now
             self.call_from_thread(self._job_progress, job, done, total, what)
 
         self.jobs.append(job)
-        panel.add_job(job)
+        self.query_one(JobsPanel).add_job(job)
         job.worker = self.run_worker(partial(work, progress), thread=True, group="jobs",
                                      exit_on_error=False, description=title)
         return job
@@ -323,6 +335,30 @@ class HubcliApp(App[None]):
                                partial(tasks.retag, self.registry, name, change.add, change.remove))
 
         self.push_screen(TagDialog(name, self.registry.tags(adapter)), changed)
+
+    def action_pull(self) -> None:
+        def answered(request: PullRequest | None) -> None:
+            if request is not None:
+                self.start_job(f"pull {request.repo}", partial(
+                    tasks.pull_from_hub, self.registry, request.repo, request.revision, request.name,
+                    request.every,
+                ))
+
+        self.push_screen(PullDialog(), answered)
+
+    def action_push(self) -> None:
+        adapter = self.table.selected
+        if adapter is None:
+            return
+        name = adapter.name
+
+        def answered(request: PushRequest | None) -> None:
+            if request is not None:
+                self.start_job(f"push {name}", partial(
+                    tasks.push_to_hub, self.registry, name, request.repo, request.revision, request.private
+                ))
+
+        self.push_screen(PushDialog(name, adapter.format), answered)
 
     def action_verify(self) -> None:
         self.start_job("verify", partial(tasks.verify, self.registry))

@@ -40,7 +40,8 @@ class Job:
         if not self.total:
             return "░" * BAR_WIDTH if self.state != "running" else "▒" * BAR_WIDTH
         filled = round(BAR_WIDTH * self.done / self.total)
-        return "█" * filled + "░" * (BAR_WIDTH - filled) + f" {self.done}/{self.total}"
+        amount = f"{self.done}/{self.total}" if self.total <= 1000 else f"{100 * self.done // self.total}%"
+        return "█" * filled + "░" * (BAR_WIDTH - filled) + f" {amount}"
 
 
 STATE_STYLE = {"running": "yellow", "done": "green", "failed": "red", "cancelled": "dim"}

@@ -70,3 +70,40 @@ def verify_summary(report: VerifyReport) -> str:
     if removed:
         parts.append(f"{removed} leftover{'s' if removed != 1 else ''} cleaned up")
     return ", ".join(parts)
+
+
+def _hub_progress(progress: Progress):  # type: ignore[no-untyped-def]
+    """Adapt the Hub's progress events (bytes per stage) to the jobs panel's callback."""
+
+    def forward(event) -> None:  # type: ignore[no-untyped-def]
+        what = f"{event.stage} {event.detail}".strip()
+        progress(event.done, event.total or None, what)
+
+    return forward
+
+
+def pull_from_hub(
+    registry: Registry, repo: str, revision: str | None, name: str | None, every: bool, progress: Progress
+) -> str:
+    """``hubcli pull``: download ``repo`` and register its adapter(s)."""
+    from hubcli.hub.pull import pull
+
+    report = pull(registry, repo, revision=revision, name=name, all_=every, on_progress=_hub_progress(progress))
+    names = ", ".join(repr(item.outcome.adapter.name) for item in report.adapters)
+    if report.up_to_date:
+        return f"{report.ref.label}: up to date ({names})"
+    return f"pulled {report.ref.label} @ {report.commit[:8]} as {names}"
+
+
+def push_to_hub(
+    registry: Registry, name: str, repo: str, revision: str | None, private: bool, progress: Progress
+) -> str:
+    """``hubcli push``: upload adapter ``name`` (in its stored format) to ``repo``."""
+    from hubcli.hub.push import push
+
+    report = push(registry, name, repo, revision=revision, private=private,
+                  on_progress=_hub_progress(progress))
+    where = f"{report.repo_id}@{report.revision}"
+    if report.up_to_date:
+        return f"{name}: up to date with {where}, nothing pushed"
+    return f"pushed {name} to {where} ({len(report.files)} files, commit {report.commit[:8]})"

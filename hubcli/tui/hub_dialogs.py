@@ -1,0 +1,124 @@
+"""Dialogs for the Hub: pull a repository, push the selected adapter.
+
+They only collect answers; the app runs ``tasks.pull_from_hub`` / ``tasks.push_to_hub`` in a
+job, where hubcli.hub does the transfer (and reads the endpoint and token from the
+environment, as the CLI does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Checkbox, Input, Label, Static
+
+from hubcli.tui.dialogs import Dialog
+
+
+def _optional(text: str) -> str | None:
+    return text.strip() or None
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    repo: str
+    revision: str | None
+    name: str | None
+    every: bool
+
+
+class PullDialog(Dialog[PullRequest | None]):
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Pull from the Hub", classes="title")
+            yield Label("Repository (namespace/name, optionally @revision)")
+            yield Input(placeholder="e.g. AdapterHub/roberta-base-pf-imdb", id="repo")
+            yield Label("Revision (branch, tag or commit; default: main)")
+            yield Input(id="revision")
+            yield Label("Name (optional; default from the repository)")
+            yield Input(id="name")
+            yield Checkbox("Import every adapter of the repository (sub-folders)", id="every")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Pull", variant="primary", id="pull")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "pull":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def on_input_submitted(self, _: Input.Submitted) -> None:
+        self._submit()
+
+    def _submit(self) -> None:
+        repo = self.query_one("#repo", Input).value.strip()
+        if not repo:
+            self.notify("Type a repository first.", severity="warning")
+            return
+        self.dismiss(PullRequest(
+            repo=repo,
+            revision=_optional(self.query_one("#revision", Input).value),
+            name=_optional(self.query_one("#name", Input).value),
+            every=self.query_one("#every", Checkbox).value,
+        ))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+@dataclass(frozen=True)
+class PushRequest:
+    repo: str
+    revision: str | None
+    private: bool
+
+
+class PushDialog(Dialog[PushRequest | None]):
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, adapter_name: str, adapter_format: str) -> None:
+        super().__init__()
+        self.adapter_name = adapter_name
+        self.adapter_format = adapter_format
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"Push {self.adapter_name} to the Hub", classes="title")
+            yield Static(f"Format: {self.adapter_format} (as stored)", markup=False)
+            yield Label("Repository (namespace/name)")
+            yield Input(placeholder=f"e.g. your-name/{self.adapter_name}", id="repo")
+            yield Label("Branch (default: main)")
+            yield Input(id="revision")
+            yield Checkbox("Private repository (when it is created)", id="private")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Push", variant="primary", id="push")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "push":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def on_input_submitted(self, _: Input.Submitted) -> None:
+        self._submit()
+
+    def _submit(self) -> None:
+        repo = self.query_one("#repo", Input).value.strip()
+        if not repo:
+            self.notify("Type a repository first.", severity="warning")
+            return
+        self.dismiss(PushRequest(
+            repo=repo,
+            revision=_optional(self.query_one("#revision", Input).value),
+            private=self.query_one("#private", Checkbox).value,
+        ))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

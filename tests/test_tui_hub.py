@@ -1,0 +1,75 @@
+"""The TUI's pull and push dialogs against the test Hub server (tests/hub_server.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from textual.message import Message
+from textual.widgets import Checkbox, Input
+
+from hubcli.tui.app import HubcliApp
+from hubcli.tui.dialogs import MessageDialog
+from hubcli.tui.hub_dialogs import PullDialog, PushDialog
+from registry import Registry
+from tests.hub_server import TEST_USER, HubServer
+from tests.test_tui import collect_messages, finished_jobs, table_names
+from tests.test_tui_support import register, settle
+
+REPO = f"{TEST_USER}/tui-lora"
+
+
+def weights_digest(registry: Registry, name: str) -> str:
+    files = registry.files(registry.get_adapter(name))
+    return next(f.sha256 for f in files if f.role == "weights")
+
+
+def test_push_the_selected_adapter_then_pull_it_back(hub: HubServer, registry: Registry, tmp_path: Path) -> None:
+    register(registry, tmp_path, "solo")
+    messages: list[Message] = []
+
+    async def scenario() -> None:
+        app = HubcliApp(registry)
+        async with app.run_test(size=(110, 32), message_hook=collect_messages(messages)) as pilot:
+            await settle(pilot, lambda: app.table.selected is not None)
+            await pilot.press("ctrl+u")
+            assert isinstance(app.screen, PushDialog)
+            await pilot.press(*REPO, "enter")
+            await settle(pilot, lambda: len(finished_jobs(messages)) == 1)
+            push = finished_jobs(messages)[0]
+            assert push.state == "done", push.message
+            assert push.message.startswith(f"pushed solo to {REPO}@main")
+            assert [r.repo_id for r in registry.remotes(registry.get_adapter("solo"))] == [REPO]
+
+            await pilot.press("ctrl+l")
+            assert isinstance(app.screen, PullDialog)
+            await pilot.press(*REPO)
+            app.screen.query_one("#name", Input).value = "solo-copy"
+            await pilot.press("enter")
+            await settle(pilot, lambda: len(finished_jobs(messages)) == 2)
+            pull = finished_jobs(messages)[1]
+            assert pull.state == "done", pull.message
+            assert pull.message.startswith(f"pulled {REPO} @ ")
+            assert weights_digest(registry, "solo-copy") == weights_digest(registry, "solo")
+            await settle(pilot, lambda: table_names(app) == ["solo", "solo-copy"])
+
+    asyncio.run(scenario())
+
+
+def test_pulling_a_missing_repository_shows_the_hub_error(hub: HubServer, registry: Registry) -> None:
+    messages: list[Message] = []
+
+    async def scenario() -> None:
+        app = HubcliApp(registry)
+        async with app.run_test(size=(110, 32), message_hook=collect_messages(messages)) as pilot:
+            await settle(pilot, lambda: app.adapter_count == 0)
+            await pilot.press("ctrl+l", *f"{TEST_USER}/nothing-here")
+            app.screen.query_one("#every", Checkbox).value = True
+            await pilot.press("enter")
+            await settle(pilot, lambda: bool(finished_jobs(messages)))
+            assert finished_jobs(messages)[0].state == "failed"
+            assert isinstance(app.screen, MessageDialog)
+            assert "nothing-here" in app.screen.message
+            assert registry.count_adapters() == 0
+
+    asyncio.run(scenario())
