@@ -16,6 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from hubcli.adapter_folder import AdapterFolder
@@ -130,6 +131,25 @@ class ArchitecturePlugin(Plugin):
         """Undo ``merge``, restoring the original base weights bit for bit."""
         raise CapabilityNotSupported(f"architecture {self.name!r} cannot merge into base weights")
 
+    # -- export (optional capability; see docs/export.md) ------------------------------------
+
+    export_formats: ClassVar[tuple[str, ...]] = ()
+    """Formats ``export`` can write an adapter into when it is stored in another format.
+    Writing the stored format needs no plugin: the stored files are copied as they are."""
+
+    def export(self, adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str) -> None:
+        """Write ``adapter`` (stored in ``adapter.format``) into ``folder`` in format ``fmt``,
+        as the native library of ``fmt`` would have saved it under the adapter name ``name``.
+
+        Convert only where both libraries compute the same function; otherwise raise
+        ``CapabilityNotSupported`` with one line saying which option cannot be expressed and
+        why. The caller re-detects the written folder with the installed plugins, so a wrong
+        layout is caught before anyone else sees it.
+        """
+        raise CapabilityNotSupported(
+            f"architecture {self.name!r} cannot convert an adapter from {adapter.format} to {fmt}"
+        )
+
 
 class CompositionPlugin(Plugin):
     """A composition block (stack, split, parallel …): its arity, its arguments, which blocks it
@@ -169,6 +189,15 @@ class CompositionPlugin(Plugin):
         """Modules the block owns (e.g. fusion attention), created when the composition is
         activated on ``target``; handed back to ``route`` as ``owned``. Default: none."""
         return None
+
+    def save_owned(self, owned: Any, folder: Path) -> None:
+        """Write what ``build`` made (trained fusion layers …) into ``folder``, for stitched
+        bundles; called only for blocks whose ``build`` returned something."""
+        raise CapabilityNotSupported(f"block {self.name!r} has no trained state to save")
+
+    def load_owned(self, owned: Any, folder: Path) -> None:
+        """Read what ``save_owned`` (or the block's original library) wrote into ``owned``."""
+        raise CapabilityNotSupported(f"block {self.name!r} has no trained state to load")
 
     @abstractmethod
     def route(self, state: Routed, children: Sequence[Child], args: Mapping[str, Any], owned: Any) -> Routed:

@@ -94,3 +94,25 @@ def test_predict_per_row_equals_each_row_alone(cli, adapters):
         assert (got[row] - single).abs().max().item() <= 1e-5
     wrong = cli("predict", BASE, "lora", "--input-ids", json.dumps(IDS), "--per-row", "lora,lora_2")
     assert wrong.exit_code == 1 and "2 row assignments for a batch of 3 rows" in wrong.stderr
+
+
+def test_bundle_keeps_a_trained_fusion(cli, tmp_path):
+    """The AdapterHub fusion given with --fusion is saved in the bundle and reproduces the
+    ``adapters`` golden output after reloading."""
+    from safetensors.torch import load_file
+
+    from hubcli.compose.bundle import load_bundle
+
+    for name in ("seq_bn", "seq_bn_2", "seq_bn_3"):
+        assert cli("add", GOLDEN / "adapters" / name, "--name", name).exit_code == 0
+    spec = "fuse(seq_bn, seq_bn_2, seq_bn_3)"
+    result = cli("stitch", BASE, spec, "--out", tmp_path / "bundle", "--fusion", GOLDEN / "adapters" / "fusion")
+    assert result.exit_code == 0, result.stderr
+    stitched = load_bundle(tmp_path / "bundle")
+    inputs = json.loads((GOLDEN / "inputs.json").read_text())
+    with torch.inference_mode():
+        got = stitched.model(**{k: torch.tensor(v) for k, v in inputs.items()}).last_hidden_state
+    want = load_file(GOLDEN / "expected" / "fusion.safetensors")["last_hidden_state"]
+    assert (got - want).abs().max().item() <= 1e-5
+    wrong = cli("stitch", BASE, "stack(seq_bn, seq_bn_2)", "--out", tmp_path / "x", "--fusion", GOLDEN / "adapters" / "fusion")
+    assert wrong.exit_code == 1 and "exactly one fuse block" in wrong.stderr

@@ -94,6 +94,16 @@ def stitch_for_predict(
     return stitched, registry.get_adapter(adapter if adapter in names else names[0])
 
 
+def load_fuse_block(setup: Any, folder: Path) -> None:
+    """Load trained fusion files into the one fuse block of the active composition."""
+    from hubcli.compose.spec import SpecError
+
+    fuses = [block for block in setup.spec.blocks() if block.kind == "fuse"]
+    if len(fuses) != 1:
+        raise SpecError(f"--fusion needs exactly one fuse block in the spec, it has {len(fuses)}")
+    setup.spec.plugin(fuses[0]).load_owned(setup.owned[id(fuses[0])], folder)
+
+
 @app.command()
 def stitch(
     base: Annotated[str, typer.Argument(help="Base model: a Hub model id or a local model folder.")],
@@ -101,12 +111,15 @@ def stitch(
     save: Annotated[str | None, typer.Option("--save", help="Store the recipe in the registry under this name.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write a reloadable stitched bundle (or, with --merge, a plain model) here.")] = None,
     merge: Annotated[bool, typer.Option("--merge", help="With --out: fold the adapters into the weights (LoRA, IA³ stacks).")] = False,
+    fusion: Annotated[Path | None, typer.Option("--fusion", help="With --out: trained fusion (AdapterHub or hubcli files) for the spec's fuse block.")] = None,
     dtype: Annotated[str, typer.Option("--dtype", help="float32, bfloat16 or float16.")] = "float32",
     as_json: JsonFlag = False,
 ) -> None:
     """Check SPEC against the registry and stitch it into BASE."""
     if merge and out is None:
         raise typer.BadParameter("--merge needs --out DIR", param_hint="--merge")
+    if fusion is not None and (out is None or merge):
+        raise typer.BadParameter("--fusion goes with --out DIR (a bundle, not --merge)", param_hint="--fusion")
     from hubcli.compose.spec import to_json
     from hubcli.compose.text import SpecSyntaxError, format_spec
 
@@ -137,10 +150,12 @@ def stitch(
         from hubcli.compose.export import save_merged
 
         stitched, loaded = stitch_model(registry, base, tree, dtype=dtype)
+        if fusion is not None:
+            load_fuse_block(stitched.setup, fusion)
         if merge:
             save_merged(stitched, out)
         else:
-            write_bundle(out, base, tree, loaded)
+            write_bundle(out, base, tree, loaded, stitched.setup)
         data["out"] = str(out)
         data["merged"] = merge
 

@@ -4,11 +4,14 @@ reloadable without the registry that made it.
 Layout::
 
     stitch.json                      {"format": "hubcli-stitch", "version": 1, "base_model",
-                                      "spec" (text form), "composition" (JSON form), "adapters"}
+                                      "spec" (text form), "composition" (JSON form), "adapters",
+                                      "blocks" (blocks with saved state, by tree order)}
     adapters/<n>/adapter.json        name, architecture, format, canonical config, original
                                      config file, head config — what the engine attaches
     adapters/<n>/weights.safetensors the adapter's tensors under their original names
     adapters/<n>/head.safetensors    separate head tensors (AdapterHub heads), when present
+    blocks/<i>/                      what block i (parents first) owns, e.g. fusion layers,
+                                     written and read by its plugin (``save_owned``/``load_owned``)
 
 The base model is referenced, not copied (a Hub id, or a local folder as an absolute path).
 """
@@ -20,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hubcli.compose.setup import CompositionSetup
 from hubcli.compose.spec import Node, from_json, to_json
 from hubcli.compose.text import format_spec
 from hubcli.errors import AdapterFormatError
@@ -36,11 +40,21 @@ def base_reference(base: str) -> str:
     return str(path.resolve()) if path.is_dir() else base
 
 
-def write_bundle(folder: Path, base: str, tree: Node, adapters: Sequence[LoadedAdapter]) -> Path:
-    """Write the bundle of ``tree`` over ``adapters`` on ``base`` into ``folder``."""
+def write_bundle(
+    folder: Path, base: str, tree: Node, adapters: Sequence[LoadedAdapter], setup: CompositionSetup | None = None
+) -> Path:
+    """Write the bundle of ``tree`` over ``adapters`` on ``base`` into ``folder``, with what
+    the blocks of ``setup`` (the active composition) own, e.g. trained fusion layers."""
     from safetensors.torch import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
+    blocks = []
+    if setup is not None:
+        for number, block in enumerate(setup.spec.blocks()):
+            owned = setup.owned.get(id(block))
+            if owned is not None:
+                setup.spec.plugin(block).save_owned(owned, folder / "blocks" / str(number))
+                blocks.append({"index": number, "block": block.kind, "dir": f"blocks/{number}"})
     entries = []
     for number, adapter in enumerate(adapters):
         where = folder / "adapters" / str(number)
@@ -55,7 +69,7 @@ def write_bundle(folder: Path, base: str, tree: Node, adapters: Sequence[LoadedA
             save_file({k: v.contiguous() for k, v in adapter.head_tensors.items()}, where / "head.safetensors")
         entries.append({"name": adapter.name, "architecture": adapter.architecture, "dir": f"adapters/{number}"})
     manifest = {"format": FORMAT, "version": VERSION, "base_model": base_reference(base),
-                "spec": format_spec(tree), "composition": to_json(tree), "adapters": entries}
+                "spec": format_spec(tree), "composition": to_json(tree), "adapters": entries, "blocks": blocks}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return folder
 
@@ -98,5 +112,9 @@ def load_bundle(folder: str | Path, *, dtype: str = "float32", device: str = "cp
                                              dtype=dtype, device=device))
     for adapter in adapters:
         stitched.attach(adapter)
-    activate(stitched, tree)
+    setup = activate(stitched, tree)
+    blocks = setup.spec.blocks()
+    for entry in manifest.get("blocks", []):
+        block = blocks[entry["index"]]
+        setup.spec.plugin(block).load_owned(setup.owned[id(block)], Path(folder) / entry["dir"])
     return stitched

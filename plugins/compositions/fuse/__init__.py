@@ -10,6 +10,7 @@ them. This module imports no torch (validation loads it); the layers come with `
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from hubcli.compose.routing import Child, CompositionError, Routed
@@ -42,6 +43,16 @@ class FuseBlock(CompositionPlugin):
             raise SpecError(f"fuse({', '.join(names)}): no sub-block holds all of these adapters")
         like = next(next(iter(points.values())).adapters[names[0]].parameters())
         return FusionLayers(names, points, target.dims.hidden_size, FusionConfig.preset(args["static"]), like)
+
+    def save_owned(self, owned: Any, folder: Path) -> None:
+        from plugins.compositions.fuse.files import save_layers
+
+        save_layers(owned, folder)
+
+    def load_owned(self, owned: Any, folder: Path) -> None:
+        from plugins.compositions.fuse.files import load_into
+
+        load_into(owned, folder)
 
     def route(self, state: Routed, children: Sequence[Child], args: Mapping[str, Any], owned: Any) -> Routed:
         from hubcli.compose.states import BlockState

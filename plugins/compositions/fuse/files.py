@@ -72,14 +72,24 @@ def _adapterhub_state(folder: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_fusion(setup: CompositionSetup, folder: str | Path) -> FusionLayers:
-    """Load the fusion saved in ``folder`` (AdapterHub's files or ours) into the fuse block of
-    the active composition over the same adapters, in the same order."""
+def fusion_names(folder: str | Path) -> list[str] | None:
+    """The adapters a saved fusion (AdapterHub's or ours) was trained over, in order."""
+    folder = Path(folder)
+    own = (folder / OWN_CONFIG).is_file()
+    names = _read_json(folder / (OWN_CONFIG if own else ADAPTERHUB_CONFIG)).get("adapters" if own else "adapter_names")
+    return names if isinstance(names, list) else None
+
+
+def load_into(layers: FusionLayers, folder: str | Path) -> FusionLayers:
+    """Read the fusion saved in ``folder`` (AdapterHub's files or ours) into ``layers``."""
     folder = Path(folder)
     own = (folder / OWN_CONFIG).is_file()
     data = _read_json(folder / (OWN_CONFIG if own else ADAPTERHUB_CONFIG))
-    names = data.get("adapters" if own else "adapter_names")
-    layers = fusion_layers(setup, names if isinstance(names, list) else None)
+    names = fusion_names(folder)
+    if names is not None and names != layers.adapters:
+        raise ModelMismatchError(
+            f"{folder}: fusion over {', '.join(names)}, not over {', '.join(layers.adapters)} (same order)"
+        )
     layers.reconfigure(FusionConfig.from_json(data["config"]))
     if own:
         from safetensors.torch import load_file
@@ -102,11 +112,10 @@ def load_fusion(setup: CompositionSetup, folder: str | Path) -> FusionLayers:
     return layers
 
 
-def save_fusion(setup: CompositionSetup, folder: str | Path, adapters: list[str] | None = None) -> Path:
-    """Write the fuse block's layers as ``fusion.json`` + ``fusion.safetensors``."""
+def save_layers(layers: FusionLayers, folder: str | Path) -> Path:
+    """Write ``layers`` as ``fusion.json`` + ``fusion.safetensors``."""
     from safetensors.torch import save_file
 
-    layers = fusion_layers(setup, adapters)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in layers.layers.state_dict().items()}
@@ -114,3 +123,14 @@ def save_fusion(setup: CompositionSetup, folder: str | Path, adapters: list[str]
     config = {"format": "hubcli-fusion", "adapters": layers.adapters, "config": layers.config.to_json()}
     (folder / OWN_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return folder
+
+
+def load_fusion(setup: CompositionSetup, folder: str | Path) -> FusionLayers:
+    """Load the fusion saved in ``folder`` into the fuse block of the active composition over
+    the same adapters, in the same order."""
+    return load_into(fusion_layers(setup, fusion_names(folder)), folder)
+
+
+def save_fusion(setup: CompositionSetup, folder: str | Path, adapters: list[str] | None = None) -> Path:
+    """Write the fuse block's layers (the only one, or the one over ``adapters``)."""
+    return save_layers(fusion_layers(setup, adapters), folder)
