@@ -153,7 +153,8 @@ def show(name: NameArg, as_json: JsonFlag = False) -> None:
             ("parameters", f"{d['num_parameters']:,}"), ("size", human_size(d["size_bytes"])),
             ("format", d["format"]), ("source", d["source"]), ("revision", d["source_revision"]),
             ("commit", d["source_commit"]), ("license", d["license"]),
-            ("tags", ", ".join(d["tags"]) or None), ("created", d["created_at"]),
+            ("tags", ", ".join(d["tags"]) or None), ("description", d["description"]),
+            ("created", d["created_at"]),
         ):
             if value not in (None, ""):
                 facts.add_row(label, str(value))
