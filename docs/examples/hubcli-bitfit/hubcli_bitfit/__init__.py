@@ -84,7 +84,7 @@ class BitFitArchitecture(ArchitecturePlugin):
         return DetectedAdapter(
             architecture=METHOD,
             format=FORMAT,
-            config=BitFitConfig(targets=saved.targets).model_dump(mode="json"),
+            config=BitFitConfig(targets=saved.targets, modules_to_save=saved.modules_to_save).model_dump(mode="json"),
             files=files,
             base_model=saved.base_model,
             model_type=saved.model_type,
@@ -92,9 +92,14 @@ class BitFitArchitecture(ArchitecturePlugin):
         )
 
     def validate(self, adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> None:
-        """Every tensor is a vector named ``<module>.bias`` for a targeted module."""
+        """Every tensor is a vector named ``<module>.bias`` for a targeted module, or a parameter
+        of a module saved whole; there is at least one bias delta."""
         config = BitFitConfig.model_validate(adapter.config)
-        for name, info in tensors.items():
+        deltas = [name for name in tensors if config.saved_module_of(name) is None]
+        if not deltas:
+            raise AdapterValidationError(f"{WEIGHTS_FILE}: no bias deltas (<module>.bias)")
+        for name in deltas:
+            info = tensors[name]
             module = module_of(name)
             if module is None:
                 raise AdapterValidationError(f"{WEIGHTS_FILE}: tensor {name!r} is not a bias delta (<module>.bias)")
@@ -125,12 +130,25 @@ class BitFitArchitecture(ArchitecturePlugin):
             slot.unmerge(name)
 
 
-def save_bitfit(folder: str | Path, deltas: Mapping[str, torch.Tensor], targets: list[str], **metadata: str | None) -> None:
-    """Write a BitFit adapter folder (``metadata``: ``base_model``, ``model_type``,
-    ``task_type``). ``deltas`` maps ``<module path>.bias`` to trained − original bias."""
+def save_bitfit(
+    folder: str | Path,
+    deltas: Mapping[str, torch.Tensor],
+    targets: list[str],
+    *,
+    head: Mapping[str, torch.Tensor] | None = None,
+    modules_to_save: list[str] | None = None,
+    base_model: str | None = None,
+    model_type: str | None = None,
+    task_type: str | None = None,
+) -> None:
+    """Write a BitFit adapter folder. ``deltas`` maps ``<module path>.bias`` to trained −
+    original bias; ``head`` holds the parameters (``classifier.weight`` …) of the modules in
+    ``modules_to_save``, saved whole."""
     from hubcli_bitfit.files import write_folder
 
-    write_folder(folder, deltas, targets, metadata)
+    config = BitFitFile(method=METHOD, targets=list(targets), modules_to_save=list(modules_to_save or []),
+                        base_model=base_model, model_type=model_type, task_type=task_type)
+    write_folder(folder, config, deltas, head or {})
 
 
 def average_bitfit(

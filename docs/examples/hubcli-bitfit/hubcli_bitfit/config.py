@@ -9,7 +9,10 @@ A BitFit adapter folder holds two files:
   that is what hubcli reads to pick the base model's Auto class.
 - ``bitfit.safetensors``: one vector per tuned bias, named after the bias parameter it shifts
   (``encoder.layer.0.attention.self.query.bias``), holding the *delta* (trained − original),
-  so the file is meaningful without a copy of the base and merging is one addition.
+  so the file is meaningful without a copy of the base and merging is one addition. BitFit also
+  trains the task's classification layer (the paper does): the modules listed in
+  ``modules_to_save`` (``classifier``) are saved whole, as ``<module>.<parameter>``, as PEFT
+  saves them, because a new task usually has its own label count.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class BitFitFile(BaseModel):
     method: str
     format_version: int = FORMAT_VERSION
     targets: list[str] = Field(min_length=1)
+    modules_to_save: list[str] = []
     base_model: str | None = None
     model_type: str | None = None
     task_type: str | None = None
@@ -46,8 +50,19 @@ class BitFitConfig(BaseModel):
     """Module name suffixes that were tuned (``query``, ``output.dense``, ``c_attn``): a module
     is a target when its dotted path ends with one of them (PEFT's matching rule)."""
 
+    modules_to_save: list[str] = []
+    """Full-model paths of modules saved whole (the task head), e.g. ``["classifier"]``."""
+
     def targets_module(self, path: str) -> bool:
         return any(path == suffix or path.endswith("." + suffix) for suffix in self.targets)
+
+    def saved_module_of(self, tensor: str) -> tuple[str, str] | None:
+        """``(module, parameter)`` when ``tensor`` belongs to a module saved whole, else None
+        (the longest listed path wins: ``classifier.dense`` before ``classifier``)."""
+        for module in sorted(self.modules_to_save, key=len, reverse=True):
+            if tensor.startswith(module + "."):
+                return module, tensor[len(module) + 1 :]
+        return None
 
 
 def module_of(tensor: str) -> str | None:

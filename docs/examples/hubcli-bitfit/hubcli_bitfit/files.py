@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -10,23 +9,23 @@ import torch
 from hubcli.errors import HubcliError
 from safetensors.torch import save_file
 
-from hubcli_bitfit.config import CONFIG_FILE, FORMAT_VERSION, METHOD, WEIGHTS_FILE, module_of
+from hubcli_bitfit.config import CONFIG_FILE, WEIGHTS_FILE, BitFitConfig, BitFitFile, module_of
 
 
 def write_folder(
-    folder: str | Path, deltas: Mapping[str, torch.Tensor], targets: list[str], metadata: Mapping[str, str | None]
+    folder: str | Path, config: BitFitFile, deltas: Mapping[str, torch.Tensor], head: Mapping[str, torch.Tensor]
 ) -> None:
-    unknown = set(metadata) - {"base_model", "model_type", "task_type"}
-    if unknown:
-        raise HubcliError(f"save_bitfit: unknown metadata {sorted(unknown)} (base_model, model_type, task_type)")
+    canonical = BitFitConfig(targets=config.targets, modules_to_save=config.modules_to_save)
     bad = [name for name in deltas if module_of(name) is None]
     if bad or not deltas:
         raise HubcliError(f"save_bitfit: deltas must be named '<module>.bias' (got {bad or 'none'})")
+    stray = [name for name in head if canonical.saved_module_of(name) is None]
+    if stray:
+        raise HubcliError(f"save_bitfit: head tensor {stray[0]!r} is in none of modules_to_save {config.modules_to_save}")
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    config = {"method": METHOD, "format_version": FORMAT_VERSION, "targets": list(targets), **metadata}
-    (out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    tensors = {name: delta.detach().to("cpu", torch.float32).contiguous() for name, delta in deltas.items()}
+    (out / CONFIG_FILE).write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    tensors = {name: tensor.detach().to("cpu", torch.float32).contiguous() for name, tensor in {**deltas, **head}.items()}
     save_file(tensors, str(out / WEIGHTS_FILE))
 
 

@@ -8,13 +8,15 @@ b, so unmerging is a copy (bit-exact) rather than a subtraction (which would rou
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 import torch
 from hubcli.engine.slots import LeafAdapter
 from hubcli.errors import HubcliError, ModelMismatchError
 from hubcli.plugin_api import AttachTarget, LoadedAdapter
 from torch import nn
 
-from hubcli_bitfit.config import module_of
+from hubcli_bitfit.config import BitFitConfig, module_of
 
 
 def _is_projection(module: nn.Module) -> bool:
@@ -48,9 +50,16 @@ class BiasDelta(LeafAdapter):
 
 def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
     """One ``BiasDelta`` per saved vector; every module must be a projection with a bias of the
-    delta's size (checked before anything is put into the model)."""
+    delta's size (checked before anything is put into the model). Modules saved whole (the
+    task head) become the adapter's own copy of that module (``AttachTarget.add_head``)."""
+    config = BitFitConfig.model_validate(adapter.config)
     checked: dict[str, torch.Tensor] = {}
+    heads: dict[str, dict[str, torch.Tensor]] = defaultdict(dict)
     for name, tensor in sorted(adapter.tensors.items()):
+        saved = config.saved_module_of(name)
+        if saved is not None:
+            heads[saved[0]][saved[1]] = tensor
+            continue
         path = module_of(name)
         if path is None:
             raise ModelMismatchError(f"adapter {adapter.name!r}: tensor {name!r} is not a bias delta")
@@ -74,3 +83,5 @@ def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
         raise ModelMismatchError(f"adapter {adapter.name!r}: no bias deltas in its weights")
     for path, delta in checked.items():
         target.slot(path).adapters[adapter.name] = BiasDelta(delta)
+    for path, state in heads.items():
+        target.add_head(adapter.name, path, state)

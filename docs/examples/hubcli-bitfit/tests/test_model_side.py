@@ -12,7 +12,7 @@ from hubcli.engine import load
 from hubcli.errors import ModelMismatchError
 from hubcli.testing import model_output, tiny_inputs, tiny_model
 
-from bitfit_helpers import write_bitfit
+from bitfit_helpers import random_deltas, write_bitfit
 from hubcli_bitfit import average_bitfit, save_bitfit
 
 
@@ -66,6 +66,25 @@ def test_stacked_adapters_add_and_average_mixes_like_averaged_parameters(tmp_pat
     stitched.activate("avg")
     torch.testing.assert_close(mixed, model_output(stitched.forward(ids, mask)), rtol=0, atol=1e-6)
     torch.testing.assert_close(mixed, expected_average, rtol=0, atol=1e-6)
+
+
+def test_a_saved_head_with_its_own_label_count_replaces_the_base_head(tmp_path, run_hubcli, temp_registry) -> None:
+    model = tiny_model("bert")  # 3 labels
+    delta = random_deltas(model, ["query"])
+    head = {"classifier.weight": torch.randn(2, 32), "classifier.bias": torch.randn(2)}
+    save_bitfit(tmp_path / "h", delta, ["query"], head=head, modules_to_save=["classifier"], task_type="SEQ_CLS")
+    registered(run_hubcli, tmp_path / "h", "h")
+    reference = copy.deepcopy(model)
+    reference.classifier = torch.nn.Linear(32, 2)
+    with torch.no_grad():
+        reference.classifier.weight.copy_(head["classifier.weight"])
+        reference.classifier.bias.copy_(head["classifier.bias"])
+    expected = shifted(reference, delta)
+
+    stitched = load(model, ["h"], registry=temp_registry)
+    torch.testing.assert_close(model_output(stitched.forward(*tiny_inputs())), expected, rtol=0, atol=1e-6)
+    stitched.deactivate()
+    assert model_output(stitched.forward(*tiny_inputs())).shape[-1] == 3  # the base head is back
 
 
 def test_a_model_without_biases_is_refused(tmp_path, run_hubcli, temp_registry) -> None:
