@@ -18,6 +18,7 @@ from hubcli.tui.dialogs import ConfirmDialog, HelpScreen, MessageDialog, TagDial
 from hubcli.tui.groups import GroupTree
 from hubcli.tui.jobs import Job, JobsPanel
 from hubcli.tui.keymap import load_keymap
+from hubcli.tui.registry_actions import JobFinished
 from hubcli.tui.state import TuiState, load_state
 from registry import Registry
 from tests.test_tui_support import add_sample_adapters, register, settle, write_peft_folder
@@ -135,7 +136,7 @@ def collect_messages(into: list[Message]):  # noqa: ANN201
 def finished_jobs(messages: list[Message]) -> list[Job]:
     """Jobs whose JobFinished message the app processed (the hook sees each message once per
     handler lookup, so deduplicate)."""
-    jobs = {id(m.job): m.job for m in messages if isinstance(m, HubcliApp.JobFinished)}
+    jobs = {id(m.job): m.job for m in messages if isinstance(m, JobFinished)}
     return list(jobs.values())
 
 

@@ -1,55 +1,39 @@
-"""The hubcli Textual app: layout, bindings, and the glue between panels, dialogs and jobs.
+"""The hubcli Textual app: layout, bindings, browsing, panels, help, theme and saved state.
 
-Panels own their data loading (table pages, details, group counts run in thread workers);
-the app turns dialog answers into jobs (``tasks`` functions in thread workers), shows their
-outcome, and refreshes what a change in the registry invalidates.
+Panels own their data loading (table pages, details, group counts run in thread workers); the
+registry-changing actions and their jobs live in ``RegistryActions``, the base class. This
+class wires them together and refreshes what a finished job may have changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
-from itertools import count
-from pathlib import Path
-from time import monotonic
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Input
 from textual.worker import Worker, WorkerState
 
-from hubcli.tui import tasks
 from hubcli.tui.actions import ACTIONS, ACTIONS_BY_ID
 from hubcli.tui.adapter_table import TABLE_BINDING_IDS, AdapterQuery, AdapterTable
-from hubcli.tui.add_dialog import AddDialog, AddRequest
 from hubcli.tui.commands import ActionsProvider
 from hubcli.tui.detail import AdapterDetail
-from hubcli.tui.dialogs import (
-    ConfirmDialog,
-    Dialog,
-    HelpScreen,
-    MessageDialog,
-    TagChange,
-    TagDialog,
-    error_dialog,
-)
+from hubcli.tui.dialogs import Dialog, HelpScreen
 from hubcli.tui.groups import Group, GroupTree
-from hubcli.tui.hub_dialogs import PullDialog, PullRequest, PushDialog, PushRequest
-from hubcli.tui.jobs import Job, JobCancelled, JobsPanel
+from hubcli.tui.jobs import JobsPanel
 from hubcli.tui.keymap import load_keymap
 from hubcli.tui.queries import GroupCounts, group_counts
+from hubcli.tui.registry_actions import JobFinished, RegistryActions
 from hubcli.tui.state import THEMES, TuiState, load_state, save_state
-from registry import Registry, VerifyReport
+from registry import Registry
 
 FILTER_DEBOUNCE_S = 0.06
-PROGRESS_INTERVAL_S = 0.1
 PANEL_IDS = ("groups", "adapters", "detail", "jobs")
 ALWAYS_AVAILABLE = ("quit", "toggle_theme", "help")
 
@@ -70,7 +54,7 @@ and tags (case-insensitive). The table follows as you type; **Enter** or **Down*
 """
 
 
-class HubcliApp(App[None]):
+class HubcliApp(RegistryActions):
     """The TUI over one registry; state and keymap live in the registry's home folder."""
 
     TITLE = "hubcli"
@@ -90,20 +74,10 @@ class HubcliApp(App[None]):
     ]
     COMMANDS = App.COMMANDS | {ActionsProvider}
 
-    class JobFinished(Message):
-        """A job ended (done, failed or cancelled); tests and panels may listen for it."""
-
-        def __init__(self, job: Job) -> None:
-            super().__init__()
-            self.job = job
-
     def __init__(self, registry: Registry) -> None:
-        super().__init__()
-        self.registry = registry
+        super().__init__(registry)
         self.home = registry.home
         self.state: TuiState = load_state(self.home)
-        self.jobs: list[Job] = []
-        self._job_ids = count(1)
         self._filter_timer: Timer | None = None
         self.adapter_count: int | None = None
 
@@ -140,10 +114,6 @@ class HubcliApp(App[None]):
         save_state(self.home, self.state)
 
     @property
-    def table(self) -> AdapterTable:
-        return self.query_one(AdapterTable)
-
-    @property
     def detail(self) -> AdapterDetail:
         return self.query_one(AdapterDetail)
 
@@ -155,6 +125,11 @@ class HubcliApp(App[None]):
             lambda: (self.registry.count_adapters(), group_counts(self.registry)),
             thread=True, group="counts", exclusive=True, exit_on_error=False, description="count adapters",
         )
+
+    @on(Worker.StateChanged)
+    def _counts_arrived(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "counts" and event.state == WorkerState.SUCCESS:
+            self._show_counts(*event.worker.result)
 
     def _show_counts(self, total: int, groups: GroupCounts) -> None:
         self.adapter_count = total
@@ -199,71 +174,8 @@ class HubcliApp(App[None]):
             self.detail.show(None)
         self.refresh_bindings()
 
-    # -- jobs ------------------------------------------------------------------------------
-
-    def start_job(self, title: str, work: Callable[[tasks.Progress], Any]) -> Job:
-        """Run ``work(progress)`` in a thread worker, listed in the jobs panel.
-
-        ``progress`` may be called from any thread (Hub downloads report from their own pool);
-        it raises ``JobCancelled`` once the user cancelled, and forwards at most one update per
-        ``PROGRESS_INTERVAL_S`` to the screen, besides the last of each stage.
-        """
-        job = Job(next(self._job_ids), title)
-        last_update = [0.0]
-
-        def progress(done: int, total: int | None, what: str) -> None:
-            if job.worker is not None and job.worker.is_cancelled:
-                raise JobCancelled
-            now = monotonic()
-            if what == job.message and done != total and now - last_update[0] < PROGRESS_INTERVAL_S:
-                return
-            last_update[0] = now
-            self.call_from_thread(self._job_progress, job, done, total, what)
-
-        self.jobs.append(job)
-        self.query_one(JobsPanel).add_job(job)
-        job.worker = self.run_worker(partial(work, progress), thread=True, group="jobs",
-                                     exit_on_error=False, description=title)
-        return job
-
-    def _job_progress(self, job: Job, done: int, total: int | None, what: str) -> None:
-        job.done, job.total, job.message = done, total, what
-        self.query_one(JobsPanel).refresh_job(job)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        job = next((j for j in self.jobs if j.worker is event.worker), None)
-        if job is not None:
-            self._job_changed(job, event.worker)
-        elif event.state == WorkerState.SUCCESS and event.worker.group == "counts":
-            self._show_counts(*event.worker.result)
-        elif event.state == WorkerState.ERROR and event.worker.error is not None:
-            self.push_screen(error_dialog(event.worker.error))
-
-    def _job_changed(self, job: Job, worker: Worker) -> None:
-        if worker.state == WorkerState.SUCCESS:
-            result = worker.result
-            job.state = "done"
-            job.message = tasks.verify_summary(result) if isinstance(result, VerifyReport) else str(result)
-            if isinstance(result, VerifyReport) and not result.ok:
-                problems = [f"missing {sha}" for sha in result.missing] + [f"corrupt {sha}" for sha in result.corrupt]
-                self.push_screen(MessageDialog("Verify found problems", "\n".join([job.message, *problems]),
-                                               error=True))
-            else:
-                self.notify(job.message, title=job.title, markup=False)
-            self.registry_changed()
-        elif worker.state == WorkerState.ERROR:
-            cancelled = isinstance(worker.error, JobCancelled)
-            job.state = "cancelled" if cancelled else "failed"
-            job.message = "cancelled" if cancelled else getattr(worker.error, "message", str(worker.error))
-            if not cancelled and worker.error is not None:
-                self.push_screen(error_dialog(worker.error))
-            self.registry_changed()
-        elif worker.state == WorkerState.CANCELLED:
-            job.state, job.message = "cancelled", "cancelled"
-        else:
-            return
-        self.query_one(JobsPanel).refresh_job(job)
-        self.post_message(self.JobFinished(job))
+    def on_job_finished(self, _: JobFinished) -> None:
+        self.registry_changed()
 
     def registry_changed(self) -> None:
         self.table.reload()
@@ -301,67 +213,6 @@ class HubcliApp(App[None]):
             if binding.description and active.enabled:
                 keys.append((self.get_key_display(binding), binding.description))
         self.push_screen(HelpScreen(help_text, keys))
-
-    def action_add(self) -> None:
-        def added(request: AddRequest | None) -> None:
-            if request is not None:
-                self.start_job(f"add {request.path.name}",
-                               partial(tasks.add_from_disk, self.registry, request.path, request.name))
-
-        self.push_screen(AddDialog(Path.cwd()), added)
-
-    def action_remove(self) -> None:
-        adapter = self.table.selected
-        if adapter is None:
-            return
-        name = adapter.name
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.start_job(f"rm {name}", partial(tasks.remove, self.registry, name))
-
-        self.push_screen(ConfirmDialog("Remove adapter", f"Remove {name!r} and the files only it uses?",
-                                       confirm="Remove"), confirmed)
-
-    def action_tag(self) -> None:
-        adapter = self.table.selected
-        if adapter is None:
-            return
-        name = adapter.name
-
-        def changed(change: TagChange | None) -> None:
-            if change is not None:
-                self.start_job(f"tag {name}",
-                               partial(tasks.retag, self.registry, name, change.add, change.remove))
-
-        self.push_screen(TagDialog(name, self.registry.tags(adapter)), changed)
-
-    def action_pull(self) -> None:
-        def answered(request: PullRequest | None) -> None:
-            if request is not None:
-                self.start_job(f"pull {request.repo}", partial(
-                    tasks.pull_from_hub, self.registry, request.repo, request.revision, request.name,
-                    request.every,
-                ))
-
-        self.push_screen(PullDialog(), answered)
-
-    def action_push(self) -> None:
-        adapter = self.table.selected
-        if adapter is None:
-            return
-        name = adapter.name
-
-        def answered(request: PushRequest | None) -> None:
-            if request is not None:
-                self.start_job(f"push {name}", partial(
-                    tasks.push_to_hub, self.registry, name, request.repo, request.revision, request.private
-                ))
-
-        self.push_screen(PushDialog(name, adapter.format), answered)
-
-    def action_verify(self) -> None:
-        self.start_job("verify", partial(tasks.verify, self.registry))
 
     def action_refresh(self) -> None:
         self.registry_changed()

@@ -1,0 +1,178 @@
+"""The actions that change the registry, and the jobs that run them.
+
+Each action asks its questions in a dialog, then runs a ``tasks`` function in a thread worker
+listed in the jobs panel. When a job ends the app gets ``JobFinished``; ``HubcliApp`` refreshes
+its views on it. Kept apart from the layout and browsing code of ``HubcliApp``, its subclass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from itertools import count
+from pathlib import Path
+from time import monotonic
+from typing import Any
+
+from textual.app import App
+from textual.message import Message
+from textual.worker import Worker, WorkerState
+
+from hubcli.tui import tasks
+from hubcli.tui.adapter_table import AdapterTable
+from hubcli.tui.add_dialog import AddDialog, AddRequest
+from hubcli.tui.dialogs import ConfirmDialog, MessageDialog, TagChange, TagDialog, error_dialog
+from hubcli.tui.hub_dialogs import PullDialog, PullRequest, PushDialog, PushRequest
+from hubcli.tui.jobs import Job, JobCancelled, JobsPanel
+from registry import Registry, VerifyReport
+
+PROGRESS_INTERVAL_S = 0.1
+
+
+class JobFinished(Message):
+    """A job ended (done, failed or cancelled)."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__()
+        self.job = job
+
+
+class RegistryActions(App[None]):
+    """Add, remove, tag, verify, pull and push, for an app with an ``AdapterTable`` and a
+    ``JobsPanel``."""
+
+    def __init__(self, registry: Registry) -> None:
+        super().__init__()
+        self.registry = registry
+        self.jobs: list[Job] = []
+        self._job_ids = count(1)
+
+    @property
+    def table(self) -> AdapterTable:
+        return self.query_one(AdapterTable)
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def start_job(self, title: str, work: Callable[[tasks.Progress], Any]) -> Job:
+        """Run ``work(progress)`` in a thread worker, listed in the jobs panel.
+
+        ``progress`` may be called from any thread (Hub downloads report from their own pool);
+        it raises ``JobCancelled`` once the user cancelled, and forwards at most one update per
+        ``PROGRESS_INTERVAL_S`` to the screen, besides the last of each stage.
+        """
+        job = Job(next(self._job_ids), title)
+        last_update = [0.0]
+
+        def progress(done: int, total: int | None, what: str) -> None:
+            if job.worker is not None and job.worker.is_cancelled:
+                raise JobCancelled
+            now = monotonic()
+            if what == job.message and done != total and now - last_update[0] < PROGRESS_INTERVAL_S:
+                return
+            last_update[0] = now
+            self.call_from_thread(self._job_progress, job, done, total, what)
+
+        self.jobs.append(job)
+        self.query_one(JobsPanel).add_job(job)
+        job.worker = self.run_worker(partial(work, progress), thread=True, group="jobs",
+                                     exit_on_error=False, description=title)
+        return job
+
+    def _job_progress(self, job: Job, done: int, total: int | None, what: str) -> None:
+        job.done, job.total, job.message = done, total, what
+        self.query_one(JobsPanel).refresh_job(job)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Jobs end here; any other worker's failure (a query, say) becomes an error dialog."""
+        job = next((j for j in self.jobs if j.worker is event.worker), None)
+        if job is not None:
+            self._job_changed(job, event.worker)
+        elif event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.push_screen(error_dialog(event.worker.error))
+
+    def _job_changed(self, job: Job, worker: Worker) -> None:
+        if worker.state == WorkerState.SUCCESS:
+            result = worker.result
+            job.state = "done"
+            job.message = tasks.verify_summary(result) if isinstance(result, VerifyReport) else str(result)
+            if isinstance(result, VerifyReport) and not result.ok:
+                problems = [f"missing {sha}" for sha in result.missing] + [f"corrupt {sha}" for sha in result.corrupt]
+                self.push_screen(MessageDialog("Verify found problems", "\n".join([job.message, *problems]),
+                                               error=True))
+            else:
+                self.notify(job.message, title=job.title, markup=False)
+        elif worker.state == WorkerState.ERROR:
+            cancelled = isinstance(worker.error, JobCancelled)
+            job.state = "cancelled" if cancelled else "failed"
+            job.message = "cancelled" if cancelled else getattr(worker.error, "message", str(worker.error))
+            if not cancelled and worker.error is not None:
+                self.push_screen(error_dialog(worker.error))
+        elif worker.state == WorkerState.CANCELLED:
+            job.state, job.message = "cancelled", "cancelled"
+        else:
+            return
+        self.query_one(JobsPanel).refresh_job(job)
+        self.post_message(JobFinished(job))
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def action_add(self) -> None:
+        def added(request: AddRequest | None) -> None:
+            if request is not None:
+                self.start_job(f"add {request.path.name}",
+                               partial(tasks.add_from_disk, self.registry, request.path, request.name))
+
+        self.push_screen(AddDialog(Path.cwd()), added)
+
+    def action_remove(self) -> None:
+        adapter = self.table.selected
+        if adapter is None:
+            return
+        name = adapter.name
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.start_job(f"rm {name}", partial(tasks.remove, self.registry, name))
+
+        self.push_screen(ConfirmDialog("Remove adapter", f"Remove {name!r} and the files only it uses?",
+                                       confirm="Remove"), confirmed)
+
+    def action_tag(self) -> None:
+        adapter = self.table.selected
+        if adapter is None:
+            return
+        name = adapter.name
+
+        def changed(change: TagChange | None) -> None:
+            if change is not None:
+                self.start_job(f"tag {name}",
+                               partial(tasks.retag, self.registry, name, change.add, change.remove))
+
+        self.push_screen(TagDialog(name, self.registry.tags(adapter)), changed)
+
+    def action_pull(self) -> None:
+        def answered(request: PullRequest | None) -> None:
+            if request is not None:
+                self.start_job(f"pull {request.repo}", partial(
+                    tasks.pull_from_hub, self.registry, request.repo, request.revision, request.name,
+                    request.every,
+                ))
+
+        self.push_screen(PullDialog(), answered)
+
+    def action_push(self) -> None:
+        adapter = self.table.selected
+        if adapter is None:
+            return
+        name = adapter.name
+
+        def answered(request: PushRequest | None) -> None:
+            if request is not None:
+                self.start_job(f"push {name}", partial(
+                    tasks.push_to_hub, self.registry, name, request.repo, request.revision, request.private
+                ))
+
+        self.push_screen(PushDialog(name, adapter.format), answered)
+
+    def action_verify(self) -> None:
+        self.start_job("verify", partial(tasks.verify, self.registry))
