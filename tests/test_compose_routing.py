@@ -228,3 +228,19 @@ def test_average_runs_in_bfloat16(registry):
     got = hidden(half, inputs)
     assert got.dtype == torch.bfloat16
     assert (got.float() - hidden(reference, inputs)).abs().max().item() < 0.1
+
+
+def test_prefix_stacked_over_a_parallel_block_sees_every_replica(registry):
+    """stack(prefix, parallel(a, b)): the inputs are repeated before the prefix is prepared, so
+    replica i equals stack(prefix, child i) on its own."""
+    stitched = bert(registry, "prefix_tuning", "lora", "seq_bn")
+    inputs = batch(2)
+    singles = []
+    for child in ("lora", "seq_bn"):
+        activate(stitched, f"stack(prefix_tuning, {child})")
+        singles.append(hidden(stitched, inputs))
+    setup = activate(stitched, "stack(prefix_tuning, parallel(lora, seq_bn))")
+    with torch.inference_mode():
+        parts = outputs_per_child(stitched.model(**inputs), setup)
+    for single, part in zip(singles, parts, strict=True):
+        assert (part["last_hidden_state"] - single).abs().max().item() <= TOLERANCE

@@ -135,6 +135,16 @@ def _is_flat_stack(root: Node) -> bool:
     return root.kind == "stack" and all(isinstance(c, AdapterRef) for c in root.children)
 
 
+def _routed_adapters(node: Node) -> list[str]:
+    """Adapters below a block other than stack (those the blocks route to some rows, tokens
+    or replicas only)."""
+    if isinstance(node, AdapterRef):
+        return []
+    if node.kind != "stack":
+        return list(node.adapters())
+    return [name for child in node.children for name in _routed_adapters(child)]
+
+
 def read_spec(spec: str | Node | Mapping[str, Any]) -> Node:
     """A tree from the text form, the JSON form (a dict) or a tree."""
     if isinstance(spec, str):
@@ -175,7 +185,10 @@ def _set_replication(stitched: StitchedModel, setup: CompositionSetup | None) ->
     if old is not None:
         old.remove()
     if setup is not None and setup.replicas() > 1:
-        hook = stitched.model.register_forward_pre_hook(partial(_replicate_inputs, setup), with_kwargs=True)
+        # before the engine's own input hook, so that prompts and prefixes see every replica
+        hook = stitched.model.register_forward_pre_hook(
+            partial(_replicate_inputs, setup), with_kwargs=True, prepend=True
+        )
         _replication_hooks[stitched.model] = hook
 
 
@@ -183,14 +196,16 @@ def activate(stitched: StitchedModel, spec: str | Node | Mapping[str, Any]) -> C
     """Validate ``spec`` against the adapters attached to ``stitched`` and run it from now on.
 
     Refused: adapters that work on the model's inputs (prefix and prompt tuning) anywhere but
-    in a plain stack, and compositions other than a plain stack while adapters are merged."""
+    on the chain of stacks from the root (the engine prepares inputs for every row alike), and
+    compositions other than a plain stack while adapters are merged."""
     validated = validate(read_spec(spec), stitched.architectures)
     flat = _is_flat_stack(validated.root)
-    inputs = [name for name in validated.adapters() if name in stitched.input_adapters]
-    if inputs and not flat:
+    routed = set(_routed_adapters(validated.root))
+    inputs = [name for name in validated.adapters() if name in stitched.input_adapters and name in routed]
+    if inputs:
         raise SpecError(
             f"adapter {inputs[0]!r} works on the model's inputs (prefix/prompt); it can only be "
-            "stacked, not routed by a block"
+            "stacked from the outermost block, not routed by split, batch_split, parallel, average or fuse"
         )
     if stitched.merged and not flat:
         raise SpecError(f"adapter {stitched.merged[0]!r} is merged into the base weights: unmerge it first")
