@@ -78,7 +78,7 @@ def test_bitfit_through_the_cli(cli, tmp_path) -> None:
         assert added.exit_code == 0, added.stderr
     assert [(r["name"], r["architecture"]) for r in cli("list", "--json").json()] == [("bf1", "bitfit"), ("bf2", "bitfit")]
     shown = cli("show", "bf1", "--json").json()
-    assert (shown["format"], shown["method_config"], shown["task"]) == ("native", {"targets": BITFIT_TARGETS}, "SEQ_CLS")
+    assert (shown["format"], shown["method_config"], shown["task"]) == ("native", {"targets": BITFIT_TARGETS, "modules_to_save": []}, "SEQ_CLS")
     assert shown["num_parameters"] == sum(delta.numel() for delta in first.values())
     assert {f["path"]: f["role"] for f in shown["files"]} == {"adapter_config.json": "config", "bitfit.safetensors": "weights"}
 
