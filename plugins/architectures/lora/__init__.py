@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from hubcli.adapter_folder import AdapterFolder
 from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, DetectedAdapter, LoadedAdapter
@@ -22,6 +23,7 @@ class LoraArchitecture(ArchitecturePlugin):
     compositions = frozenset({"stack", "batch_split", "parallel", "average"})
     """As in ``adapters`` (LoRALinear): no split (it would cut the sequence inside a matmul) and
     no fuse (fusion attends over bottleneck outputs)."""
+    export_formats = (_peft.FORMAT, _adapterhub.FORMAT)
 
     def detect(self, folder: AdapterFolder) -> DetectedAdapter | None:
         raw = read_adapter_config(folder)
@@ -53,3 +55,8 @@ class LoraArchitecture(ArchitecturePlugin):
         from plugins.architectures.lora import layer
 
         layer.unmerge(target, name)
+
+    def export(self, adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str) -> None:
+        from plugins.architectures.lora import export  # torch: only when files are written
+
+        export.export(adapter, fmt, folder, name=name)

@@ -1,0 +1,264 @@
+"""LoRA between PEFT and AdapterHub: the same ΔW = s · B · A, renamed and re-described.
+
+Both libraries add s · B(A(x)) to a projection's output with s = alpha / r, so a LoRA converts
+exactly when the target library can say *where* the pairs go and with which scaling:
+
+- PEFT → AdapterHub: ``adapters`` adapts q, k, v and two feed-forward projections in every layer
+  it does not leave out, with one rank and one alpha. Per-module ranks, rsLoRA, DoRA, biases,
+  saved heads and modules elsewhere (``o_proj``, ``gate_proj``, embeddings) cannot be said and
+  are refused. A GPT-2 ``c_attn`` pair (A [r, in], B [3·out, r]) becomes the stacked q, k, v
+  form: A repeated three times, B as it is — block g of B times block g of A is the original.
+- AdapterHub → PEFT: keys lose ``.loras.<name>``; a stacked ``c_attn`` pair whose A blocks are
+  equal collapses back to one A (so PEFT → AdapterHub → PEFT is the identity), otherwise it
+  becomes one block-diagonal pair of rank n · r with alpha n · alpha (same s). Files saved by
+  ``adapters`` < 1.1 trained with scaling 1: alpha = r keeps that.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from hubcli.plugin_api import LoadedAdapter
+from plugins.architectures import _adapterhub, _peft
+from plugins.architectures._conversion import (
+    ADAPTERHUB_VERSION,
+    AdapterHubPlaces,
+    LayerModule,
+    refusal,
+    uniform_layers,
+    write_config,
+    write_weights,
+)
+from plugins.architectures.lora.config import LoraConfig
+
+QKV = ("q", "k", "v")
+PEFT_WEIGHTS = _peft.WEIGHT_FILES[0]
+HUB_WEIGHTS = _adapterhub.WEIGHT_FILES[0]
+
+
+def export(adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str) -> None:
+    config = LoraConfig.model_validate(adapter.config)
+    if adapter.format == _peft.FORMAT and fmt == _adapterhub.FORMAT:
+        _peft_to_adapterhub(adapter, config, folder, name)
+    elif adapter.format == _adapterhub.FORMAT and fmt == _peft.FORMAT:
+        _adapterhub_to_peft(adapter, config, folder)
+    else:
+        raise refusal(adapter, fmt, "no such conversion")
+
+
+# -- PEFT → AdapterHub ----------------------------------------------------------------------
+
+
+def _refuse_peft_options(adapter: LoadedAdapter, config: LoraConfig) -> None:
+    """Options that change ΔW in ways AdapterHub's LoRAConfig has no field for."""
+    inexpressible = {
+        "per-module ranks (rank_pattern)": bool(config.rank_pattern),
+        "per-module alphas (alpha_pattern)": bool(config.alpha_pattern),
+        "rsLoRA scaling alpha/sqrt(r) (use_rslora)": config.scaling_rule == "alpha/sqrt(r)",
+        "DoRA (use_dora)": config.use_dora,
+        "a bias on lora_B (lora_bias)": config.lora_bias,
+        f"trained base-layer biases (bias={config.bias!r})": config.bias != "none",
+        f"modules saved whole (modules_to_save={config.modules_to_save})": bool(config.modules_to_save),
+    }
+    for what, present in inexpressible.items():
+        if present:
+            raise refusal(adapter, _adapterhub.FORMAT, f"{what} has no AdapterHub equivalent")
+
+
+def _peft_pairs(adapter: LoadedAdapter) -> dict[str, dict[str, torch.Tensor]]:
+    """Module path → {"A", "B"}; anything else (embedding LoRA, DoRA magnitudes) is refused."""
+    pairs: dict[str, dict[str, torch.Tensor]] = {}
+    for key, tensor in adapter.tensors.items():
+        for suffix, part in (("lora_A.weight", "A"), ("lora_B.weight", "B")):
+            module = _peft.module_of(key, suffix)
+            if module is not None:
+                pairs.setdefault(module, {})[part] = tensor
+                break
+        else:
+            raise refusal(adapter, _adapterhub.FORMAT, f"tensor {key!r} (embedding or convolution "
+                          "LoRA, or another extra) has no AdapterHub equivalent")
+    for module, pair in pairs.items():
+        if pair["A"].dim() != 2:
+            raise refusal(adapter, _adapterhub.FORMAT, f"{module!r} is a convolution LoRA")
+    return pairs
+
+
+def _peft_to_adapterhub(adapter: LoadedAdapter, config: LoraConfig, folder: Path, name: str) -> None:
+    fmt = _adapterhub.FORMAT
+    _refuse_peft_options(adapter, config)
+    envelope = _peft.PeftEnvelope.model_validate({k: adapter.raw_config.get(k) for k in ("base_model_name_or_path",
+                                                  "model_type", "auto_mapping")})
+    model_type = envelope.guessed_model_type()
+    if model_type is None:
+        raise refusal(adapter, fmt, "the PEFT config names no model type (no auto_mapping), and the "
+                      "AdapterHub envelope and its module places depend on it")
+    places = AdapterHubPlaces.of(model_type)
+    pairs = _peft_pairs(adapter)
+    modules: dict[str, LayerModule] = {}
+    switches: dict[str, str] = {}
+    for path in pairs:
+        found = places.split(path)
+        switch = places.switch(found.inner) if found else None
+        if found is None or switch is None:
+            raise refusal(adapter, fmt, f"module {path!r}: AdapterHub LoRA adapts only "
+                          f"{_places_text(places)} of every layer")
+        modules[path], switches[found.inner] = found, switch
+    _, leave_out = uniform_layers(adapter, fmt, modules)
+    enabled = set(switches.values())
+    attn = [m for m in QKV if m in enabled or "qkv" in enabled]
+    tensors: dict[str, torch.Tensor] = {}
+    for path, pair in pairs.items():
+        lora_a = pair["A"]
+        if switches[modules[path].inner] == "qkv":
+            lora_a = torch.cat([lora_a] * len(QKV))  # one A per third, B already stacked q|k|v
+        tensors[f"{path}.loras.{name}.lora_A"] = lora_a
+        tensors[f"{path}.loras.{name}.lora_B"] = pair["B"]
+    method = {
+        "architecture": "lora", "r": config.r, "alpha": config.alpha, "attn_matrices": attn,
+        "selfattn_lora": bool(attn), "intermediate_lora": "intermediate" in enabled,
+        "output_lora": "output" in enabled, "leave_out": leave_out, "composition_mode": "add",
+        "dropout": config.dropout, "init_weights": "lora", "init_weights_seed": None, "dtype": None,
+        "use_gating": False, "use_dora": False, "vera_b": None, "vera_d": None,
+    }
+    write_config(folder, {
+        "config": method,
+        "hidden_size": _hidden_size(pairs, switches, modules),
+        "model_class": (envelope.auto_mapping or {}).get("base_model_class"),
+        "model_name": envelope.base_model_name_or_path,
+        "model_type": model_type,
+        "name": name,
+        "version": ADAPTERHUB_VERSION,
+    })
+    write_weights(folder, HUB_WEIGHTS, tensors)
+
+
+def _places_text(places: AdapterHubPlaces) -> str:
+    named = [*places.attention.values(), places.fused_qkv, places.intermediate, places.output]
+    return ", ".join(p for p in named if p)
+
+
+def _hidden_size(pairs: dict[str, dict[str, torch.Tensor]], switches: dict[str, str],
+                 modules: dict[str, LayerModule]) -> int:
+    """The model width: the input of an attention or intermediate projection, or the output
+    of the output projection."""
+    for path, pair in pairs.items():
+        if switches[modules[path].inner] == "output":
+            return int(pair["B"].shape[0])
+        return int(pair["A"].shape[1])
+    raise AssertionError("no LoRA pairs")  # _peft_pairs found at least one (validated at import)
+
+
+# -- AdapterHub → PEFT ----------------------------------------------------------------------
+
+
+def _adapterhub_to_peft(adapter: LoadedAdapter, config: LoraConfig, folder: Path) -> None:
+    fmt = _peft.FORMAT
+    targets = config.targets
+    assert isinstance(targets, _adapterhub.AdapterHubTargets)
+    if config.use_gating or config.use_dora:
+        raise refusal(adapter, fmt, "gated LoRA (use_gating) and DoRA have no PEFT equivalent in this form")
+    if adapter.head_config is not None:
+        raise refusal(adapter, fmt, "the AdapterHub prediction head (head_config.json) has no PEFT "
+                      "equivalent (PEFT saves the model's own head through modules_to_save)")
+    envelope = _adapterhub.Envelope.model_validate(adapter.raw_config)
+    if envelope.model_type is None:
+        raise refusal(adapter, fmt, "the AdapterHub config names no model_type")
+    places = AdapterHubPlaces.of(envelope.model_type)
+    alpha = float(config.r) if config.scaling_rule == "1" else config.alpha
+    tensors: dict[str, torch.Tensor] = {}
+    ranks: dict[str, int] = {}
+    modules: dict[str, LayerModule] = {}
+    for key, tensor in adapter.tensors.items():
+        found = _adapterhub.LORA_KEY.match(key)
+        if found is None or found["param"] not in ("lora_A", "lora_B"):
+            raise refusal(adapter, fmt, f"tensor {key!r} is not a plain LoRA weight")
+        module = places.split(found["module"])
+        if module is None:
+            raise refusal(adapter, fmt, f"module {found['module']!r} is outside the transformer layers")
+        modules[found["module"]] = module
+        tensors[f"{_peft.MODULE_PREFIX}{found['module']}.{found['param']}.weight"] = tensor
+    for path, module in modules.items():
+        if module.inner == places.fused_qkv:
+            ranks[path] = _unstack_fused(tensors, path, targets, config.r)
+    r, alpha, rank_pattern, alpha_pattern = _ranks(ranks, len(modules), config.r, alpha)
+    target_modules, layers = _peft_targets(places, modules, targets.leave_out)
+    write_config(folder, {
+        "peft_type": "LORA",
+        "task_type": None,
+        "base_model_name_or_path": envelope.model_name,
+        "auto_mapping": {"base_model_class": (envelope.model_class or "").replace("AdapterModel", "Model") or None,
+                         "parent_library": f"transformers.models.{envelope.model_type.replace('-', '_')}."
+                                           f"modeling_{envelope.model_type.replace('-', '_')}"},
+        "r": r,
+        "lora_alpha": alpha,
+        "target_modules": target_modules,
+        "layers_to_transform": layers,
+        "layers_pattern": places.family.points.layers.rsplit(".", 1)[-1] if layers else None,
+        "rank_pattern": rank_pattern,
+        "alpha_pattern": alpha_pattern,
+        "lora_dropout": config.dropout,
+        "fan_in_fan_out": places.family.conv1d_projections,
+        "bias": "none",
+        "use_rslora": False,
+        "use_dora": False,
+        "init_lora_weights": True,
+        "modules_to_save": None,
+        "inference_mode": True,
+    })
+    write_weights(folder, PEFT_WEIGHTS, tensors)
+
+
+def _unstack_fused(tensors: dict[str, torch.Tensor], path: str, targets: _adapterhub.AdapterHubTargets,
+                   rank: int) -> int:
+    """Rewrite the stacked pair of a fused q|k|v projection in place as one PEFT pair; its rank.
+
+    Block g (the g-th enabled matrix) adds B_g · A_g to the g-th enabled third of the output.
+    With all A_g equal that is B' · A_0 with B' = the B blocks placed in their thirds (zeros
+    elsewhere); otherwise A' = the stacked A and B' block-diagonal, rank n · r."""
+    key_a, key_b = f"{_peft.MODULE_PREFIX}{path}.lora_A.weight", f"{_peft.MODULE_PREFIX}{path}.lora_B.weight"
+    lora_a, lora_b = tensors[key_a], tensors[key_b]
+    thirds = [QKV.index(m) for m in QKV if m in targets.attn_matrices]
+    width = lora_b.shape[0] // len(thirds)
+    blocks_a = [lora_a[g * rank : (g + 1) * rank] for g in range(len(thirds))]
+    shared = all(torch.equal(blocks_a[0], block) for block in blocks_a)
+    new_rank = rank if shared else rank * len(thirds)
+    spread = lora_b.new_zeros(3 * width, new_rank)
+    for group, third in enumerate(thirds):
+        columns = slice(0, rank) if shared else slice(group * rank, (group + 1) * rank)
+        spread[third * width : (third + 1) * width, columns] = lora_b[group * width : (group + 1) * width]
+    tensors[key_a] = blocks_a[0] if shared else lora_a
+    tensors[key_b] = spread
+    return new_rank
+
+
+def _ranks(fused: dict[str, int], modules: int, r: int, alpha: float
+           ) -> tuple[int, float, dict[str, int], dict[str, float]]:
+    """PEFT's r, lora_alpha, rank_pattern and alpha_pattern when fused modules changed rank;
+    alpha grows with the rank so that s = alpha / r stays what AdapterHub used."""
+    grown = {path: rank for path, rank in fused.items() if rank != r}
+    if not grown:
+        return r, alpha, {}, {}
+    if len(fused) == modules and len(set(fused.values())) == 1:  # only fused modules: one rank
+        rank = next(iter(fused.values()))
+        return rank, alpha * rank / r, {}, {}
+    return (r, alpha, {_exact(p): rank for p, rank in grown.items()},
+            {_exact(p): alpha * rank / r for p, rank in grown.items()})
+
+
+def _exact(path: str) -> str:
+    """A pattern key PEFT matches against this module only (``(.*\\.)?key$``)."""
+    return path.replace(".", r"\.")
+
+
+def _peft_targets(places: AdapterHubPlaces, modules: dict[str, LayerModule],
+                  leave_out: list[int]) -> tuple[list[str], list[int] | None]:
+    """``target_modules`` naming the adapted projections, as PEFT users write them (in-layer
+    paths), except where PEFT's suffix rule would also catch another projection: those are
+    listed by full path. Left-out layers become ``layers_to_transform``."""
+    names: set[str] = set()
+    for path, module in modules.items():
+        names.add(path if places.ambiguous_suffix(module.inner) else module.inner)
+    layers = sorted({module.layer for module in modules.values()}) if leave_out else None
+    return sorted(names), layers
