@@ -107,6 +107,8 @@ def route_rows(state: Routed, children: Sequence[Child], rows: Sequence[int], wh
     batch = state.size(BATCH)
     if len(rows) != batch:
         raise CompositionError(f"{what}: {len(rows)} row assignments for a batch of {batch} rows")
+    if rows[0] >= 0 and rows.count(rows[0]) == batch:  # one adapter for the whole batch
+        return children[rows[0]](state)
     index = state.row_index(rows)
     fast = state.gathered(children, index)
     if fast is not None:
