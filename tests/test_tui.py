@@ -108,6 +108,8 @@ def test_detail_tabs_show_overview_config_files_evaluations_and_card(
             ]
             evaluations = app.query_one("#evaluations", DataTable)
             assert evaluations.get_row_at(0)[:3] == ["sst2", "validation", "accuracy"]
+            assert "sst2 (validation) accuracy ███████████████████████████░░░ 0.91" in rendered(
+                app, "#evaluation-bars")
             assert "Trained on **SST-2**" in app.query_one("#card", Markdown).source
 
             await pilot.press("ctrl+home")
@@ -326,8 +328,11 @@ def test_theme_layout_filter_and_sort_persist_between_runs(registry: Registry, t
         app = HubcliApp(registry)
         async with app.run_test(size=(110, 32)) as pilot:
             await settle(pilot, lambda: app.adapter_count == 3)
+            tree = app.query_one(GroupTree)
+            base_models = next(n for n in tree.root.children if n.label.plain.startswith("Base model"))
+            tree.select_node(next(n for n in base_models.children if n.data.value == "bert-base-uncased"))
             await pilot.press("r", "f12", "f6", "f9", "slash", *"lora")
-            await settle(pilot, lambda: len(table_names(app)) == 2)
+            await settle(pilot, lambda: table_names(app) == ["sentiment-lora"])
             assert app.theme == "textual-light"
 
     async def second_run() -> None:
@@ -338,11 +343,12 @@ def test_theme_layout_filter_and_sort_persist_between_runs(registry: Registry, t
             assert not app.query_one("#groups").display and not app.query_one("#jobs").display
             assert app.query_one("#detail").display
             assert app.query_one("#filter", Input).value == "lora"
-            assert table_names(app) == ["sentiment-lora", "ner-lora"]
+            assert table_names(app) == ["sentiment-lora"]
 
     asyncio.run(first_run())
     assert load_state(registry.home) == TuiState(
-        theme="textual-light", filter="lora", sort="name", descending=True, show_groups=False, show_jobs=False
+        theme="textual-light", filter="lora", group_kind="base_model", group_value="bert-base-uncased",
+        sort="name", descending=True, show_groups=False, show_jobs=False,
     )
     asyncio.run(second_run())
 

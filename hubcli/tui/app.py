@@ -26,7 +26,7 @@ from hubcli.tui.commands import ActionsProvider
 from hubcli.tui.detail import AdapterDetail
 from hubcli.tui.dialogs import Dialog, HelpScreen
 from hubcli.tui.groups import Group, GroupTree
-from hubcli.tui.jobs import JobsPanel
+from hubcli.tui.jobs import JOBS_BINDING_IDS, JobsPanel
 from hubcli.tui.keymap import load_keymap
 from hubcli.tui.queries import GroupCounts, group_counts
 from hubcli.tui.registry_actions import JobFinished, RegistryActions
@@ -43,6 +43,14 @@ APP_HELP = """\
 Browse the adapters of your registry, import new ones and manage them.
 **Ctrl+P** opens the command palette with every action that applies right now.
 """
+
+
+def with_group(query: AdapterQuery, group: Group) -> AdapterQuery:
+    """``query`` narrowed to ``group`` instead of any group it had."""
+    query = replace(query, architecture=None, base_model=None, tag=None)
+    if group.kind in ("architecture", "base_model", "tag") and group.value:
+        query = replace(query, **{group.kind: group.value})
+    return query
 
 
 class FilterInput(Input):
@@ -84,7 +92,10 @@ class HubcliApp(RegistryActions):
     # -- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        query = AdapterQuery(search=self.state.filter, sort=self.state.sort, descending=self.state.descending)
+        query = with_group(
+            AdapterQuery(search=self.state.filter, sort=self.state.sort, descending=self.state.descending),
+            Group(self.state.group_kind or None, self.state.group_value or None),
+        )
         yield Header()
         with Horizontal(id="body"):
             yield GroupTree(id="groups")
@@ -98,7 +109,7 @@ class HubcliApp(RegistryActions):
 
     def on_mount(self) -> None:
         self.theme = self.state.theme
-        keymap = load_keymap(self.home, [a.id for a in ACTIONS] + list(TABLE_BINDING_IDS) + ["cancel_job"])
+        keymap = load_keymap(self.home, [a.id for a in ACTIONS] + [*TABLE_BINDING_IDS, *JOBS_BINDING_IDS])
         self.set_keymap(keymap.keys)
         for problem in keymap.problems:
             self.notify(problem, title="Keymap", severity="warning", timeout=10, markup=False)
@@ -156,10 +167,8 @@ class HubcliApp(RegistryActions):
 
     def on_group_tree_group_chosen(self, event: GroupTree.GroupChosen) -> None:
         group: Group = event.group
-        query = replace(self.table.query, architecture=None, base_model=None, tag=None)
-        if group.kind is not None:
-            query = replace(query, **{group.kind: group.value})
-        self.table.set_query(query)
+        self.state.group_kind, self.state.group_value = group.kind or "", group.value or ""
+        self.table.set_query(with_group(self.table.query, group))
 
     def on_adapter_table_query_changed(self, event: AdapterTable.QueryChanged) -> None:
         self.state.sort, self.state.descending = event.query.sort, event.query.descending

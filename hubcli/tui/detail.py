@@ -99,12 +99,28 @@ def overview(details: AdapterDetails) -> RenderableType:
     return grid
 
 
+def evaluation_bars(evaluations: list[Evaluation], width: int = 30) -> RenderableType:
+    """One bar per dataset/split/metric (the latest run wins), scaled to 0–1 when every value
+    is a fraction (accuracy, F1 …), else to the largest magnitude."""
+    latest = {(e.dataset, e.split or "-", e.metric): e.value for e in evaluations}
+    if not latest:
+        return Text("No evaluations stored for this adapter.", style="dim")
+    fractions = all(0 <= value <= 1 for value in latest.values())
+    scale = 1.0 if fractions else max(abs(value) for value in latest.values()) or 1.0
+    grid = Table.grid(padding=(0, 1))
+    for (dataset, split, metric), value in latest.items():
+        filled = round(width * abs(value) / scale)
+        bar = Text("█" * filled, style="green") + Text("░" * (width - filled), style="dim")
+        grid.add_row(f"{dataset} ({split}) {metric}", bar, f"{value:.4g}")
+    return grid
+
+
 class AdapterDetail(Vertical):
     HELP: ClassVar[str] = """\
 ## Detail
 
 The selected adapter, in tabs: **Overview**, **Config** (the stored config file),
-**Files** (path, role, size, sha256), **Evaluations**, **Model card**.
+**Files** (path, role, size, sha256), **Evaluations** (table and bars), **Model card**.
 Switch tabs with **Left/Right** when the tab bar is focused, or click them.
 """
 
@@ -121,10 +137,15 @@ Switch tabs with **Left/Right** when the tab bar is focused, or click them.
                 yield Static("", id="config")
             with TabPane("Files", id="tab-files"):
                 yield DataTable(id="files", cursor_type="row")
-            with TabPane("Evaluations", id="tab-evaluations"):
+            with TabPane("Evaluations", id="tab-evaluations"), VerticalScroll():
                 yield DataTable(id="evaluations", cursor_type="row")
+                yield Static("", id="evaluation-bars")
             with TabPane("Model card", id="tab-card"), VerticalScroll():
                 yield Markdown("", id="card")
+
+    DEFAULT_CSS = """
+    AdapterDetail #evaluations { height: auto; max-height: 12; margin-bottom: 1; }
+    """
 
     def on_mount(self) -> None:
         self.border_title = "Detail"
@@ -160,6 +181,7 @@ Switch tabs with **Left/Right** when the tab bar is focused, or click them.
         self.query_one("#config", Static).update("")
         self.query_one("#files", DataTable).clear()
         self.query_one("#evaluations", DataTable).clear()
+        self.query_one("#evaluation-bars", Static).update("")
         self.query_one("#card", Markdown).update("")
 
     def _fill(self, details: AdapterDetails) -> None:
@@ -177,4 +199,5 @@ Switch tabs with **Left/Right** when the tab bar is focused, or click them.
         for e in details.evaluations:
             evaluations.add_row(e.dataset, e.split or "-", e.metric, Text(f"{e.value:.4g}", justify="right"),
                                 Text(str(e.n), justify="right"), e.created_at.strftime("%Y-%m-%d %H:%M"))
+        self.query_one("#evaluation-bars", Static).update(evaluation_bars(details.evaluations))
         self.query_one("#card", Markdown).update(details.card or "*No model card stored for this adapter.*")

@@ -16,6 +16,7 @@ from textual.widgets import DataTable
 from textual.worker import Worker
 
 BAR_WIDTH = 12
+JOBS_BINDING_IDS = ("cancel_job",)
 
 
 class JobCancelled(Exception):

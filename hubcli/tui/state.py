@@ -19,6 +19,9 @@ THEMES = ("textual-dark", "textual-light")
 class TuiState:
     theme: str = THEMES[0]
     filter: str = ""
+    group_kind: str = ""
+    """The side panel's group (base_model, architecture or tag; "" for all) and its value."""
+    group_value: str = ""
     sort: str = "name"
     descending: bool = False
     show_groups: bool = True
