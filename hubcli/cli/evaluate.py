@@ -1,0 +1,117 @@
+"""``hubcli eval TARGET --dataset D``: score an adapter, a composition or a recipe on a dataset
+and store the scores; ``hubcli evals``: the stored scores as a comparison table.
+
+torch, transformers, scikit-learn and datasets are imported inside ``eval`` only; ``evals``
+reads the registry and nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from hubcli.cli.context import state
+from hubcli.cli.output import JsonFlag, console, emit
+
+app = typer.Typer()
+
+BARE_LABEL = "(base model)"
+
+
+@app.command("eval")
+def eval_command(
+    target: Annotated[str, typer.Argument(help="Adapter name, composition spec, recipe name, or '-' for the bare base model.")],
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="CSV / JSONL / Parquet file, or a Hugging Face dataset id (needs hubcli[datasets]).")],
+    split: Annotated[str | None, typer.Option("--split", help="Rows whose 'split' column has this value (Hub datasets: the split).")] = None,
+    task: Annotated[str | None, typer.Option("--task", help="classification, pair-classification, regression, token-classification or causal-lm (default: from the adapter and the data).")] = None,
+    text_field: Annotated[str | None, typer.Option("--text-field", help="Column of the text (token classification: the word list).")] = None,
+    text_pair_field: Annotated[str | None, typer.Option("--text-pair-field", help="Column of the second text (pair classification).")] = None,
+    label_field: Annotated[str | None, typer.Option("--label-field", help="Column of the label (or tag list).")] = None,
+    metric: Annotated[list[str] | None, typer.Option("--metric", help="Keep only this metric (repeatable).")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Evaluate the first N rows only.")] = None,
+    device: Annotated[str, typer.Option("--device", help="cpu or cuda.")] = "cpu",
+    dtype: Annotated[str, typer.Option("--dtype", help="float32, bfloat16 or float16.")] = "float32",
+    base: Annotated[str | None, typer.Option("--base", help="Base model (default: the adapter's or recipe's).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Evaluate TARGET on a dataset, store one row per metric, print the scores."""
+    from hubcli.evaluate.pipeline import EvalRequest, evaluate_target
+    from hubcli.evaluate.progress import progress_bar
+
+    request = EvalRequest(
+        target=target, dataset=dataset, split=split, task=task, text_field=text_field,
+        text_pair_field=text_pair_field, label_field=label_field, metrics=metric or (),
+        batch_size=batch_size, limit=limit, device=device, dtype=dtype, base=base,
+    )
+    with progress_bar("rows", quiet=as_json) as bar:
+        job = bar.add_task(f"eval {target}", total=None, note="")
+        result = evaluate_target(
+            state.registry(), request,
+            on_start=lambda total: bar.update(job, total=total),
+            on_batch=lambda rows: bar.advance(job, rows),
+        )
+
+    def render(d: dict[str, Any]) -> None:
+        where = f"{d['dataset']}" + (f" [{d['split']}]" if d["split"] else "")
+        console.print(f"{d['target']} on {d['base']}: {d['task']}, {where}, n={d['n']}")
+        for branch in d["branches"]:
+            prefix = f"  {branch['branch']}: " if branch["branch"] else "  "
+            console.print(prefix + "  ".join(f"{k} {v:.4f}" for k, v in branch["scores"].items()))
+
+    emit(result.as_dict(), as_json, render)
+
+
+def _row_dict(evaluation: Any) -> dict[str, Any]:
+    data = evaluation.model_dump(exclude={"adapter_id"})
+    data["branch"] = (evaluation.extra or {}).get("branch")
+    return data
+
+
+def comparison(rows: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+    """(metric columns, one line per target × branch × dataset × split × task); a later
+    evaluation of the same line replaces an earlier one."""
+    metric_names: list[str] = []
+    lines: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["target"], row["branch"], row["base_model"], row["dataset"], row["split"], row["task"])
+        line = lines.setdefault(key, {"target": row["target"], "branch": row["branch"], "base_model": row["base_model"],
+                                      "dataset": row["dataset"], "split": row["split"], "task": row["task"],
+                                      "n": row["n"], "scores": {}})
+        line["scores"][row["metric"]] = row["value"]
+        line["n"] = row["n"]
+        if row["metric"] not in metric_names:
+            metric_names.append(row["metric"])
+    return metric_names, list(lines.values())
+
+
+@app.command("evals")
+def evals_command(
+    target: Annotated[str | None, typer.Option("--target", help="Only this target.")] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset", help="Only this dataset (as stored).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Stored evaluations as a comparison table: one line per target and dataset, one column
+    per metric (the latest run wins)."""
+    rows = [_row_dict(e) for e in state.registry().evaluations(target=target, dataset=dataset)]
+
+    def render(items: list[dict[str, Any]]) -> None:
+        if not items:
+            console.print("no evaluations (run `hubcli eval TARGET --dataset FILE`)")
+            return
+        names, lines = comparison(items)
+        table = Table(box=None, header_style="bold")
+        for column in ("target", "dataset", "task", "n", *names):
+            table.add_column(column, justify="right" if column == "n" or column in names else "left")
+        for line in lines:
+            shown = BARE_LABEL if line["target"] == "-" else line["target"]
+            if line["branch"]:
+                shown += f" › {line['branch']}"
+            where = line["dataset"] + (f" [{line['split']}]" if line["split"] else "")
+            cells = [f"{line['scores'][m]:.4f}" if m in line["scores"] else "" for m in names]
+            table.add_row(shown, where, line["task"] or "", str(line["n"]), *cells)
+        console.print(table)
+
+    emit(rows, as_json, render)

@@ -1,0 +1,122 @@
+"""Datasets as plain rows: local CSV / JSONL / Parquet files or a Hugging Face dataset id.
+
+Rows are dicts. A local file may carry a ``split`` column (train / test …) that ``--split``
+selects on, so one shipped file can hold both halves. The fingerprint stored with every
+evaluation is the sha256 of the file (or the ``datasets`` fingerprint of a Hub dataset) together
+with the split, the fields read and the row limit: two scores with the same fingerprint were
+computed on the same examples.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hubcli.errors import HubcliError
+
+SPLIT_COLUMN = "split"
+LOCAL_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
+
+
+class DatasetError(HubcliError):
+    title = "Dataset error"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Rows of one split of one dataset, and what identifies them."""
+
+    name: str
+    split: str | None
+    rows: list[dict[str, Any]]
+    source_digest: str
+    """sha256 of the file, or ``hf:<datasets fingerprint>``."""
+    label_names: list[str] | None = None
+    """Names of integer labels when the source declares them (a ``datasets`` ClassLabel)."""
+
+    def fingerprint(self, fields: Sequence[str | None], limit: int | None) -> str:
+        key = json.dumps([self.source_digest, self.split, [f for f in fields if f], limit])
+        return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".csv", ".tsv"):
+            with path.open(newline="", encoding="utf-8") as handle:
+                return list(csv.DictReader(handle, delimiter="\t" if suffix == ".tsv" else ","))
+        if suffix in (".jsonl", ".json"):
+            text = path.read_text(encoding="utf-8")
+            if suffix == ".json" and text.lstrip().startswith("["):
+                return list(json.loads(text))
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path).to_pylist()
+    except ImportError:
+        raise DatasetError(f"{path}: reading Parquet needs pyarrow (pip install 'hubcli[parquet]')") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
+        raise DatasetError(f"{path}: unreadable ({exc})") from None
+
+
+def _local(path: Path, split: str | None) -> Dataset:
+    if path.suffix.lower() not in LOCAL_SUFFIXES:
+        raise DatasetError(f"{path}: unknown dataset format (use {', '.join(LOCAL_SUFFIXES)})")
+    rows = _read_rows(path)
+    if split is not None:
+        if rows and SPLIT_COLUMN not in rows[0]:
+            raise DatasetError(f"{path}: --split {split!r} given but the file has no {SPLIT_COLUMN!r} column")
+        rows = [row for row in rows if row.get(SPLIT_COLUMN) == split]
+        if not rows:
+            raise DatasetError(f"{path}: no rows with {SPLIT_COLUMN} = {split!r}")
+    if not rows:
+        raise DatasetError(f"{path}: no rows")
+    return Dataset(str(path), split, rows, _sha256(path))
+
+
+def _hub(name: str, split: str | None) -> Dataset:
+    try:
+        import datasets
+    except ImportError:
+        raise DatasetError(
+            f"{name!r} is not a local file; Hugging Face datasets need the `datasets` package "
+            "(pip install 'hubcli[datasets]')"
+        ) from None
+    repo, _, config = name.partition(":")
+    chosen = split or "validation"
+    try:
+        loaded = datasets.load_dataset(repo, config or None, split=chosen)
+    except Exception as exc:  # datasets raises many unrelated types for "not found / offline"
+        raise DatasetError(f"cannot load dataset {name!r} split {chosen!r}: {str(exc).splitlines()[0]}") from None
+    names = None
+    for feature in loaded.features.values():
+        if isinstance(feature, datasets.ClassLabel):
+            names = list(feature.names)
+            break
+    return Dataset(name, chosen, loaded.to_list(), f"hf:{loaded._fingerprint}", names)
+
+
+def load(source: str, split: str | None = None) -> Dataset:
+    """The rows of ``source``: a local file path, else a Hugging Face dataset id
+    (``glue:sst2`` names a config)."""
+    path = Path(source).expanduser()
+    if path.exists():
+        if path.is_dir():
+            raise DatasetError(f"{path}: a folder; give one CSV, JSONL or Parquet file")
+        return _local(path, split)
+    if path.suffix.lower() in LOCAL_SUFFIXES:
+        raise DatasetError(f"{path}: no such file")
+    return _hub(source, split)

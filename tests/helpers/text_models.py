@@ -1,0 +1,55 @@
+"""A tiny BERT with a real word-level tokenizer, saved as a model folder, and small synthetic
+datasets whose labels are simple functions of the words: what eval and train tests run on.
+
+The vocabulary is a few dozen words; the model (hidden 32, 2 layers) is random, so a frozen base
+cannot solve a task, and an adapter that learns shows it plainly.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+POSITIVE = ["good", "great", "fine", "nice", "happy", "lovely"]
+NEGATIVE = ["bad", "awful", "poor", "sad", "ugly", "dull"]
+FILLER = ["the", "a", "movie", "film", "was", "is", "very", "plot", "and", "it", "show", "day"]
+ENTITIES = ["paris", "london", "alice", "bob"]
+WORDS = POSITIVE + NEGATIVE + FILLER + ENTITIES
+
+
+def write_tiny_bert(folder: Path, *, task: str = "classification", seed: int = 0) -> Path:
+    """A random tiny BERT (sequence classifier with 2 labels, token classifier or the bare
+    backbone) and its WordPiece tokenizer, saved as a local model folder."""
+    import torch
+    import transformers as tf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = tf.BertTokenizer(vocab={word: index for index, word in enumerate(SPECIAL + WORDS)})
+    tokenizer.save_pretrained(folder)
+    torch.manual_seed(seed)
+    config = tf.BertConfig(vocab_size=len(SPECIAL) + len(WORDS), hidden_size=32, num_hidden_layers=2,
+                           num_attention_heads=4, intermediate_size=37, max_position_embeddings=64,
+                           hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, initializer_range=0.5)
+    model_class = {"classification": tf.BertForSequenceClassification,
+                   "token-classification": tf.BertForTokenClassification}.get(task, tf.BertModel)
+    model_class(config).save_pretrained(folder)
+    return folder
+
+
+def sentiment_rows(count: int, seed: int = 0, fillers: int = 1) -> list[dict[str, object]]:
+    """Short sentences; the label is whether the one sentiment word is positive."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(count):
+        positive = rng.random() < 0.5
+        words = rng.sample(FILLER, fillers)
+        words.insert(rng.randrange(fillers + 1), rng.choice(POSITIVE if positive else NEGATIVE))
+        rows.append({"text": " ".join(words), "label": "positive" if positive else "negative"})
+    return rows
+
+
+def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
