@@ -131,6 +131,23 @@ class ArchitecturePlugin(Plugin):
         """Undo ``merge``, restoring the original base weights bit for bit."""
         raise CapabilityNotSupported(f"architecture {self.name!r} cannot merge into base weights")
 
+    # -- training (optional capability; see docs/plugin-kit.md) ------------------------------
+
+    def untrained(
+        self, target: AttachTarget, options: Mapping[str, str], task_type: str | None, labels: Sequence[str]
+    ) -> UntrainedAdapter:
+        """A new adapter for ``target``'s model, before training: what a trainer starts from.
+
+        ``options`` are the user's ``key=value`` settings (raise ``HubcliError`` naming an
+        unknown one); ``task_type`` is the PEFT task type the base was loaded for (``SEQ_CLS``,
+        ``CAUSAL_LM`` …; None: the bare backbone) and ``labels`` the label names of a
+        classification task, for the size of a new head. Every tensor returned is trained: after
+        ``attach`` each must live in exactly one parameter of the adapter's modules, which is
+        how a trainer finds them without knowing the plugin (checked by
+        ``hubcli.testing.check_architecture_plugin``).
+        """
+        raise CapabilityNotSupported(f"architecture {self.name!r} cannot create a new adapter to train")
+
     # -- export (optional capability; see docs/export.md) ------------------------------------
 
     export_formats: ClassVar[tuple[str, ...]] = ()
@@ -307,6 +324,28 @@ class AttachTarget(Protocol):
 
     def slots_of(self, name: str) -> list[Any]:
         """Every slot that holds a module of adapter ``name``."""
+
+
+@dataclass
+class UntrainedAdapter:
+    """A new adapter as the files its plugin reads (``ArchitecturePlugin.untrained``): training
+    starts from these files and saves into them, so a trained adapter is detected, validated and
+    attached exactly like an imported one. ``config`` is written as ``adapter_config.json``,
+    ``tensors`` (initial values) as the safetensors file ``weights_file``."""
+
+    config: dict[str, Any]
+    weights_file: str
+    tensors: dict[str, torch.Tensor]
+
+    def write(self, folder: Path) -> Path:
+        import json
+
+        from safetensors.torch import save_file
+
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "adapter_config.json").write_text(json.dumps(self.config, indent=2), encoding="utf-8")
+        save_file({k: v.detach().contiguous().cpu() for k, v in self.tensors.items()}, str(folder / self.weights_file))
+        return folder
 
 
 @dataclass
