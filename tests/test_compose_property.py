@@ -72,3 +72,22 @@ def test_per_row_over_sub_compositions_equals_rows_alone(stitched, children, dat
         activate(stitched, f"batch_split({', '.join(children)}, rows=[{', '.join(map(str, rows))}])")
         got = stitched.model(input_ids=ids, attention_mask=mask).last_hidden_state
     assert (got - torch.cat(expected)).abs().max().item() <= 1e-5
+
+
+@given(children=st.lists(sub_compositions(), min_size=2, max_size=3))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_parallel_replicas_equal_their_children_alone(stitched, children):
+    from hubcli.compose.setup import outputs_per_child
+
+    ids = torch.randint(3, 100, (2, SEQUENCE), generator=torch.Generator().manual_seed(0))
+    mask = torch.ones_like(ids)
+    mask[1, -2:] = 0
+    with torch.inference_mode():
+        alone = []
+        for child in children:
+            activate(stitched, child)
+            alone.append(stitched.model(input_ids=ids, attention_mask=mask).last_hidden_state)
+        setup = activate(stitched, f"parallel({', '.join(children)})")
+        parts = outputs_per_child(stitched.model(input_ids=ids, attention_mask=mask), setup)
+    for single, part in zip(alone, parts, strict=True):
+        assert (part["last_hidden_state"] - single).abs().max().item() <= 1e-5
