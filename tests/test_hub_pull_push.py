@@ -328,11 +328,13 @@ def test_offline_mode_serves_the_cache(cli, hub: HubServer, loras, monkeypatch) 
     assert len(hub.state.requests) == requests
 
 
-def test_push_in_another_format_is_refused(cli, hub: HubServer, loras) -> None:
-    add(cli, loras[0], "orig")
-    refused = cli("push", "orig", REPO, "--format", "adapterhub")
+def test_push_in_a_format_the_plugin_cannot_convert_to_is_refused(cli, hub: HubServer) -> None:
+    """PEFT has no bottleneck adapters (conversions that work: tests/test_export_push.py)."""
+    golden = Path(__file__).parent / "golden" / "adapterhub" / "bert" / "adapters" / "seq_bn_safetensors"
+    add(cli, golden, "orig")
+    refused = cli("push", "orig", REPO, "--format", "peft")
     assert refused.exit_code == 1
-    assert "stored in peft format" in refused.stderr and "adapterhub" in refused.stderr
+    assert "stored in adapterhub format" in refused.stderr and "peft" in refused.stderr
     assert REPO not in hub.state.repos
 
 

@@ -1,7 +1,8 @@
 """``hubcli push``: upload a registered adapter to a Hub repository in one commit.
 
 The adapter is written in its layout (the stored files: the original config verbatim, weights
-as safetensors) plus a generated README.md model card. Before committing, the files are compared
+as safetensors), or converted to the other format by its architecture plugin (``--format``,
+docs/export.md), plus a generated README.md model card. Before committing, the files are compared
 with the remote revision's files (git blob ids for regular files, sha256 for LFS files), so
 pushing the same content again makes no commit. A ``Remote`` row records every push; it is written only after the
 Hub has accepted the commit, so an interrupted push leaves the registry's remotes as they were.
@@ -13,9 +14,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from hubcli.errors import CapabilityNotSupported
 from hubcli.hub import settings
-from hubcli.hub.card import LIBRARY_NAMES, model_card
+from hubcli.hub.card import model_card
 from hubcli.hub.errors import hub_errors
 from hubcli.hub.progress import Progress, ProgressCallback, ignore_progress
 from hubcli.hub.pull import parse_repo_ref
@@ -68,26 +68,28 @@ class PushReport:
 
 
 def check_format(adapter: Adapter, fmt: str | None) -> str:
-    """The format to write; a different one than the stored format needs a conversion that
-    architecture plugins do not offer yet, so it is refused with both formats named."""
-    wanted = fmt or adapter.format
-    if wanted not in LIBRARY_NAMES:
-        raise CapabilityNotSupported(f"unknown format {wanted!r}: choose {' or '.join(LIBRARY_NAMES)}")
-    if wanted != adapter.format:
-        raise CapabilityNotSupported(
-            f"{adapter.name} is stored in {adapter.format} format; the {adapter.architecture} plugin "
-            f"cannot convert it to {wanted} (push it with --format {adapter.format})"
-        )
-    return wanted
+    """The format to write: the stored one by default; another one when the architecture
+    plugin can convert into it (refused before any network request otherwise)."""
+    from hubcli.exporting import check_export_format
+
+    return check_export_format(adapter, fmt)
 
 
-def local_files(registry: Registry, adapter: Adapter, repo_id: str, fmt: str) -> list[LocalFile]:
-    """The stored files (minus any original card) and a freshly generated README.md."""
-    files = [
-        LocalFile(f.path, registry.file_path(f), f.sha256)
-        for f in registry.files(adapter)
-        if f.role != CARD_ROLE and f.path != README
-    ]
+def local_files(registry: Registry, adapter: Adapter, repo_id: str, fmt: str, staging: Path) -> list[LocalFile]:
+    """The stored files (minus any original card), or the plugin's conversion of them into
+    ``fmt`` written under ``staging``, and a freshly generated README.md."""
+    if fmt == adapter.format:
+        files = [
+            LocalFile(f.path, registry.file_path(f), f.sha256)
+            for f in registry.files(adapter)
+            if f.role != CARD_ROLE and f.path != README
+        ]
+    else:
+        from hubcli.exporting import export_adapter
+        from registry.store import sha256_file
+
+        report = export_adapter(registry, adapter.name, staging / "converted", fmt)
+        files = [LocalFile(rel, report.folder / rel, sha256_file(report.folder / rel)) for rel in report.files]
     card = model_card(
         adapter,
         repo_id=repo_id,
@@ -141,9 +143,9 @@ def push(
     ref = parse_repo_ref(repo, revision)
     branch = ref.revision or "main"
     url = settings.endpoint(endpoint)
-    files = local_files(registry, adapter, ref.repo_id, fmt)
     api = HfApi(endpoint=url)
-    with hub_errors(ref.repo_id, branch, url):
+    with registry.store.staging() as staging, hub_errors(ref.repo_id, branch, url):
+        files = local_files(registry, adapter, ref.repo_id, fmt, staging)
         on_progress(Progress("checking", detail=ref.repo_id))
         if commit := remote_commit_if_same(api, ref.repo_id, branch, files):
             report = PushReport(name, ref.repo_id, url, branch, commit, fmt, [f.path for f in files], True)

@@ -1,0 +1,119 @@
+"""``hubcli export NAME DIR``: the stored format, for every architecture, and the refusals.
+
+In the stored format the folder must re-import to the very same adapter (same content digest)
+and, for PEFT, load in real PEFT with the outputs hubcli's engine gives.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from hubcli.engine import StitchedModel, read_adapter
+from registry import Registry
+from tests.helpers.tiny_models import inputs, output_of, peft_adapter
+
+GOLDEN = Path(__file__).parent / "golden" / "adapterhub"
+ADAPTERHUB_DIRS = {
+    "bottleneck": "bert/adapters/seq_bn",  # a pickle: stored (and exported) as safetensors
+    "lora": "bert/adapters/lora_head_safetensors",  # with a prediction head
+    "ia3": "llama/adapters/ia3",
+    "prefix_tuning": "gpt2/adapters/prefix_tuning",
+    "prompt_tuning": "roberta/adapters/prompt_tuning",
+}
+PEFT_METHODS = {"lora": "lora", "ia3": "ia3", "prefix_tuning": "prefix", "prompt_tuning": "prompt"}
+
+
+def added(cli: Any, folder: Path, *extra: str) -> dict[str, Any]:
+    result = cli("add", folder, "--json", *extra)
+    assert result.exit_code == 0, result.stderr
+    return result.json()[0] if isinstance(result.json(), list) else result.json()
+
+
+def exported(cli: Any, name: str, folder: Path, *extra: str) -> dict[str, Any]:
+    result = cli("export", name, folder, "--json", *extra)
+    assert result.exit_code == 0, result.stderr
+    return result.json()
+
+
+def assert_reimports_as_the_same_adapter(cli: Any, registry: Registry, name: str, folder: Path) -> None:
+    """``hubcli add`` of the exported folder finds the registered twin (same content digest)."""
+    again = added(cli, folder)
+    assert again["created"] is False, again
+    assert again["adapter"]["name"] == name
+
+
+@pytest.mark.parametrize("architecture", sorted(ADAPTERHUB_DIRS))
+def test_adapterhub_export_in_the_stored_format_reimports_identically(
+    cli: Any, registry: Registry, tmp_path: Path, architecture: str
+) -> None:
+    name = added(cli, GOLDEN / ADAPTERHUB_DIRS[architecture])["adapter"]["name"]
+    report = exported(cli, name, tmp_path / "out")
+    assert (report["architecture"], report["format"], report["converted"]) == (architecture, "adapterhub", False)
+    stored = {f.path: f.sha256 for f in registry.files(registry.get_adapter(name))}
+    assert sorted(stored) == report["files"]
+    assert_reimports_as_the_same_adapter(cli, registry, name, tmp_path / "out")
+
+
+@pytest.mark.parametrize("architecture", sorted(PEFT_METHODS))
+def test_peft_export_in_the_stored_format_loads_in_peft_like_hubcli_runs_it(
+    cli: Any, registry: Registry, tmp_path: Path, architecture: str
+) -> None:
+    import peft
+
+    base, _ = peft_adapter("bert", PEFT_METHODS[architecture], tmp_path / "saved")
+    name = added(cli, tmp_path / "saved", "--name", "orig")["adapter"]["name"]
+    report = exported(cli, name, tmp_path / "out")
+    assert "adapter_model.safetensors" in report["files"]
+    assert_reimports_as_the_same_adapter(cli, registry, name, tmp_path / "out")
+
+    ids, mask = inputs()
+    native = peft.PeftModel.from_pretrained(copy.deepcopy(base), str(tmp_path / "out")).eval()
+    stitched = StitchedModel(base)
+    stitched.attach(read_adapter(registry, name))
+    stitched.activate(name)
+    with torch.inference_mode():
+        want = output_of(native(input_ids=ids, attention_mask=mask))
+        got = output_of(stitched.forward(ids, mask))
+    assert (got - want).abs().max().item() <= 1e-5
+
+
+@pytest.mark.parametrize(
+    ("source", "fmt", "why"),
+    [
+        ("bert/adapters/seq_bn", "peft", "bottleneck plugin cannot convert it to peft"),
+        ("gpt2/adapters/prefix_tuning", "peft", "prefix_tuning plugin cannot convert it to peft"),
+        ("bert/adapters/prompt_tuning", "peft", "prompt_tuning plugin cannot convert it to peft"),
+        ("bert/adapters/lora_head_safetensors", "peft", "prediction head"),
+        ("bert/adapters/lora", "onnx", "unknown format 'onnx'"),
+    ],
+    ids=["bottleneck", "prefix", "prompt", "lora-head", "unknown"],
+)
+def test_conversions_that_are_not_exact_are_refused_in_one_line(
+    cli: Any, tmp_path: Path, source: str, fmt: str, why: str
+) -> None:
+    name = added(cli, GOLDEN / source)["adapter"]["name"]
+    result = cli("export", name, tmp_path / "out", "--format", fmt)
+    assert result.exit_code == 1
+    assert why in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_refuses_a_folder_that_holds_files(cli: Any, tmp_path: Path) -> None:
+    name = added(cli, GOLDEN / "bert/adapters/lora")["adapter"]["name"]
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("mine")
+    result = cli("export", name, tmp_path / "out")
+    assert result.exit_code == 1 and "not an empty folder" in result.stderr
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["keep.txt"]
+
+
+def test_export_prints_what_it_wrote(cli: Any, tmp_path: Path) -> None:
+    name = added(cli, GOLDEN / "bert/adapters/lora")["adapter"]["name"]
+    result = cli("export", name, tmp_path / "out", "--format", "peft")
+    assert result.exit_code == 0, result.stderr
+    assert "peft format (converted from adapterhub), 2 files" in " ".join(result.stdout.split())
