@@ -228,3 +228,63 @@ def test_what_adapterhub_cannot_express_is_refused_in_one_line(
         export_adapter(registry, "odd", tmp_path / "hub", "adapterhub")
     assert named in caught.value.message and "\n" not in caught.value.message
     assert not (tmp_path / "hub").exists()
+
+
+ADAPTERS_PYTHON = GOLDEN.parent / ".venv-adapters" / "bin" / "python"
+RUN_WITH_ADAPTERS = """
+import json, sys
+import torch, adapters
+from safetensors.torch import load_file
+from transformers import AutoModel
+
+worst = 0.0
+for job in json.loads(sys.argv[1]):
+    model = AutoModel.from_pretrained(job["base"], attn_implementation="eager")
+    adapters.init(model)
+    model.load_adapter(job["adapter"], use_safetensors=True, set_active=True)
+    model.eval()
+    data = json.load(open(job["inputs"]))
+    with torch.no_grad():
+        out = model(input_ids=torch.tensor(data["input_ids"]), attention_mask=torch.tensor(data["attention_mask"]))
+    want = load_file(job["expected"])["last_hidden_state"]
+    worst = max(worst, (out.last_hidden_state - want).abs().max().item())
+print(json.dumps(worst))
+"""
+
+
+@pytest.mark.skipif(not ADAPTERS_PYTHON.exists(),
+                    reason="needs the adapters library's own venv (tests/golden/make_adapterhub_goldens.sh)")
+def test_the_adapters_library_runs_peft_loras_exported_to_adapterhub_like_peft(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """The real ``adapters`` 1.3.0 (transformers 4, its own venv) loads what hubcli converted
+    from PEFT and gives PEFT's output on the golden base models (bert, gpt2 with its fused
+    c_attn, llama with its swapped feed-forward places)."""
+    import subprocess
+
+    from safetensors.torch import save_file
+
+    jobs = []
+    for family in ("bert", "gpt2", "llama"):
+        case = case_named(f"{family}/base")
+        wrapped = peft.get_peft_model(golden_base(case), peft.LoraConfig(
+            r=4, lora_alpha=6, target_modules=TARGETS[family], fan_in_fan_out=family == "gpt2"))
+        generator = torch.Generator().manual_seed(11)
+        with torch.no_grad():
+            for param_name, param in wrapped.named_parameters():
+                if "lora_" in param_name:
+                    param.copy_(torch.randn(param.shape, generator=generator) * 0.2)
+            want = wrapped.eval()(**golden_inputs(case)).last_hidden_state
+        base_output = load_file(GOLDEN / case["expected"])["last_hidden_state"]
+        assert (want - base_output).abs().max().item() > 1e-2  # else the comparison proves nothing
+        wrapped.save_pretrained(tmp_path / family / "peft")
+        save_file({"last_hidden_state": want.contiguous()}, tmp_path / family / "peft-output.safetensors")
+        import_adapter(registry, AdapterFolder(tmp_path / family / "peft"), name=f"{family}-peft")
+        export_adapter(registry, f"{family}-peft", tmp_path / family / "hub", "adapterhub")
+        jobs.append({"base": str(GOLDEN / case["base_model_dir"]), "adapter": str(tmp_path / family / "hub"),
+                     "inputs": str(GOLDEN / case["input"]),
+                     "expected": str(tmp_path / family / "peft-output.safetensors")})
+    result = subprocess.run([str(ADAPTERS_PYTHON), "-c", RUN_WITH_ADAPTERS, json.dumps(jobs)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) <= TOLERANCE
