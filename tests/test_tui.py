@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
 from pathlib import Path
 
 import pytest
 from textual.message import Message
+from textual.pilot import Pilot
 from textual.widgets import DataTable, DirectoryTree, Input, Markdown, Static
 
 from hubcli.tui.adapter_table import AdapterTable
@@ -16,17 +18,20 @@ from hubcli.tui.app import HubcliApp
 from hubcli.tui.commands import ActionsProvider
 from hubcli.tui.dialogs import ConfirmDialog, HelpScreen, MessageDialog, TagDialog
 from hubcli.tui.groups import GroupTree
-from hubcli.tui.jobs import Job, JobsPanel
+from hubcli.tui.jobs import JobsPanel
 from hubcli.tui.keymap import load_keymap
-from hubcli.tui.registry_actions import JobFinished
 from hubcli.tui.state import TuiState, load_state
+from hubcli.tui.tasks import Progress
 from registry import Registry
-from tests.test_tui_support import add_sample_adapters, register, settle, write_peft_folder
-
-
-def table_names(app: HubcliApp) -> list[str]:
-    table = app.query_one(AdapterTable)
-    return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+from tests.test_tui_support import (
+    add_sample_adapters,
+    collect_messages,
+    finished_jobs,
+    register,
+    settle,
+    table_names,
+    write_peft_folder,
+)
 
 
 def test_main_screen_lists_adapters_counts_and_groups(registry: Registry, tmp_path: Path) -> None:
@@ -123,23 +128,9 @@ def rendered(app: HubcliApp, selector: str) -> str:
     """The plain text a Static shows (its renderable drawn at a fixed width)."""
     from rich.console import Console
 
-    console = Console(width=120, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console = Console(width=120, record=True, file=io.StringIO())
     console.print(app.query_one(selector, Static).content)
     return console.export_text()
-
-
-def collect_messages(into: list[Message]):  # noqa: ANN201
-    def hook(message: Message) -> None:
-        into.append(message)
-
-    return hook
-
-
-def finished_jobs(messages: list[Message]) -> list[Job]:
-    """Jobs whose JobFinished message the app processed (the hook sees each message once per
-    handler lookup, so deduplicate)."""
-    jobs = {id(m.job): m.job for m in messages if isinstance(m, JobFinished)}
-    return list(jobs.values())
 
 
 def test_remove_asks_for_confirmation_then_removes_in_a_job(registry: Registry, tmp_path: Path) -> None:
@@ -299,7 +290,7 @@ def test_a_running_job_can_be_cancelled_from_the_jobs_panel(registry: Registry) 
     gate = threading.Event()
     messages: list[Message] = []
 
-    def slow(progress) -> str:  # noqa: ANN001
+    def slow(progress: Progress) -> str:
         progress(0, 2, "first half")
         gate.wait(10)
         progress(1, 2, "second half")
@@ -429,7 +420,7 @@ def test_f1_shows_help_for_the_focused_panel_and_f11_maximises_it(registry: Regi
 
 
 def test_hubcli_without_arguments_opens_the_tui_on_the_registry(
-    cli, registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+    cli, registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Runs the real app headless in place of the terminal, and quits once it has drawn."""
     add_sample_adapters(registry, tmp_path)
@@ -437,7 +428,7 @@ def test_hubcli_without_arguments_opens_the_tui_on_the_registry(
     original_run = HubcliApp.run
 
     def run_headless(app: HubcliApp) -> None:
-        async def look_then_quit(pilot) -> None:  # noqa: ANN001
+        async def look_then_quit(pilot: Pilot) -> None:
             await settle(pilot, lambda: app.adapter_count == 3)
             seen.append(table_names(app))
             app.exit()

@@ -13,8 +13,7 @@ from hubcli.tui.dialogs import MessageDialog
 from hubcli.tui.hub_dialogs import PullDialog, PushDialog
 from registry import Registry
 from tests.hub_server import TEST_USER, HubServer
-from tests.test_tui import collect_messages, finished_jobs, table_names
-from tests.test_tui_support import register, settle
+from tests.test_tui_support import collect_messages, finished_jobs, register, settle, table_names
 
 REPO = f"{TEST_USER}/tui-lora"
 

@@ -46,11 +46,11 @@ async def ready(pilot: Pilot) -> None:
     await settle(pilot, lambda: app.detail.shown == "sentiment-lora")
 
 
-def test_main_screen(snap_compare, fixed_registry: Registry) -> None:  # noqa: ANN001
+def test_main_screen(snap_compare, fixed_registry: Registry) -> None:
     assert snap_compare(HubcliApp(fixed_registry), terminal_size=SIZE, run_before=ready)
 
 
-def test_tag_dialog(snap_compare, fixed_registry: Registry) -> None:  # noqa: ANN001
+def test_tag_dialog(snap_compare, fixed_registry: Registry) -> None:
     async def open_tag_dialog(pilot: Pilot) -> None:
         await ready(pilot)
         await pilot.press("f3", *"eval")
@@ -58,7 +58,7 @@ def test_tag_dialog(snap_compare, fixed_registry: Registry) -> None:  # noqa: AN
     assert snap_compare(HubcliApp(fixed_registry), terminal_size=SIZE, run_before=open_tag_dialog)
 
 
-def test_light_theme_config_tab(snap_compare, fixed_registry: Registry) -> None:  # noqa: ANN001
+def test_light_theme_config_tab(snap_compare, fixed_registry: Registry) -> None:
     async def light_config(pilot: Pilot) -> None:
         await ready(pilot)
         await pilot.press("f12", "f6")

@@ -13,8 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 from time import monotonic
 
+from textual.message import Message
 from textual.pilot import Pilot
 
+from hubcli.tui.adapter_table import AdapterTable
+from hubcli.tui.app import HubcliApp
+from hubcli.tui.jobs import Job
+from hubcli.tui.registry_actions import JobFinished
 from registry import Evaluation, NewAdapter, NewFile, Registry
 
 
@@ -84,6 +89,25 @@ def add_sample_adapters(registry: Registry, workdir: Path) -> None:
 
 LONG_LIVED_WORKER_GROUPS = ("_loader",)
 """Workers that wait for work as long as their widget lives (DirectoryTree's loader)."""
+
+
+def table_names(app: HubcliApp) -> list[str]:
+    table = app.query_one(AdapterTable)
+    return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+
+
+def collect_messages(into: list[Message]) -> Callable[[Message], None]:
+    def hook(message: Message) -> None:
+        into.append(message)
+
+    return hook
+
+
+def finished_jobs(messages: list[Message]) -> list[Job]:
+    """Jobs whose JobFinished message the app processed (the hook sees each message once per
+    handler lookup, so deduplicate)."""
+    jobs = {id(m.job): m.job for m in messages if isinstance(m, JobFinished)}
+    return list(jobs.values())
 
 
 async def settle(pilot: Pilot, until: Callable[[], bool] | None = None, timeout: float = 10.0) -> None:
