@@ -117,3 +117,24 @@ def test_bundle_keeps_a_trained_fusion(cli, tmp_path):
     assert (got - want).abs().max().item() <= 1e-5
     wrong = cli("stitch", BASE, "stack(seq_bn, seq_bn_2)", "--out", tmp_path / "x", "--fusion", GOLDEN / "adapters" / "fusion")
     assert wrong.exit_code == 1 and "exactly one fuse block" in wrong.stderr
+
+
+def test_adapterhub_setup_file_gives_the_adapters_numbers(cli, tmp_path):
+    """AdapterHub's saved setup (Stack(seq_bn, lora)) with its adapters from the sub-folders."""
+    from safetensors.torch import load_file
+
+    setup = GOLDEN / "adapters" / "setup_stack"
+    for name in ("seq_bn", "lora"):
+        assert cli("add", setup / name, "--name", name).exit_code == 0
+    result = cli("stitch", BASE, setup / "adapter_setup.json", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["spec"] == "stack(seq_bn, lora)"
+    inputs = json.loads((GOLDEN / "inputs.json").read_text())
+    got = cli("predict", BASE, str(setup / "adapter_setup.json"), "--input-ids", json.dumps(inputs["input_ids"]), "--json")
+    assert got.exit_code == 0, got.stderr
+    want = load_file(GOLDEN / "expected" / "setup_stack.safetensors")["last_hidden_state"]
+    # --input-ids rows of equal length get no padding mask, while the golden's second row masks
+    # its last position: compare the first row, which has no padding
+    values = torch.tensor(got.json()["values"])
+    assert all(inputs["attention_mask"][0])
+    assert (values[0] - want[0]).abs().max().item() <= 1e-5

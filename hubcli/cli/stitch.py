@@ -2,8 +2,8 @@
 model, and keep the result: a saved recipe (``--save``), a reloadable bundle (``--out``) or plain
 merged weights (``--out --merge``). ``hubcli recipes`` lists the saved recipes.
 
-SPEC is the one-line text form (``stack(a, parallel(b, c))``), the JSON form, or the name of a
-saved recipe. Validation needs no torch; torch and transformers are imported only when a model
+SPEC is the one-line text form (``stack(a, parallel(b, c))``), the JSON form, the name of a
+saved recipe, or a JSON file (hubcli's form, or AdapterHub's ``adapter_setup.json``). Validation needs no torch; torch and transformers are imported only when a model
 is loaded.
 """
 
@@ -36,6 +36,8 @@ def resolve_spec(registry: Any, spec: str) -> tuple[Any, str | None]:
         return AdapterRef(registry.get_adapter(spec).name), None
     except AdapterNotFound:
         pass
+    if spec.endswith(".json") and Path(spec).is_file():
+        return spec_file(Path(spec)), None
     if spec.lstrip().startswith("{"):
         from hubcli.compose.spec import SpecError
 
@@ -44,6 +46,21 @@ def resolve_spec(registry: Any, spec: str) -> tuple[Any, str | None]:
         except json.JSONDecodeError as exc:
             raise SpecError(f"the spec looks like JSON but is not: {exc}") from None
     return parse(spec), None
+
+
+def spec_file(path: Path) -> Any:
+    """A composition from a JSON file: hubcli's JSON form, or an AdapterHub
+    ``adapter_setup.json`` (converted so that it gives the ``adapters`` numbers)."""
+    from hubcli.compose.adapterhub import from_adapterhub
+    from hubcli.compose.spec import SpecError, from_json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SpecError(f"{path}: unreadable composition file ({exc})") from None
+    if isinstance(data, dict) and "adapter_setup" in data:
+        return from_adapterhub(data["adapter_setup"])
+    return from_json(data, str(path))
 
 
 def checked(registry: Any, tree: Any) -> Any:
@@ -107,7 +124,7 @@ def load_fuse_block(setup: Any, folder: Path) -> None:
 @app.command()
 def stitch(
     base: Annotated[str, typer.Argument(help="Base model: a Hub model id or a local model folder.")],
-    spec: Annotated[str, typer.Argument(help="Composition, e.g. 'stack(a, parallel(b, c))', its JSON form, or a recipe name.")],
+    spec: Annotated[str, typer.Argument(help="Composition, e.g. 'stack(a, parallel(b, c))', its JSON form, a recipe name, or a JSON file (also AdapterHub's adapter_setup.json).")],
     save: Annotated[str | None, typer.Option("--save", help="Store the recipe in the registry under this name.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write a reloadable stitched bundle (or, with --merge, a plain model) here.")] = None,
     merge: Annotated[bool, typer.Option("--merge", help="With --out: fold the adapters into the weights (LoRA, IA³ stacks).")] = False,
