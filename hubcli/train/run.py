@@ -67,6 +67,8 @@ class TrainResult:
     history: History
     final: EvalResult
     parameters: int
+    model: Any = field(default=None, repr=False)
+    """The trained ``StitchedModel`` in memory (the registered copy is what ``eval`` loads)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -190,4 +192,4 @@ def train_adapter(
                     device=request.device, base=request.base, max_length=request.max_length,
                     extra={"after_training": True, "steps": history.steps}),
     )
-    return TrainResult(request.name, request.architecture, history, final, count)
+    return TrainResult(request.name, request.architecture, history, final, count, stitched)
