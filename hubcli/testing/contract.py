@@ -205,6 +205,45 @@ def check_model_side(plugin: ArchitecturePlugin, model: Any, loaded: Any, report
     report.passed.append(check)
 
 
+def check_untrained(plugin: ArchitecturePlugin, family: str, scratch: Path) -> None:
+    """A new adapter from ``untrained`` is detected as the plugin's own, passes a real import,
+    attaches, runs, and each of its tensors lives in exactly one new parameter of the model
+    (how a trainer finds what to optimise). Probe values that no two tensors share stand in for
+    the initial ones, as a trainer does, so that each tensor can be recognised."""
+    import torch
+
+    from hubcli.engine import StitchedModel, read_adapter
+    from hubcli.importer import import_adapter
+    from hubcli.plugin_api import UntrainedAdapter
+    from hubcli.testing.models import TINY_TASK_TYPES
+    from registry import Registry
+
+    check = f"untrained adapter ({family})"
+    stitched = StitchedModel(tiny_model(family))
+    fresh = plugin.untrained(stitched, {}, TINY_TASK_TYPES[family], ["negative", "positive"])
+    _expect(isinstance(fresh, UntrainedAdapter) and bool(fresh.tensors), check, "untrained() gave no tensors")
+    generator = torch.Generator().manual_seed(0)
+    probes = {key: torch.rand(value.shape, generator=generator) for key, value in fresh.tensors.items()}
+    folder = UntrainedAdapter(fresh.config, fresh.weights_file, probes).write(scratch / "untrained")
+    found = plugin.detect(AdapterFolder(folder))
+    _expect(found is not None and found.architecture == plugin.name, check, "its files are not detected as the plugin's")
+    registry = Registry(scratch / "untrained-registry")
+    try:
+        import_adapter(registry, AdapterFolder(folder), name="untrained")
+        loaded = read_adapter(registry, "untrained")
+    finally:
+        registry.close()
+    before = {id(parameter) for parameter in stitched.model.parameters()}
+    stitched.attach(loaded)
+    stitched.activate(loaded.name)
+    stitched.forward(*tiny_inputs())
+    new = [p.detach().flatten().float() for p in stitched.model.parameters() if id(p) not in before]
+    for key, probe in probes.items():
+        flat = probe.flatten()
+        holders = sum(1 for p in new if p.numel() == flat.numel() and torch.equal(p, flat))
+        _expect(holders == 1, check, f"tensor {key!r} is held by {holders} new parameters of the model, not one")
+
+
 def check_architecture_plugin(
     plugin: ArchitecturePlugin,
     write_adapter: WriteAdapter,
@@ -218,7 +257,8 @@ def check_architecture_plugin(
     config is left alone); ``validate`` through a real import into a temporary registry and the
     save/load round-trip back out of it; injection (inactive = base model bit for bit, active
     changes the output); merge equals unmerged and unmerge is bit-exact (when the plugin offers
-    merge); detach restores the model. Returns what passed and what was skipped.
+    merge); detach restores the model; a new adapter from ``untrained`` (when offered) imports,
+    attaches and keeps each tensor in one parameter. Returns what passed and what was skipped.
     """
     report = ContractReport(plugin.name)
     check_declaration(plugin)
@@ -238,4 +278,9 @@ def check_architecture_plugin(
                 check_model_side(plugin, model, loaded, report, family)
             else:
                 report.skipped["model side"] = "the plugin does not offer attach (CapabilityNotSupported)"
+            if _overrides(plugin, "untrained"):
+                check_untrained(plugin, family, scratch)
+                report.passed.append(f"untrained adapter ({family})")
+            else:
+                report.skipped["untrained"] = "the plugin does not offer untrained (CapabilityNotSupported)"
     return report

@@ -8,7 +8,7 @@ hubcli imports it to list, detect and validate adapters, which must stay fast.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +20,7 @@ from hubcli.plugin_api import (
     AttachTarget,
     DetectedAdapter,
     LoadedAdapter,
+    UntrainedAdapter,
 )
 from hubcli.tensor_files import TensorInfo
 from pydantic import ValidationError
@@ -120,6 +121,15 @@ class BitFitArchitecture(ArchitecturePlugin):
         from hubcli_bitfit import layer
 
         layer.attach(target, adapter)
+
+    def untrained(
+        self, target: AttachTarget, options: Mapping[str, str], task_type: str | None, labels: Sequence[str]
+    ) -> UntrainedAdapter:
+        """Zero deltas on every projection bias (option ``targets=query,value`` narrows it) and,
+        for classification, a new head sized for ``labels``."""
+        from hubcli_bitfit import untrained
+
+        return untrained.untrained(target, options, task_type, labels)
 
     def merge(self, target: AttachTarget, name: str) -> None:
         for slot in target.slots_of(name):

@@ -19,7 +19,7 @@ from torch import nn
 from hubcli_bitfit.config import BitFitConfig, module_of
 
 
-def _is_projection(module: nn.Module) -> bool:
+def is_projection(module: nn.Module) -> bool:
     """``nn.Linear`` or transformers' ``Conv1D`` (GPT-2); both keep their bias as [out]."""
     return isinstance(module, nn.Linear) or type(module).__name__ == "Conv1D"
 
@@ -64,7 +64,7 @@ def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
         if path is None:
             raise ModelMismatchError(f"adapter {adapter.name!r}: tensor {name!r} is not a bias delta")
         module = target.module(path)
-        if not _is_projection(module):
+        if not is_projection(module):
             raise ModelMismatchError(
                 f"adapter {adapter.name!r}: {path!r} is a {type(module).__name__}, not a Linear or Conv1D projection"
             )
