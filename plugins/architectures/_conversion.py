@@ -18,6 +18,7 @@ import torch
 
 from hubcli.errors import CapabilityNotSupported
 from hubcli.plugin_api import LoadedAdapter, ModelFamilyPlugin
+from plugins.architectures import _adapterhub, _peft
 from plugins.architectures._common import CONFIG_FILE
 
 ADAPTERHUB_VERSION = "adapters.1.3.0"
@@ -62,6 +63,7 @@ class LayerModule:
 class AdapterHubPlaces:
     """Where ``adapters`` puts LoRA-family modules in one model family (paths inside a layer)."""
 
+    model_type: str
     family: ModelFamilyPlugin
     attention: dict[str, str]
     """"q" / "k" / "v" → module; empty for a fused projection (GPT-2)."""
@@ -78,7 +80,7 @@ class AdapterHubPlaces:
         attention = {m: p for m, p in (("q", points.q), ("k", points.k), ("v", points.v)) if p}
         default_ffn = (points.ffn_in[0], points.ffn_out) if len(points.ffn_in) == 1 else (None, None)
         intermediate, output = ADAPTERHUB_FFN_PLACES.get(family.name, default_ffn)
-        return cls(family, attention, points.qkv, intermediate, output)
+        return cls(model_type, family, attention, points.qkv, intermediate, output)
 
     def split(self, path: str) -> LayerModule | None:
         """``path`` as layer index and in-layer path; None outside the layer list."""
@@ -123,3 +125,100 @@ def uniform_layers(adapter: LoadedAdapter, fmt: str, modules: dict[str, LayerMod
                       "AdapterHub adapts the same places in every layer")
     leave_out = [i for i in range(max(per_layer) + 1) if i not in per_layer]
     return set(next(iter(shapes))), leave_out
+
+
+def places_text(places: AdapterHubPlaces) -> str:
+    """The in-layer modules ``adapters`` can adapt in this family, for refusals."""
+    named = [*places.attention.values(), places.fused_qkv, places.intermediate, places.output]
+    return ", ".join(p for p in named if p)
+
+
+def adapterhub_places_of(adapter: LoadedAdapter, fmt: str, paths: list[str]
+                         ) -> tuple[AdapterHubPlaces, dict[str, LayerModule], dict[str, str]]:
+    """For a PEFT adapter's wrapped module ``paths``: the family's AdapterHub places, each path
+    split at its layer, and each in-layer module's switch; refused where ``adapters`` has none."""
+    model_type = peft_envelope(adapter).guessed_model_type()
+    if model_type is None:
+        raise refusal(adapter, fmt, "the PEFT config names no model type (no auto_mapping), and the "
+                      "AdapterHub envelope and its module places depend on it")
+    places = AdapterHubPlaces.of(model_type)
+    modules: dict[str, LayerModule] = {}
+    switches: dict[str, str] = {}
+    for path in paths:
+        found = places.split(path)
+        switch = places.switch(found.inner) if found else None
+        if found is None or switch is None:
+            raise refusal(adapter, fmt, f"module {path!r}: AdapterHub adapts only {places_text(places)} "
+                          "of every layer")
+        modules[path], switches[found.inner] = found, switch
+    return places, modules, switches
+
+
+def peft_envelope(adapter: LoadedAdapter) -> _peft.PeftEnvelope:
+    keys = ("task_type", "base_model_name_or_path", "model_type", "auto_mapping")
+    return _peft.PeftEnvelope.model_validate({key: adapter.raw_config.get(key) for key in keys})
+
+
+def adapterhub_envelope(adapter: LoadedAdapter, method: dict[str, Any], *, name: str, hidden_size: int,
+                        model_type: str) -> dict[str, Any]:
+    """``adapter_config.json`` of ``adapters``: the method config and the keys around it."""
+    source = peft_envelope(adapter)
+    return {
+        "config": method,
+        "hidden_size": hidden_size,
+        "model_class": (source.auto_mapping or {}).get("base_model_class"),
+        "model_name": source.base_model_name_or_path,
+        "model_type": model_type,
+        "name": name,
+        "version": ADAPTERHUB_VERSION,
+    }
+
+
+def peft_envelope_from_adapterhub(envelope: _adapterhub.Envelope) -> dict[str, Any]:
+    """The PEFT keys around a method config: base model, and ``auto_mapping`` as PEFT writes it
+    for a bare transformers backbone (hubcli's PEFT reader takes the model type from it)."""
+    module = envelope.model_type.replace("-", "_") if envelope.model_type else None
+    model_class = (envelope.model_class or "").replace("AdapterModel", "Model") or None
+    return {
+        "task_type": None,
+        "base_model_name_or_path": envelope.model_name,
+        "auto_mapping": {"base_model_class": model_class,
+                         "parent_library": f"transformers.models.{module}.modeling_{module}"} if module else None,
+        "inference_mode": True,
+    }
+
+
+def peft_targets(places: AdapterHubPlaces, modules: dict[str, LayerModule],
+                 leave_out: list[int]) -> dict[str, Any]:
+    """``target_modules`` naming the adapted projections as PEFT users write them (in-layer
+    paths), except where PEFT's suffix rule would also catch another projection: those are
+    listed by full path. Left-out layers become ``layers_to_transform``."""
+    names = {path if places.ambiguous_suffix(m.inner) else m.inner for path, m in modules.items()}
+    layers = sorted({m.layer for m in modules.values()}) if leave_out else None
+    return {
+        "target_modules": sorted(names),
+        "layers_to_transform": layers,
+        "layers_pattern": places.family.points.layers.rsplit(".", 1)[-1] if layers else None,
+    }
+
+
+def adapterhub_modules(adapter: LoadedAdapter, fmt: str, params: tuple[str, ...]
+                       ) -> tuple[AdapterHubPlaces, dict[str, dict[str, torch.Tensor]], dict[str, LayerModule]]:
+    """An AdapterHub LoRA-family adapter's tensors grouped by module (``….loras.<name>.<param>``),
+    with the family's places; anything but ``params`` is refused."""
+    envelope = _adapterhub.Envelope.model_validate(adapter.raw_config)
+    if envelope.model_type is None:
+        raise refusal(adapter, fmt, "the AdapterHub config names no model_type")
+    places = AdapterHubPlaces.of(envelope.model_type)
+    grouped: dict[str, dict[str, torch.Tensor]] = {}
+    modules: dict[str, LayerModule] = {}
+    for key, tensor in adapter.tensors.items():
+        found = _adapterhub.LORA_KEY.match(key)
+        if found is None or found["param"] not in params:
+            raise refusal(adapter, fmt, f"tensor {key!r} has no {fmt} equivalent")
+        module = places.split(found["module"])
+        if module is None:
+            raise refusal(adapter, fmt, f"module {found['module']!r} is outside the transformer layers")
+        modules[found["module"]] = module
+        grouped.setdefault(found["module"], {})[found["param"]] = tensor
+    return places, grouped, modules

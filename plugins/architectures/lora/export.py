@@ -23,9 +23,12 @@ import torch
 from hubcli.plugin_api import LoadedAdapter
 from plugins.architectures import _adapterhub, _peft
 from plugins.architectures._conversion import (
-    ADAPTERHUB_VERSION,
-    AdapterHubPlaces,
     LayerModule,
+    adapterhub_envelope,
+    adapterhub_modules,
+    adapterhub_places_of,
+    peft_envelope_from_adapterhub,
+    peft_targets,
     refusal,
     uniform_layers,
     write_config,
@@ -88,23 +91,8 @@ def _peft_pairs(adapter: LoadedAdapter) -> dict[str, dict[str, torch.Tensor]]:
 def _peft_to_adapterhub(adapter: LoadedAdapter, config: LoraConfig, folder: Path, name: str) -> None:
     fmt = _adapterhub.FORMAT
     _refuse_peft_options(adapter, config)
-    envelope = _peft.PeftEnvelope.model_validate({k: adapter.raw_config.get(k) for k in ("base_model_name_or_path",
-                                                  "model_type", "auto_mapping")})
-    model_type = envelope.guessed_model_type()
-    if model_type is None:
-        raise refusal(adapter, fmt, "the PEFT config names no model type (no auto_mapping), and the "
-                      "AdapterHub envelope and its module places depend on it")
-    places = AdapterHubPlaces.of(model_type)
     pairs = _peft_pairs(adapter)
-    modules: dict[str, LayerModule] = {}
-    switches: dict[str, str] = {}
-    for path in pairs:
-        found = places.split(path)
-        switch = places.switch(found.inner) if found else None
-        if found is None or switch is None:
-            raise refusal(adapter, fmt, f"module {path!r}: AdapterHub LoRA adapts only "
-                          f"{_places_text(places)} of every layer")
-        modules[path], switches[found.inner] = found, switch
+    places, modules, switches = adapterhub_places_of(adapter, fmt, list(pairs))
     _, leave_out = uniform_layers(adapter, fmt, modules)
     enabled = set(switches.values())
     attn = [m for m in QKV if m in enabled or "qkv" in enabled]
@@ -122,32 +110,18 @@ def _peft_to_adapterhub(adapter: LoadedAdapter, config: LoraConfig, folder: Path
         "dropout": config.dropout, "init_weights": "lora", "init_weights_seed": None, "dtype": None,
         "use_gating": False, "use_dora": False, "vera_b": None, "vera_d": None,
     }
-    write_config(folder, {
-        "config": method,
-        "hidden_size": _hidden_size(pairs, switches, modules),
-        "model_class": (envelope.auto_mapping or {}).get("base_model_class"),
-        "model_name": envelope.base_model_name_or_path,
-        "model_type": model_type,
-        "name": name,
-        "version": ADAPTERHUB_VERSION,
-    })
+    hidden = _hidden_size(pairs, switches, modules)
+    write_config(folder, adapterhub_envelope(adapter, method, name=name, hidden_size=hidden,
+                                             model_type=places.model_type))
     write_weights(folder, HUB_WEIGHTS, tensors)
-
-
-def _places_text(places: AdapterHubPlaces) -> str:
-    named = [*places.attention.values(), places.fused_qkv, places.intermediate, places.output]
-    return ", ".join(p for p in named if p)
 
 
 def _hidden_size(pairs: dict[str, dict[str, torch.Tensor]], switches: dict[str, str],
                  modules: dict[str, LayerModule]) -> int:
     """The model width: the input of an attention or intermediate projection, or the output
     of the output projection."""
-    for path, pair in pairs.items():
-        if switches[modules[path].inner] == "output":
-            return int(pair["B"].shape[0])
-        return int(pair["A"].shape[1])
-    raise AssertionError("no LoRA pairs")  # _peft_pairs found at least one (validated at import)
+    path, pair = next(iter(pairs.items()))
+    return int(pair["B"].shape[0] if switches[modules[path].inner] == "output" else pair["A"].shape[1])
 
 
 # -- AdapterHub → PEFT ----------------------------------------------------------------------
@@ -162,40 +136,25 @@ def _adapterhub_to_peft(adapter: LoadedAdapter, config: LoraConfig, folder: Path
     if adapter.head_config is not None:
         raise refusal(adapter, fmt, "the AdapterHub prediction head (head_config.json) has no PEFT "
                       "equivalent (PEFT saves the model's own head through modules_to_save)")
-    envelope = _adapterhub.Envelope.model_validate(adapter.raw_config)
-    if envelope.model_type is None:
-        raise refusal(adapter, fmt, "the AdapterHub config names no model_type")
-    places = AdapterHubPlaces.of(envelope.model_type)
+    places, grouped, modules = adapterhub_modules(adapter, fmt, ("lora_A", "lora_B"))
     alpha = float(config.r) if config.scaling_rule == "1" else config.alpha
     tensors: dict[str, torch.Tensor] = {}
     ranks: dict[str, int] = {}
-    modules: dict[str, LayerModule] = {}
-    for key, tensor in adapter.tensors.items():
-        found = _adapterhub.LORA_KEY.match(key)
-        if found is None or found["param"] not in ("lora_A", "lora_B"):
-            raise refusal(adapter, fmt, f"tensor {key!r} is not a plain LoRA weight")
-        module = places.split(found["module"])
-        if module is None:
-            raise refusal(adapter, fmt, f"module {found['module']!r} is outside the transformer layers")
-        modules[found["module"]] = module
-        tensors[f"{_peft.MODULE_PREFIX}{found['module']}.{found['param']}.weight"] = tensor
-    for path, module in modules.items():
-        if module.inner == places.fused_qkv:
-            ranks[path] = _unstack_fused(tensors, path, targets, config.r)
+    for path, pair in grouped.items():
+        lora_a, lora_b = pair["lora_A"], pair["lora_B"]
+        if modules[path].inner == places.fused_qkv:
+            lora_a, lora_b = _unstack_fused(lora_a, lora_b, targets, config.r)
+            ranks[path] = lora_a.shape[0]
+        tensors[f"{_peft.MODULE_PREFIX}{path}.lora_A.weight"] = lora_a
+        tensors[f"{_peft.MODULE_PREFIX}{path}.lora_B.weight"] = lora_b
     r, alpha, rank_pattern, alpha_pattern = _ranks(ranks, len(modules), config.r, alpha)
-    target_modules, layers = _peft_targets(places, modules, targets.leave_out)
+    envelope = _adapterhub.Envelope.model_validate(adapter.raw_config)
     write_config(folder, {
+        **peft_envelope_from_adapterhub(envelope),
+        **peft_targets(places, modules, targets.leave_out),
         "peft_type": "LORA",
-        "task_type": None,
-        "base_model_name_or_path": envelope.model_name,
-        "auto_mapping": {"base_model_class": (envelope.model_class or "").replace("AdapterModel", "Model") or None,
-                         "parent_library": f"transformers.models.{envelope.model_type.replace('-', '_')}."
-                                           f"modeling_{envelope.model_type.replace('-', '_')}"},
         "r": r,
         "lora_alpha": alpha,
-        "target_modules": target_modules,
-        "layers_to_transform": layers,
-        "layers_pattern": places.family.points.layers.rsplit(".", 1)[-1] if layers else None,
         "rank_pattern": rank_pattern,
         "alpha_pattern": alpha_pattern,
         "lora_dropout": config.dropout,
@@ -205,32 +164,26 @@ def _adapterhub_to_peft(adapter: LoadedAdapter, config: LoraConfig, folder: Path
         "use_dora": False,
         "init_lora_weights": True,
         "modules_to_save": None,
-        "inference_mode": True,
     })
     write_weights(folder, PEFT_WEIGHTS, tensors)
 
 
-def _unstack_fused(tensors: dict[str, torch.Tensor], path: str, targets: _adapterhub.AdapterHubTargets,
-                   rank: int) -> int:
-    """Rewrite the stacked pair of a fused q|k|v projection in place as one PEFT pair; its rank.
+def _unstack_fused(lora_a: torch.Tensor, lora_b: torch.Tensor, targets: _adapterhub.AdapterHubTargets,
+                   rank: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The stacked pair of a fused q|k|v projection as one PEFT pair.
 
     Block g (the g-th enabled matrix) adds B_g · A_g to the g-th enabled third of the output.
     With all A_g equal that is B' · A_0 with B' = the B blocks placed in their thirds (zeros
     elsewhere); otherwise A' = the stacked A and B' block-diagonal, rank n · r."""
-    key_a, key_b = f"{_peft.MODULE_PREFIX}{path}.lora_A.weight", f"{_peft.MODULE_PREFIX}{path}.lora_B.weight"
-    lora_a, lora_b = tensors[key_a], tensors[key_b]
     thirds = [QKV.index(m) for m in QKV if m in targets.attn_matrices]
     width = lora_b.shape[0] // len(thirds)
     blocks_a = [lora_a[g * rank : (g + 1) * rank] for g in range(len(thirds))]
     shared = all(torch.equal(blocks_a[0], block) for block in blocks_a)
-    new_rank = rank if shared else rank * len(thirds)
-    spread = lora_b.new_zeros(3 * width, new_rank)
+    spread = lora_b.new_zeros(3 * width, rank if shared else rank * len(thirds))
     for group, third in enumerate(thirds):
         columns = slice(0, rank) if shared else slice(group * rank, (group + 1) * rank)
         spread[third * width : (third + 1) * width, columns] = lora_b[group * width : (group + 1) * width]
-    tensors[key_a] = blocks_a[0] if shared else lora_a
-    tensors[key_b] = spread
-    return new_rank
+    return (blocks_a[0] if shared else lora_a), spread
 
 
 def _ranks(fused: dict[str, int], modules: int, r: int, alpha: float
@@ -250,15 +203,3 @@ def _ranks(fused: dict[str, int], modules: int, r: int, alpha: float
 def _exact(path: str) -> str:
     """A pattern key PEFT matches against this module only (``(.*\\.)?key$``)."""
     return path.replace(".", r"\.")
-
-
-def _peft_targets(places: AdapterHubPlaces, modules: dict[str, LayerModule],
-                  leave_out: list[int]) -> tuple[list[str], list[int] | None]:
-    """``target_modules`` naming the adapted projections, as PEFT users write them (in-layer
-    paths), except where PEFT's suffix rule would also catch another projection: those are
-    listed by full path. Left-out layers become ``layers_to_transform``."""
-    names: set[str] = set()
-    for path, module in modules.items():
-        names.add(path if places.ambiguous_suffix(module.inner) else module.inner)
-    layers = sorted({module.layer for module in modules.values()}) if leave_out else None
-    return sorted(names), layers
