@@ -16,8 +16,7 @@ def plugins(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """List plugins (architectures, compositions, model families, commands). The api column is
-    the plugin API version a loaded plugin declares (--check loads them all)."""
+    """List plugins (architectures, compositions, model families, commands)."""
     from hubcli.discovery import manager
     from hubcli.plugin_api import PLUGIN_API_VERSION
 
