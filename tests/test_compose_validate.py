@@ -94,3 +94,21 @@ def test_validation_imports_no_torch():
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'heavy import'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("spec", "at"),
+    [
+        ("stack(l1, mix(l2, i))", "mix("),
+        ("stack(b1, split(l1, b2, sizes=[1, 2]))", "l1, b2"),
+        ("average(l1, parallel(l2, i))", "parallel("),
+        ("stack(parallel(l1, l2), parallel(l1, i))", "parallel(l1, i)"),
+        ("fuse(b1, stack(b2, b3))", "stack("),
+        ("stack(l1, split(b1, b2))", "split("),
+        ("stack(l1, zz)", "zz"),
+    ],
+)
+def test_validation_errors_point_at_the_node(spec, at):
+    with pytest.raises(SpecError) as caught:
+        validate(parse(spec), ARCHITECTURES)
+    assert caught.value.column == spec.index(at)

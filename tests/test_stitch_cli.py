@@ -36,9 +36,11 @@ def test_spec_errors_point_at_the_column(cli, adapters):
 
 
 def test_unsupported_pairs_and_unknown_adapters_are_refused(cli, adapters):
-    result = cli("stitch", BASE, "split(lora, seq_bn, sizes=[3, 4])")
+    result = cli("stitch", BASE, "stack(seq_bn, split(lora, seq_bn, sizes=[3, 4]))")
     assert result.exit_code == 1
-    assert "architecture 'lora' (adapter 'lora') does not support the 'split' block" in result.stderr
+    lines = result.stderr.splitlines()
+    assert "architecture 'lora' (adapter 'lora') does not support the 'split' block" in lines[0]
+    assert lines[-1] == "  " + " " * 20 + "^"  # under "lora" inside split(…)
     result = cli("stitch", BASE, "stack(lora, missing)")
     assert result.exit_code == 1 and "no adapter named 'missing'" in result.stderr
 

@@ -137,17 +137,21 @@ def stitch(
         raise typer.BadParameter("--merge needs --out DIR", param_hint="--merge")
     if fusion is not None and (out is None or merge):
         raise typer.BadParameter("--fusion goes with --out DIR (a bundle, not --merge)", param_hint="--fusion")
-    from hubcli.compose.spec import to_json
-    from hubcli.compose.text import SpecSyntaxError, format_spec
+    from hubcli.compose.spec import SpecError, to_json
+    from hubcli.compose.text import SpecSyntaxError, caret, format_spec
 
     registry = state.registry()
     try:
         tree, recipe_base = resolve_spec(registry, spec)
-    except SpecSyntaxError as exc:  # shown with the caret, which the one-line error would lose
-        err_console.print(f"[red]Error:[/] {escape(exc.problem)} at column {exc.column + 1}", soft_wrap=True)
-        err_console.print(exc.message.split("\n", 1)[1], markup=False, highlight=False, soft_wrap=True)
+        validated = checked(registry, tree)
+    except SpecError as exc:
+        if exc.column is None:  # not from the text form: nothing to point at
+            raise
+        # shown with the caret, which the one-line error of other commands would lose
+        headline = f"{exc.problem} at column {exc.column + 1}" if isinstance(exc, SpecSyntaxError) else exc.message
+        err_console.print(f"[red]Error:[/] {escape(headline)}", soft_wrap=True)
+        err_console.print(caret(spec, exc.column), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
-    validated = checked(registry, tree)
     text = format_spec(tree)
     data: dict[str, Any] = {
         "base": base,

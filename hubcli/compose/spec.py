@@ -26,9 +26,14 @@ ArgValue = int | float | tuple[int | float, ...]
 
 
 class SpecError(HubcliError):
-    """A composition spec that cannot be read or does not make sense."""
+    """A composition spec that cannot be read or does not make sense; ``column`` (0-based) is
+    where in the text form the offending block or adapter starts, when known."""
 
     title = "Invalid composition"
+
+    def __init__(self, message: str, column: int | None = None) -> None:
+        super().__init__(message)
+        self.column = column
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,8 @@ class AdapterRef:
     """A leaf of the tree: one attached adapter, by name."""
 
     name: str
+    column: int | None = field(default=None, compare=False)
+    """Where the name starts in the text it was parsed from (for error messages)."""
 
     def adapters(self) -> Iterator[str]:
         yield self.name
@@ -51,6 +58,8 @@ class Block:
     kind: str
     children: tuple[Node, ...]
     args: dict[str, ArgValue] = field(default_factory=dict, hash=False)
+    column: int | None = field(default=None, compare=False)
+    """Where the block name starts in the text it was parsed from (for error messages)."""
 
     def adapters(self) -> Iterator[str]:
         """Adapter names below this block, left to right (repeats included)."""

@@ -35,10 +35,15 @@ class SpecSyntaxError(SpecError):
 
     def __init__(self, text: str, column: int, problem: str) -> None:
         self.text = text
-        self.column = column
         self.problem = problem
-        shown = "".join(" " if char.isspace() else char for char in text)
-        super().__init__(f"{problem} at column {column + 1}\n  {shown}\n  {' ' * column}^")
+        super().__init__(f"{problem} at column {column + 1}\n{caret(text, column)}", column)
+
+
+def caret(text: str, column: int) -> str:
+    """Two lines: ``text`` (whitespace shown as spaces, so columns line up) and a caret under
+    ``column``."""
+    shown = "".join(" " if char.isspace() else char for char in text)
+    return f"  {shown}\n  {' ' * column}^"
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,7 @@ class _Parser:
         if token.kind == "string" or self.peek().kind != "(":
             if not token.text:
                 raise SpecSyntaxError(self.text, token.column, "an adapter name cannot be empty")
-            return AdapterRef(token.text)
+            return AdapterRef(token.text, token.column)
         if self.depth >= MAX_NESTING:
             raise SpecSyntaxError(self.text, token.column, f"blocks nested more than {MAX_NESTING} deep")
         self.position += 1
@@ -139,7 +144,7 @@ class _Parser:
             self.position += 1
         self.take(")", "',' or ')'")
         self.depth -= 1
-        return Block(token.text, tuple(children), args)
+        return Block(token.text, tuple(children), args, token.column)
 
     def number(self) -> int | float:
         token = self.peek()

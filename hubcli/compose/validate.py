@@ -52,12 +52,12 @@ class Validated:
         return list(dict.fromkeys(self.root.adapters()))
 
 
-def composition_plugin(kind: str) -> CompositionPlugin:
+def composition_plugin(kind: str, column: int | None = None) -> CompositionPlugin:
     try:
         return discovery.manager.load("composition", kind)
     except PluginError as exc:
         known = ", ".join(discovery.manager.names("composition")) or "none"
-        raise SpecError(f"unknown block {kind!r} (blocks: {known})") from exc
+        raise SpecError(f"unknown block {kind!r} (blocks: {known})", column) from exc
 
 
 def validate(root: Node, architectures: Mapping[str, str] | None = None) -> Validated:
@@ -66,11 +66,11 @@ def validate(root: Node, architectures: Mapping[str, str] | None = None) -> Vali
     every adapter to its architecture — that every architecture supports every block above it."""
     result = Validated(root)
     if root.depth() > MAX_DEPTH:
-        raise SpecError(f"blocks nest {root.depth()} deep; the limit is {MAX_DEPTH}")
+        raise SpecError(f"blocks nest {root.depth()} deep; the limit is {MAX_DEPTH}", _too_deep(root).column)
     _check(root, result)
     replicating = [b for b in result.blocks() if result.plugin(b).replicates_batch]
     if len(replicating) > 1:
-        raise SpecError(f"at most one {replicating[0].kind} block per composition")
+        raise SpecError(f"at most one {replicating[0].kind} block per composition", replicating[1].column)
     if replicating:
         _check_replicating_path(root, replicating[0], result)
     if architectures is not None:
@@ -81,18 +81,22 @@ def validate(root: Node, architectures: Mapping[str, str] | None = None) -> Vali
 def _check(node: Node, result: Validated) -> None:
     if isinstance(node, AdapterRef):
         return
-    plugin = composition_plugin(node.kind)
+    plugin = composition_plugin(node.kind, node.column)
     count = len(node.children)
     if count < plugin.min_children or (plugin.max_children is not None and count > plugin.max_children):
         most = "" if plugin.max_children is None else f" and at most {plugin.max_children}"
         noun = "child" if (plugin.max_children or plugin.min_children) == 1 else "children"
-        raise SpecError(f"{node.kind}: takes at least {plugin.min_children}{most} {noun}, got {count}")
+        raise SpecError(f"{node.kind}: takes at least {plugin.min_children}{most} {noun}, got {count}", node.column)
     result.plugins[id(node)] = plugin
-    result.args[id(node)] = plugin.check_arguments(node.args, count)
+    try:
+        result.args[id(node)] = plugin.check_arguments(node.args, count)
+    except SpecError as exc:  # plugins do not know where the block is written
+        exc.column = node.column if exc.column is None else exc.column
+        raise
     for child in node.children:
         if isinstance(child, Block) and plugin.nests is not None and child.kind not in plugin.nests:
             allowed = ", ".join(sorted(plugin.nests)) or "no blocks"
-            raise SpecError(f"{node.kind} cannot contain {child.kind} (it may contain: {allowed})")
+            raise SpecError(f"{node.kind} cannot contain {child.kind} (it may contain: {allowed})", child.column)
         _check(child, result)
 
 
@@ -102,9 +106,19 @@ def _check_replicating_path(root: Node, block: Block, result: Validated) -> None
     node = root
     while node is not block:
         if not isinstance(node, Block) or node.kind != "stack":
-            raise SpecError(f"{block.kind} may only be the outermost block or inside stack blocks")
+            raise SpecError(f"{block.kind} may only be the outermost block or inside stack blocks", block.column)
         inner = [c for c in node.children if isinstance(c, Block) and any(n is block for n in _subtree(c))]
         node = inner[0]
+
+
+def _too_deep(node: Node, depth: int = 0) -> Node:
+    """The first block below the depth limit (where the caret goes)."""
+    if isinstance(node, Block) and depth >= MAX_DEPTH:
+        return node
+    for child in node.children if isinstance(node, Block) else ():
+        if child.depth() + depth + 1 > MAX_DEPTH:
+            return _too_deep(child, depth + 1)
+    return node
 
 
 def _subtree(node: Node) -> list[Node]:
@@ -122,12 +136,13 @@ def _check_architectures(node: Node, architectures: Mapping[str, str], blocks: l
         return
     if node.name not in architectures:
         known = ", ".join(sorted(architectures)) or "none"
-        raise SpecError(f"adapter {node.name!r} is not attached (attached: {known})")
+        raise SpecError(f"adapter {node.name!r} is not attached (attached: {known})", node.column)
     architecture = architectures[node.name]
     plugin = discovery.architecture(architecture)
     for kind in blocks:
         if not plugin.supports_composition(kind):
             raise SpecError(
                 f"architecture {architecture!r} (adapter {node.name!r}) does not support the "
-                f"{kind!r} block"
+                f"{kind!r} block",
+                node.column,
             )
