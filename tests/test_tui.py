@@ -59,7 +59,7 @@ def test_filter_as_you_type_queries_in_a_worker_and_groups_narrow(registry: Regi
             await settle(pilot, lambda: table_names(app) == ["ner-lora", "sentiment-lora"])
             await pilot.press("backspace", "backspace", "backspace", "backspace", *"prod")
             await settle(pilot, lambda: table_names(app) == ["sentiment-lora"])
-            assert app.query_one(AdapterTable).query.search == "prod"
+            assert app.table.adapter_query.search == "prod"
 
             await pilot.press(*["backspace"] * 4)  # clear the filter
             await settle(pilot, lambda: len(table_names(app)) == 3)
@@ -86,7 +86,7 @@ def test_sort_by_key_and_by_clicking_a_header(registry: Registry, tmp_path: Path
             table = app.query_one(AdapterTable)
             x = 1 + sum(column.get_render_width(table) for column in list(table.columns.values())[:3])
             await pilot.click(AdapterTable, offset=(x + 2, 1))  # the "Params" header
-            await settle(pilot, lambda: table.query.sort == "num_parameters")
+            await settle(pilot, lambda: table.adapter_query.sort == "num_parameters")
             assert table_names(app) == ["ner-lora", "sentiment-lora", "qa-bottleneck"]
             assert app.state.sort == "num_parameters" and not app.state.descending
 

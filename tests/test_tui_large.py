@@ -62,11 +62,11 @@ def test_starts_pages_and_filters_100k_adapters_without_loading_them_all(large_r
             assert str(table.get_row_at(PAGE_SIZE)[0]) == f"adapter-{PAGE_SIZE:06d}"
 
             await pilot.press("slash", *"adapter-0999")
-            await settle(pilot, lambda: table.query.search == "adapter-0999" and table.complete)
+            await settle(pilot, lambda: table.adapter_query.search == "adapter-0999" and table.complete)
             assert table.row_count == 100  # adapter-099900 … adapter-099999
 
             await pilot.press("enter", "r")  # sort descending by name within the filter
-            await settle(pilot, lambda: table.query.descending and table.complete)
+            await settle(pilot, lambda: table.adapter_query.descending and table.complete)
             assert str(table.get_row_at(0)[0]) == "adapter-099999"
 
             groups = app.query_one("#groups").root.children

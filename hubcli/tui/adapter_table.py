@@ -94,7 +94,7 @@ def row_cells(adapter: Adapter, tags: list[str]) -> tuple[str | Text, ...]:
 
 
 class AdapterTable(DataTable):
-    """Adapters matching ``query``; row keys are adapter names."""
+    """Adapters matching ``adapter_query``; row keys are adapter names."""
 
     HELP: ClassVar[str] = """\
 ## Adapters
@@ -130,7 +130,7 @@ Rows load as you scroll, so this stays quick with any number of adapters.
     def __init__(self, registry: Registry, query: AdapterQuery, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
         self.registry = registry
-        self.query = query
+        self.adapter_query = query
         self.complete = False
         self._generation = 0
         self._loading = False
@@ -140,13 +140,13 @@ Rows load as you scroll, so this stays quick with any number of adapters.
         for key, label, _ in COLUMNS:
             self.add_column(label, key=key)
         self.border_title = "Adapters"
-        self.set_query(self.query)
+        self.set_query(self.adapter_query)
 
     # -- loading ---------------------------------------------------------------------------
 
     def set_query(self, query: AdapterQuery) -> None:
         """Show ``query`` from its first row on."""
-        self.query = query
+        self.adapter_query = query
         self._generation += 1
         self._loading = False
         self.complete = False
@@ -157,14 +157,16 @@ Rows load as you scroll, so this stays quick with any number of adapters.
         self._request_page()
 
     def reload(self) -> None:
-        self.set_query(self.query)
+        self.set_query(self.adapter_query)
 
     def _request_page(self) -> None:
         if self._loading or self.complete:
             return
         self._loading = True
         self.run_worker(
-            lambda q=self.query, o=self.row_count, g=self._generation: fetch_page(self.registry, q, o, g),
+            lambda q=self.adapter_query, o=self.row_count, g=self._generation: fetch_page(
+                self.registry, q, o, g
+            ),
             thread=True,
             group="adapter-pages",
             exclusive=True,
@@ -191,8 +193,8 @@ Rows load as you scroll, so this stays quick with any number of adapters.
             self.add_row(*row_cells(adapter, page.tags[adapter.id]), key=adapter.name)
         self.complete = len(page.adapters) < PAGE_SIZE
         shown = f"{self.row_count:,}" if self.complete else f"{self.row_count:,}+"
-        self.border_subtitle = f"{shown} · {self.query.describe()}"
-        self.post_message(self.Loaded(self.query, self.row_count, self.complete))
+        self.border_subtitle = f"{shown} · {self.adapter_query.describe()}"
+        self.post_message(self.Loaded(self.adapter_query, self.row_count, self.complete))
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -214,29 +216,29 @@ Rows load as you scroll, so this stays quick with any number of adapters.
     # -- sorting ---------------------------------------------------------------------------
 
     def _label_columns(self) -> None:
-        arrow = " ▼" if self.query.descending else " ▲"
+        arrow = " ▼" if self.adapter_query.descending else " ▲"
         for key, label, sort in COLUMNS:
             column = self.columns.get(key)  # type: ignore[call-overload]
             if column is not None:
-                column.label = Text(label + (arrow if sort == self.query.sort else ""))
+                column.label = Text(label + (arrow if sort == self.adapter_query.sort else ""))
 
     def _sort_by(self, sort: str, descending: bool) -> None:
-        self.set_query(replace(self.query, sort=sort, descending=descending))
-        self.post_message(self.QueryChanged(self.query))
+        self.set_query(replace(self.adapter_query, sort=sort, descending=descending))
+        self.post_message(self.QueryChanged(self.adapter_query))
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         sort = dict((key, s) for key, _, s in COLUMNS).get(str(event.column_key.value))
         if sort is None:
             self.notify(f"The {event.label.plain} column cannot be sorted.", severity="warning")
-        elif sort == self.query.sort:
-            self._sort_by(sort, not self.query.descending)
+        elif sort == self.adapter_query.sort:
+            self._sort_by(sort, not self.adapter_query.descending)
         else:
             self._sort_by(sort, False)
 
     def action_sort_next(self) -> None:
         order = [s for _, _, s in COLUMNS if s]
-        current = order.index(self.query.sort) if self.query.sort in order else -1
-        self._sort_by(order[(current + 1) % len(order)], self.query.descending)
+        current = order.index(self.adapter_query.sort) if self.adapter_query.sort in order else -1
+        self._sort_by(order[(current + 1) % len(order)], self.adapter_query.descending)
 
     def action_sort_reverse(self) -> None:
-        self._sort_by(self.query.sort, not self.query.descending)
+        self._sort_by(self.adapter_query.sort, not self.adapter_query.descending)

@@ -7,6 +7,7 @@ class wires them together and refreshes what a finished job may have changed.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import replace
 from functools import partial
 from typing import ClassVar
@@ -88,6 +89,7 @@ class HubcliApp(RegistryActions):
         self.state: TuiState = load_state(self.home)
         self._filter_timer: Timer | None = None
         self.adapter_count: int | None = None
+        self.user_keys: dict[str, str] = {}
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -122,7 +124,8 @@ class HubcliApp(RegistryActions):
         self.refresh_counts()
 
     def on_unmount(self) -> None:
-        save_state(self.home, self.state)
+        with suppress(OSError):  # a read-only home costs the remembered layout, not a clean exit
+            save_state(self.home, self.state)
 
     @property
     def detail(self) -> AdapterDetail:
@@ -162,13 +165,13 @@ class HubcliApp(RegistryActions):
 
     def apply_filter(self, text: str) -> None:
         self.state.filter = text
-        if text.strip() != self.table.query.search:
-            self.table.set_query(replace(self.table.query, search=text.strip()))
+        if text.strip() != self.table.adapter_query.search:
+            self.table.set_query(replace(self.table.adapter_query, search=text.strip()))
 
     def on_group_tree_group_chosen(self, event: GroupTree.GroupChosen) -> None:
         group: Group = event.group
         self.state.group_kind, self.state.group_value = group.kind or "", group.value or ""
-        self.table.set_query(with_group(self.table.query, group))
+        self.table.set_query(with_group(self.table.adapter_query, group))
 
     def on_adapter_table_query_changed(self, event: AdapterTable.QueryChanged) -> None:
         self.state.sort, self.state.descending = event.query.sort, event.query.descending
