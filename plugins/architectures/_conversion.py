@@ -159,7 +159,7 @@ def peft_envelope(adapter: LoadedAdapter) -> _peft.PeftEnvelope:
     return _peft.PeftEnvelope.model_validate({key: adapter.raw_config.get(key) for key in keys})
 
 
-def adapterhub_envelope(adapter: LoadedAdapter, method: dict[str, Any], *, name: str, hidden_size: int,
+def adapterhub_envelope(adapter: LoadedAdapter, method: dict[str, Any], *, name: str, hidden_size: int | None,
                         model_type: str) -> dict[str, Any]:
     """``adapter_config.json`` of ``adapters``: the method config and the keys around it."""
     source = peft_envelope(adapter)
@@ -188,11 +188,14 @@ def peft_envelope_from_adapterhub(envelope: _adapterhub.Envelope) -> dict[str, A
     }
 
 
-def peft_targets(places: AdapterHubPlaces, modules: dict[str, LayerModule],
-                 leave_out: list[int]) -> dict[str, Any]:
+def peft_targets(places: AdapterHubPlaces, modules: dict[str, LayerModule], leave_out: list[int], *,
+                 layer_option: bool) -> dict[str, Any]:
     """``target_modules`` naming the adapted projections as PEFT users write them (in-layer
     paths), except where PEFT's suffix rule would also catch another projection: those are
-    listed by full path. Left-out layers become ``layers_to_transform``."""
+    listed by full path. Left-out layers become ``layers_to_transform`` where the PEFT method
+    has that option (``layer_option``; IA³ has not: then every module is listed by full path)."""
+    if leave_out and not layer_option:
+        return {"target_modules": sorted(modules)}
     names = {path if places.ambiguous_suffix(m.inner) else m.inner for path, m in modules.items()}
     layers = sorted({m.layer for m in modules.values()}) if leave_out else None
     return {

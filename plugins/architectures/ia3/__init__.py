@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from hubcli.adapter_folder import AdapterFolder
 from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, DetectedAdapter, LoadedAdapter
@@ -21,6 +22,7 @@ class IA3Architecture(ArchitecturePlugin):
     formats = (_peft.FORMAT, _adapterhub.FORMAT)
     compositions = frozenset({"stack", "batch_split", "parallel", "average"})
     """``adapters`` runs IA³ through the same LoRALinear layer as LoRA, with the same blocks."""
+    export_formats = (_peft.FORMAT, _adapterhub.FORMAT)
 
     def detect(self, folder: AdapterFolder) -> DetectedAdapter | None:
         raw = read_adapter_config(folder)
@@ -52,3 +54,8 @@ class IA3Architecture(ArchitecturePlugin):
         from plugins.architectures.ia3 import layer
 
         layer.unmerge(target, name)
+
+    def export(self, adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str) -> None:
+        from plugins.architectures.ia3 import export  # torch: only when files are written
+
+        export.export(adapter, fmt, folder, name=name)

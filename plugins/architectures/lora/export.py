@@ -151,7 +151,7 @@ def _adapterhub_to_peft(adapter: LoadedAdapter, config: LoraConfig, folder: Path
     envelope = _adapterhub.Envelope.model_validate(adapter.raw_config)
     write_config(folder, {
         **peft_envelope_from_adapterhub(envelope),
-        **peft_targets(places, modules, targets.leave_out),
+        **peft_targets(places, modules, targets.leave_out, layer_option=True),
         "peft_type": "LORA",
         "r": r,
         "lora_alpha": alpha,
