@@ -7,6 +7,7 @@ reads the registry and nothing else.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -103,13 +104,15 @@ def evals_command(
             return
         names, lines = comparison(items)
         table = Table(box=None, header_style="bold")
-        for column in ("target", "dataset", "task", "n", *names):
+        table.add_column("target", no_wrap=True)
+        for column in ("dataset", "task", "n", *names):
             table.add_column(column, justify="right" if column == "n" or column in names else "left")
         for line in lines:
             shown = BARE_LABEL if line["target"] == "-" else line["target"]
             if line["branch"]:
                 shown += f" › {line['branch']}"
-            where = line["dataset"] + (f" [{line['split']}]" if line["split"] else "")
+            stored = Path(line["dataset"])
+            where = (stored.name if stored.exists() else line["dataset"]) + (f" [{line['split']}]" if line["split"] else "")
             cells = [f"{line['scores'][m]:.4f}" if m in line["scores"] else "" for m in names]
             table.add_row(shown, where, line["task"] or "", str(line["n"]), *cells)
         console.print(table)

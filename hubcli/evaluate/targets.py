@@ -135,7 +135,8 @@ def bare_base(base: str | None, task: str, labels: list[str], *, dtype: str, dev
     extra: dict[str, Any] = {}
     if task != "causal-lm":
         size = 1 if task == "regression" else len(labels)
-        extra = {"num_labels": size, "id2label": dict(enumerate(labels[:size] or ["score"]))}
+        extra = {"num_labels": size, "id2label": dict(enumerate(labels[:size] or ["score"])),
+                 "ignore_mismatched_sizes": True}
     torch.manual_seed(0)
     try:
         model = auto.from_pretrained(base, dtype=torch_dtype(dtype), **extra)

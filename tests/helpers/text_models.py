@@ -53,3 +53,31 @@ def sentiment_rows(count: int, seed: int = 0, fillers: int = 1) -> list[dict[str
 def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     return path
+
+
+def write_tiny_gpt2(folder: Path, tokenizer_from: Path, seed: int = 0) -> Path:
+    """A random tiny GPT-2 language model that reuses the word-level tokenizer of
+    ``tokenizer_from`` (a ``write_tiny_bert`` folder)."""
+    import torch
+    import transformers as tf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    # GPT-2 reads no token_type_ids (it would add them as token embeddings): do not produce them.
+    tf.AutoTokenizer.from_pretrained(tokenizer_from, model_input_names=["input_ids", "attention_mask"]).save_pretrained(folder)
+    torch.manual_seed(seed)
+    config = tf.GPT2Config(vocab_size=len(SPECIAL) + len(WORDS), n_embd=32, n_layer=2, n_head=4, n_positions=64,
+                           bos_token_id=2, eos_token_id=3, pad_token_id=0)
+    tf.GPT2LMHeadModel(config).save_pretrained(folder)
+    return folder
+
+
+def entity_rows(count: int, seed: int = 0) -> list[dict[str, object]]:
+    """Word lists with IOB tags: names of places are B-LOC, people B-PER, the rest O."""
+    rng = random.Random(seed)
+    kinds = {"paris": "B-LOC", "london": "B-LOC", "alice": "B-PER", "bob": "B-PER"}
+    rows = []
+    for _ in range(count):
+        words = rng.sample(FILLER, 3) + [rng.choice(ENTITIES)]
+        rng.shuffle(words)
+        rows.append({"tokens": words, "tags": [kinds.get(word, "O") for word in words]})
+    return rows
