@@ -244,3 +244,44 @@ def test_prefix_stacked_over_a_parallel_block_sees_every_replica(registry):
         parts = outputs_per_child(stitched.model(**inputs), setup)
     for single, part in zip(singles, parts, strict=True):
         assert (part["last_hidden_state"] - single).abs().max().item() <= TOLERANCE
+
+
+def test_parallel_uses_each_childs_peft_classifier_head(registry, tmp_path):
+    """PEFT SEQ_CLS adapters carry their own classifier (modules_to_save, the engine's
+    HeadSlot): parallel gives replica i the head of child i, batch_split row i its child's."""
+    import copy
+
+    import peft
+    import transformers as tf
+
+    torch.manual_seed(0)
+    config = tf.BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                           intermediate_size=37, num_labels=3)
+    base = tf.BertForSequenceClassification(config).eval()
+    for seed, name in enumerate(("cls_a", "cls_b")):
+        wrapped = peft.get_peft_model(copy.deepcopy(base), peft.LoraConfig(
+            task_type="SEQ_CLS", r=4, lora_alpha=8, target_modules=["query", "value"]))
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for key, param in wrapped.named_parameters():
+                if "lora_" in key or "modules_to_save" in key:
+                    param.copy_(torch.randn(param.shape, generator=generator) * 0.2)
+        wrapped.save_pretrained(tmp_path / name)
+        import_adapter(registry, AdapterFolder(tmp_path / name), name=name)
+    stitched = StitchedModel(copy.deepcopy(base))
+    for name in ("cls_a", "cls_b"):
+        stitched.attach(read_adapter(registry, name))
+    inputs = batch(2)
+    singles = []
+    with torch.inference_mode():
+        for name in ("cls_a", "cls_b"):
+            activate(stitched, name)
+            singles.append(stitched.model(**inputs).logits)
+        setup = activate(stitched, "parallel(cls_a, cls_b)")
+        parts = outputs_per_child(stitched.model(**inputs), setup)
+        activate(stitched, "batch_split(cls_a, cls_b, rows=[1, 0])")
+        rows = stitched.model(**inputs).logits
+    assert not torch.allclose(singles[0], singles[1], atol=1e-3)
+    for single, part in zip(singles, parts, strict=True):
+        assert (part["logits"] - single).abs().max().item() <= TOLERANCE
+    assert (rows - torch.stack([singles[1][0], singles[0][1]])).abs().max().item() <= TOLERANCE
