@@ -1,7 +1,7 @@
 """The example third-party plugins of docs/examples, used as an outsider would use them.
 
 ``hubcli-bitfit`` is pip-installed by ``make setup`` (CI runs ``make test``): its own test suite
-runs here, then BitFit goes through the CLI end to end. ``hubcli-broken-plugin`` is never
+runs here, then BitFit goes through the CLI end to end (train included). ``hubcli-broken-plugin`` is never
 installed: a subprocess sees it through ``PYTHONPATH`` and a hand-written ``.dist-info``, and
 every other command must keep working. Last, the kit's contract checker must catch plugins that
 break the contract.
@@ -103,6 +103,38 @@ def test_bitfit_through_the_cli(cli, tmp_path) -> None:
     refused = cli("stitch", base, "parallel(bf1, bf2)")
     assert refused.exit_code == 1
     assert "Error: architecture 'bitfit' (adapter 'bf1') does not support the 'parallel' block" in refused.stderr
+
+
+def test_hubcli_train_arch_bitfit(cli, tmp_path) -> None:
+    """``hubcli train`` asks the plugin for a new adapter (``untrained``), trains only its
+    parameters (the biases and a new 2-label head) and registers it; it then predicts."""
+    from tests.helpers.text_models import sentiment_rows, write_jsonl, write_tiny_bert
+
+    base = write_tiny_bert(tmp_path / "tiny-bert")
+    rows = sentiment_rows(240)
+    for index, row in enumerate(rows):
+        row["split"] = "test" if index < 40 else "train"
+    data = write_jsonl(tmp_path / "sentiment.jsonl", rows)
+    trained = cli("train", "--arch", "bitfit", "--base", base, "--dataset", data, "--name", "sent-bitfit",
+                  "--epochs", "10", "--lr", "0.1", "--json")
+    assert trained.exit_code == 0, trained.stderr
+    report = trained.json()
+    assert (report["architecture"], report["trained_parameters"]) == ("bitfit", 460)  # 12 biases + head
+    accuracy = report["final"]["branches"][0]["scores"]["accuracy"]
+    assert accuracy >= 0.75  # biases alone on a frozen random base (which scores about 0.5)
+
+    shown = cli("show", "sent-bitfit", "--json").json()
+    assert (shown["architecture"], shown["labels"], shown["method_config"]["modules_to_save"]) == (
+        "bitfit", ["negative", "positive"], ["classifier"])
+    held_out = rows[:40]
+    texts = [arg for row in held_out for arg in ("--text", row["text"])]
+    predicted = cli("predict", base, "sent-bitfit", *texts, "--json")
+    assert predicted.exit_code == 0, predicted.stderr
+    hits = sum(label == row["label"] for label, row in zip(predicted.json()["labels"], held_out, strict=True))
+    assert hits / len(held_out) == accuracy  # predict runs the registered adapter as eval did
+
+    options = cli("train", "--arch", "bitfit", "--base", base, "--dataset", data, "--name", "x", "--config", "r=4")
+    assert options.exit_code == 1 and "bitfit: unknown option 'r' (allowed: targets)" in options.stderr
 
 
 def broken_plugin_env(tmp_path: Path, strict: bool) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""Fresh, untrained adapters of each built-in architecture, as the files that architecture reads.
+"""Fresh, untrained adapters of each built-in architecture, as the files that architecture reads
+(a plugin architecture brings its own through ``ArchitecturePlugin.untrained``).
 
 A new adapter is born as a folder in the format its plugin already understands (PEFT for LoRA,
 IA³, prefix and prompt tuning; AdapterHub for bottleneck adapters, which PEFT lacks), so that
@@ -256,9 +257,10 @@ ARCHITECTURES = (*PEFT_BUILDERS, "bottleneck")
 
 
 def needs_task_model(architecture: str) -> bool:
-    """PEFT-format adapters run on the task model (its head swapped per adapter); AdapterHub
-    bottlenecks bring their head and run on the bare backbone."""
-    return architecture in PEFT_BUILDERS
+    """PEFT-format adapters run on the task model (its head swapped per adapter), and so do
+    plugin architectures (their ``untrained`` is told the task type); AdapterHub bottlenecks
+    bring their head and run on the bare backbone."""
+    return architecture != "bottleneck"
 
 
 def shape_of(stitched: Any) -> Shape:
@@ -288,8 +290,24 @@ def blueprint(
     if architecture == "bottleneck":
         return bottleneck(shape, task, labels, base, options, name)
     if architecture not in PEFT_BUILDERS:
-        raise TrainOptionError(f"cannot train architecture {architecture!r} (choose {', '.join(ARCHITECTURES)})")
+        return plugin_blueprint(architecture, stitched, task, labels, options)
     return PEFT_BUILDERS[architecture](shape, task, labels, base, options)
+
+
+def plugin_blueprint(
+    architecture: str, stitched: Any, task: str, labels: list[str], options: Mapping[str, str]
+) -> Blueprint:
+    """A third-party architecture's new adapter, from its plugin (``ArchitecturePlugin.untrained``,
+    docs/plugin-kit.md): the plugin writes its own format, and training finds its tensors by
+    probe values like any other. A plugin without the capability says so in one line."""
+    from hubcli import discovery
+
+    if architecture not in discovery.manager.names("architecture"):
+        raise TrainOptionError(f"cannot train architecture {architecture!r} (choose {', '.join(ARCHITECTURES)})")
+    plugin = discovery.architecture(architecture)
+    fresh = plugin.untrained(stitched, options, PEFT_TASK[task], labels)
+    fmt = plugin.formats[0] if plugin.formats else ""
+    return Blueprint(architecture, fmt, fresh.config, fresh.weights_file, fresh.tensors, peft_task=PEFT_TASK[task])
 
 
 def probe_copy(blueprint: Blueprint, generator: torch.Generator) -> Blueprint:
