@@ -154,6 +154,11 @@ class ArchitecturePlugin(Plugin):
     """Formats ``export`` can write an adapter into when it is stored in another format.
     Writing the stored format needs no plugin: the stored files are copied as they are."""
 
+    export_refusals: ClassVar[Mapping[str, str]] = {}
+    """Format → why this method cannot be written in it at all (e.g. "PEFT has no bottleneck
+    adapters"), said to the user instead of a bare refusal. Reasons that depend on one
+    adapter's options are raised by ``export`` itself."""
+
     def export(self, adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str) -> None:
         """Write ``adapter`` (stored in ``adapter.format``) into ``folder`` in format ``fmt``,
         as the native library of ``fmt`` would have saved it under the adapter name ``name``.

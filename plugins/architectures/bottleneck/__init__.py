@@ -22,6 +22,7 @@ class BottleneckArchitecture(ArchitecturePlugin):
     formats = (_adapterhub.FORMAT,)
     compositions = frozenset({"stack", "split", "batch_split", "parallel", "fuse", "average"})
     """Every block, as ``adapters``' BottleneckLayer supports them."""
+    export_refusals = {"peft": "PEFT has no bottleneck adapters"}
 
     def detect(self, folder: AdapterFolder) -> DetectedAdapter | None:
         raw = read_adapter_config(folder)

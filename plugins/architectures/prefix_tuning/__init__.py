@@ -22,6 +22,11 @@ class PrefixTuningArchitecture(ArchitecturePlugin):
     compositions = frozenset({"stack", "batch_split", "parallel"})
     """As ``adapters``' PrefixTuningLayer: prefixes concatenate, so stacking and routing rows
     work; averaging outputs or splitting the sequence does not."""
+    _POSITIONS = (
+        "adapters inserts the prefix inside the attention and keeps the real tokens at positions "
+        "0…T−1, PEFT passes it as a cache and moves the tokens after it: one table, two outputs"
+    )
+    export_refusals = {"peft": _POSITIONS, "adapterhub": _POSITIONS}
 
     def detect(self, folder: AdapterFolder) -> DetectedAdapter | None:
         raw = read_adapter_config(folder)
