@@ -46,10 +46,10 @@ def check_export_format(adapter: Adapter, fmt: str | None) -> str:
     if wanted != adapter.format:
         plugin = discovery.architecture(adapter.architecture)
         if wanted not in plugin.export_formats:
+            why = plugin.export_refusals.get(wanted, "it offers no such conversion")
             raise CapabilityNotSupported(
                 f"{adapter.name} is stored in {adapter.format} format; the {adapter.architecture} "
-                f"plugin cannot convert it to {wanted} (see docs/export.md; export it with "
-                f"--format {adapter.format})"
+                f"plugin cannot convert it to {wanted}: {why} (export it with --format {adapter.format})"
             )
     return wanted
 

@@ -148,6 +148,40 @@ class ArchitecturePlugin(Plugin):
         """
         raise CapabilityNotSupported(f"architecture {self.name!r} cannot create a new adapter to train")
 
+    # -- weight-space view (optional capability; see docs/plugins.md) -----------------------
+
+    def module_updates(self, adapter: LoadedAdapter) -> list[ModuleUpdate]:
+        """What ``adapter`` changes in each module it adapts, in a format-neutral form.
+
+        ``hubcli compare`` measures these and ``hubcli merge`` combines them, so neither needs
+        to know a format's tensor names or the method's scaling rules: those stay here, in one
+        place. Modules saved whole (PEFT ``modules_to_save``) are not updates and are left out.
+        Raise ``CapabilityNotSupported`` (one line, naming the option) when the adapter's effect
+        is none of the ``ModuleUpdate`` forms (e.g. DoRA, whose ΔW depends on the base weights).
+        """
+        raise CapabilityNotSupported(f"architecture {self.name!r} does not describe its per-module updates")
+
+    def write_updates(
+        self,
+        updates: Sequence[ModuleUpdate],
+        folder: Path,
+        *,
+        sources: Sequence[LoadedAdapter],
+        name: str,
+        saved: Mapping[str, torch.Tensor] | None = None,
+    ) -> None:
+        """Write an adapter whose per-module updates are ``updates`` into ``folder``: the
+        reverse of ``module_updates``, which ``hubcli merge`` uses for its result.
+
+        ``sources`` are the adapters the updates were made from: options that are not part of
+        an update (dropout, Conv1D orientation, base model) come from them, and disagreement
+        among them is refused with ``CapabilityNotSupported``. ``saved`` holds whole modules
+        (PEFT ``modules_to_save``) under their names in the sources' weight files, written
+        beside the updates. The plugin picks the format it can express every update in;
+        ``export`` converts from there.
+        """
+        raise CapabilityNotSupported(f"architecture {self.name!r} cannot write adapters from updates")
+
     # -- export (optional capability; see docs/export.md) ------------------------------------
 
     export_formats: ClassVar[tuple[str, ...]] = ()
@@ -329,6 +363,61 @@ class AttachTarget(Protocol):
 
     def slots_of(self, name: str) -> list[Any]:
         """Every slot that holds a module of adapter ``name``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModuleUpdate:
+    """What an adapter changes in one module (``ArchitecturePlugin.module_updates``).
+
+    ``module`` is the module's path as the adapter's files name it, without the format's
+    prefix or container (``bert.encoder.layer.0.attention.self.query``; the engine resolves it
+    against the full model or its backbone). ``part`` is set when the update acts on one of
+    q, k, v inside a fused projection whose output is [q | k | v] (GPT-2's ``c_attn``): the
+    update then covers that third of the output only.
+    """
+
+    module: str
+    part: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LowRankUpdate(ModuleUpdate):
+    """ΔW = scaling · B · A ([out, in]; A is [r, in], B is [out, r]): LoRA and its kin.
+    An embedding's update is the same with ``in`` the vocabulary (ΔW is the table's transpose).
+    ``bias`` ([out], PEFT's ``lora_bias``) makes the output change scaling · (B·A·x + bias)."""
+
+    A: torch.Tensor
+    B: torch.Tensor
+    scaling: float
+    bias: torch.Tensor | None = None
+
+    @property
+    def rank(self) -> int:
+        return self.A.shape[0]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.B.shape[0], self.A.shape[1])
+
+    def dense(self) -> torch.Tensor:
+        return self.scaling * (self.B @ self.A)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScaleUpdate(ModuleUpdate):
+    """The module's output (or, with ``on_input``, its input) multiplied entry-wise by
+    ``vector`` (1-D, one entry per channel): IA³. "No change" is a vector of ones."""
+
+    vector: torch.Tensor
+    on_input: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParameterUpdate(ModuleUpdate):
+    """New parameters at ``module`` by parameter name: a bottleneck adapter's projections, a
+    prompt table, or base-model parameters trained with the adapter (PEFT LoRA's ``bias``)."""
+
+    tensors: dict[str, torch.Tensor]
 
 
 @dataclass

@@ -85,9 +85,9 @@ def test_peft_export_in_the_stored_format_loads_in_peft_like_hubcli_runs_it(
 @pytest.mark.parametrize(
     ("source", "fmt", "why"),
     [
-        ("bert/adapters/seq_bn", "peft", "bottleneck plugin cannot convert it to peft"),
-        ("gpt2/adapters/prefix_tuning", "peft", "prefix_tuning plugin cannot convert it to peft"),
-        ("bert/adapters/prompt_tuning", "peft", "prompt_tuning plugin cannot convert it to peft"),
+        ("bert/adapters/seq_bn", "peft", "cannot convert it to peft: PEFT has no bottleneck adapters"),
+        ("gpt2/adapters/prefix_tuning", "peft", "keeps the real tokens at positions"),
+        ("bert/adapters/prompt_tuning", "peft", "after the embeddings module"),
         ("bert/adapters/lora_head_safetensors", "peft", "prediction head"),
         ("bert/adapters/lora", "onnx", "unknown format 'onnx'"),
     ],
@@ -117,3 +117,13 @@ def test_export_prints_what_it_wrote(cli: Any, tmp_path: Path) -> None:
     result = cli("export", name, tmp_path / "out", "--format", "peft")
     assert result.exit_code == 0, result.stderr
     assert "peft format (converted from adapterhub), 2 files" in " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize(("architecture", "why"), [("prefix_tuning", "positions"), ("prompt_tuning", "embeddings")])
+def test_peft_prompt_learning_is_not_converted_to_adapterhub(
+    cli: Any, tmp_path: Path, architecture: str, why: str
+) -> None:
+    peft_adapter("bert", PEFT_METHODS[architecture], tmp_path / "saved")
+    added(cli, tmp_path / "saved", "--name", "orig")
+    result = cli("export", "orig", tmp_path / "out", "--format", "adapterhub")
+    assert result.exit_code == 1 and why in result.stderr, result.stderr

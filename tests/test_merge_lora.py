@@ -173,26 +173,6 @@ def test_ties_and_dare_act_on_dense_deltas(registry, two_loras, method):
         assert other.adapter.digest != outcome.adapter.digest
 
 
-def test_scaling_rule_matches_the_lora_plugin():
-    """hubcli may not import plugins, so the merge repeats the plugin's scaling rule; this keeps
-    the two in step (rank and alpha patterns, rsLoRA, unit scaling)."""
-    from hubcli.merge.lora import scaling_of
-    from plugins.architectures.lora.config import LoraConfig
-
-    for rule in ("alpha/r", "alpha/sqrt(r)", "1"):
-        config = LoraConfig(
-            r=8,
-            alpha=16.0,
-            scaling_rule=rule,
-            targets={"kind": "peft", "target_modules": ["q_proj", "v_proj"]},
-            rank_pattern={"v_proj": 2},
-            alpha_pattern={"v_proj": 3.0},
-        )
-        dumped = config.model_dump(mode="json")
-        for module in ("model.layers.0.self_attn.q_proj", "model.layers.1.self_attn.v_proj"):
-            assert scaling_of(dumped, module, config.rank_for(module)) == config.scaling_for(module)
-
-
 def test_ties_agrees_with_peft_ties_svd(registry, two_loras, tmp_path):
     """With weights 1 our weighted disjoint mean is PEFT's count-based one, and density·n is a
     whole number for every module here (PEFT floors it, we round up), so both keep the same

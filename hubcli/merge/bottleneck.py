@@ -10,37 +10,36 @@ parameters as deltas from a shared base, which a bottleneck's down projection is
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import torch
 
-from hubcli.merge.merged import MergedAdapter, refuse_head_files, same_layout
+from hubcli.merge.merged import MergedAdapter, same_layout
 from hubcli.merge.spec import MergeError, MergeSpec
 from hubcli.merge.task_vectors import weighted_sum
-from hubcli.plugin_api import LoadedAdapter
-
-KEY = re.compile(r"^(?P<location>.+)\.adapters\.(?P<name>[^.]+)\.(?P<param>.+)$")
-"""``<layer path>.<location>.adapters.<adapter name>.<parameter>`` (AdapterHub naming)."""
-WEIGHTS_FILE = "adapter.safetensors"
-NAME_SLOT = "{name}"
+from hubcli.plugin_api import LoadedAdapter, ModuleUpdate, ParameterUpdate
 
 
-def parameters_of(adapter: LoadedAdapter) -> dict[str, torch.Tensor]:
-    """Parameters keyed with the adapter's own name replaced by ``{name}``, so that the same
-    parameter of differently named adapters gets the same key."""
-    refuse_head_files(adapter)
+def parameters_of(
+    adapter: LoadedAdapter, updates: Sequence[ModuleUpdate]
+) -> dict[tuple[str, str], torch.Tensor]:
+    """(module path, parameter name) → the parameter, in float64 for the weighted sum."""
     found = {}
-    for key, tensor in adapter.tensors.items():
-        match = KEY.match(key)
-        if match is None:
-            raise MergeError(f"adapter {adapter.name!r}: tensor {key!r} is not a bottleneck parameter")
-        found[f"{match['location']}.adapters.{NAME_SLOT}.{match['param']}"] = tensor.to(torch.float64)
+    for update in updates:
+        if not isinstance(update, ParameterUpdate):
+            raise MergeError(f"adapter {adapter.name!r}: {update.module!r} has no bottleneck parameters")
+        for param, tensor in update.tensors.items():
+            found[(update.module, param)] = tensor.to(torch.float64)
     return found
 
 
-def merge(adapters: Sequence[LoadedAdapter], spec: MergeSpec, name: str) -> MergedAdapter:
-    """Σ w̄ᵢ θᵢ for every parameter θ (weights normalised to sum 1); saved as adapter ``name``."""
+def merge(
+    adapters: Sequence[LoadedAdapter],
+    updates: Sequence[Sequence[ModuleUpdate]],
+    saved: Sequence[dict[str, torch.Tensor]],
+    spec: MergeSpec,
+) -> MergedAdapter:
+    """Σ w̄ᵢ θᵢ for every parameter θ (weights normalised to sum 1)."""
     if spec.method != "linear":
         raise MergeError(
             f"bottleneck adapters merge only with --method linear (parameter averaging), not {spec.method}"
@@ -58,18 +57,18 @@ def merge(adapters: Sequence[LoadedAdapter], spec: MergeSpec, name: str) -> Merg
                 f"{first.name!r} and {other.name!r} have different bottleneck configs: {key} is "
                 f"{first.config.get(key)!r} vs {other.config.get(key)!r}"
             )
-    groups = [parameters_of(adapter) for adapter in adapters]
-    keys = same_layout(
-        [a.name for a in adapters], [{k: tuple(v.shape) for k, v in g.items()} for g in groups], "parameters"
+    groups = [parameters_of(adapter, own) for adapter, own in zip(adapters, updates, strict=True)]
+    named = [{f"{module}.{param}": tensor for (module, param), tensor in group.items()} for group in groups]
+    same_layout(
+        [a.name for a in adapters], [{k: tuple(v.shape) for k, v in g.items()} for g in named], "parameters"
     )
     weights = spec.combination_weights
-    tensors = {
-        key.replace(NAME_SLOT, name): weighted_sum([g[key] for g in groups], weights)
-        .to(torch.float32)
-        .contiguous()
-        for key in keys
+    merged: dict[str, dict[str, torch.Tensor]] = {}
+    for module, param in sorted(groups[0]):
+        tensor = weighted_sum([group[(module, param)] for group in groups], weights)
+        merged.setdefault(module, {})[param] = tensor.to(torch.float32).contiguous()
+    summary = {
+        "approximation": "parameter averaging (outputs are not averaged)",
+        "parameters": len(groups[0]),
     }
-    config = dict(first.raw_config)
-    config["name"] = name
-    summary = {"approximation": "parameter averaging (outputs are not averaged)", "parameters": len(keys)}
-    return MergedAdapter(config, WEIGHTS_FILE, tensors, summary)
+    return MergedAdapter([ParameterUpdate(module=m, tensors=t) for m, t in merged.items()], summary=summary)

@@ -1,4 +1,7 @@
-"""Merging LoRAs (saved by PEFT or AdapterHub) on ΔW = s·B·A, never on A and B separately.
+"""Merging LoRAs on ΔW = s·B·A, never on A and B separately.
+
+The inputs' factors and scalings come from the LoRA plugin (``module_updates``), whatever
+format the adapters were saved in; the plugin writes the result (``write_updates``).
 
 Averaging A and B separately (PEFT's ``add_weighted_adapter(..., "linear")``) computes
 (Σ wᵢBᵢ)(Σ wᵢAᵢ), whose cross terms BᵢAⱼ belong to no input: for independent LoRAs it is as far
@@ -16,24 +19,16 @@ from Σ wᵢΔWᵢ as ΔW itself (tests/test_merge_lora.py shows it). Instead, p
 from __future__ import annotations
 
 import math
-import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
-from hubcli.merge.merged import MergedAdapter, average_saved_modules, same_layout, split_saved_modules
+from hubcli.merge.merged import MergedAdapter, average_saved_modules, same_layout
 from hubcli.merge.spec import MergeError, MergeSpec
 from hubcli.merge.task_vectors import combine
-from hubcli.plugin_api import LoadedAdapter
+from hubcli.plugin_api import LoadedAdapter, LowRankUpdate, ModuleUpdate
 
-PREFIX = "base_model.model."
-PARTS = {".lora_A.weight": "A", ".lora_B.weight": "B"}
-HUB_KEY = re.compile(r"^(?P<module>.+)\.loras\.[^.]+\.lora_(?P<part>[AB])$")
-"""AdapterHub naming: ``<module path>.loras.<adapter name>.lora_A``."""
-WEIGHTS_FILE = "adapter_model.safetensors"
 EXACT_SVD_MAX = 1024
 """Largest smaller side of a dense ΔW given a full SVD: beyond it a full SVD takes minutes per
 module on a CPU (a 2048² one about a minute on two cores), a randomized one about a second."""
@@ -57,69 +52,28 @@ class LowRank:
         return self.scaling * (self.B @ self.A)
 
 
-def pattern_value(patterns: dict[str, Any], module: str, default: Any) -> Any:
-    """PEFT's ``rank_pattern``/``alpha_pattern`` lookup (first key matching the end of the path);
-    the same rule as the LoRA plugin's, which hubcli may not import (tests check they agree)."""
-    for key, value in patterns.items():
-        if re.match(rf"(.*\.)?({key})$", module):
-            return value
-    return default
-
-
-def scaling_of(config: dict[str, Any], module: str, rank: int) -> float:
-    """s for ``module`` from the canonical LoRA config (rank taken from the tensors)."""
-    rule = config.get("scaling_rule", "alpha/r")
-    if rule == "1":
-        return 1.0
-    alpha = float(pattern_value(config.get("alpha_pattern") or {}, module, config["alpha"]))
-    return alpha / math.sqrt(rank) if rule == "alpha/sqrt(r)" else alpha / rank
-
-
-def low_rank_modules(adapter: LoadedAdapter, tensors: dict[str, torch.Tensor]) -> dict[str, LowRank]:
-    """Module path → its ΔW factors from the adapter's LoRA ``tensors``, refusing what
-    ΔW = s·B·A does not describe."""
-    config = adapter.config
-    refusals = (
-        ("use_dora", "DoRA rescales W + ΔW per row"),
-        ("lora_bias", "B has a bias"),
-        ("use_gating", "a learned gate scales ΔW per token"),
-    )
-    for option, why in refusals:
-        if config.get(option):
-            raise MergeError(f"adapter {adapter.name!r}: {option} is set ({why}): not a plain ΔW = s·B·A")
-    if config.get("bias", "none") != "none":
-        raise MergeError(
-            f"adapter {adapter.name!r}: trained base biases (bias={config['bias']!r}) cannot be merged"
-        )
-    parts: dict[str, dict[str, torch.Tensor]] = {}
-    for key, tensor in tensors.items():
-        found = factor_of(adapter.format, key)
-        if found is None or tensor.dim() != 2:
+def low_rank_modules(adapter: LoadedAdapter, updates: Sequence[ModuleUpdate]) -> dict[str, LowRank]:
+    """Module path → its ΔW factors, refusing updates that are not one whole module's ΔW."""
+    modules = {}
+    for update in updates:
+        if not isinstance(update, LowRankUpdate):
             raise MergeError(
-                f"adapter {adapter.name!r}: tensor {key!r} is not a linear LoRA factor "
-                "(embedding and convolution LoRAs cannot be merged yet)"
+                f"adapter {adapter.name!r}: {update.module!r} has trained parameters besides ΔW = s·B·A "
+                "(e.g. base biases), which cannot be merged"
             )
-        parts.setdefault(found[0], {})[found[1]] = tensor.to(torch.float32)
-    for module, p in parts.items():
-        if p["A"].shape[0] != p["B"].shape[1]:
+        if update.bias is not None:
             raise MergeError(
-                f"adapter {adapter.name!r}: {module!r} stacks one lora_A per fused q/k/v matrix "
+                f"adapter {adapter.name!r}: lora_bias is set (B has a bias): not a plain ΔW = s·B·A"
+            )
+        if update.part is not None:
+            raise MergeError(
+                f"adapter {adapter.name!r}: {update.module!r} stacks one lora_A per fused q/k/v matrix "
                 "(AdapterHub's merged QKV), which cannot be merged yet"
             )
-    return {
-        module: LowRank(p["A"], p["B"], scaling_of(config, module, p["A"].shape[0]))
-        for module, p in parts.items()
-    }
-
-
-def factor_of(file_format: str, key: str) -> tuple[str, str] | None:
-    """``(module path, "A" | "B")`` for a LoRA factor's tensor name in ``file_format``."""
-    if file_format == "adapterhub":
-        found = HUB_KEY.match(key)
-        return (found["module"], found["part"]) if found else None
-    if file_format == "peft" and key.startswith(PREFIX):
-        return next(((key[len(PREFIX) : -len(s)], p) for s, p in PARTS.items() if key.endswith(s)), None)
-    return None
+        modules[update.module] = LowRank(
+            update.A.to(torch.float32), update.B.to(torch.float32), update.scaling
+        )
+    return modules
 
 
 def concatenate(factors: Sequence[LowRank], weights: Sequence[float]) -> LowRank:
@@ -190,14 +144,16 @@ def merge_module(
     return truncate(*svd_of_product(exact.B, exact.A), spec.rank)
 
 
-def merge(adapters: Sequence[LoadedAdapter], spec: MergeSpec) -> MergedAdapter:
-    """Merge PEFT LoRAs module by module as ``spec`` says (see the module docstring)."""
-    split = [split_saved_modules(adapter) for adapter in adapters]
-    modules = [low_rank_modules(adapter, own) for adapter, (own, _) in zip(adapters, split, strict=True)]
+def merge(
+    adapters: Sequence[LoadedAdapter],
+    updates: Sequence[Sequence[ModuleUpdate]],
+    saved: Sequence[dict[str, torch.Tensor]],
+    spec: MergeSpec,
+) -> MergedAdapter:
+    """Merge LoRAs module by module as ``spec`` says (see the module docstring)."""
+    modules = [low_rank_modules(adapter, own) for adapter, own in zip(adapters, updates, strict=True)]
     shapes = [{m: (f.B.shape[0], f.A.shape[1]) for m, f in group.items()} for group in modules]
     paths = same_layout([a.name for a in adapters], shapes, "modules")
-    if len({bool(a.config.get("fan_in_fan_out")) for a in adapters}) > 1:
-        raise MergeError("the inputs disagree on fan_in_fan_out (Conv1D orientation)")
     svd_only = spec.method in ("ties", "dare")
     if svd_only and spec.exact:
         raise MergeError(
@@ -218,56 +174,8 @@ def merge(adapters: Sequence[LoadedAdapter], spec: MergeSpec) -> MergedAdapter:
         "max_module_relative_error": worst,
         "modules": len(paths),
     }
-    saved = average_saved_modules(adapters, [s for _, s in split], spec)
-    if saved:
+    averaged = average_saved_modules(adapters, saved, spec)
+    if averaged:
         summary["saved_modules"] = "averaged (model soup, an approximation)"
-    config = _peft_config(adapters[0], merged, bool(saved))
-    return MergedAdapter(config, WEIGHTS_FILE, {**_peft_tensors(merged), **saved}, summary)
-
-
-def _peft_tensors(merged: dict[str, LowRank]) -> dict[str, torch.Tensor]:
-    tensors = {}
-    for path, factors in merged.items():
-        tensors[f"{PREFIX}{path}.lora_A.weight"] = factors.A.contiguous()
-        tensors[f"{PREFIX}{path}.lora_B.weight"] = factors.B.contiguous()
-    return tensors
-
-
-def _peft_envelope(first: LoadedAdapter) -> dict[str, Any]:
-    """PEFT's keys around the method for a merge of AdapterHub LoRAs (the result is always
-    written in PEFT layout, which PEFT and the engine both run)."""
-    return {
-        "peft_type": "LORA",
-        "task_type": None,
-        "base_model_name_or_path": first.raw_config.get("model_name"),
-        "inference_mode": True,
-        "lora_dropout": first.config.get("dropout", 0.0),
-        "fan_in_fan_out": False,
-    }
-
-
-def _peft_config(first: LoadedAdapter, merged: dict[str, LowRank], with_saved: bool) -> dict[str, Any]:
-    """The first input's PEFT config with what the merge changed: exact module paths as
-    targets, scaling 1 everywhere (alpha = rank), per-module ranks as patterns."""
-    ranks = {path: f.rank for path, f in merged.items()}
-    common = Counter(ranks.values()).most_common(1)[0][0]
-    patterns = {re.escape(path): rank for path, rank in sorted(ranks.items()) if rank != common}
-    config = dict(first.raw_config) if first.format == "peft" else _peft_envelope(first)
-    config.update(
-        peft_type="LORA",
-        r=common,
-        lora_alpha=common,
-        rank_pattern=patterns,
-        alpha_pattern=dict(patterns),
-        target_modules=sorted(merged),
-        exclude_modules=None,
-        layers_to_transform=None,
-        layers_pattern=None,
-        use_rslora=False,
-        use_dora=False,
-        lora_bias=False,
-        bias="none",
-        modules_to_save=first.config.get("modules_to_save") if with_saved else None,
-        init_lora_weights=True,
-    )
-    return config
+    result = [LowRankUpdate(module=path, A=f.A, B=f.B, scaling=f.scaling) for path, f in merged.items()]
+    return MergedAdapter(result, averaged, summary)

@@ -1,4 +1,5 @@
-"""What every architecture's merge returns, and the checks they share on their inputs."""
+"""What every merge returns, and what they share: reading the inputs' updates through their
+architecture plugin, checking the inputs, averaging PEFT ``modules_to_save``."""
 
 from __future__ import annotations
 
@@ -8,20 +9,22 @@ from typing import Any
 
 import torch
 
+from hubcli import discovery
 from hubcli.engine.heads import saved_module_of
+from hubcli.errors import CapabilityNotSupported
 from hubcli.merge.spec import MergeError, MergeSpec
 from hubcli.merge.task_vectors import weighted_sum
-from hubcli.plugin_api import LoadedAdapter
+from hubcli.plugin_api import LoadedAdapter, ModuleUpdate
 
 
 @dataclass
 class MergedAdapter:
-    """A merged adapter ready to be written as a folder: its config file, its weight file and
-    a summary of how it was made (ranks, approximation errors) for the report."""
+    """A merge's result: the updates the architecture plugin writes as the new adapter, the
+    averaged saved modules written beside them, and a summary of how it was made (ranks,
+    approximation errors) for the report."""
 
-    config: dict[str, Any]
-    weights_file: str
-    tensors: dict[str, torch.Tensor]
+    updates: list[ModuleUpdate]
+    saved: dict[str, torch.Tensor] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
 
 
@@ -34,15 +37,20 @@ def refuse_head_files(adapter: LoadedAdapter) -> None:
         )
 
 
-def split_saved_modules(adapter: LoadedAdapter) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """The adapter's own tensors, and those of its PEFT ``modules_to_save`` (e.g. a classifier)."""
+def updates_of(adapter: LoadedAdapter) -> list[ModuleUpdate]:
+    """``adapter``'s per-module updates from its architecture plugin, which alone knows the
+    format's tensor names and the method's scaling rules."""
     refuse_head_files(adapter)
+    try:
+        return discovery.architecture(adapter.architecture).module_updates(adapter)
+    except CapabilityNotSupported as exc:
+        raise MergeError(str(exc)) from None
+
+
+def saved_modules_of(adapter: LoadedAdapter) -> dict[str, torch.Tensor]:
+    """The tensors of the adapter's PEFT ``modules_to_save`` (e.g. a classifier), by file name."""
     names = adapter.config.get("modules_to_save") or []
-    own: dict[str, torch.Tensor] = {}
-    saved: dict[str, torch.Tensor] = {}
-    for key, tensor in adapter.tensors.items():
-        (saved if names and saved_module_of(key, names) else own)[key] = tensor
-    return own, saved
+    return {key: tensor for key, tensor in adapter.tensors.items() if names and saved_module_of(key, names)}
 
 
 def average_saved_modules(

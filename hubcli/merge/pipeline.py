@@ -1,7 +1,10 @@
 """``merge_adapters``: registry adapters in, one new registry adapter out.
 
-Everything is checked and computed before the registry is touched; the result is written as an
-ordinary adapter folder (PEFT layout for LoRA and IA³, AdapterHub for bottleneck) and registered
+Everything is checked and computed before the registry is touched. The inputs are read as
+format-neutral updates through their architecture plugin (``module_updates``), merged by the
+kind of update (low-rank ΔW, scaling vectors, parameters), and the plugin writes the result as an
+ordinary adapter folder (``write_updates``: PEFT layout for LoRA and IA³, AdapterHub for
+bottleneck), which is registered
 through ``import_adapter``, the one path by which adapters enter the registry, so a merged
 adapter is validated exactly like an imported one. Provenance (inputs, method, weights, options)
 goes into its description, and it gets the tag ``merged``.
@@ -9,23 +12,32 @@ goes into its description, and it gets the tag ``merged``.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from safetensors.torch import save_file
-
+from hubcli import discovery
 from hubcli.adapter_folder import AdapterFolder
 from hubcli.engine.loading import read_adapter
+from hubcli.errors import CapabilityNotSupported
 from hubcli.importer import check_name, import_adapter
 from hubcli.merge import bottleneck, ia3, lora
-from hubcli.merge.merged import MergedAdapter
+from hubcli.merge.merged import MergedAdapter, saved_modules_of, updates_of
 from hubcli.merge.spec import MergeError, MergeSpec
+from hubcli.plugin_api import LoadedAdapter, LowRankUpdate, ModuleUpdate, ParameterUpdate, ScaleUpdate
 from registry import Adapter, AdapterNotFound, Registry
 
 MERGED_TAG = "merged"
-SUPPORTED = ("lora", "ia3", "bottleneck")
+Merger = Callable[
+    [Sequence[LoadedAdapter], Sequence[Sequence[ModuleUpdate]], Sequence[dict[str, Any]], MergeSpec],
+    MergedAdapter,
+]
+MERGERS: dict[type[ModuleUpdate], Merger] = {
+    LowRankUpdate: lora.merge,
+    ScaleUpdate: ia3.merge,
+    ParameterUpdate: bottleneck.merge,
+}
+"""How each kind of update is merged, whichever plugin described it (in order of precedence)."""
 
 
 @dataclass(frozen=True)
@@ -37,10 +49,6 @@ class MergeOutcome:
 def _check_sources(rows: Sequence[Adapter]) -> None:
     """Same architecture, format, base model and model type (where the files name them)."""
     first = rows[0]
-    if first.architecture not in SUPPORTED:
-        raise MergeError(
-            f"adapter {first.name!r} is {first.architecture}: merging supports {', '.join(SUPPORTED)}"
-        )
     for row in rows[1:]:
         for field, what in (
             ("architecture", "architectures"),
@@ -83,17 +91,15 @@ def merge_adapters(registry: Registry, name: str, sources: Sequence[str], spec: 
     rows = [registry.get_adapter(source) for source in sources]
     _check_sources(rows)
     loaded = [read_adapter(registry, source) for source in sources]
-    architecture = rows[0].architecture
-    if architecture == "lora":
-        merged = lora.merge(loaded, spec)
-    elif architecture == "ia3":
-        merged = ia3.merge(loaded, spec)
-    else:
-        merged = bottleneck.merge(loaded, spec, name)
+    updates = [updates_of(adapter) for adapter in loaded]
+    merged = _merger(loaded[0], updates[0])(loaded, updates, [saved_modules_of(a) for a in loaded], spec)
     description = describe(sources, spec, merged)
+    plugin = discovery.architecture(rows[0].architecture)
     with registry.store.staging() as folder:
-        (folder / "adapter_config.json").write_text(json.dumps(merged.config, indent=2, sort_keys=True))
-        save_file(merged.tensors, str(folder / merged.weights_file))
+        try:
+            plugin.write_updates(merged.updates, folder, sources=loaded, name=name, saved=merged.saved)
+        except CapabilityNotSupported as exc:
+            raise MergeError(str(exc)) from None
         outcome = import_adapter(
             registry,
             AdapterFolder(folder, label=f"merged {name}"),
@@ -106,7 +112,7 @@ def merge_adapters(registry: Registry, name: str, sources: Sequence[str], spec: 
         )
     report = {
         "name": outcome.adapter.name,
-        "architecture": architecture,
+        "architecture": rows[0].architecture,
         "method": spec.method,
         "inputs": list(sources),
         "weights": list(spec.weights),
@@ -114,3 +120,13 @@ def merge_adapters(registry: Registry, name: str, sources: Sequence[str], spec: 
         **merged.summary,
     }
     return MergeOutcome(outcome.adapter, report)
+
+
+def _merger(first: LoadedAdapter, updates: Sequence[ModuleUpdate]) -> Merger:
+    """The merge for the first kind in ``MERGERS`` that ``first`` has (a LoRA with trained
+    biases goes to the low-rank merge, which refuses the biases)."""
+    kinds = {type(update) for update in updates}
+    for kind, merger in MERGERS.items():
+        if kind in kinds:
+            return merger
+    raise MergeError(f"adapter {first.name!r} has no module updates to merge")

@@ -3,10 +3,12 @@ from AdapterHub."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 from hubcli.adapter_folder import AdapterFolder
-from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, DetectedAdapter, LoadedAdapter
+from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, DetectedAdapter, LoadedAdapter, ModuleUpdate
 from hubcli.tensor_files import TensorInfo
 from plugins.architectures import _adapterhub
 from plugins.architectures._common import read_adapter_config
@@ -40,3 +42,21 @@ class BottleneckArchitecture(ArchitecturePlugin):
         from plugins.architectures.bottleneck import layer  # torch: only when a model runs
 
         layer.attach(target, adapter)
+
+    def module_updates(self, adapter: LoadedAdapter) -> list[ModuleUpdate]:
+        from plugins.architectures.bottleneck import updates  # torch: only when weights are read
+
+        return updates.module_updates(adapter)
+
+    def write_updates(
+        self,
+        updates: Sequence[ModuleUpdate],
+        folder: Path,
+        *,
+        sources: Sequence[LoadedAdapter],
+        name: str,
+        saved: Mapping[str, Any] | None = None,
+    ) -> None:
+        from plugins.architectures.bottleneck import updates as writer
+
+        writer.write_updates(updates, folder, sources=sources, name=name, saved=saved or {})

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from hubcli.adapter_folder import AdapterFolder
-from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, DetectedAdapter, LoadedAdapter
+from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, DetectedAdapter, LoadedAdapter, ModuleUpdate
 from hubcli.tensor_files import TensorInfo
 from plugins.architectures import _adapterhub, _peft
 from plugins.architectures._common import read_adapter_config
@@ -54,6 +55,24 @@ class IA3Architecture(ArchitecturePlugin):
         from plugins.architectures.ia3 import layer
 
         layer.unmerge(target, name)
+
+    def module_updates(self, adapter: LoadedAdapter) -> list[ModuleUpdate]:
+        from plugins.architectures.ia3 import updates  # torch: only when weights are read
+
+        return updates.module_updates(adapter)
+
+    def write_updates(
+        self,
+        updates: Sequence[ModuleUpdate],
+        folder: Path,
+        *,
+        sources: Sequence[LoadedAdapter],
+        name: str,
+        saved: Mapping[str, Any] | None = None,
+    ) -> None:
+        from plugins.architectures.ia3 import updates as writer
+
+        writer.write_updates(updates, folder, sources=sources, saved=saved or {})
 
     def export(self, adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str) -> None:
         from plugins.architectures.ia3 import export  # torch: only when files are written

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from hubcli.adapter_folder import AdapterFolder
-from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, DetectedAdapter, LoadedAdapter
+from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, DetectedAdapter, LoadedAdapter, ModuleUpdate
 from hubcli.tensor_files import TensorInfo
 from plugins.architectures import _adapterhub, _peft
 from plugins.architectures._common import read_adapter_config
@@ -60,3 +61,21 @@ class LoraArchitecture(ArchitecturePlugin):
         from plugins.architectures.lora import export  # torch: only when files are written
 
         export.export(adapter, fmt, folder, name=name)
+
+    def module_updates(self, adapter: LoadedAdapter) -> list[ModuleUpdate]:
+        from plugins.architectures.lora import updates  # torch: only when weights are read
+
+        return updates.module_updates(adapter)
+
+    def write_updates(
+        self,
+        updates: Sequence[ModuleUpdate],
+        folder: Path,
+        *,
+        sources: Sequence[LoadedAdapter],
+        name: str,
+        saved: Mapping[str, Any] | None = None,
+    ) -> None:
+        from plugins.architectures.lora import updates as writer
+
+        writer.write_updates(updates, folder, sources=sources, saved=saved or {})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from hubcli.adapter_folder import AdapterFolder
-from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, DetectedAdapter, LoadedAdapter
+from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, DetectedAdapter, LoadedAdapter, ModuleUpdate
 from hubcli.tensor_files import TensorInfo
 from plugins.architectures import _adapterhub, _peft
 from plugins.architectures._common import read_adapter_config
@@ -51,3 +51,8 @@ class PrefixTuningArchitecture(ArchitecturePlugin):
         from plugins.architectures.prefix_tuning import layer  # torch: only when a model runs
 
         layer.attach(target, adapter)
+
+    def module_updates(self, adapter: LoadedAdapter) -> list[ModuleUpdate]:
+        from plugins.architectures.prefix_tuning import updates  # torch: only when weights are read
+
+        return updates.module_updates(adapter)

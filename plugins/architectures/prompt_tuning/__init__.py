@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from hubcli.adapter_folder import AdapterFolder
-from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, DetectedAdapter, LoadedAdapter
+from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, DetectedAdapter, LoadedAdapter, ModuleUpdate
 from hubcli.tensor_files import TensorInfo
 from plugins.architectures import _adapterhub, _peft
 from plugins.architectures._common import read_adapter_config
@@ -21,6 +21,11 @@ class PromptTuningArchitecture(ArchitecturePlugin):
     formats = (_peft.FORMAT, _adapterhub.FORMAT)
     compositions = frozenset()
     """None: ``adapters``' PromptTuningLayer is not composable (one prompt per forward)."""
+    _PLACE = (
+        "adapters puts the prompt after the embeddings module (position embeddings, LayerNorm), "
+        "PEFT in front of the word embeddings, before both: one prompt, two outputs"
+    )
+    export_refusals = {"peft": _PLACE, "adapterhub": _PLACE}
 
     def detect(self, folder: AdapterFolder) -> DetectedAdapter | None:
         raw = read_adapter_config(folder)
@@ -39,3 +44,8 @@ class PromptTuningArchitecture(ArchitecturePlugin):
         from plugins.architectures.prompt_tuning import layer  # torch: only when a model runs
 
         layer.attach(target, adapter)
+
+    def module_updates(self, adapter: LoadedAdapter) -> list[ModuleUpdate]:
+        from plugins.architectures.prompt_tuning import updates  # torch: only when weights are read
+
+        return updates.module_updates(adapter)
