@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,9 @@ def test_bitfit_through_the_cli(cli, tmp_path) -> None:
     rows = {(r["kind"], r["name"]): r for r in cli("plugins", "--check", "--json").json()}
     bitfit = rows[("architecture", "bitfit")]
     assert (bitfit["distribution"], bitfit["status"], bitfit["api_version"]) == ("hubcli-bitfit", "loaded", PLUGIN_API_VERSION)
+    table = cli("plugins").stdout
+    assert table.startswith(f"plugin API {PLUGIN_API_VERSION}")
+    assert re.search(rf"architecture\s+bitfit\s+hubcli-bitfit\s+0\.1\.0\s+{PLUGIN_API_VERSION}\s+loaded", table)
 
     for name in ("bf1", "bf2"):
         added = cli("add", tmp_path / name, "--name", name)
