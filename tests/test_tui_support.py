@@ -104,10 +104,8 @@ def collect_messages(into: list[Message]) -> Callable[[Message], None]:
 
 
 def finished_jobs(messages: list[Message]) -> list[Job]:
-    """Jobs whose JobFinished message the app processed (the hook sees each message once per
-    handler lookup, so deduplicate)."""
-    jobs = {id(m.job): m.job for m in messages if isinstance(m, JobFinished)}
-    return list(jobs.values())
+    """Jobs whose JobFinished message the app processed, in order."""
+    return [m.job for m in messages if isinstance(m, JobFinished)]
 
 
 async def settle(pilot: Pilot, until: Callable[[], bool] | None = None, timeout: float = 10.0) -> None:

@@ -86,12 +86,14 @@ class RegistryActions(App[None]):
         """Jobs end here; any other worker's failure (a query, say) becomes an error dialog."""
         job = next((j for j in self.jobs if j.worker is event.worker), None)
         if job is not None:
-            self._job_changed(job, event.worker)
+            self._job_changed(job, event.worker, event.state)
         elif event.state == WorkerState.ERROR and event.worker.error is not None:
             self.push_screen(error_dialog(event.worker.error))
 
-    def _job_changed(self, job: Job, worker: Worker) -> None:
-        if worker.state == WorkerState.SUCCESS:
+    def _job_changed(self, job: Job, worker: Worker, state: WorkerState) -> None:
+        """React to ``state`` as reported by the event: ``worker.state`` may already be further
+        along (a quick job has finished before its RUNNING event is handled)."""
+        if state == WorkerState.SUCCESS:
             result = worker.result
             job.state = "done"
             job.message = tasks.verify_summary(result) if isinstance(result, VerifyReport) else str(result)
@@ -101,13 +103,13 @@ class RegistryActions(App[None]):
                                                error=True))
             else:
                 self.notify(job.message, title=job.title, markup=False)
-        elif worker.state == WorkerState.ERROR:
+        elif state == WorkerState.ERROR:
             cancelled = isinstance(worker.error, JobCancelled)
             job.state = "cancelled" if cancelled else "failed"
             job.message = "cancelled" if cancelled else getattr(worker.error, "message", str(worker.error))
             if not cancelled and worker.error is not None:
                 self.push_screen(error_dialog(worker.error))
-        elif worker.state == WorkerState.CANCELLED:
+        elif state == WorkerState.CANCELLED:
             job.state, job.message = "cancelled", "cancelled"
         else:
             return
