@@ -3,8 +3,8 @@
 ``hubcli-bitfit`` is pip-installed by ``make setup`` (CI runs ``make test``): its own test suite
 runs here, then BitFit goes through the CLI end to end (train included). ``hubcli-broken-plugin`` is never
 installed: a subprocess sees it through ``PYTHONPATH`` and a hand-written ``.dist-info``, and
-every other command must keep working. Last, the kit's contract checker must catch plugins that
-break the contract.
+every other command must keep working. Last, the kit's checkers must pass hubcli's own plugins
+and catch plugins that break the contract.
 """
 
 from __future__ import annotations
@@ -20,7 +20,15 @@ import pytest
 import torch
 
 from hubcli.plugin_api import PLUGIN_API_VERSION, DetectedAdapter
-from hubcli.testing import check_architecture_plugin, model_output, save_tiny_model, tiny_inputs, tiny_model
+from hubcli.testing import (
+    TINY_FAMILIES,
+    check_architecture_plugin,
+    check_model_family_plugin,
+    model_output,
+    save_tiny_model,
+    tiny_inputs,
+    tiny_model,
+)
 from hubcli.testing.models import TINY_INPUT_IDS
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
@@ -226,3 +234,25 @@ class FromTheFuture(hubcli_bitfit.BitFitArchitecture):
 def test_the_contract_checker_catches_broken_plugins(plugin, message, tmp_path) -> None:
     with pytest.raises(AssertionError, match=message):
         check_architecture_plugin(plugin, write_bitfit, tmp_path)
+
+
+@pytest.mark.parametrize("family", TINY_FAMILIES)
+def test_the_family_checker_passes_the_built_in_families(family) -> None:
+    from hubcli.discovery import manager
+
+    check_model_family_plugin(manager.load("model", family), tiny_model(family))
+
+
+def test_the_family_checker_names_a_wrong_path() -> None:
+    import dataclasses
+
+    from hubcli.discovery import manager
+
+    bert = manager.load("model", "bert")
+
+    class Misnamed(type(bert)):
+        points = dataclasses.replace(bert.points, ffn_out="output.dense_typo")
+
+    with pytest.raises(AssertionError, match=r"model family: layer 0 ffn_out: no module 'output.dense_typo'"):
+        check_model_family_plugin(Misnamed(), tiny_model("bert"))
+    assert manager.load("model", "bert").points.ffn_out == "output.dense"  # the installed one is back

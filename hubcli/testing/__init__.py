@@ -10,8 +10,9 @@ new API version. The fixtures:
 - ``run_hubcli(*args)``: the ``hubcli`` CLI, in process, against that registry.
 
 And the helpers: ``tiny_model(family)`` / ``save_tiny_model`` / ``tiny_inputs`` (real
-``transformers`` models of every supported family, milliseconds per forward pass) and
-``check_architecture_plugin(plugin, write_adapter, tmp_path, families)``.
+``transformers`` models of every supported family, milliseconds per forward pass),
+``check_architecture_plugin(plugin, write_adapter, tmp_path, families)`` and
+``check_model_family_plugin(plugin, model)``.
 
 Importing this module stays cheap (pytest loads it at start-up): torch and transformers are
 imported inside the helpers that need them.
@@ -28,6 +29,7 @@ import pytest
 
 from hubcli.discovery import manager
 from hubcli.testing.contract import ContractReport, check_architecture_plugin
+from hubcli.testing.families import check_model_family_plugin
 from hubcli.testing.models import (
     TINY_FAMILIES,
     TINY_TASK_TYPES,
@@ -46,6 +48,7 @@ __all__ = [
     "CliOutcome",
     "ContractReport",
     "check_architecture_plugin",
+    "check_model_family_plugin",
     "model_output",
     "register_plugin",
     "run_hubcli",
