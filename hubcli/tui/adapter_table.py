@@ -80,11 +80,17 @@ def fetch_page(registry: Registry, query: AdapterQuery, offset: int, generation:
     return Page(generation, offset, adapters, registry.tags_by_adapter([a.id for a in adapters]))
 
 
+def architecture_label(adapter: Adapter) -> str:
+    """``lora``, or ``bottleneck (seq_bn)`` when the variant says more than the architecture."""
+    if adapter.variant and adapter.variant != adapter.architecture:
+        return f"{adapter.architecture} ({adapter.variant})"
+    return adapter.architecture
+
+
 def row_cells(adapter: Adapter, tags: list[str]) -> tuple[str | Text, ...]:
-    architecture = f"{adapter.architecture} ({adapter.variant})" if adapter.variant else adapter.architecture
     return (
         adapter.name,
-        architecture,
+        architecture_label(adapter),
         adapter.base_model or "-",
         Text(human_count(adapter.num_parameters), justify="right"),
         Text(human_size(adapter.size_bytes), justify="right"),

@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Markdown, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from hubcli.cli.output import human_count, human_size
+from hubcli.tui.adapter_table import architecture_label
 from registry import Adapter, AdapterFile, Evaluation, Registry, Remote
 
 MAX_TEXT_BYTES = 1024 * 1024
@@ -72,7 +73,7 @@ def overview(details: AdapterDetails) -> RenderableType:
     a = details.adapter
     facts: list[tuple[str, Any]] = [
         ("Name", a.name),
-        ("Architecture", f"{a.architecture} ({a.variant})" if a.variant else a.architecture),
+        ("Architecture", architecture_label(a)),
         ("Format", a.format),
         ("Base model", a.base_model),
         ("Model type", a.model_type),
