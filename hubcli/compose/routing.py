@@ -32,6 +32,11 @@ class Routed(ABC):
     there is one) the sequence on axis 1, so that cutting and joining act on all of them."""
 
     @abstractmethod
+    def apply(self, name: str) -> Routed:
+        """This state after adapter ``name`` (unchanged when the adapter has no module here).
+        The setup calls it at the leaves of the tree; blocks call their children instead."""
+
+    @abstractmethod
     def size(self, axis: int) -> int:
         """Length along ``axis`` (``BATCH`` or ``SEQUENCE``)."""
 

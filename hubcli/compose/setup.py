@@ -99,7 +99,7 @@ class CompositionSetup(ActiveSetup):
 
     def _run(self, node: Node, available: Mapping[str, Any], state: Routed) -> Routed:
         if isinstance(node, AdapterRef):
-            return state.apply(node.name)  # type: ignore[attr-defined]
+            return state.apply(node.name)
         children = self._children(node, available)
         plugin = self.spec.plugin(node)
         return plugin.route(state, children, self.spec.arguments(node), self.owned.get(id(node)))
