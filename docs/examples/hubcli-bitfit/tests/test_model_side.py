@@ -68,6 +68,20 @@ def test_stacked_adapters_add_and_average_mixes_like_averaged_parameters(tmp_pat
     torch.testing.assert_close(mixed, expected_average, rtol=0, atol=1e-6)
 
 
+def test_batch_split_gives_each_row_its_own_adapter(tmp_path, run_hubcli, temp_registry) -> None:
+    model = tiny_model("gpt2")
+    first = write_bitfit(tmp_path / "a", model, "gpt2", seed=1)
+    second = write_bitfit(tmp_path / "b", model, "gpt2", seed=2)
+    for name in ("a", "b"):
+        registered(run_hubcli, tmp_path / name, name)
+    by_first, by_second = shifted(model, first), shifted(model, second)
+    stitched = load(model, ["a", "b"], registry=temp_registry, activate=False)
+    activate(stitched, "batch_split(a, b, rows=[1, 0])")
+    routed = model_output(stitched.forward(*tiny_inputs()))
+    torch.testing.assert_close(routed[0], by_second[0], rtol=0, atol=1e-6)
+    torch.testing.assert_close(routed[1], by_first[1], rtol=0, atol=1e-6)
+
+
 def test_a_saved_head_with_its_own_label_count_replaces_the_base_head(tmp_path, run_hubcli, temp_registry) -> None:
     model = tiny_model("bert")  # 3 labels
     delta = random_deltas(model, ["query"])
