@@ -17,7 +17,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from hubcli import __version__
-from hubcli.cli import adapters, compare, evaluate, export, hub, merge, plugins, predict, stitch, train
+from hubcli.cli import adapters, compare, demo, evaluate, export, hub, merge, plugins, predict, stitch, train
 from hubcli.cli.context import state
 from hubcli.cli.output import err_console
 
@@ -96,6 +96,7 @@ app.registered_commands.extend(compare.app.registered_commands)
 app.registered_commands.extend(stitch.app.registered_commands)
 app.registered_commands.extend(evaluate.app.registered_commands)
 app.registered_commands.extend(train.app.registered_commands)
+app.registered_commands.extend(demo.app.registered_commands)
 app.registered_commands.extend(export.app.registered_commands)
 app.command("plugins")(plugins.plugins)
 app.command("tui")(tui)

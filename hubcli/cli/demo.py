@@ -1,0 +1,52 @@
+"""``hubcli demo``: train, register and score two adapters on a bundled base model and
+dataset, offline (see ``hubcli.demo``); then show what to try next."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from hubcli.cli.context import state
+from hubcli.cli.output import JsonFlag, console, emit, err_console
+
+app = typer.Typer()
+
+NEXT = (
+    ("hubcli list", "the registered adapters"),
+    ("hubcli show demo-sentiment-lora", "one adapter: config, files, scores"),
+    ("hubcli evals", "every stored score as a comparison table"),
+    ('hubcli predict {base} demo-sentiment-lora --text "What a lovely evening!"', "run it on your own sentence"),
+    ("hubcli eval demo-sentiment-bottleneck --dataset {dataset} --split test", "score it again"),
+    ("hubcli", "the terminal UI"),
+)
+
+
+@app.command("demo")
+def demo_command(
+    steps: Annotated[int | None, typer.Option("--steps", min=1, help="Cap every training run at this many steps (quick try).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Offline first run: train a LoRA and a bottleneck adapter on a bundled sentiment dataset
+    over the bundled all-MiniLM-L6-v2, score them against the bare base, print the table."""
+    from hubcli.demo import run_demo
+
+    report = run_demo(state.registry(), max_steps=steps,
+                      say=(lambda _: None) if as_json else (lambda line: err_console.print(line)))
+
+    def render(d: dict[str, Any]) -> None:
+        for line in d["done"]:
+            console.print(f"✓ {line}")
+        table = Table(box=None, header_style="bold", title="sentiment.csv, test split (100 sentences)")
+        for column in ("target", "architecture", "trained params", "accuracy", "f1_macro"):
+            table.add_column(column, justify="left" if column in ("target", "architecture") else "right")
+        for row in d["table"]:
+            table.add_row(row["target"], row["architecture"], f"{row['parameters']:,}" if row["parameters"] else "",
+                          *(f"{row[m]:.3f}" if m in row else "" for m in ("accuracy", "f1_macro")))
+        console.print(table)
+        console.print("\n[bold]next[/]")
+        for command, why in NEXT:
+            console.print(f"  {command.format(base=d['base'], dataset=d['dataset'])}  [dim]# {why}[/]", soft_wrap=True)
+
+    emit(report.as_dict(), as_json, render)
