@@ -59,8 +59,11 @@ def adapterhub_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", name)
 
 
-def export_adapter(registry: Registry, name: str, folder: Path, fmt: str | None = None) -> ExportReport:
-    """Write adapter ``name`` into ``folder`` (created; it must not hold files yet)."""
+def export_adapter(
+    registry: Registry, name: str, folder: Path, fmt: str | None = None, *, model_type: str | None = None
+) -> ExportReport:
+    """Write adapter ``name`` into ``folder`` (created; it must not hold files yet).
+    ``model_type`` (default: the registry's) helps conversions whose source files lack it."""
     adapter = registry.get_adapter(name)
     fmt = check_export_format(adapter, fmt)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
@@ -71,7 +74,7 @@ def export_adapter(registry: Registry, name: str, folder: Path, fmt: str | None 
         if fmt == adapter.format:
             _copy_stored(registry, adapter, folder)
         else:
-            _convert(registry, adapter, fmt, folder)
+            _convert(registry, adapter, fmt, folder, model_type or adapter.model_type)
         check_written(folder, adapter.architecture, fmt)
     except BaseException:
         if created:
@@ -91,11 +94,12 @@ def _copy_stored(registry: Registry, adapter: Adapter, folder: Path) -> None:
         shutil.copyfile(registry.file_path(file), target)
 
 
-def _convert(registry: Registry, adapter: Adapter, fmt: str, folder: Path) -> None:
+def _convert(registry: Registry, adapter: Adapter, fmt: str, folder: Path, model_type: str | None) -> None:
     from hubcli.engine.loading import read_adapter  # torch: only for conversions
 
     plugin = discovery.architecture(adapter.architecture)
-    plugin.export(read_adapter(registry, adapter.name), fmt, folder, name=adapterhub_name(adapter.name))
+    plugin.export(read_adapter(registry, adapter.name), fmt, folder, name=adapterhub_name(adapter.name),
+                  model_type=model_type)
 
 
 def check_written(folder: Path, architecture: str, fmt: str) -> None:

@@ -193,9 +193,13 @@ class ArchitecturePlugin(Plugin):
     adapters"), said to the user instead of a bare refusal. Reasons that depend on one
     adapter's options are raised by ``export`` itself."""
 
-    def export(self, adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str) -> None:
+    def export(
+        self, adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str, model_type: str | None = None
+    ) -> None:
         """Write ``adapter`` (stored in ``adapter.format``) into ``folder`` in format ``fmt``,
         as the native library of ``fmt`` would have saved it under the adapter name ``name``.
+        ``model_type`` is the base model's type when the adapter's own files do not say it
+        (PEFT writes it only for bare backbones); formats that need it may refuse without.
 
         Convert only where both libraries compute the same function; otherwise raise
         ``CapabilityNotSupported`` with one line saying which option cannot be expressed and

@@ -228,3 +228,33 @@ def test_what_adapterhub_cannot_express_is_refused_in_one_line(
         export_adapter(registry, "odd", tmp_path / "hub", "adapterhub")
     assert named in caught.value.message and "\n" not in caught.value.message
     assert not (tmp_path / "hub").exists()
+
+
+def test_a_task_model_lora_converts_with_the_model_type_given(cli: Any, registry: Registry, tmp_path: Path) -> None:
+    """PEFT writes no model type for task models (CAUSAL_LM …): refused with a hint, then
+    converted with ``--model-type``; hubcli runs the result like PEFT on the task model."""
+    from tests.helpers.tiny_models import tiny_model
+
+    model, task = tiny_model("llama")
+    base = copy.deepcopy(model)
+    wrapped = peft.get_peft_model(model, peft.LoraConfig(task_type=task, r=4, lora_alpha=6,
+                                                         target_modules=["q_proj", "v_proj"]))
+    with torch.no_grad():
+        for name, param in wrapped.named_parameters():
+            if "lora_" in name:
+                param.normal_(0, 0.2)
+        want = wrapped.eval()(input_ids=INPUT_IDS).logits
+    wrapped.save_pretrained(tmp_path / "peft")
+    assert cli("add", tmp_path / "peft", "--name", "causal").exit_code == 0
+    refused = cli("export", "causal", tmp_path / "hub", "--format", "adapterhub")
+    assert refused.exit_code == 1 and "--model-type" in refused.stderr
+    done = cli("export", "causal", tmp_path / "hub", "--format", "adapterhub", "--model-type", "llama")
+    assert done.exit_code == 0, done.stderr
+    assert json.loads((tmp_path / "hub" / "adapter_config.json").read_text())["model_type"] == "llama"
+    import_adapter(registry, AdapterFolder(tmp_path / "hub"), name="causal-hub")
+    stitched = StitchedModel(base)
+    stitched.attach(read_adapter(registry, "causal-hub"))
+    stitched.activate("causal-hub")
+    with torch.inference_mode():
+        got = base(input_ids=INPUT_IDS).logits
+    assert (got - want).abs().max().item() <= TOLERANCE

@@ -25,12 +25,16 @@ def export(
     fmt: Annotated[
         str | None, typer.Option("--format", "-f", help="peft or adapterhub (default: the stored format).")
     ] = None,
+    model_type: Annotated[
+        str | None,
+        typer.Option("--model-type", help="Base model type (bert, llama …) when the adapter's files lack it."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Write an adapter's files to a folder, in its own format or converted to the other one."""
     from hubcli.exporting import export_adapter
 
-    report = export_adapter(state.registry(), name, folder, fmt)
+    report = export_adapter(state.registry(), name, folder, fmt, model_type=model_type)
     data = {
         "name": report.name,
         "architecture": report.architecture,

@@ -133,14 +133,16 @@ def places_text(places: AdapterHubPlaces) -> str:
     return ", ".join(p for p in named if p)
 
 
-def adapterhub_places_of(adapter: LoadedAdapter, fmt: str, paths: list[str]
+def adapterhub_places_of(adapter: LoadedAdapter, fmt: str, model_type: str | None, paths: list[str]
                          ) -> tuple[AdapterHubPlaces, dict[str, LayerModule], dict[str, str]]:
     """For a PEFT adapter's wrapped module ``paths``: the family's AdapterHub places, each path
-    split at its layer, and each in-layer module's switch; refused where ``adapters`` has none."""
-    model_type = peft_envelope(adapter).guessed_model_type()
+    split at its layer, and each in-layer module's switch; refused where ``adapters`` has none.
+    The model type is the file's (``auto_mapping``), else the caller's ``model_type``."""
+    model_type = peft_envelope(adapter).guessed_model_type() or model_type
     if model_type is None:
-        raise refusal(adapter, fmt, "the PEFT config names no model type (no auto_mapping), and the "
-                      "AdapterHub envelope and its module places depend on it")
+        raise refusal(adapter, fmt, "the PEFT config names no model type (PEFT writes auto_mapping only "
+                      "for bare backbones); the AdapterHub envelope and its module places depend on it "
+                      "(give it with --model-type)")
     places = AdapterHubPlaces.of(model_type)
     modules: dict[str, LayerModule] = {}
     switches: dict[str, str] = {}

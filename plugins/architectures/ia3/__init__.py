@@ -74,7 +74,9 @@ class IA3Architecture(ArchitecturePlugin):
 
         writer.write_updates(updates, folder, sources=sources, saved=saved or {})
 
-    def export(self, adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str) -> None:
+    def export(
+        self, adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str, model_type: str | None = None
+    ) -> None:
         from plugins.architectures.ia3 import export  # torch: only when files are written
 
-        export.export(adapter, fmt, folder, name=name)
+        export.export(adapter, fmt, folder, name=name, model_type=model_type)

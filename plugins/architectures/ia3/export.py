@@ -39,17 +39,18 @@ QKV = ("q", "k", "v")
 VECTOR = "ia3_l"
 
 
-def export(adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str) -> None:
+def export(adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str, model_type: str | None = None) -> None:
     config = IA3Config.model_validate(adapter.config)
     if adapter.format == _peft.FORMAT and fmt == _adapterhub.FORMAT:
-        _peft_to_adapterhub(adapter, config, folder, name)
+        _peft_to_adapterhub(adapter, config, folder, name, model_type)
     elif adapter.format == _adapterhub.FORMAT and fmt == _peft.FORMAT:
         _adapterhub_to_peft(adapter, config, folder)
     else:
         raise refusal(adapter, fmt, "no such conversion")
 
 
-def _peft_to_adapterhub(adapter: LoadedAdapter, config: IA3Config, folder: Path, name: str) -> None:
+def _peft_to_adapterhub(adapter: LoadedAdapter, config: IA3Config, folder: Path, name: str,
+                        model_type: str | None) -> None:
     fmt = _adapterhub.FORMAT
     if config.modules_to_save:
         raise refusal(adapter, fmt, f"modules saved whole (modules_to_save={config.modules_to_save}) "
@@ -64,7 +65,7 @@ def _peft_to_adapterhub(adapter: LoadedAdapter, config: IA3Config, folder: Path,
                           "(feedforward_modules); AdapterHub IA³ scales outputs only, and an "
                           "activation lies between the two")
         vectors[path] = tensor
-    places, modules, switches = adapterhub_places_of(adapter, fmt, list(vectors))
+    places, modules, switches = adapterhub_places_of(adapter, fmt, model_type, list(vectors))
     _, leave_out = uniform_layers(adapter, fmt, modules)
     enabled = set(switches.values())
     attn = [m for m in QKV if m in enabled or "qkv" in enabled]

@@ -57,10 +57,12 @@ class LoraArchitecture(ArchitecturePlugin):
 
         layer.unmerge(target, name)
 
-    def export(self, adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str) -> None:
+    def export(
+        self, adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str, model_type: str | None = None
+    ) -> None:
         from plugins.architectures.lora import export  # torch: only when files are written
 
-        export.export(adapter, fmt, folder, name=name)
+        export.export(adapter, fmt, folder, name=name, model_type=model_type)
 
     def module_updates(self, adapter: LoadedAdapter) -> list[ModuleUpdate]:
         from plugins.architectures.lora import updates  # torch: only when weights are read

@@ -41,10 +41,10 @@ PEFT_WEIGHTS = _peft.WEIGHT_FILES[0]
 HUB_WEIGHTS = _adapterhub.WEIGHT_FILES[0]
 
 
-def export(adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str) -> None:
+def export(adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str, model_type: str | None = None) -> None:
     config = LoraConfig.model_validate(adapter.config)
     if adapter.format == _peft.FORMAT and fmt == _adapterhub.FORMAT:
-        _peft_to_adapterhub(adapter, config, folder, name)
+        _peft_to_adapterhub(adapter, config, folder, name, model_type)
     elif adapter.format == _adapterhub.FORMAT and fmt == _peft.FORMAT:
         _adapterhub_to_peft(adapter, config, folder)
     else:
@@ -88,11 +88,12 @@ def _peft_pairs(adapter: LoadedAdapter) -> dict[str, dict[str, torch.Tensor]]:
     return pairs
 
 
-def _peft_to_adapterhub(adapter: LoadedAdapter, config: LoraConfig, folder: Path, name: str) -> None:
+def _peft_to_adapterhub(adapter: LoadedAdapter, config: LoraConfig, folder: Path, name: str,
+                        model_type: str | None) -> None:
     fmt = _adapterhub.FORMAT
     _refuse_peft_options(adapter, config)
     pairs = _peft_pairs(adapter)
-    places, modules, switches = adapterhub_places_of(adapter, fmt, list(pairs))
+    places, modules, switches = adapterhub_places_of(adapter, fmt, model_type, list(pairs))
     _, leave_out = uniform_layers(adapter, fmt, modules)
     enabled = set(switches.values())
     attn = [m for m in QKV if m in enabled or "qkv" in enabled]
