@@ -1,13 +1,11 @@
 """SVG snapshots of the main screens (pytest-textual-snapshot; update with --snapshot-update).
 
-Everything drawn must be the same on every run: the registry and the adapters' source folders
-live at fixed paths, and the adapters' timestamps are pinned.
+Everything drawn must be the same on every run and machine: the registry and the adapters'
+source folders have relative paths, and the adapters' timestamps are pinned.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,17 +23,17 @@ SIZE = (130, 40)
 
 
 @pytest.fixture
-def fixed_registry(request: pytest.FixtureRequest) -> Iterator[Registry]:
-    root = Path(tempfile.gettempdir()) / "hubcli-tui-snapshots" / request.node.name
-    shutil.rmtree(root, ignore_errors=True)
-    registry = Registry(root / "home")
-    add_sample_adapters(registry, root / "src")
+def fixed_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Registry]:
+    """Relative paths (from a temporary working directory) so the header reads the same on
+    every machine."""
+    monkeypatch.chdir(tmp_path)
+    registry = Registry(Path("home"))
+    add_sample_adapters(registry, Path("src"))
     with registry.engine.begin() as connection:
         pinned = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
         connection.execute(update(Adapter).values(created_at=pinned, updated_at=pinned))
     yield registry
     registry.close()
-    shutil.rmtree(root, ignore_errors=True)
 
 
 async def ready(pilot: Pilot) -> None:
