@@ -99,16 +99,9 @@ def _list(
                                       "num_parameters, size_bytes or created_at.")] = "name",
     desc: Annotated[bool, typer.Option("--desc", help="Sort descending.")] = False,
     limit: Annotated[int | None, typer.Option("--limit", help="Show at most this many.")] = None,
-    compositions: Annotated[
-        bool, typer.Option("--compositions", help="List the saved stitch recipes instead (as `hubcli recipes`).")
-    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """List registered adapters."""
-    if compositions:
-        from hubcli.cli.stitch import recipes
-
-        return recipes(as_json)
     registry = state.registry()
     adapters = registry.list_adapters(
         architecture=arch, base_model=base, tag=tag, search=search, sort=sort, descending=desc, limit=limit
