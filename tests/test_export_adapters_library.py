@@ -1,4 +1,5 @@
-"""The real ``adapters`` library loads what hubcli converted from PEFT and computes PEFT's output.
+"""The real ``adapters`` library loads what hubcli exported: PEFT adapters converted to AdapterHub
+give PEFT's output, AdapterHub adapters exported as stored give the golden output.
 
 ``adapters`` 1.3.0 pins transformers 4, so it runs in its own venv (tests/golden/.venv-adapters,
 made by tests/golden/make_adapterhub_goldens.sh), one subprocess for every case. PEFT adapters
@@ -76,13 +77,29 @@ def converted_job(registry: Registry, folder: Path, method: str, family: str) ->
             "inputs": str(GOLDEN / case["input"]), "expected": str(folder / "peft-output.safetensors")}
 
 
+STORED_FORMAT_CASES = ("bert/seq_bn", "gpt2/lora_full", "llama/ia3", "bert/prefix_tuning", "bert/prompt_tuning")
+"""AdapterHub goldens saved as pickles, stored by hubcli as safetensors, exported as stored."""
+
+
+def stored_format_job(registry: Registry, folder: Path, case_id: str) -> dict[str, str]:
+    case = case_named(case_id)
+    name = import_adapter(registry, AdapterFolder(GOLDEN / case["adapters"][0]["dir"]),
+                          name="golden-" + case_id.replace("/", "-")).adapter.name
+    export_adapter(registry, name, folder)
+    return {"base": str(GOLDEN / case["base_model_dir"]), "adapter": str(folder),
+            "inputs": str(GOLDEN / case["input"]), "expected": str(GOLDEN / case["expected"])}
+
+
 @pytest.mark.skipif(not ADAPTERS_PYTHON.exists(),
                     reason="needs the adapters library's own venv (tests/golden/make_adapterhub_goldens.sh)")
-def test_the_adapters_library_runs_peft_adapters_exported_to_adapterhub_like_peft(
+def test_the_adapters_library_runs_what_hubcli_exported_in_adapterhub_format(
     registry: Registry, tmp_path: Path
 ) -> None:
-    cases = [(method, family) for method in ("lora", "ia3") for family in ("bert", "gpt2", "llama")]
+    cases: list[Any] = [(method, family) for method in ("lora", "ia3") for family in ("bert", "gpt2", "llama")]
     jobs = [converted_job(registry, tmp_path / f"{m}-{f}", m, f) for m, f in cases]
+    jobs += [stored_format_job(registry, tmp_path / case_id.replace("/", "-"), case_id)
+             for case_id in STORED_FORMAT_CASES]
+    cases += STORED_FORMAT_CASES
     result = subprocess.run([str(ADAPTERS_PYTHON), "-c", RUN_WITH_ADAPTERS, json.dumps(jobs)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
