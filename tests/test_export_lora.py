@@ -76,7 +76,9 @@ def test_llama_feed_forward_places_follow_the_adapterhub_swap(registry: Registry
     assert (config["r"], config["lora_alpha"]) == (4, 16)
     again = import_adapter(registry, AdapterFolder(tmp_path / "peft"), name="llama-peft").adapter.name
     export_adapter(registry, again, tmp_path / "hub", "adapterhub")
-    method = json.loads((tmp_path / "hub" / "adapter_config.json").read_text())["config"]
+    envelope = json.loads((tmp_path / "hub" / "adapter_config.json").read_text())
+    assert envelope["hidden_size"] == 32  # not down_proj's input (37): adapters swaps the places
+    method = envelope["config"]
     original = json.loads((GOLDEN / case["adapters"][0]["dir"] / "adapter_config.json").read_text())["config"]
     for key in ("r", "alpha", "attn_matrices", "selfattn_lora", "intermediate_lora", "output_lora", "leave_out"):
         assert method[key] == original[key], key

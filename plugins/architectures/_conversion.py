@@ -102,6 +102,21 @@ class AdapterHubPlaces:
             return "output"
         return None
 
+    def hidden_size(self, inner: str, in_features: int | None, out_features: int) -> int | None:
+        """The model width read off one adapted module (for the envelope's ``hidden_size``): the
+        input of an attention or feed-forward input projection, the output of the feed-forward
+        output projection, a third of a fused q|k|v output; None when the module cannot tell
+        (k/v outputs are narrower with grouped KV heads, feed-forward outputs wider)."""
+        points = self.family.points
+        reads_hidden = [*self.attention.values(), self.fused_qkv, *points.ffn_in]
+        if in_features is not None and inner in reads_hidden:
+            return in_features
+        if inner == points.ffn_out:
+            return out_features
+        if inner == self.fused_qkv:
+            return out_features // 3
+        return None
+
     def ambiguous_suffix(self, inner: str) -> bool:
         """Whether PEFT's suffix rule would also match another projection of the family with
         ``inner`` as a target name (BERT's ``output.dense`` ends ``attention.output.dense``)."""

@@ -22,7 +22,6 @@ import torch
 from hubcli.plugin_api import LoadedAdapter
 from plugins.architectures import _adapterhub, _peft
 from plugins.architectures._conversion import (
-    LayerModule,
     adapterhub_envelope,
     adapterhub_modules,
     adapterhub_places_of,
@@ -77,23 +76,11 @@ def _peft_to_adapterhub(adapter: LoadedAdapter, config: IA3Config, folder: Path,
         "vera_b": None, "vera_d": None,
     }
     tensors = {f"{path}.loras.{name}.lora_B": v.reshape(-1, 1) for path, v in vectors.items()}
-    hidden = _hidden_size(vectors, switches, modules)
+    widths = (places.hidden_size(modules[path].inner, None, vector.numel()) for path, vector in vectors.items())
+    hidden = next((width for width in widths if width is not None), None)
     write_config(folder, adapterhub_envelope(adapter, method, name=name, hidden_size=hidden,
                                              model_type=places.model_type))
     write_weights(folder, _adapterhub.WEIGHT_FILES[0], tensors)
-
-
-def _hidden_size(vectors: dict[str, torch.Tensor], switches: dict[str, str],
-                 modules: dict[str, LayerModule]) -> int | None:
-    """The model width: the length of a q or output-place vector, or a fused c_attn vector / 3;
-    None when only k/v vectors exist (narrower than the model with grouped KV heads)."""
-    for path, vector in vectors.items():
-        switch = switches[modules[path].inner]
-        if switch in ("q", "output"):
-            return vector.numel()
-        if switch == "qkv":
-            return vector.numel() // 3
-    return None
 
 
 def _adapterhub_to_peft(adapter: LoadedAdapter, config: IA3Config, folder: Path) -> None:

@@ -23,7 +23,6 @@ import torch
 from hubcli.plugin_api import LoadedAdapter
 from plugins.architectures import _adapterhub, _peft
 from plugins.architectures._conversion import (
-    LayerModule,
     adapterhub_envelope,
     adapterhub_modules,
     adapterhub_places_of,
@@ -111,18 +110,11 @@ def _peft_to_adapterhub(adapter: LoadedAdapter, config: LoraConfig, folder: Path
         "dropout": config.dropout, "init_weights": "lora", "init_weights_seed": None, "dtype": None,
         "use_gating": False, "use_dora": False, "vera_b": None, "vera_d": None,
     }
-    hidden = _hidden_size(pairs, switches, modules)
+    hidden = next(width for path, pair in pairs.items() if (width := places.hidden_size(
+        modules[path].inner, pair["A"].shape[1], pair["B"].shape[0])) is not None)
     write_config(folder, adapterhub_envelope(adapter, method, name=name, hidden_size=hidden,
                                              model_type=places.model_type))
     write_weights(folder, HUB_WEIGHTS, tensors)
-
-
-def _hidden_size(pairs: dict[str, dict[str, torch.Tensor]], switches: dict[str, str],
-                 modules: dict[str, LayerModule]) -> int:
-    """The model width: the input of an attention or intermediate projection, or the output
-    of the output projection."""
-    path, pair = next(iter(pairs.items()))
-    return int(pair["B"].shape[0] if switches[modules[path].inner] == "output" else pair["A"].shape[1])
 
 
 # -- AdapterHub → PEFT ----------------------------------------------------------------------
