@@ -180,6 +180,8 @@ def test_tag_dialog_adds_and_removes_tags(registry: Registry, tmp_path: Path) ->
             assert registry.tags(registry.get_adapter("sentiment-lora")) == ["eval", "sentiment", "v2"]
             await settle(pilot, lambda: "eval, sentiment, v2" in [str(c) for c in
                                                                    app.table.get_row_at(2)])
+            assert app.table.selected.name == "sentiment-lora"  # the cursor stays on the adapter
+            await settle(pilot, lambda: "eval, sentiment, v2" in rendered(app, "#overview"))
 
     asyncio.run(scenario())
 

@@ -140,6 +140,7 @@ Rows load as you scroll, so this stays quick with any number of adapters.
         self.complete = False
         self._generation = 0
         self._loading = False
+        self._keep_cursor_on: str | None = None
         self.adapters: dict[str, Adapter] = {}
 
     def on_mount(self) -> None:
@@ -155,6 +156,7 @@ Rows load as you scroll, so this stays quick with any number of adapters.
         self.adapter_query = query
         self._generation += 1
         self._loading = False
+        self._keep_cursor_on = None
         self.complete = False
         self.adapters.clear()
         self.clear()
@@ -163,7 +165,11 @@ Rows load as you scroll, so this stays quick with any number of adapters.
         self._request_page()
 
     def reload(self) -> None:
+        """Fetch again (the registry changed), keeping the cursor on the same adapter if it is
+        still in the first page."""
+        selected = self.selected
         self.set_query(self.adapter_query)
+        self._keep_cursor_on = selected.name if selected else None
 
     def _request_page(self) -> None:
         if self._loading or self.complete:
@@ -198,6 +204,9 @@ Rows load as you scroll, so this stays quick with any number of adapters.
             self.adapters[adapter.name] = adapter
             self.add_row(*row_cells(adapter, page.tags[adapter.id]), key=adapter.name)
         self.complete = len(page.adapters) < PAGE_SIZE
+        if self._keep_cursor_on in self.adapters:
+            self.move_cursor(row=self.get_row_index(self._keep_cursor_on))
+        self._keep_cursor_on = None
         shown = f"{self.row_count:,}" if self.complete else f"{self.row_count:,}+"
         self.border_subtitle = f"{shown} · {self.adapter_query.describe()}"
         self.post_message(self.Loaded(self.adapter_query, self.row_count, self.complete))
