@@ -127,3 +127,28 @@ def test_peft_prompt_learning_is_not_converted_to_adapterhub(
     added(cli, tmp_path / "saved", "--name", "orig")
     result = cli("export", "orig", tmp_path / "out", "--format", "adapterhub")
     assert result.exit_code == 1 and why in result.stderr, result.stderr
+
+
+def test_a_plugin_whose_export_its_readers_refuse_is_reported_and_nothing_is_left(
+    registry: Registry, tmp_path: Path, register_plugin: Any
+) -> None:
+    """The driver re-detects what a plugin wrote: a LoRA without its B matrices is a plugin bug."""
+    from safetensors.torch import load_file, save_file
+
+    from hubcli.adapter_folder import AdapterFolder
+    from hubcli.errors import PluginError
+    from hubcli.exporting import export_adapter
+    from hubcli.importer import import_adapter
+    from plugins.architectures.lora import LoraArchitecture
+
+    class LosesLoraB(LoraArchitecture):
+        def export(self, adapter: Any, fmt: str, folder: Path, *, name: str, model_type: str | None = None) -> None:
+            super().export(adapter, fmt, folder, name=name, model_type=model_type)
+            weights = folder / "adapter_model.safetensors"
+            save_file({k: v for k, v in load_file(weights).items() if "lora_B" not in k}, weights)
+
+    register_plugin("architecture", "lora", LosesLoraB)
+    import_adapter(registry, AdapterFolder(GOLDEN / "bert/adapters/lora"), name="golden-lora")
+    with pytest.raises(PluginError, match="lora plugin wrote a peft adapter that hubcli cannot read back"):
+        export_adapter(registry, "golden-lora", tmp_path / "out", "peft")
+    assert not (tmp_path / "out").exists()
