@@ -86,15 +86,12 @@ def run_demo(
     """Train, register and score the demo adapters (``max_steps`` caps each training run)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    import transformers
-
-    from hubcli.evaluate.pipeline import EvalRequest, evaluate_target
+    from hubcli.evaluate.pipeline import EvalRequest, evaluate_target, quiet_transformers
     from hubcli.train.loop import LoopSettings
     from hubcli.train.run import TrainRequest, train_adapter
     from registry.errors import AdapterNotFound
 
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
+    quiet_transformers()
     base, data = base_model_path(), demo_dataset(registry)
     report = DemoReport(str(base), str(data))
     for item in ADAPTERS:

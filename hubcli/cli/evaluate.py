@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from hubcli.cli.context import state
@@ -39,9 +40,10 @@ def eval_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Evaluate TARGET on a dataset, store one row per metric, print the scores."""
-    from hubcli.evaluate.pipeline import EvalRequest, evaluate_target
+    from hubcli.evaluate.pipeline import EvalRequest, evaluate_target, quiet_transformers
     from hubcli.evaluate.progress import progress_bar
 
+    quiet_transformers()
     request = EvalRequest(
         target=target, dataset=dataset, split=split, task=task, text_field=text_field,
         text_pair_field=text_pair_field, label_field=label_field, metrics=metric or (),
@@ -56,8 +58,10 @@ def eval_command(
         )
 
     def render(d: dict[str, Any]) -> None:
-        where = f"{d['dataset']}" + (f" [{d['split']}]" if d["split"] else "")
-        console.print(f"{d['target']} on {d['base']}: {d['task']}, {where}, n={d['n']}")
+        where = Path(d["dataset"]).name + (f" [{d['split']}]" if d["split"] else "")
+        shown = BARE_LABEL if d["target"] == "-" else d["target"]
+        console.print(escape(f"{shown}: {d['task']} on {where}, n={d['n']}"), soft_wrap=True)
+        console.print(f"  base {d['base']}", soft_wrap=True)
         for branch in d["branches"]:
             prefix = f"  {branch['branch']}: " if branch["branch"] else "  "
             console.print(prefix + "  ".join(f"{k} {v:.4f}" for k, v in branch["scores"].items()))
@@ -114,7 +118,7 @@ def evals_command(
             stored = Path(line["dataset"])
             where = (stored.name if stored.exists() else line["dataset"]) + (f" [{line['split']}]" if line["split"] else "")
             cells = [f"{line['scores'][m]:.4f}" if m in line["scores"] else "" for m in names]
-            table.add_row(shown, where, line["task"] or "", str(line["n"]), *cells)
+            table.add_row(escape(shown), escape(where), line["task"] or "", str(line["n"]), *cells)
         console.print(table)
 
     emit(rows, as_json, render)

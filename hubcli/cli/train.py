@@ -50,10 +50,12 @@ def train_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Train a new adapter of architecture --arch on a dataset (the base frozen) and register it."""
+    from hubcli.evaluate.pipeline import quiet_transformers
     from hubcli.evaluate.progress import progress_bar
     from hubcli.train.loop import LoopSettings
     from hubcli.train.run import TrainRequest, train_adapter
 
+    quiet_transformers()
     settings = LoopSettings(epochs=epochs, learning_rate=lr, batch_size=batch_size, eval_every=eval_every,
                             patience=patience, max_steps=max_steps, seed=seed)
     registry = state.registry()

@@ -63,6 +63,14 @@ class EvalResult:
         }
 
 
+def quiet_transformers() -> None:
+    """No per-load weight bars or load reports from transformers: our own bar tells progress."""
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+
+
 def load_tokenizer(base: str) -> Any:
     """The base model's tokenizer; decoders without a pad token pad with their end token."""
     from transformers import AutoTokenizer
