@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from registry import Registry, VerifyReport
+
+if TYPE_CHECKING:
+    from hubcli.hub.progress import Progress as HubProgress
 
 Progress = Callable[[int, int | None, str], None]
 """``progress(done, total, what)``: total None means "unknown" (an indeterminate bar)."""
@@ -36,6 +40,7 @@ def add_from_disk(registry: Registry, path: Path, name: str | None, progress: Pr
         folder = root.sub(sub) if sub else root
         outcome = import_adapter(registry, folder, name=name or sub or None)
         messages.append(outcome.message)
+        messages.extend(f"warning: {warning}" for warning in outcome.warnings)
     progress(len(found), len(found), "done")
     return "; ".join(messages)
 
@@ -72,10 +77,10 @@ def verify_summary(report: VerifyReport) -> str:
     return ", ".join(parts)
 
 
-def _hub_progress(progress: Progress):  # type: ignore[no-untyped-def]
+def _hub_progress(progress: Progress) -> Callable[[HubProgress], None]:
     """Adapt the Hub's progress events (bytes per stage) to the jobs panel's callback."""
 
-    def forward(event) -> None:  # type: ignore[no-untyped-def]
+    def forward(event: HubProgress) -> None:
         what = f"{event.stage} {event.detail}".strip()
         progress(event.done, event.total or None, what)
 
