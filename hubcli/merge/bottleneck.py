@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import torch
 
-from hubcli.merge.merged import MergedAdapter, same_layout
+from hubcli.merge.merged import MergedAdapter, average_saved_modules, same_layout
 from hubcli.merge.spec import MergeError, MergeSpec
 from hubcli.merge.task_vectors import weighted_sum
 from hubcli.plugin_api import LoadedAdapter, ModuleUpdate, ParameterUpdate
@@ -71,4 +71,6 @@ def merge(
         "approximation": "parameter averaging (outputs are not averaged)",
         "parameters": len(groups[0]),
     }
-    return MergedAdapter([ParameterUpdate(module=m, tensors=t) for m, t in merged.items()], summary=summary)
+    # Parameter updates may come with whole saved modules (a plugin's task head): averaged too.
+    averaged = average_saved_modules(adapters, saved, spec)
+    return MergedAdapter([ParameterUpdate(module=m, tensors=t) for m, t in merged.items()], averaged, summary)

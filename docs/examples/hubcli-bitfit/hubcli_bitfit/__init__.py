@@ -20,6 +20,8 @@ from hubcli.plugin_api import (
     AttachTarget,
     DetectedAdapter,
     LoadedAdapter,
+    ModuleUpdate,
+    ParameterUpdate,
     UntrainedAdapter,
 )
 from hubcli.tensor_files import TensorInfo
@@ -130,6 +132,32 @@ class BitFitArchitecture(ArchitecturePlugin):
         from hubcli_bitfit import untrained
 
         return untrained.untrained(target, options, task_type, labels)
+
+    # -- weight-space view: hubcli merge (parameter averaging) and compare ------------------
+
+    def module_updates(self, adapter: LoadedAdapter) -> list[ModuleUpdate]:
+        """One ``ParameterUpdate`` per bias delta (``{"bias": δ}``); the head is a saved module."""
+        config = BitFitConfig.model_validate(adapter.config)
+        return [
+            ParameterUpdate(module=module, tensors={"bias": tensor})
+            for name, tensor in sorted(adapter.tensors.items())
+            if config.saved_module_of(name) is None and (module := module_of(name)) is not None
+        ]
+
+    def write_updates(
+        self,
+        updates: Sequence[ModuleUpdate],
+        folder: Path,
+        *,
+        sources: Sequence[LoadedAdapter],
+        name: str,
+        saved: Mapping[str, torch.Tensor] | None = None,
+    ) -> None:
+        """A BitFit folder holding ``updates`` as bias deltas (``saved``: the averaged head), with
+        the targets and metadata of ``sources``, which must agree on targets and head modules."""
+        from hubcli_bitfit.files import write_updates
+
+        write_updates(updates, folder, sources, saved or {})
 
     def merge(self, target: AttachTarget, name: str) -> None:
         for slot in target.slots_of(name):

@@ -1,15 +1,17 @@
-"""Writing BitFit folders and averaging their parameters (torch, safetensors)."""
+"""Writing BitFit folders (from deltas, or from a merge's updates) and averaging their
+parameters (torch, safetensors)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
-from hubcli.errors import HubcliError
+from hubcli.errors import CapabilityNotSupported, HubcliError
+from hubcli.plugin_api import LoadedAdapter, ModuleUpdate, ParameterUpdate
 from safetensors.torch import save_file
 
-from hubcli_bitfit.config import CONFIG_FILE, WEIGHTS_FILE, BitFitConfig, BitFitFile, module_of
+from hubcli_bitfit.config import CONFIG_FILE, METHOD, WEIGHTS_FILE, BitFitConfig, BitFitFile, module_of
 
 
 def write_folder(
@@ -22,6 +24,10 @@ def write_folder(
     stray = [name for name in head if canonical.saved_module_of(name) is None]
     if stray:
         raise HubcliError(f"save_bitfit: head tensor {stray[0]!r} is in none of modules_to_save {config.modules_to_save}")
+    held = {found[0] for name in head if (found := canonical.saved_module_of(name))}
+    empty = [module for module in config.modules_to_save if module not in held]
+    if empty:
+        raise HubcliError(f"save_bitfit: modules_to_save lists {empty[0]!r} but no head tensor belongs to it")
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     (out / CONFIG_FILE).write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
@@ -42,3 +48,28 @@ def weighted_sum(
         for name, delta in deltas.items():
             result[name] = result.get(name, torch.zeros_like(delta)) + weight * delta
     return result
+
+
+def write_updates(
+    updates: Sequence[ModuleUpdate], folder: Path, sources: Sequence[LoadedAdapter], saved: Mapping[str, torch.Tensor]
+) -> None:
+    """The reverse of ``BitFitArchitecture.module_updates`` (``hubcli merge`` writes its result
+    with it)."""
+    deltas = {}
+    for update in updates:
+        if not isinstance(update, ParameterUpdate) or set(update.tensors) != {"bias"} or update.part:
+            raise CapabilityNotSupported(
+                f"bitfit: {type(update).__name__} at {update.module!r} is not a bias delta; BitFit writes only those"
+            )
+        deltas[f"{update.module}.bias"] = update.tensors["bias"]
+    configs = [BitFitConfig.model_validate(source.config) for source in sources]
+    differing = next((s.name for s, c in zip(sources, configs, strict=True) if c != configs[0]), None)
+    if differing is not None:
+        raise CapabilityNotSupported(
+            f"bitfit: {sources[0].name!r} and {differing!r} differ in targets or modules_to_save"
+        )
+    raw = sources[0].raw_config
+    config = BitFitFile(method=METHOD, targets=configs[0].targets, modules_to_save=configs[0].modules_to_save,
+                        base_model=raw.get("base_model"), model_type=raw.get("model_type"),
+                        task_type=raw.get("task_type"))
+    write_folder(folder, config, deltas, saved)
