@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import event, func, or_
+from sqlalchemy import event, func
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, create_engine, delete, select
@@ -102,6 +102,12 @@ def content_digest(files: Iterable[tuple[str, str]]) -> str:
     for path, sha in sorted(files):
         digest.update(f"{path}\0{sha}\n".encode())
     return digest.hexdigest()
+
+
+def search_text(adapter: Adapter, tags: Iterable[str]) -> str:
+    """What a substring search looks through, lower-cased (see migration 0002)."""
+    fields = [adapter.name, adapter.base_model, adapter.task, adapter.description, *tags]
+    return "\n".join(f for f in fields if f).lower()
 
 
 def _is_write_conflict(exc: Exception) -> bool:
@@ -239,6 +245,7 @@ class Registry:
                 digest=digest,
                 size_bytes=sum(size for _, _, size in stored),
             )
+            adapter.search_text = search_text(adapter, new.tags)
             session.add(adapter)
             session.flush()
             for item, sha, size in stored:
@@ -294,16 +301,8 @@ class Registry:
         if tag:
             query = query.where(Adapter.id.in_(select(Tag.adapter_id).where(Tag.name == tag)))
         if search:
-            pattern = f"%{search.lower()}%"
-            query = query.where(
-                or_(
-                    func.lower(Adapter.name).like(pattern),
-                    func.lower(func.coalesce(Adapter.base_model, "")).like(pattern),
-                    func.lower(func.coalesce(Adapter.description, "")).like(pattern),
-                    func.lower(func.coalesce(Adapter.task, "")).like(pattern),
-                    Adapter.id.in_(select(Tag.adapter_id).where(func.lower(Tag.name).like(pattern))),
-                )
-            )
+            literal = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(Adapter.search_text.like(f"%{literal}%", escape="\\"))
         column = getattr(Adapter, sort)
         query = query.order_by(column.desc() if descending else column, Adapter.name)
         query = query.offset(offset)
@@ -351,10 +350,12 @@ class Registry:
                 session.add(Tag(adapter_id=adapter.id, name=tag))
             if remove:
                 session.exec(delete(Tag).where(Tag.adapter_id == adapter.id, Tag.name.in_(remove)))
+            tags = sorted((current | add) - remove)
             row = session.get(Adapter, adapter.id)
             row.updated_at = utcnow()
+            row.search_text = search_text(row, tags)
             session.commit()
-        return sorted((current | add) - remove)
+        return tags
 
     def remove_adapter(self, name: str) -> int:
         """Delete the adapter and every blob no other adapter uses; return blobs freed."""

@@ -43,6 +43,9 @@ class Adapter(SQLModel, table=True):
     source_commit: str | None = None
     license: str | None = None
     description: str | None = None
+    search_text: str = ""
+    """Lower-cased name, base model, task, description and tags, kept in step by the registry
+    (one column for substring search)."""
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

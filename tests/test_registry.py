@@ -149,3 +149,39 @@ def test_live_claims_protect_blobs_being_registered(registry: Registry, tmp_path
         assert registry.cleanup().orphan_blobs == 0
         assert registry.store.exists(sha)
     assert registry.cleanup().orphan_blobs == 1
+
+
+def test_search_looks_through_names_bases_tasks_descriptions_and_tags(registry: Registry, tmp_path: Path) -> None:
+    registry.add_adapter(new_adapter(tmp_path, "sst2_lora", base_model="BERT-base", task="SEQ_CLS"))
+    registry.add_adapter(new_adapter(tmp_path, "sst2-lora", content=b"other", description="Sentiment 100%"))
+    registry.set_tags("sst2-lora", add=["Favourite"])
+    found = lambda text: [a.name for a in registry.list_adapters(search=text)]  # noqa: E731
+    assert found("bert") == ["sst2_lora"] and found("seq_cls") == ["sst2_lora"]
+    assert found("favour") == ["sst2-lora"] and found("100%") == ["sst2-lora"]
+    assert found("2_l") == ["sst2_lora"], "'_' is a character, not a LIKE wildcard"
+    registry.set_tags("sst2-lora", remove=["Favourite"])
+    assert found("favour") == []
+
+
+def test_migration_2_fills_the_search_text_of_existing_adapters(hubcli_home: Path) -> None:
+    from sqlalchemy import create_engine
+
+    from registry.migrations import m0001_initial, schema_migrations
+
+    hubcli_home.mkdir(parents=True)
+    engine = create_engine(f"sqlite:///{hubcli_home / 'registry.db'}")
+    with engine.begin() as conn:
+        m0001_initial.upgrade(conn)
+        schema_migrations.create(conn)
+        conn.execute(schema_migrations.insert().values(version=1))
+        conn.exec_driver_sql(
+            "INSERT INTO adapter (id, name, architecture, method_config, format, base_model, num_parameters,"
+            " size_bytes, digest, source_kind, source, created_at, updated_at) VALUES (1, 'old', 'lora', '{}',"
+            " 'peft', 'Llama', 1, 1, 'd', 'disk', '/x', '2026-01-01', '2026-01-01')"
+        )
+        conn.exec_driver_sql("INSERT INTO tag (adapter_id, name) VALUES (1, 'Legacy')")
+    engine.dispose()
+    registry = Registry(hubcli_home)
+    assert [a.name for a in registry.list_adapters(search="legacy")] == ["old"]
+    assert [a.name for a in registry.list_adapters(search="llama")] == ["old"]
+    registry.close()
