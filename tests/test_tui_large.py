@@ -33,6 +33,8 @@ def fill(registry: Registry, count: int) -> None:
         }
         for i in range(count)
     ]
+    for i, row in enumerate(rows):  # what Registry.add_adapter and set_tags keep in step
+        row["search_text"] = "\n".join([row["name"], row["base_model"], *(["nightly"] if i % 500 == 0 else [])]).lower()
     with registry.engine.begin() as connection:
         connection.execute(insert(Adapter), rows)
         connection.execute(insert(Tag), [{"adapter_id": i + 1, "name": "nightly"} for i in range(0, count, 500)])
