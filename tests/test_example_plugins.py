@@ -236,6 +236,41 @@ def test_the_contract_checker_catches_broken_plugins(plugin, message, tmp_path) 
         check_architecture_plugin(plugin, write_bitfit, tmp_path)
 
 
+def peft_writer(method: str):
+    """``write_adapter`` for the kit: PEFT itself saves a LoRA / IA³ of the tiny model, with
+    random trained values (PEFT starts them as the identity)."""
+
+    def write(folder: Path, model: torch.nn.Module, family: str) -> None:
+        import copy
+
+        import peft
+
+        from hubcli.testing import TINY_TASK_TYPES
+        from tests.helpers.tiny_models import peft_config
+
+        wrapped = peft.get_peft_model(copy.deepcopy(model), peft_config(method, family, TINY_TASK_TYPES[family]))
+        generator = torch.Generator().manual_seed(1)
+        with torch.no_grad():
+            for name, parameter in wrapped.named_parameters():
+                if any(part in name for part in ("lora_", "ia3_l", "modules_to_save.default")):
+                    offset = 1.0 if "ia3_l" in name else 0.0
+                    parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.2 + offset)
+        wrapped.save_pretrained(folder)
+
+    return write
+
+
+@pytest.mark.parametrize("architecture", ["lora", "ia3"])
+def test_the_contract_checker_passes_built_in_architectures(architecture, tmp_path) -> None:
+    """hubcli's own plugins meet the contract the kit checks, on PEFT's own files."""
+    from hubcli.discovery import manager
+
+    plugin = manager.load("architecture", architecture)
+    report = check_architecture_plugin(plugin, peft_writer(architecture), tmp_path, families=["bert", "gpt2"])
+    assert report.skipped == {"untrained": "the plugin does not offer untrained (CapabilityNotSupported)"}
+    assert "merge (gpt2)" in report.passed and "updates round-trip (gpt2)" in report.passed
+
+
 @pytest.mark.parametrize("family", TINY_FAMILIES)
 def test_the_family_checker_passes_the_built_in_families(family) -> None:
     from hubcli.discovery import manager

@@ -29,8 +29,9 @@ WriteAdapter = Callable[[Path, Any, str], None]
 MERGE_TOLERANCE = 1e-5
 """float32: merged and unmerged outputs differ only by the rounding of W + ΔW."""
 
-FOREIGN_CONFIG = {"peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules": ["query"]}
-"""Another method's config: every plugin must leave it alone (``detect`` returns None)."""
+FOREIGN_CONFIG = {"peft_type": "HUBCLI_CONTRACT_CHECK", "method": "hubcli-contract-check", "r": 4}
+"""A config of a method no plugin implements, spelled the ways methods are recognised (PEFT's
+``peft_type``, a ``method`` key): every plugin must leave it alone (``detect`` returns None)."""
 
 
 @dataclass
@@ -106,7 +107,7 @@ def check_detection(plugin: ArchitecturePlugin, folder: Path, scratch: Path) -> 
     foreign.mkdir()
     (foreign / "adapter_config.json").write_text(json.dumps(FOREIGN_CONFIG))
     _expect(plugin.detect(AdapterFolder(foreign)) is None, check,
-            "detect() must return None for another method's adapter_config.json (a PEFT LoRA)")
+            "detect() must return None for another method's adapter_config.json")
     return found
 
 
@@ -244,6 +245,55 @@ def check_untrained(plugin: ArchitecturePlugin, family: str, scratch: Path) -> N
         _expect(holders == 1, check, f"tensor {key!r} is held by {holders} new parameters of the model, not one")
 
 
+def _close(mine: Any, theirs: Any) -> bool:
+    """Equal values: tensors (and dicts of them) within float32 rounding, the rest exactly."""
+    import torch
+
+    if isinstance(mine, dict):
+        return isinstance(theirs, dict) and mine.keys() == theirs.keys() and all(_close(mine[k], theirs[k]) for k in mine)
+    if isinstance(mine, torch.Tensor):
+        return (isinstance(theirs, torch.Tensor) and mine.shape == theirs.shape
+                and torch.allclose(mine.float(), theirs.float(), rtol=1e-5, atol=1e-6))
+    return mine == theirs
+
+
+def _same_update(first: Any, second: Any) -> bool:
+    """The same change to the same module. A low-rank update may come back refactored (e.g. the
+    scaling folded into B), so its ΔW is compared rather than its factors."""
+    import dataclasses
+
+    if type(first) is not type(second) or (first.module, first.part) != (second.module, second.part):
+        return False
+    if hasattr(first, "dense"):
+        return _close(first.dense(), second.dense()) and _close(first.bias, second.bias)
+    return all(_close(getattr(first, f.name), getattr(second, f.name)) for f in dataclasses.fields(first))
+
+
+def check_updates_round_trip(plugin: ArchitecturePlugin, loaded: Any, scratch: Path, family: str) -> None:
+    """``write_updates(module_updates(adapter))`` writes an adapter of the plugin's own whose
+    updates are the same again (what ``hubcli merge`` relies on to write its results)."""
+    from hubcli.engine import read_adapter
+    from hubcli.importer import import_adapter
+    from hubcli.merge.merged import saved_modules_of
+    from registry import Registry
+
+    check = f"updates round-trip ({family})"
+    updates = plugin.module_updates(loaded)
+    _expect(bool(updates), check, "module_updates() returned no updates")
+    folder = scratch / "rewritten"
+    folder.mkdir()
+    plugin.write_updates(updates, folder, sources=[loaded], name="rewritten", saved=saved_modules_of(loaded))
+    registry = Registry(scratch / "rewritten-registry")
+    try:
+        outcome = import_adapter(registry, AdapterFolder(folder), name="rewritten")
+        _expect(outcome.adapter.architecture == plugin.name, check, f"written as {outcome.adapter.architecture!r}")
+        again = plugin.module_updates(read_adapter(registry, "rewritten"))
+    finally:
+        registry.close()
+    _expect(len(again) == len(updates) and all(map(_same_update, updates, again)), check,
+            "the written adapter's updates differ from the ones written")
+
+
 def check_architecture_plugin(
     plugin: ArchitecturePlugin,
     write_adapter: WriteAdapter,
@@ -257,8 +307,10 @@ def check_architecture_plugin(
     config is left alone); ``validate`` through a real import into a temporary registry and the
     save/load round-trip back out of it; injection (inactive = base model bit for bit, active
     changes the output); merge equals unmerged and unmerge is bit-exact (when the plugin offers
-    merge); detach restores the model; a new adapter from ``untrained`` (when offered) imports,
-    attaches and keeps each tensor in one parameter. Returns what passed and what was skipped.
+    merge); detach restores the model; ``write_updates(module_updates(a))`` gives the same
+    updates back (when both are offered); a new adapter from ``untrained`` (when offered)
+    imports, attaches and keeps each tensor in one parameter. Returns what passed and what was
+    skipped.
     """
     report = ContractReport(plugin.name)
     check_declaration(plugin)
@@ -278,6 +330,11 @@ def check_architecture_plugin(
                 check_model_side(plugin, model, loaded, report, family)
             else:
                 report.skipped["model side"] = "the plugin does not offer attach (CapabilityNotSupported)"
+            if _overrides(plugin, "module_updates") and _overrides(plugin, "write_updates"):
+                check_updates_round_trip(plugin, loaded, scratch, family)
+                report.passed.append(f"updates round-trip ({family})")
+            else:
+                report.skipped["updates"] = "the plugin does not offer module_updates and write_updates"
             if _overrides(plugin, "untrained"):
                 check_untrained(plugin, family, scratch)
                 report.passed.append(f"untrained adapter ({family})")
