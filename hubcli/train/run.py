@@ -103,8 +103,9 @@ def split_rows(source: str, split: str | None, eval_split: str | None, seed: int
             make(whole.name, label, rows[:held], whole.source_digest, whole.label_names))
 
 
-def _set_labels(registry: Any, name: str, labels: list[str]) -> None:
-    """Record the head's label names (PEFT files have no place for them)."""
+def record_labels(registry: Any, name: str, labels: list[str]) -> None:
+    """Record the head's label names on adapter ``name`` (PEFT files have no place for them;
+    ``hubcli eval`` matches datasets to the head by these names)."""
     from registry import Adapter
 
     adapter = registry.get_adapter(name)
@@ -184,7 +185,7 @@ def train_adapter(
                        source_kind="train", source=f"hubcli train {train_data.name}",
                        tags=("trained", task_name, *request.tags), description=description)
     if labels:
-        _set_labels(registry, request.name, labels)
+        record_labels(registry, request.name, labels)
     final = evaluate_target(
         registry,
         EvalRequest(target=request.name, dataset=eval_data, task=task_name, text_field=fields.text,
