@@ -72,6 +72,16 @@ def checked(registry: Any, tree: Any) -> Any:
     return validate(tree, {name: registry.get_adapter(name).architecture for name in names})
 
 
+def save_recipe(registry: Any, name: str, base: str, tree: Any) -> None:
+    """``--save NAME``: keep ``tree`` (already checked) as a recipe for ``base``; the TUI's
+    stitch composer saves through here too."""
+    from hubcli.compose.spec import to_json
+    from hubcli.compose.text import format_spec
+    from registry import Composition
+
+    registry.save_composition(Composition(name=name, base_model=base, spec=format_spec(tree), spec_json=to_json(tree)))
+
+
 def stitch_model(
     registry: Any, base: str, tree: Any, *, dtype: str = "float32", device: str = "cpu"
 ) -> tuple[Any, list[Any]]:
@@ -162,9 +172,7 @@ def stitch(
     if recipe_base is not None and recipe_base != base:
         data["recipe_base"] = recipe_base
     if save is not None:
-        from registry import Composition
-
-        registry.save_composition(Composition(name=save, base_model=base, spec=text, spec_json=to_json(tree)))
+        save_recipe(registry, save, base, tree)
         data["saved"] = save
     if out is not None:
         from hubcli.compose.bundle import write_bundle

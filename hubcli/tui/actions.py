@@ -36,6 +36,7 @@ ACTIONS: tuple[TuiAction, ...] = (
     TuiAction("toggle_theme", "f12", "Theme", "Switch between the dark and the light theme"),
     TuiAction("pull", "ctrl+l", "Pull", "Pull adapters from a Hub repository"),
     TuiAction("push", "ctrl+u", "Push", "Push the selected adapter to a Hub repository", needs_selection=True),
+    TuiAction("stitch", "ctrl+t", "Stitch", "Compose adapters into a stitch recipe"),
     TuiAction("focus_filter", "slash", "Filter", "Type to filter adapters", show=False),
 )
 

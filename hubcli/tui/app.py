@@ -129,7 +129,7 @@ class HubcliApp(RegistryActions):
 
     @property
     def detail(self) -> AdapterDetail:
-        return self.query_one(AdapterDetail)
+        return self.main.query_one(AdapterDetail)
 
     # -- counts and groups -----------------------------------------------------------------
 
@@ -148,7 +148,7 @@ class HubcliApp(RegistryActions):
     def _show_counts(self, total: int, groups: GroupCounts) -> None:
         self.adapter_count = total
         self.sub_title = f"{self.registry.display_location} · {total:,} adapter{'s' if total != 1 else ''}"
-        self.query_one(GroupTree).show_counts(groups)
+        self.main.query_one(GroupTree).show_counts(groups)
 
     # -- browsing --------------------------------------------------------------------------
 

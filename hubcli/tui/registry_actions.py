@@ -16,11 +16,13 @@ from typing import Any
 
 from textual.app import App
 from textual.message import Message
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from hubcli.tui import tasks
 from hubcli.tui.adapter_table import AdapterTable
 from hubcli.tui.add_dialog import AddDialog, AddRequest
+from hubcli.tui.composer import ComposerDialog, RecipeRequest
 from hubcli.tui.dialogs import ConfirmDialog, MessageDialog, TagChange, TagDialog, error_dialog
 from hubcli.tui.hub_dialogs import PullDialog, PullRequest, PushDialog, PushRequest
 from hubcli.tui.jobs import Job, JobCancelled, JobsPanel
@@ -48,8 +50,14 @@ class RegistryActions(App[None]):
         self._job_ids = count(1)
 
     @property
+    def main(self) -> Screen:
+        """The browse screen. Queried by name because a job may end while a dialog or the Hub
+        screen is on top, and ``App.query_one`` only searches the top screen."""
+        return self.screen_stack[0]
+
+    @property
     def table(self) -> AdapterTable:
-        return self.query_one(AdapterTable)
+        return self.main.query_one(AdapterTable)
 
     # -- jobs ------------------------------------------------------------------------------
 
@@ -73,14 +81,14 @@ class RegistryActions(App[None]):
             self.call_from_thread(self._job_progress, job, done, total, what)
 
         self.jobs.append(job)
-        self.query_one(JobsPanel).add_job(job)
+        self.main.query_one(JobsPanel).add_job(job)
         job.worker = self.run_worker(partial(work, progress), thread=True, group="jobs",
                                      exit_on_error=False, description=title)
         return job
 
     def _job_progress(self, job: Job, done: int, total: int | None, what: str) -> None:
         job.done, job.total, job.message = done, total, what
-        self.query_one(JobsPanel).refresh_job(job)
+        self.main.query_one(JobsPanel).refresh_job(job)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Jobs end here; any other worker's failure (a query, say) becomes an error dialog."""
@@ -113,7 +121,7 @@ class RegistryActions(App[None]):
             job.state, job.message = "cancelled", "cancelled"
         else:
             return
-        self.query_one(JobsPanel).refresh_job(job)
+        self.main.query_one(JobsPanel).refresh_job(job)
         self.post_message(JobFinished(job))
 
     # -- actions ---------------------------------------------------------------------------
@@ -175,6 +183,15 @@ class RegistryActions(App[None]):
                 ))
 
         self.push_screen(PushDialog(name, adapter.format), answered)
+
+    def action_stitch(self) -> None:
+        def answered(request: RecipeRequest | None) -> None:
+            if request is not None:
+                self.start_job(f"recipe {request.name}", partial(
+                    tasks.save_recipe, self.registry, request.name, request.base, request.tree
+                ))
+
+        self.push_screen(ComposerDialog(self.registry), answered)
 
     def action_verify(self) -> None:
         self.start_job("verify", partial(tasks.verify, self.registry))

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hubcli.compose.spec import Node
+from hubcli.compose.text import format_spec
 from registry import Registry, VerifyReport
 
 if TYPE_CHECKING:
@@ -112,3 +114,14 @@ def push_to_hub(
     if report.up_to_date:
         return f"{name}: up to date with {where}, nothing pushed"
     return f"pushed {name} to {where} ({len(report.files)} files, commit {report.commit[:8]})"
+
+
+def save_recipe(registry: Registry, name: str, base: str, tree: Node, progress: Progress) -> str:
+    """``hubcli stitch BASE SPEC --save NAME``: the same check against the registry, the same save."""
+    from hubcli.cli.stitch import checked
+    from hubcli.cli.stitch import save_recipe as save
+
+    progress(0, None, f"saving recipe {name}")
+    checked(registry, tree)
+    save(registry, name, base, tree)
+    return f"saved recipe {name!r}: {base} + {format_spec(tree)}"
