@@ -34,9 +34,10 @@ from hubcli.testing.models import TINY_INPUT_IDS
 EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
 BITFIT_TARGETS = ["query", "value", "output.dense"]
 
-hubcli_bitfit = pytest.importorskip(
-    "hubcli_bitfit", reason="hubcli-bitfit is not installed: run `make setup` (it pip-installs docs/examples/hubcli-bitfit)"
-)
+try:
+    import hubcli_bitfit
+except ImportError as missing:  # fail, never skip: CI must prove the example installs and works
+    raise ImportError("hubcli-bitfit is not installed: run `make setup` (it pip-installs docs/examples/hubcli-bitfit)") from missing
 
 
 def bitfit_deltas(model: torch.nn.Module, seed: int) -> dict[str, torch.Tensor]:
