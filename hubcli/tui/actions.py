@@ -37,6 +37,7 @@ ACTIONS: tuple[TuiAction, ...] = (
     TuiAction("pull", "ctrl+l", "Pull", "Pull adapters from a Hub repository"),
     TuiAction("push", "ctrl+u", "Push", "Push the selected adapter to a Hub repository", needs_selection=True),
     TuiAction("stitch", "ctrl+t", "Stitch", "Compose adapters into a stitch recipe"),
+    TuiAction("eval", "ctrl+n", "Eval", "Evaluate the selected adapter on a dataset", needs_selection=True),
     TuiAction("focus_filter", "slash", "Filter", "Type to filter adapters", show=False),
 )
 

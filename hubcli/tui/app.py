@@ -188,6 +188,7 @@ class HubcliApp(RegistryActions):
 
     def on_job_finished(self, _: JobFinished) -> None:
         self.registry_changed()
+        self.detail.show(self.detail.shown)  # new evaluations, tags …
 
     def registry_changed(self) -> None:
         self.table.reload()

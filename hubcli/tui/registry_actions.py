@@ -24,6 +24,7 @@ from hubcli.tui.adapter_table import AdapterTable
 from hubcli.tui.add_dialog import AddDialog, AddRequest
 from hubcli.tui.composer import ComposerDialog, RecipeRequest
 from hubcli.tui.dialogs import ConfirmDialog, MessageDialog, TagChange, TagDialog, error_dialog
+from hubcli.tui.eval_dialog import EvalAnswers, EvalDialog
 from hubcli.tui.hub_dialogs import PullDialog, PullRequest, PushDialog, PushRequest
 from hubcli.tui.jobs import Job, JobCancelled, JobsPanel
 from registry import Registry, VerifyReport
@@ -192,6 +193,18 @@ class RegistryActions(App[None]):
                 ))
 
         self.push_screen(ComposerDialog(self.registry), answered)
+
+    def action_eval(self) -> None:
+        adapter = self.table.selected
+        if adapter is None:
+            return
+        name = adapter.name
+
+        def answered(answers: EvalAnswers | None) -> None:
+            if answers is not None:
+                self.start_job(f"eval {name}", partial(tasks.evaluate, self.registry, name, answers))
+
+        self.push_screen(EvalDialog(name), answered)
 
     def action_verify(self) -> None:
         self.start_job("verify", partial(tasks.verify, self.registry))

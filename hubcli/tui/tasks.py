@@ -8,6 +8,7 @@ registry's typed errors, which the app shows in an error dialog.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from registry import Registry, VerifyReport
 
 if TYPE_CHECKING:
     from hubcli.hub.progress import Progress as HubProgress
+    from hubcli.tui.eval_dialog import EvalAnswers
 
 Progress = Callable[[int, int | None, str], None]
 """``progress(done, total, what)``: total None means "unknown" (an indeterminate bar)."""
@@ -125,3 +127,30 @@ def save_recipe(registry: Registry, name: str, base: str, tree: Node, progress: 
     checked(registry, tree)
     save(registry, name, base, tree)
     return f"saved recipe {name!r}: {base} + {format_spec(tree)}"
+
+
+def evaluate(registry: Registry, target: str, answers: EvalAnswers, progress: Progress) -> str:
+    """``hubcli eval TARGET …``: score on the dataset and store one Evaluation row per metric.
+
+    Cancelling stops between batches, before anything is stored."""
+    from hubcli.evaluate.pipeline import EvalRequest, evaluate_target, quiet_transformers
+
+    quiet_transformers()
+    progress(0, None, "loading the model and the data")
+    rows = {"done": 0, "total": 0}
+
+    def started(total: int) -> None:
+        rows["total"] = total
+        progress(0, total, "scoring rows")
+
+    def batch(count: int) -> None:
+        rows["done"] += count
+        progress(rows["done"], rows["total"], "scoring rows")
+
+    request = EvalRequest(target=target, **asdict(answers))
+    result = evaluate_target(registry, request, on_start=started, on_batch=batch)
+    scores = "; ".join(
+        (f"{b.name}: " if b.name else "") + ", ".join(f"{k} {v:.4f}" for k, v in b.scores.items())
+        for b in result.branches
+    )
+    return f"{target} on {Path(result.dataset).name} (n={result.n}): {scores}"
