@@ -184,3 +184,26 @@ def test_missing_column_names_the_columns(cli, tiny_bert: Path, tmp_path: Path) 
     dataset = write_jsonl(tmp_path / "odd.jsonl", [{"body": "good", "label": "positive"}])
     result = cli("eval", "-", "--dataset", dataset, "--base", tiny_bert, "--task", "classification")
     assert result.exit_code == 1 and "no text column" in result.stderr and "body, label" in result.stderr
+
+
+def test_a_folder_of_splits_through_datasets(registry, cli, tiny_bert: Path, tmp_path: Path, monkeypatch) -> None:
+    """A folder (or Hub id) goes through `datasets`; ClassLabel integers are matched by name."""
+    import datasets
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    features = datasets.Features({"text": datasets.Value("string"),
+                                  "label": datasets.ClassLabel(names=["negative", "positive"])})
+    folder = tmp_path / "sentiment"
+    folder.mkdir()
+    for split, rows in (("train", sentiment_rows(40, seed=1)), ("test", sentiment_rows(12, seed=2))):
+        table = {"text": [r["text"] for r in rows], "label": [int(r["label"] == "positive") for r in rows]}
+        datasets.Dataset.from_dict(table, features=features).to_parquet(str(folder / f"{split}.parquet"))
+    result = train_adapter(registry, TrainRequest("lora", str(tiny_bert), str(folder), "from-folder",
+                                                  settings=LoopSettings(epochs=1, batch_size=8, max_steps=2)))
+    assert registry.get_adapter("from-folder").labels == ["negative", "positive"]
+    assert result.final.split == "test" and result.final.n == 12
+    evaluated = cli("eval", "from-folder", "--dataset", folder, "--split", "test", "--json")
+    assert evaluated.exit_code == 0, evaluated.stderr
+    assert evaluated.json()["branches"][0]["scores"] == pytest.approx(result.final.branches[0].scores)
+    missing = cli("eval", "from-folder", "--dataset", folder)
+    assert missing.exit_code == 1 and "split 'validation'" in missing.stderr

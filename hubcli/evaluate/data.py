@@ -95,7 +95,7 @@ def _hub(name: str, split: str | None) -> Dataset:
             f"{name!r} is not a local file; Hugging Face datasets need the `datasets` package "
             "(pip install 'hubcli[datasets]')"
         ) from None
-    repo, _, config = name.partition(":")
+    repo, _, config = (name, "", "") if Path(name).exists() else name.partition(":")
     chosen = split or "validation"
     try:
         loaded = datasets.load_dataset(repo, config or None, split=chosen)
@@ -103,19 +103,24 @@ def _hub(name: str, split: str | None) -> Dataset:
         raise DatasetError(f"cannot load dataset {name!r} split {chosen!r}: {str(exc).splitlines()[0]}") from None
     names = None
     for feature in loaded.features.values():
-        if isinstance(feature, datasets.ClassLabel):
-            names = list(feature.names)
+        inner = getattr(feature, "feature", feature)  # tag lists: a sequence of ClassLabel
+        if isinstance(inner, datasets.ClassLabel):
+            names = list(inner.names)
             break
     return Dataset(name, chosen, loaded.to_list(), f"hf:{loaded._fingerprint}", names)
 
 
+def is_local_file(source: str) -> bool:
+    return Path(source).expanduser().is_file()
+
+
 def load(source: str, split: str | None = None) -> Dataset:
-    """The rows of ``source``: a local file path, else a Hugging Face dataset id
-    (``glue:sst2`` names a config)."""
+    """The rows of ``source``: a local file; a local folder of per-split files or a Hugging
+    Face dataset id, both read by ``datasets`` (``glue:sst2`` names a config)."""
     path = Path(source).expanduser()
+    if path.is_dir():  # a folder of data files, one per split (train.csv, test.parquet …)
+        return _hub(str(path), split)
     if path.exists():
-        if path.is_dir():
-            raise DatasetError(f"{path}: a folder; give one CSV, JSONL or Parquet file")
         return _local(path, split)
     if path.suffix.lower() in LOCAL_SUFFIXES:
         raise DatasetError(f"{path}: no such file")

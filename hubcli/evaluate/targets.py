@@ -94,11 +94,18 @@ def stitch_target(
     def single_id(node: Any) -> int | None:
         return registry.get_adapter(node.name).id if isinstance(node, AdapterRef) else None
 
+    device_of_model = next(stitched.model.parameters()).device
+
+    def on_device(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Every input on the model's device (``StitchedModel.forward`` moves only the ids and
+        the mask; BERT's token_type_ids come along here)."""
+        return {key: value.to(device_of_model) for key, value in inputs.items()}
+
     if replicas == 1:
         branches = [Branch(None, single_id(validated.root), _labels_for(stitched, registry, names))]
 
         def run(inputs: dict[str, torch.Tensor]) -> list[torch.Tensor]:
-            return [stitched.forward(**inputs)["logits"]]
+            return [stitched.forward(**on_device(inputs))["logits"]]
     else:
         block = next(b for b in setup.spec.blocks() if setup.spec.plugin(b).replicates_batch)
         branches = [
@@ -107,7 +114,7 @@ def stitch_target(
         ]
 
         def run(inputs: dict[str, torch.Tensor]) -> list[torch.Tensor]:
-            return [part["logits"] for part in outputs_per_child(stitched.forward(**inputs), setup)]
+            return [part["logits"] for part in outputs_per_child(stitched.forward(**on_device(inputs)), setup)]
 
     return Runnable(base, stitched.model, run, branches, peft_task)
 

@@ -84,8 +84,16 @@ class TrainResult:
 
 
 def split_rows(source: str, split: str | None, eval_split: str | None, seed: int) -> tuple[datasets.Dataset, datasets.Dataset]:
-    """(training rows, evaluation rows): by the file's ``split`` column when it has one, else a
-    seeded 10 % holdout."""
+    """(training rows, evaluation rows): the named splits of a folder or Hub dataset; by the
+    file's ``split`` column when it has one; else a seeded 10 % holdout."""
+    if not datasets.is_local_file(source):
+        train = datasets.load(source, split or "train")
+        for name in [eval_split] if eval_split else EVAL_SPLITS:
+            try:
+                return train, datasets.load(source, name)
+            except datasets.DatasetError:
+                continue
+        raise HubcliError(f"{source}: no evaluation split ({', '.join(EVAL_SPLITS)}); pass --eval-split")
     whole = datasets.load(source)
     if datasets.SPLIT_COLUMN in whole.rows[0] or split or eval_split:
         train = datasets.load(source, split or "train")
