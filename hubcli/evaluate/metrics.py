@@ -9,11 +9,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-CLASSIFICATION = ("accuracy", "f1_macro", "matthews")
-REGRESSION = ("pearson", "spearman", "mse")
-TOKEN = ("entity_f1", "entity_precision", "entity_recall", "token_accuracy")
-LANGUAGE_MODEL = ("perplexity", "loss")
-
 
 def classification(gold: Sequence[int], predicted: Sequence[int]) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef

@@ -38,7 +38,6 @@ class Runnable:
     """A model ready for evaluation and how to read one logits tensor per branch."""
 
     base: str
-    model: nn.Module
     run: Callable[[dict[str, torch.Tensor]], list[torch.Tensor]]
     branches: list[Branch]
     peft_task: str | None
@@ -116,7 +115,7 @@ def stitch_target(
         def run(inputs: dict[str, torch.Tensor]) -> list[torch.Tensor]:
             return [part["logits"] for part in outputs_per_child(stitched.forward(**on_device(inputs)), setup)]
 
-    return Runnable(base, stitched.model, run, branches, peft_task)
+    return Runnable(base, run, branches, peft_task)
 
 
 AUTO_CLASS = {
@@ -155,4 +154,4 @@ def bare_base(base: str | None, task: str, labels: list[str], *, dtype: str, dev
     def run(inputs: dict[str, torch.Tensor]) -> list[torch.Tensor]:
         return [model(**{k: v.to(device) for k, v in inputs.items()}).logits]
 
-    return Runnable(base, model, run, [Branch(None, None, labels)], None)
+    return Runnable(base, run, [Branch(None, None, labels)], None)

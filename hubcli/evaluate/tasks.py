@@ -220,11 +220,9 @@ class Scorer:
         self.predicted: list[Any] = []
         self.nll = 0.0
         self.tokens = 0
-        self.examples = 0
 
     def add(self, logits: torch.Tensor, targets: torch.Tensor) -> None:
         logits, targets = logits.float().cpu(), targets.cpu()
-        self.examples += targets.shape[0]
         name = self.task.name
         if name == "causal-lm":
             predicted, wanted = logits[:, :-1], targets[:, 1:]
