@@ -18,6 +18,8 @@ class TuiAction:
     label: str
     description: str
     needs_selection: bool = False
+    needs_adapters: int = 0
+    """How many adapters the registry must hold for the action to make sense (merge: two)."""
     show: bool = True
 
 
@@ -36,8 +38,10 @@ ACTIONS: tuple[TuiAction, ...] = (
     TuiAction("toggle_theme", "f12", "Theme", "Switch between the dark and the light theme"),
     TuiAction("pull", "ctrl+l", "Pull", "Pull adapters from a Hub repository"),
     TuiAction("push", "ctrl+u", "Push", "Push the selected adapter to a Hub repository", needs_selection=True),
-    TuiAction("stitch", "ctrl+t", "Stitch", "Compose adapters into a stitch recipe"),
+    TuiAction("stitch", "ctrl+t", "Stitch", "Compose adapters into a stitch recipe", needs_adapters=1),
     TuiAction("eval", "ctrl+n", "Eval", "Evaluate the selected adapter on a dataset", needs_selection=True),
+    TuiAction("merge", "ctrl+g", "Merge", "Merge adapters into a new one (linear, TIES, DARE …)", needs_adapters=2),
+    TuiAction("compare", "ctrl+r", "Compare", "Heatmap of weight distances between adapters", needs_adapters=2),
     TuiAction("focus_filter", "slash", "Filter", "Type to filter adapters", show=False),
 )
 

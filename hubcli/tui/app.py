@@ -148,6 +148,7 @@ class HubcliApp(RegistryActions):
     def _show_counts(self, total: int, groups: GroupCounts) -> None:
         self.adapter_count = total
         self.sub_title = f"{self.registry.display_location} · {total:,} adapter{'s' if total != 1 else ''}"
+        self.refresh_bindings()  # merge and compare need two adapters
         self.main.query_one(GroupTree).show_counts(groups)
 
     # -- browsing --------------------------------------------------------------------------
@@ -204,6 +205,8 @@ class HubcliApp(RegistryActions):
             return False
         if spec.needs_selection and self.table.selected is None:
             return None  # shown dimmed in the footer, left out of the palette
+        if (self.adapter_count or 0) < spec.needs_adapters:
+            return None
         return True
 
     def action_available(self, action_id: str) -> bool:

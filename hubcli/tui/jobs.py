@@ -7,8 +7,9 @@ interrupted from outside.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.binding import Binding
@@ -34,6 +35,8 @@ class Job:
     done: int = 0
     total: int | None = None
     message: str = ""
+    on_result: Callable[[Any], str] | None = None
+    """What the app does with the work's result (e.g. open a screen); returns the job's message."""
 
     def bar(self) -> str:
         if self.state == "done":

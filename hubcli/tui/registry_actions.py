@@ -22,11 +22,13 @@ from textual.worker import Worker, WorkerState
 from hubcli.tui import tasks
 from hubcli.tui.adapter_table import AdapterTable
 from hubcli.tui.add_dialog import AddDialog, AddRequest
+from hubcli.tui.analysis_dialogs import CompareDialog, CompareRequest, MergeDialog, MergeRequest
 from hubcli.tui.composer import ComposerDialog, RecipeRequest
 from hubcli.tui.dialogs import ConfirmDialog, MessageDialog, TagChange, TagDialog, error_dialog
 from hubcli.tui.eval_dialog import EvalAnswers, EvalDialog
 from hubcli.tui.hub_dialogs import PullDialog, PullRequest, PushDialog, PushRequest
 from hubcli.tui.jobs import Job, JobCancelled, JobsPanel
+from hubcli.tui.similarity import SimilarityScreen
 from registry import Registry, VerifyReport
 
 PROGRESS_INTERVAL_S = 0.1
@@ -62,14 +64,16 @@ class RegistryActions(App[None]):
 
     # -- jobs ------------------------------------------------------------------------------
 
-    def start_job(self, title: str, work: Callable[[tasks.Progress], Any]) -> Job:
+    def start_job(self, title: str, work: Callable[[tasks.Progress], Any],
+                  on_result: Callable[[Any], str] | None = None) -> Job:
         """Run ``work(progress)`` in a thread worker, listed in the jobs panel.
 
         ``progress`` may be called from any thread (Hub downloads report from their own pool);
         it raises ``JobCancelled`` once the user cancelled, and forwards at most one update per
-        ``PROGRESS_INTERVAL_S`` to the screen, besides the last of each stage.
+        ``PROGRESS_INTERVAL_S`` to the screen, besides the last of each stage. ``on_result``
+        takes the result on the UI thread and returns the job's message (default: ``str``).
         """
-        job = Job(next(self._job_ids), title)
+        job = Job(next(self._job_ids), title, on_result=on_result)
         last_update = [0.0]
 
         def progress(done: int, total: int | None, what: str) -> None:
@@ -105,7 +109,12 @@ class RegistryActions(App[None]):
         if state == WorkerState.SUCCESS:
             result = worker.result
             job.state = "done"
-            job.message = tasks.verify_summary(result) if isinstance(result, VerifyReport) else str(result)
+            if job.on_result is not None:
+                job.message = job.on_result(result)
+            elif isinstance(result, VerifyReport):
+                job.message = tasks.verify_summary(result)
+            else:
+                job.message = str(result)
             if isinstance(result, VerifyReport) and not result.ok:
                 problems = [f"missing {sha}" for sha in result.missing] + [f"corrupt {sha}" for sha in result.corrupt]
                 self.push_screen(MessageDialog("Verify found problems", "\n".join([job.message, *problems]),
@@ -205,6 +214,32 @@ class RegistryActions(App[None]):
                 self.start_job(f"eval {name}", partial(tasks.evaluate, self.registry, name, answers))
 
         self.push_screen(EvalDialog(name), answered)
+
+    def _selected_name(self) -> str | None:
+        adapter = self.table.selected
+        return adapter.name if adapter is not None else None
+
+    def action_merge(self) -> None:
+        def answered(request: MergeRequest | None) -> None:
+            if request is not None:
+                self.start_job(f"merge {request.name}", partial(
+                    tasks.merge, self.registry, request.name, request.sources, request.spec
+                ))
+
+        self.push_screen(MergeDialog(self.registry, self._selected_name()), answered)
+
+    def action_compare(self) -> None:
+        def answered(request: CompareRequest | None) -> None:
+            if request is not None:
+                self.start_job(f"compare {', '.join(request.names)}", partial(
+                    tasks.compare, self.registry, request.names, request.metric
+                ), on_result=self._show_similarity)
+
+        self.push_screen(CompareDialog(self.registry, self._selected_name()), answered)
+
+    def _show_similarity(self, similarity: tasks.Similarity) -> str:
+        self.push_screen(SimilarityScreen(similarity))
+        return f"{similarity.metric} distances between {len(similarity.names)} adapters"
 
     def action_verify(self) -> None:
         self.start_job("verify", partial(tasks.verify, self.registry))

@@ -8,12 +8,13 @@ registry's typed errors, which the app shows in an error dialog.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hubcli.compose.spec import Node
 from hubcli.compose.text import format_spec
+from hubcli.merge.spec import MergeSpec
 from registry import Registry, VerifyReport
 
 if TYPE_CHECKING:
@@ -22,6 +23,18 @@ if TYPE_CHECKING:
 
 Progress = Callable[[int, int | None, str], None]
 """``progress(done, total, what)``: total None means "unknown" (an indeterminate bar)."""
+
+MEAN_VIEW = "mean over layers"
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """Distances between ``names`` (rows and columns alike) per view: the mean first, then each
+    layer in model order."""
+
+    metric: str
+    names: list[str]
+    views: dict[str, list[list[float]]]
 
 
 def add_from_disk(registry: Registry, path: Path, name: str | None, progress: Progress) -> str:
@@ -154,3 +167,28 @@ def evaluate(registry: Registry, target: str, answers: EvalAnswers, progress: Pr
         for b in result.branches
     )
     return f"{target} on {Path(result.dataset).name} (n={result.n}): {scores}"
+
+
+def merge(registry: Registry, name: str, sources: list[str], spec: MergeSpec, progress: Progress) -> str:
+    """``hubcli merge NAME SOURCES …``: register the merge of ``sources`` as ``name``."""
+    from hubcli.merge.pipeline import merge_adapters
+
+    progress(0, None, f"merging {', '.join(sources)}")
+    outcome = merge_adapters(registry, name, sources, spec)
+    return f"registered {name!r}: {outcome.report['description']}"
+
+
+def compare(registry: Registry, names: list[str], metric: str, progress: Progress) -> Similarity:
+    """``hubcli compare NAMES --metric M``: distance matrices, the mean and one per layer."""
+    from hubcli.analysis.modules import registry_weights
+    from hubcli.analysis.weights import distances
+
+    weights = []
+    for done, name in enumerate(names):
+        progress(done, len(names) + 1, f"reading {name}")
+        weights.append(registry_weights(registry, name))
+    progress(len(names), len(names) + 1, "computing distances")
+    report = distances(weights, metric=metric)
+    views = {MEAN_VIEW: report.mean().tolist()}
+    views.update({layer: matrix.tolist() for layer, matrix in report.per_layer().items()})
+    return Similarity(metric, report.rows, views)

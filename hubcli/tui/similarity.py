@@ -1,0 +1,69 @@
+"""The similarity screen: pairwise weight-space distances between adapters as a heatmap drawn
+in the terminal (coloured cells with their values), the mean over layers first and then one
+layer at a time.
+
+The matrices arrive computed (``tasks.compare`` runs in a job); this screen only draws them,
+with ``hubcli.analysis.terminal.heatmap``, the table ``hubcli compare`` prints.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Label, Static
+
+from hubcli.analysis.terminal import heatmap
+from hubcli.tui.dialogs import Dialog
+from hubcli.tui.tasks import Similarity
+
+
+class SimilarityScreen(Dialog[None]):
+    DEFAULT_CSS = """
+    SimilarityScreen > Vertical { width: 100%; height: 100%; border: none; }
+    SimilarityScreen #heatmap { width: auto; }
+    """
+    HELP: ClassVar[str] = """\
+## Similarity
+
+Pairwise distances between the compared adapters' weight updates (0 on the diagonal): dark
+cells are close, light ones far apart. **Left/Right** step from the mean over layers through
+the layers one by one; **Escape** closes.
+"""
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("escape,q", "dismiss", "Close"),
+        Binding("right,n", "step(1)", "Next layer"),
+        Binding("left,p", "step(-1)", "Previous layer"),
+    ]
+
+    def __init__(self, similarity: Similarity) -> None:
+        super().__init__()
+        self.similarity = similarity
+        self.view = 0
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"Similarity · {self.similarity.metric} distance · {len(self.similarity.names)} adapters",
+                        classes="title")
+            with VerticalScroll():
+                yield Static(id="heatmap")
+
+    def on_mount(self) -> None:
+        self._draw()
+
+    @property
+    def view_name(self) -> str:
+        return list(self.similarity.views)[self.view]
+
+    def action_step(self, delta: int) -> None:
+        self.view = (self.view + delta) % len(self.similarity.views)
+        self._draw()
+
+    def _draw(self) -> None:
+        names = self.similarity.names
+        title = f"{self.view_name} ({self.view + 1}/{len(self.similarity.views)})"
+        self.query_one("#heatmap", Static).update(
+            heatmap(self.similarity.views[self.view_name], names, names, title=title)
+        )

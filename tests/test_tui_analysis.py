@@ -1,0 +1,110 @@
+"""Merge and compare from the TUI, on two random LoRAs of a tiny Llama (real PEFT files imported
+into a real registry): the merge registers a new adapter, compare opens the heatmap."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from textual.message import Message
+from textual.pilot import Pilot
+from textual.widgets import Input, Select, SelectionList, Static
+
+from hubcli.analysis.weights import METRICS
+from hubcli.tui.adapter_picker import AdapterPicker
+from hubcli.tui.analysis_dialogs import DISTANCE_METRICS, CompareDialog, MergeDialog
+from hubcli.tui.app import HubcliApp
+from hubcli.tui.commands import ActionsProvider
+from hubcli.tui.similarity import SimilarityScreen
+from registry import Registry
+from tests.test_tui_support import collect_messages, finished_jobs, settle
+
+pytest.importorskip("peft")
+
+
+@pytest.fixture
+def loras(registry: Registry, tmp_path: Path) -> Registry:
+    from tests.test_merge_support import peft_folder, register, tiny_llama
+
+    base = tiny_llama()
+    for name, seed in (("a", 1), ("b", 2), ("c", 3)):
+        register(registry, peft_folder(base, tmp_path / name, seed=seed), name)
+    return registry
+
+
+async def check(pilot: Pilot, *names: str) -> None:
+    """Check ``names`` in the open dialog's picker (the table's selection is checked already)."""
+    picker = pilot.app.screen.query_one(AdapterPicker)
+    await settle(pilot, lambda: picker.loaded)
+    selection = picker.query_one(SelectionList)
+    for name in names:
+        selection.toggle(name)
+    await settle(pilot)
+
+
+def test_the_metrics_offered_are_compares() -> None:
+    assert DISTANCE_METRICS == METRICS
+
+
+def test_merge_two_adapters_into_a_new_one(loras: Registry) -> None:
+    messages: list[Message] = []
+
+    async def scenario() -> None:
+        app = HubcliApp(loras)
+        async with app.run_test(size=(130, 40), message_hook=collect_messages(messages)) as pilot:
+            await settle(pilot, lambda: app.adapter_count == 3 and app.table.selected is not None)
+            await pilot.press("ctrl+g")
+            assert isinstance(app.screen, MergeDialog)
+            await check(pilot, "b")
+            app.screen.query_one("#weights", Input).value = "1"
+            app.screen.query_one("#name", Input).focus()
+            await pilot.press(*"ab", "enter")
+            assert isinstance(app.screen, MergeDialog)  # one weight for two adapters: refused
+            app.screen.query_one("#weights", Input).value = "0.7,0.3"
+            app.screen.query_one("#method", Select).value = "ties"
+            app.screen.query_one("#rank", Input).value = "2"
+            await pilot.press("enter")
+            await settle(pilot, lambda: len(finished_jobs(messages)) == 1, timeout=30)
+            job = finished_jobs(messages)[0]
+            assert job.state == "done", job.message
+            merged = loras.get_adapter("ab")
+            assert merged.method_config["r"] == 2 and merged.source_kind == "merge"
+            assert job.message.startswith("registered 'ab': merge ties of a (w=0.7), b (w=0.3)")
+
+    asyncio.run(scenario())
+
+
+def test_compare_opens_the_heatmap(loras: Registry) -> None:
+    messages: list[Message] = []
+
+    async def scenario() -> None:
+        app = HubcliApp(loras)
+        async with app.run_test(size=(130, 40), message_hook=collect_messages(messages)) as pilot:
+            await settle(pilot, lambda: app.adapter_count == 3 and app.table.selected is not None)
+            hits = [hit.text async for hit in ActionsProvider(app.screen).discover()]
+            assert any("Heatmap" in str(text) for text in hits)
+            await pilot.press("ctrl+r")
+            assert isinstance(app.screen, CompareDialog)
+            await check(pilot, "b", "c")
+            app.screen.query_one("#metric", Select).value = "cosine"
+            await pilot.click("#confirm")
+            await settle(pilot, lambda: isinstance(app.screen, SimilarityScreen), timeout=30)
+            screen = app.screen
+            assert isinstance(screen, SimilarityScreen)
+            assert screen.similarity.names == ["a", "b", "c"] and screen.similarity.metric == "cosine"
+            mean = screen.similarity.views["mean over layers"]
+            assert all(mean[i][i] == pytest.approx(0, abs=1e-5) for i in range(3))
+            assert mean[0][1] == pytest.approx(mean[1][0]) and mean[0][1] > 0
+            console = Console(width=130, record=True, file=io.StringIO())
+            console.print(screen.query_one("#heatmap", Static).content)
+            drawn = console.export_text()
+            assert "mean over layers (1/" in drawn and f"{mean[0][1]:.3f}" in drawn
+            await pilot.press("right")
+            assert screen.view_name.startswith("layer.0")
+            await pilot.press("escape")
+            assert finished_jobs(messages)[0].message == "cosine distances between 3 adapters"
+
+    asyncio.run(scenario())
