@@ -27,6 +27,7 @@ from hubcli.tui.composer import ComposerDialog, RecipeRequest
 from hubcli.tui.dialogs import ConfirmDialog, MessageDialog, TagChange, TagDialog, error_dialog
 from hubcli.tui.eval_dialog import EvalAnswers, EvalDialog
 from hubcli.tui.hub_dialogs import PullDialog, PullRequest, PushDialog, PushRequest
+from hubcli.tui.hub_screen import HubScreen
 from hubcli.tui.jobs import Job, JobCancelled, JobsPanel
 from hubcli.tui.similarity import SimilarityScreen
 from registry import Registry, VerifyReport
@@ -173,12 +174,20 @@ class RegistryActions(App[None]):
     def action_pull(self) -> None:
         def answered(request: PullRequest | None) -> None:
             if request is not None:
-                self.start_job(f"pull {request.repo}", partial(
-                    tasks.pull_from_hub, self.registry, request.repo, request.revision, request.name,
-                    request.every,
-                ))
+                self.start_pull(request)
 
         self.push_screen(PullDialog(), answered)
+
+    def start_pull(self, request: PullRequest) -> None:
+        self.start_job(f"pull {request.repo}", partial(
+            tasks.pull_from_hub, self.registry, request.repo, request.revision, request.name, request.every,
+        ))
+
+    def action_hub(self) -> None:
+        self.push_screen(HubScreen())
+
+    def on_hub_screen_pull_asked(self, event: HubScreen.PullAsked) -> None:
+        self.start_pull(PullRequest(event.repo_id, revision=None, name=None, every=False))
 
     def action_push(self) -> None:
         adapter = self.table.selected

@@ -19,10 +19,13 @@ from registry import Registry, VerifyReport
 
 if TYPE_CHECKING:
     from hubcli.hub.progress import Progress as HubProgress
+    from hubcli.hub.search import HubAdapter
     from hubcli.tui.eval_dialog import EvalAnswers
 
 Progress = Callable[[int, int | None, str], None]
 """``progress(done, total, what)``: total None means "unknown" (an indeterminate bar)."""
+
+HUB_RESULTS = 50
 
 MEAN_VIEW = "mean over layers"
 
@@ -192,3 +195,29 @@ def compare(registry: Registry, names: list[str], metric: str, progress: Progres
     views = {MEAN_VIEW: report.mean().tolist()}
     views.update({layer: matrix.tolist() for layer, matrix in report.per_layer().items()})
     return Similarity(metric, report.rows, views)
+
+
+def search_hub(query: str, library: str | None) -> list[HubAdapter]:
+    """``hubcli search QUERY [--library L]`` (endpoint and token from the environment)."""
+    from hubcli.hub.search import search
+
+    return search(query or None, library=library, limit=HUB_RESULTS)
+
+
+@dataclass(frozen=True)
+class HubFile:
+    path: str
+    size: int | None
+
+
+def hub_files(repo_id: str) -> list[HubFile]:
+    """The files of ``repo_id`` on its default branch, with sizes."""
+    from huggingface_hub import HfApi
+
+    from hubcli.hub import settings
+    from hubcli.hub.errors import hub_errors
+
+    url = settings.endpoint()
+    with hub_errors(repo_id, None, url):
+        info = HfApi(endpoint=url).model_info(repo_id, files_metadata=True)
+    return [HubFile(s.rfilename, s.size) for s in info.siblings or []]
