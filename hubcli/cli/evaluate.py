@@ -76,20 +76,37 @@ def _row_dict(evaluation: Any) -> dict[str, Any]:
 
 
 def comparison(rows: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
-    """(metric columns, one line per target × branch × dataset × split × task); a later
-    evaluation of the same line replaces an earlier one."""
+    """(metric columns, one line per target × branch × base × dataset × split × task × dtype);
+    a later evaluation of the same line replaces an earlier one."""
     metric_names: list[str] = []
     lines: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:
-        key = (row["target"], row["branch"], row["base_model"], row["dataset"], row["split"], row["task"])
+        key = (row["target"], row["branch"], row["base_model"], row["dataset"], row["split"], row["task"],
+               row["dtype"])
         line = lines.setdefault(key, {"target": row["target"], "branch": row["branch"], "base_model": row["base_model"],
                                       "dataset": row["dataset"], "split": row["split"], "task": row["task"],
-                                      "n": row["n"], "scores": {}})
+                                      "dtype": row["dtype"], "n": row["n"], "scores": {}})
         line["scores"][row["metric"]] = row["value"]
         line["n"] = row["n"]
         if row["metric"] not in metric_names:
             metric_names.append(row["metric"])
     return metric_names, list(lines.values())
+
+
+def _shown(line: dict[str, Any]) -> str:
+    """The target as the table names it: the bare base spelled out, branch and dtype added."""
+    shown = BARE_LABEL if line["target"] == "-" else line["target"]
+    if line["branch"]:
+        shown += f" › {line['branch']}"
+    if line["dtype"] not in (None, "float32"):
+        shown += f" ({line['dtype']})"
+    return shown
+
+
+def _where(line: dict[str, Any]) -> str:
+    """A local dataset by its file name (the full path is in --json), with the split."""
+    stored = Path(line["dataset"])
+    return (stored.name if stored.exists() else line["dataset"]) + (f" [{line['split']}]" if line["split"] else "")
 
 
 @app.command("evals")
@@ -107,18 +124,19 @@ def evals_command(
             console.print("no evaluations (run `hubcli eval TARGET --dataset FILE`)")
             return
         names, lines = comparison(items)
-        table = Table(box=None, header_style="bold")
-        table.add_column("target", no_wrap=True)
-        for column in ("dataset", "task", "n", *names):
-            table.add_column(column, justify="right" if column == "n" or column in names else "left")
+        wheres = {(_where(line), line["task"] or "") for line in lines}
+        shared = len(wheres) == 1  # one dataset and task: say it once, in the title
+        table = Table(box=None, header_style="bold", title=escape(" · ".join(next(iter(wheres)))) if shared else None)
+        longest = max(len(_shown(line)) for line in lines)
+        table.add_column("target", no_wrap=True, overflow="ellipsis", min_width=min(longest, 24), max_width=60)
+        for column, widest in (("dataset", 24), ("task", 14))[: 0 if shared else 2]:
+            table.add_column(column, no_wrap=True, overflow="ellipsis", max_width=widest)
+        for column in ("n", *names):
+            table.add_column(column, justify="right", no_wrap=True, min_width=max(4, len(column)))
         for line in lines:
-            shown = BARE_LABEL if line["target"] == "-" else line["target"]
-            if line["branch"]:
-                shown += f" › {line['branch']}"
-            stored = Path(line["dataset"])
-            where = (stored.name if stored.exists() else line["dataset"]) + (f" [{line['split']}]" if line["split"] else "")
             cells = [f"{line['scores'][m]:.4f}" if m in line["scores"] else "" for m in names]
-            table.add_row(escape(shown), escape(where), line["task"] or "", str(line["n"]), *cells)
+            described = [] if shared else [escape(_where(line)), line["task"] or ""]
+            table.add_row(escape(_shown(line)), *described, str(line["n"]), *cells)
         console.print(table)
 
     emit(rows, as_json, render)
