@@ -29,9 +29,7 @@ def demo_command(
     steps: Annotated[int | None, typer.Option("--steps", min=1, help="Cap every training run at this many steps (quick try).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Offline first run: train two LoRAs and a bottleneck adapter on a bundled sentiment dataset
-    over the bundled all-MiniLM-L6-v2, merge the LoRAs, save an average recipe, score everything
-    against the bare base, print the table."""
+    """Offline first run: train, merge and compose adapters on a bundled model and dataset, score them."""
     from hubcli.demo import run_demo
 
     report = run_demo(state.registry(), max_steps=steps,

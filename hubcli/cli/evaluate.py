@@ -115,8 +115,7 @@ def evals_command(
     dataset: Annotated[str | None, typer.Option("--dataset", help="Only this dataset (as stored).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Stored evaluations as a comparison table: one line per target and dataset, one column
-    per metric (the latest run wins)."""
+    """Stored evaluations as a comparison table, one column per metric (the latest run wins)."""
     rows = [_row_dict(e) for e in state.registry().evaluations(target=target, dataset=dataset)]
 
     def render(items: list[dict[str, Any]]) -> None:
