@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 from textual.pilot import Pilot
-from textual.widgets import TabbedContent
+from textual.widgets import OptionList, SelectionList, TabbedContent
 
+from hubcli.tui.adapter_picker import AdapterPicker
 from hubcli.tui.app import HubcliApp
+from hubcli.tui.similarity import SimilarityScreen
 from registry import Adapter, Registry
 from tests.test_tui_support import add_sample_adapters, settle
 
@@ -64,3 +66,49 @@ def test_light_theme_config_tab(snap_compare, fixed_registry: Registry) -> None:
         await settle(pilot)
 
     assert snap_compare(HubcliApp(fixed_registry), terminal_size=SIZE, run_before=light_config)
+
+
+def test_stitch_composer(snap_compare, fixed_registry: Registry) -> None:
+    async def compose_a_tree(pilot: Pilot) -> None:
+        await ready(pilot)
+        await pilot.press("ctrl+t")
+        dialog = pilot.app.screen
+        await settle(pilot, lambda: dialog.query_one(AdapterPicker).loaded)
+        for list_id, index in (("#blocks", "stack"), ("#picker-list", "sentiment-lora"), ("#blocks", "fuse"),
+                               ("#picker-list", "ner-lora"), ("#picker-list", "qa-bottleneck")):
+            options = dialog.query_one(list_id, OptionList)
+            options.focus()
+            options.highlighted = next(i for i in range(options.option_count)
+                                       if str(options.get_option_at_index(i).prompt).split()[0] == index)
+            await pilot.press("enter")
+            await settle(pilot)
+
+    assert snap_compare(HubcliApp(fixed_registry), terminal_size=SIZE, run_before=compose_a_tree)
+
+
+def test_similarity_heatmap(snap_compare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("peft")
+    from tests.test_merge_support import peft_folder, register, tiny_llama
+
+    monkeypatch.chdir(tmp_path)
+    registry = Registry(Path("home"))
+    base = tiny_llama()
+    for name, seed in (("alpha", 1), ("beta", 2), ("gamma", 3), ("alpha-too", 1)):
+        register(registry, peft_folder(base, Path("src") / name, seed=seed), name)
+
+    async def compare_all(pilot: Pilot) -> None:
+        app = pilot.app
+        assert isinstance(app, HubcliApp)
+        await settle(pilot, lambda: app.adapter_count == 4 and app.table.selected is not None)
+        await pilot.press("ctrl+r")
+        picker = app.screen.query_one(AdapterPicker)
+        await settle(pilot, lambda: picker.loaded)
+        for name in ("beta", "gamma", "alpha-too"):
+            picker.query_one(SelectionList).toggle(name)
+        await pilot.click("#confirm")
+        await settle(pilot, lambda: isinstance(app.screen, SimilarityScreen), timeout=30)
+
+    try:
+        assert snap_compare(HubcliApp(registry), terminal_size=SIZE, run_before=compare_all)
+    finally:
+        registry.close()

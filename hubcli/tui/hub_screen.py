@@ -50,7 +50,7 @@ def metadata(adapter: HubAdapter, files: list[tasks.HubFile] | None) -> Table:
 
 class HubScreen(Dialog[None]):
     DEFAULT_CSS = """
-    HubScreen > Vertical { width: 100%; height: 100%; border: none; padding: 0 1; }
+    HubScreen > Vertical { width: 100%; height: 1fr; max-height: 100%; border: none; padding: 0 1; }
     HubScreen #search-row { height: auto; }
     HubScreen #query { width: 1fr; }
     HubScreen #library { width: 24; }

@@ -13,7 +13,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Label, Static
+from textual.widgets import Footer, Label, Static
 
 from hubcli.analysis.terminal import heatmap
 from hubcli.tui.dialogs import Dialog
@@ -22,7 +22,7 @@ from hubcli.tui.tasks import Similarity
 
 class SimilarityScreen(Dialog[None]):
     DEFAULT_CSS = """
-    SimilarityScreen > Vertical { width: 100%; height: 100%; border: none; }
+    SimilarityScreen > Vertical { width: 100%; height: 1fr; max-height: 100%; border: none; }
     SimilarityScreen #heatmap { width: auto; }
     """
     HELP: ClassVar[str] = """\
@@ -49,6 +49,7 @@ the layers one by one; **Escape** closes.
                         classes="title")
             with VerticalScroll():
                 yield Static(id="heatmap")
+        yield Footer()
 
     def on_mount(self) -> None:
         self._draw()
