@@ -115,11 +115,13 @@ def record_labels(registry: Any, name: str, labels: list[str]) -> None:
     """Record the head's label names on adapter ``name`` (PEFT files have no place for them;
     ``hubcli eval`` matches datasets to the head by these names)."""
     from registry import Adapter
+    from registry.schema import utcnow
 
     adapter = registry.get_adapter(name)
     with registry.session() as session:
         row = session.get(Adapter, adapter.id)
-        row.labels = labels
+        row.labels = list(labels)
+        row.updated_at = utcnow()
         session.add(row)
         session.commit()
 
