@@ -126,7 +126,7 @@ def test_token_classification(registry, cli, tiny_bert: Path, tmp_path: Path) ->
     for index, row in enumerate(rows):
         row["split"] = "test" if index < 10 else "train"
     dataset = write_jsonl(tmp_path / "ner.jsonl", rows)
-    _quick(registry, tiny_bert, dataset, "ner", task="token-classification")
+    _quick(registry, tiny_bert, dataset, "ner")  # tag lists: token classification
     assert registry.get_adapter("ner").labels == ["B-LOC", "B-PER", "O"]
     result = cli("eval", "ner", "--dataset", dataset, "--split", "test", "--json")
     assert result.exit_code == 0, result.stderr

@@ -52,6 +52,8 @@ def infer_task(peft_task: str | None, rows: Sequence[dict[str, Any]], label_fiel
         label = label_field or _first_present(rows[0], FIELD_CANDIDATES["label"])
         if label is None:
             raise TaskError("cannot tell the task: pass --task (" + ", ".join(TASKS) + ")")
+        if isinstance(rows[0].get(label), list):
+            return "token-classification"  # a tag per word
         numbers = [_number(row.get(label)) for row in rows[:500]]
         if all(n is not None for n in numbers) and any(not n.is_integer() for n in numbers if n is not None):
             return "regression"
