@@ -97,3 +97,17 @@ def test_early_stopping_restores_the_best(registry, tiny_bert: Path, sentiment: 
 def test_train_refusals(cli, tiny_bert: Path, sentiment: Path, args: list[str], message: str) -> None:
     result = cli("train", "--base", tiny_bert, "--dataset", sentiment, "--name", "x", "--max-steps", "1", *args)
     assert result.exit_code == 1 and message in result.stderr, result.stderr
+
+
+def test_a_file_without_splits_holds_out_a_tenth(registry, tiny_bert: Path, tmp_path: Path) -> None:
+    import csv
+
+    path = tmp_path / "plain.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["text", "label"])
+        writer.writeheader()
+        writer.writerows(sentiment_rows(50))
+    settings = LoopSettings(epochs=1, batch_size=8, max_steps=1)
+    result = train_adapter(registry, TrainRequest("lora", str(tiny_bert), str(path), "plain", settings=settings))
+    assert (result.final.split, result.final.n) == ("holdout-0", 5)
+    assert {e.split for e in registry.evaluations(target="plain")} == {"holdout-0"}
