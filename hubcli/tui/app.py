@@ -24,9 +24,11 @@ from textual.worker import Worker, WorkerState
 from hubcli.tui.actions import ACTIONS, ACTIONS_BY_ID
 from hubcli.tui.adapter_table import TABLE_BINDING_IDS, AdapterQuery, AdapterTable
 from hubcli.tui.commands import ActionsProvider
+from hubcli.tui.composer import COMPOSER_BINDING_IDS
 from hubcli.tui.detail import AdapterDetail
 from hubcli.tui.dialogs import Dialog, HelpScreen
 from hubcli.tui.groups import Group, GroupTree
+from hubcli.tui.hub_screen import HUB_BINDING_IDS
 from hubcli.tui.jobs import JOBS_BINDING_IDS, JobsPanel
 from hubcli.tui.keymap import load_keymap
 from hubcli.tui.queries import GroupCounts, group_counts
@@ -111,7 +113,8 @@ class HubcliApp(RegistryActions):
 
     def on_mount(self) -> None:
         self.theme = self.state.theme
-        keymap = load_keymap(self.home, [a.id for a in ACTIONS] + [*TABLE_BINDING_IDS, *JOBS_BINDING_IDS])
+        keymap = load_keymap(self.home, [a.id for a in ACTIONS] + [*TABLE_BINDING_IDS, *JOBS_BINDING_IDS,
+                                                                   *HUB_BINDING_IDS, *COMPOSER_BINDING_IDS])
         self.set_keymap(keymap.keys)
         for problem in keymap.problems:
             self.notify(problem, title="Keymap", severity="warning", timeout=10, markup=False)

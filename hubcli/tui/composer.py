@@ -36,6 +36,8 @@ from hubcli.tui.composition_draft import (
 from hubcli.tui.dialogs import Dialog
 from registry import Registry
 
+COMPOSER_BINDING_IDS = ("remove_node",)
+
 
 @dataclass(frozen=True)
 class RecipeRequest:

@@ -25,6 +25,8 @@ from hubcli.hub.search import LIBRARIES, HubAdapter
 from hubcli.tui import tasks
 from hubcli.tui.dialogs import Dialog
 
+HUB_BINDING_IDS = ("hub_pull",)
+
 
 def metadata(adapter: HubAdapter, files: list[tasks.HubFile] | None) -> Table:
     grid = Table.grid(padding=(0, 2))

@@ -57,7 +57,8 @@ class JobsPanel(DataTable):
     HELP: ClassVar[str] = """\
 ## Jobs
 
-Work started from the dialogs (add, remove, tag, verify) runs in the background and is listed
+Work started from the dialogs (add, remove, tag, verify, pull, push, recipes, eval, merge,
+compare) runs in the background and is listed
 here with its progress and outcome; failures also open an error dialog.
 
 - **c**: cancel the highlighted job (it stops at its next step).
