@@ -92,52 +92,65 @@ def run_demo(
     registry: Any, *, max_steps: int | None = None, say: Callable[[str], None] = lambda _: None
 ) -> DemoReport:
     """Train, register and score the demo adapters (``max_steps`` caps each training run)."""
-    from hubcli.evaluate.pipeline import EvalRequest, evaluate_target, quiet_transformers
+    from hubcli.evaluate.pipeline import quiet_transformers
+
+    base, data = base_model_path(), demo_dataset(registry)
+    report = DemoReport(str(base), str(data))
+    with quiet_transformers():
+        _train_missing(registry, report, max_steps, say)
+        _merge_and_compose(registry, report)
+        _score_missing(registry, report, say)
+    report.table.append({"target": "(base model, untrained head)", "kind": "", "parameters": 0,
+                         **_latest_scores(registry, BARE, report.dataset)})
+    for name in (*(item.name for item in ADAPTERS), MERGED):
+        adapter = registry.get_adapter(name)
+        kind = adapter.architecture + (" (merged)" if name == MERGED else "")
+        report.table.append({"target": name, "kind": kind, "parameters": adapter.num_parameters,
+                             **_latest_scores(registry, name, report.dataset)})
+    report.table.append({"target": RECIPE, "kind": RECIPE_SPEC, "parameters": 0,
+                         **_latest_scores(registry, RECIPE, report.dataset)})
+    return report
+
+
+def _train_missing(registry: Any, report: DemoReport, max_steps: int | None, say: Callable[[str], None]) -> None:
     from hubcli.train.loop import LoopSettings
     from hubcli.train.run import TrainRequest, train_adapter
     from registry.errors import AdapterNotFound
 
-    quiet_transformers()
-    base, data = base_model_path(), demo_dataset(registry)
-    report = DemoReport(str(base), str(data))
     for item in ADAPTERS:
         try:
             registry.get_adapter(item.name)
         except AdapterNotFound:
-            say(f"training {item.name} ({item.architecture}) on {data.name} …")
+            say(f"training {item.name} ({item.architecture}) on {DATA_FILE.name} …")
             settings = LoopSettings(epochs=item.epochs, learning_rate=item.learning_rate, batch_size=16,
                                     patience=None, max_steps=max_steps, seed=0)
-            request = TrainRequest(item.architecture, str(base), str(data), item.name, task="classification",
+            request = TrainRequest(item.architecture, report.base, report.dataset, item.name, task="classification",
                                    options=item.options, settings=settings, tags=("demo",))
             result = train_adapter(registry, request)
             report.done.append(f"trained {item.name}: {result.history.steps} steps")
         else:
             report.done.append(f"{item.name} is already registered")
-    _merge_and_compose(registry, str(base), report)
+
+
+def _score_missing(registry: Any, report: DemoReport, say: Callable[[str], None]) -> None:
+    """The bare base, the merge and the recipe on the test rows (adapters are scored by training)."""
+    from hubcli.evaluate.pipeline import EvalRequest, evaluate_target
+
     for target in (BARE, MERGED, RECIPE):
-        if _latest_scores(registry, target, str(data)):
+        if _latest_scores(registry, target, report.dataset):
             report.done.append(f"{_label(target)} is already scored")
             continue
         say(f"scoring {_label(target)} …")
-        evaluate_target(registry, EvalRequest(target, str(data), split="test", task="classification", base=str(base)))
+        request = EvalRequest(target, report.dataset, split="test", task="classification", base=report.base)
+        evaluate_target(registry, request)
         report.done.append(f"scored {_label(target)}")
-    report.table.append({"target": "(base model, untrained head)", "kind": "", "parameters": 0, **_latest_scores(registry, BARE, str(data))})
-    for item in (*ADAPTERS, MERGED):
-        name = item if isinstance(item, str) else item.name
-        adapter = registry.get_adapter(name)
-        kind = adapter.architecture + (" (merged)" if name == MERGED else "")
-        report.table.append({"target": name, "kind": kind, "parameters": adapter.num_parameters,
-                             **_latest_scores(registry, name, str(data))})
-    report.table.append({"target": RECIPE, "kind": RECIPE_SPEC, "parameters": 0,
-                         **_latest_scores(registry, RECIPE, str(data))})
-    return report
 
 
 def _label(target: str) -> str:
     return "the bare base model" if target == BARE else target
 
 
-def _merge_and_compose(registry: Any, base: str, report: DemoReport) -> None:
+def _merge_and_compose(registry: Any, report: DemoReport) -> None:
     """The merged adapter and the saved recipe, each made once."""
     from hubcli.compose.spec import to_json
     from hubcli.compose.text import format_spec, parse
@@ -159,5 +172,7 @@ def _merge_and_compose(registry: Any, base: str, report: DemoReport) -> None:
         report.done.append(f"recipe {RECIPE} is already saved")
     else:
         tree = parse(RECIPE_SPEC)
-        registry.save_composition(Composition(name=RECIPE, base_model=base, spec=format_spec(tree), spec_json=to_json(tree)))
+        registry.save_composition(
+            Composition(name=RECIPE, base_model=report.base, spec=format_spec(tree), spec_json=to_json(tree))
+        )
         report.done.append(f"saved recipe {RECIPE} = {RECIPE_SPEC}")

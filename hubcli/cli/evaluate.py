@@ -43,13 +43,12 @@ def eval_command(
     from hubcli.evaluate.pipeline import EvalRequest, evaluate_target, quiet_transformers
     from hubcli.evaluate.progress import progress_bar
 
-    quiet_transformers()
     request = EvalRequest(
         target=target, dataset=dataset, split=split, task=task, text_field=text_field,
         text_pair_field=text_pair_field, label_field=label_field, metrics=metric or (),
         batch_size=batch_size, limit=limit, device=device, dtype=dtype, base=base,
     )
-    with progress_bar("rows", quiet=as_json) as bar:
+    with quiet_transformers(), progress_bar("rows", quiet=as_json) as bar:
         job = bar.add_task(f"eval {target}", total=None, note="")
         result = evaluate_target(
             state.registry(), request,

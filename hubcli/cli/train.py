@@ -55,11 +55,10 @@ def train_command(
     from hubcli.train.loop import LoopSettings
     from hubcli.train.run import TrainRequest, train_adapter
 
-    quiet_transformers()
     settings = LoopSettings(epochs=epochs, learning_rate=lr, batch_size=batch_size, eval_every=eval_every,
                             patience=patience, max_steps=max_steps, seed=seed)
     registry = state.registry()
-    with progress_bar("steps", quiet=as_json) as bar:
+    with quiet_transformers(), progress_bar("steps", quiet=as_json) as bar:
         job = bar.add_task(f"train {name}", total=None, note="")
 
         def step(loss: float) -> None:

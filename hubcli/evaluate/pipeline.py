@@ -3,7 +3,8 @@ usable from Python (the demo and the training command call it too)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,12 +64,21 @@ class EvalResult:
         }
 
 
-def quiet_transformers() -> None:
-    """No per-load weight bars or load reports from transformers: our own bar tells progress."""
-    import transformers
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """No per-load weight bars or load reports from transformers while our own bar tells
+    progress; transformers' settings are restored afterwards (commands also run in-process)."""
+    from transformers.utils import logging
 
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
+    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+        if bars:
+            logging.enable_progress_bar()
 
 
 def load_tokenizer(base: str) -> Any:
