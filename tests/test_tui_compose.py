@@ -10,11 +10,13 @@ from textual.message import Message
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static, Tree
 
+from hubcli.tui.actions import ACTIONS_BY_ID
 from hubcli.tui.adapter_picker import AdapterPicker
 from hubcli.tui.app import HubcliApp
+from hubcli.tui.commands import ActionsProvider
 from hubcli.tui.composer import ComposerDialog
 from registry import Registry
-from tests.test_tui_support import add_sample_adapters, collect_messages, finished_jobs, settle
+from tests.test_tui_support import add_sample_adapters, collect_messages, finished_jobs, register, settle
 
 
 async def open_composer(pilot: Pilot) -> ComposerDialog:
@@ -84,5 +86,30 @@ def test_compose_validate_and_save_a_recipe(registry: Registry, tmp_path: Path) 
             assert job.state == "done", job.message
             [recipe] = registry.compositions()
             assert (recipe.name, recipe.base_model, recipe.spec) == ("blend", "bert-base-uncased", spec)
+
+    asyncio.run(scenario())
+
+
+def test_actions_are_offered_only_when_they_apply(registry: Registry, tmp_path: Path) -> None:
+    async def offered(app: HubcliApp) -> set[str]:
+        return {str(hit.text) async for hit in ActionsProvider(app.screen).discover()}
+
+    async def scenario() -> None:
+        app = HubcliApp(registry)
+        async with app.run_test(size=(130, 40)) as pilot:
+            await settle(pilot, lambda: app.adapter_count == 0)
+            hits = await offered(app)
+            assert ACTIONS_BY_ID["hub"].description in hits
+            for action in ("stitch", "eval", "merge", "compare"):
+                assert ACTIONS_BY_ID[action].description not in hits
+            await pilot.press("ctrl+t")
+            assert not isinstance(app.screen, ComposerDialog)
+
+            register(registry, tmp_path, "only")
+            app.action_refresh()
+            await settle(pilot, lambda: app.adapter_count == 1 and app.table.selected is not None)
+            hits = await offered(app)
+            assert {ACTIONS_BY_ID[a].description for a in ("stitch", "eval")} <= hits
+            assert not {ACTIONS_BY_ID[a].description for a in ("merge", "compare")} & hits
 
     asyncio.run(scenario())

@@ -16,7 +16,7 @@ from hubcli.tui.dialogs import MessageDialog
 from hubcli.tui.hub_dialogs import PullDialog, PushDialog
 from hubcli.tui.hub_screen import HubScreen
 from registry import Registry
-from tests.hub_server import TEST_USER, HubServer
+from tests.hub_server import TEST_USER, Fault, HubServer
 from tests.test_tui_support import (
     collect_messages,
     finished_jobs,
@@ -129,3 +129,19 @@ def rendered(widget: Static) -> str:
     console = Console(width=120, record=True, file=io.StringIO())
     console.print(widget.content)
     return console.export_text()
+
+
+def test_a_failed_hub_search_shows_the_hub_error(hub: HubServer, registry: Registry) -> None:
+    hub.state.faults.append(Fault("/api/models", status=400))
+
+    async def scenario() -> None:
+        app = HubcliApp(registry)
+        async with app.run_test(size=(130, 40)) as pilot:
+            await settle(pilot, lambda: app.adapter_count == 0)
+            await pilot.press("ctrl+b", *"lora", "enter")
+            await settle(pilot, lambda: isinstance(app.screen, MessageDialog))
+            assert "answered HTTP 400" in app.screen.message
+            await pilot.press("escape")
+            assert isinstance(app.screen, HubScreen) and not app.screen.searched
+
+    asyncio.run(scenario())

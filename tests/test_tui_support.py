@@ -10,11 +10,13 @@ import asyncio
 import json
 import struct
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from time import monotonic
 
 from textual.message import Message
 from textual.pilot import Pilot
+from textual.worker import WorkerFailed
 
 from hubcli.tui.adapter_table import AdapterTable
 from hubcli.tui.app import HubcliApp
@@ -119,7 +121,8 @@ async def settle(pilot: Pilot, until: Callable[[], bool] | None = None, timeout:
         await pilot.pause()
         workers = [w for w in pilot.app.workers if w.group not in LONG_LIVED_WORKER_GROUPS]
         if workers:  # an empty list would mean "wait for all"
-            await pilot.app.workers.wait_for_complete(workers)
+            with suppress(WorkerFailed):  # the app reports failures itself (error dialogs)
+                await pilot.app.workers.wait_for_complete(workers)
         await pilot.pause()
         if until is None or until():
             return

@@ -18,6 +18,7 @@ from textual.widgets import Input, OptionList, SelectionList
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
+from hubcli.tui.dialogs import error_dialog
 from registry import Registry
 
 PICKER_LIMIT = 200
@@ -86,8 +87,13 @@ class AdapterPicker(Vertical):
                         exclusive=True, exit_on_error=False, description="list adapters")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group == "picker" and event.state == WorkerState.SUCCESS:
+        """Worker events do not bubble, so the picker reports its own failures."""
+        if event.worker.group != "picker":
+            return
+        if event.state == WorkerState.SUCCESS:
             self._show(event.worker.result)
+        elif event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.app.push_screen(error_dialog(event.worker.error))
 
     def _show(self, choices: list[Choice]) -> None:
         self.shown = choices

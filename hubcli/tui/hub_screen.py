@@ -23,7 +23,7 @@ from textual.worker import Worker, WorkerState
 from hubcli.cli.output import human_count, human_size
 from hubcli.hub.search import LIBRARIES, HubAdapter
 from hubcli.tui import tasks
-from hubcli.tui.dialogs import Dialog
+from hubcli.tui.dialogs import Dialog, error_dialog
 
 HUB_BINDING_IDS = ("hub_pull",)
 
@@ -132,6 +132,10 @@ and files show on the right. **p** pulls it into the registry (same job as the p
             self.search()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Worker events do not bubble, so this screen reports its own failures."""
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.query_one("#details", Static).update("")
+            self.app.push_screen(error_dialog(event.worker.error))
         if event.state != WorkerState.SUCCESS:
             return
         if event.worker.group == "hub-search":
