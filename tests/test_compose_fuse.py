@@ -83,3 +83,15 @@ def test_static_fusion_has_no_value_matrix(registry):
     assert names == {"query", "key"}
     assert set(fusion.layers) == {"0_ffn", "1_ffn"}
     assert torch.isfinite(hidden(stitched)).all()
+
+
+def test_fusion_of_adapters_with_heads_runs_none_of_their_heads(registry):
+    """``adapters`` looks for a head named after the fusion; the children's heads stay out."""
+    stitched = fused_bert(registry)
+    import_adapter(registry, AdapterFolder(GOLDEN / "adapters" / "seq_bn_head"), name="seq_bn_head")
+    stitched.attach(read_adapter(registry, "seq_bn_head"))
+    activate(stitched, "fuse(seq_bn, seq_bn_head)")
+    with torch.inference_mode():
+        output = stitched.model(**inputs())
+    assert getattr(output, "logits", None) is None
+    assert output.last_hidden_state.shape == (2, 7, 32)
