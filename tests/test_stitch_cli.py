@@ -50,7 +50,7 @@ def test_saved_recipe_lists_and_predicts(cli, adapters):
     result = cli("stitch", BASE, spec, "--save", "blend", "--json")
     assert result.exit_code == 0, result.stderr
     assert result.json()["adapters"] == [{"name": "lora", "architecture": "lora"}, {"name": "lora_2", "architecture": "lora"}]
-    listed = cli("recipes", "--json").json()
+    listed = cli("list", "--compositions", "--json").json()
     assert [(r["name"], r["spec"]) for r in listed] == [("blend", spec)]
     assert torch.equal(predict(cli, "blend"), predict(cli, spec))
     again = cli("stitch", BASE, spec, "--save", "blend")

@@ -99,9 +99,16 @@ def _list(
                                       "num_parameters, size_bytes or created_at.")] = "name",
     desc: Annotated[bool, typer.Option("--desc", help="Sort descending.")] = False,
     limit: Annotated[int | None, typer.Option("--limit", help="Show at most this many.")] = None,
+    compositions: Annotated[
+        bool, typer.Option("--compositions", help="List the saved stitch recipes instead.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """List registered adapters."""
+    """List registered adapters (or, with --compositions, saved stitch recipes)."""
+    if compositions:
+        from hubcli.cli.stitch import list_recipes
+
+        return list_recipes(as_json)
     registry = state.registry()
     adapters = registry.list_adapters(
         architecture=arch, base_model=base, tag=tag, search=search, sort=sort, descending=desc, limit=limit

@@ -17,7 +17,7 @@ NEXT = (
     ("hubcli list", "the registered adapters"),
     ("hubcli show demo-sentiment-merged", "one adapter: config, files, provenance, scores"),
     ("hubcli evals", "every stored score as a comparison table"),
-    ("hubcli recipes", "saved compositions"),
+    ("hubcli list --compositions", "saved compositions"),
     ('hubcli predict {base} demo-sentiment-lora --text "What a lovely evening!"', "run it on your own sentence"),
     ("hubcli eval demo-sentiment-bottleneck --dataset {dataset} --split test", "score it again"),
     ("hubcli", "the terminal UI"),

@@ -1,6 +1,6 @@
 """``hubcli stitch BASE SPEC``: check a composition against the registry, stitch it into a base
 model, and keep the result: a saved recipe (``--save``), a reloadable bundle (``--out``) or plain
-merged weights (``--out --merge``). ``hubcli recipes`` lists the saved recipes.
+merged weights (``--out --merge``). ``hubcli list --compositions`` lists the saved recipes.
 
 SPEC is the one-line text form (``stack(a, parallel(b, c))``), the JSON form, the name of a
 saved recipe, or a JSON file (hubcli's form, or AdapterHub's ``adapter_setup.json``). Validation needs no torch; torch and transformers are imported only when a model
@@ -200,9 +200,8 @@ def stitch(
     emit(data, as_json, render)
 
 
-@app.command()
-def recipes(as_json: JsonFlag = False) -> None:
-    """List the stitch recipes saved with `hubcli stitch … --save NAME`."""
+def list_recipes(as_json: bool) -> None:
+    """The stitch recipes saved with `hubcli stitch … --save NAME` (`hubcli list --compositions`)."""
     rows = [{"name": c.name, "base_model": c.base_model, "spec": c.spec, "created_at": c.created_at}
             for c in state.registry().compositions()]
 
