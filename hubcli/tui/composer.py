@@ -46,11 +46,15 @@ class RecipeRequest:
     tree: Node
 
 
+def block_arguments(block: DraftBlock) -> str:
+    """The block's arguments as typed in the text form: ``sizes=[2, 2]``."""
+    return format_spec(to_node(DraftBlock(block.kind, [], block.args)))[len(block.kind) + 1:-1]
+
+
 def node_label(node: DraftNode) -> Text:
     if isinstance(node, DraftAdapter):
         return Text(node.name)
-    args = format_spec(to_node(DraftBlock(node.kind, [], node.args)))
-    return Text(args, style="bold")
+    return Text(f"{node.kind}({block_arguments(node)})", style="bold")
 
 
 class ComposerDialog(Dialog[RecipeRequest | None]):
@@ -159,7 +163,7 @@ class ComposerDialog(Dialog[RecipeRequest | None]):
         data = event.node.data
         args = self.query_one("#args", Input)
         if isinstance(data, DraftBlock):
-            args.value = format_spec(to_node(DraftBlock(data.kind, [], data.args)))[len(data.kind) + 1:-1]
+            args.value = block_arguments(data)
         else:
             args.value = ""
 
