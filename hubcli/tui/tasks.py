@@ -151,7 +151,6 @@ def evaluate(registry: Registry, target: str, answers: EvalAnswers, progress: Pr
     Cancelling stops between batches, before anything is stored."""
     from hubcli.evaluate.pipeline import EvalRequest, evaluate_target, quiet_transformers
 
-    quiet_transformers()
     progress(0, None, "loading the model and the data")
     rows = {"done": 0, "total": 0}
 
@@ -164,7 +163,8 @@ def evaluate(registry: Registry, target: str, answers: EvalAnswers, progress: Pr
         progress(rows["done"], rows["total"], "scoring rows")
 
     request = EvalRequest(target=target, **asdict(answers))
-    result = evaluate_target(registry, request, on_start=started, on_batch=batch)
+    with quiet_transformers():
+        result = evaluate_target(registry, request, on_start=started, on_batch=batch)
     scores = "; ".join(
         (f"{b.name}: " if b.name else "") + ", ".join(f"{k} {v:.4f}" for k, v in b.scores.items())
         for b in result.branches
