@@ -48,7 +48,10 @@ FIELDS: tuple[tuple[str, str, str], ...] = (
 
 
 class EvalDialog(Dialog[EvalAnswers | None]):
-    DEFAULT_CSS = "EvalDialog VerticalScroll { height: auto; max-height: 30; }"
+    DEFAULT_CSS = """
+    EvalDialog > Vertical { height: 90%; }
+    EvalDialog VerticalScroll { height: 1fr; }
+    """
     BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, adapter_name: str) -> None:

@@ -57,7 +57,7 @@ class HubScreen(Dialog[None]):
     HubScreen #query { width: 1fr; }
     HubScreen #library { width: 24; }
     HubScreen #results-row { height: 1fr; }
-    HubScreen #results { width: 3fr; border: round $panel; }
+    HubScreen #results { width: 3fr; height: 1fr; border: round $panel; }
     HubScreen #results:focus { border: round $accent; }
     HubScreen #about { width: 2fr; border: round $panel; }
     """
