@@ -74,7 +74,7 @@ def test_ia3_merges_deviations_from_one(registry, tmp_path, method, weights):
         assert (wrapped.eval()(input_ids=ids, attention_mask=mask).logits - direct).abs().max().item() <= 1e-5
 
 
-@pytest.mark.parametrize("method", ["ties", "dare"])
+@pytest.mark.parametrize("method", ["ties", "dare_linear", "dare_ties"])
 def test_ia3_ties_and_dare_reset_dropped_entries_to_one(registry, tmp_path, method):
     """Trimmed or dropped entries go back to 1 (no scaling), never to 0; DARE's masks are drawn
     module by module in sorted order, inputs in order, from the seeded generator."""
@@ -124,8 +124,11 @@ def test_bottleneck_parameters_are_averaged_in_adapterhub_layout(registry, tmp_p
     for key, value in one.items():
         merged = got[key.replace(".adapters.one.", ".adapters.avg.")]
         assert torch.allclose(merged, 0.75 * value + 0.25 * (-3.0 * value), atol=1e-6)
-    with pytest.raises(MergeError, match="only with --method linear"):
-        merge_adapters(registry, "t", ["one", "two"], make_spec(2, method="ties"))
+    for method in ("ties", "svd"):
+        with pytest.raises(MergeError, match="only with --method linear"):
+            merge_adapters(registry, "t", ["one", "two"], make_spec(2, method=method))
+    with pytest.raises(MergeError, match="--rank applies to LoRA"):
+        merge_adapters(registry, "t", ["one", "two"], make_spec(2, rank=2))
 
 
 def expect_refusal(registry, sources, message, spec=None, name="merged"):
@@ -152,9 +155,11 @@ def test_refusals_leave_the_registry_unchanged(registry, tmp_path):
     expect_refusal(registry, ["a", "q"], "adapt different modules")
     expect_refusal(registry, ["a", "wide"], "has shape [32, 37] in 'a' but [48, 37] in 'wide'")
     expect_refusal(registry, ["a", "dora"], "use_dora is set")
-    expect_refusal(registry, ["a", "a"], "--exact", make_spec(2, method="ties", exact=True))
     expect_refusal(registry, ["a", "ia3"], "already exists", name="ia3")
-    expect_refusal(registry, ["ia3", "ia3"], "--rank and --exact apply to LoRA", make_spec(2, rank=2))
+    expect_refusal(registry, ["ia3", "ia3"], "--rank and --method svd apply to LoRA", make_spec(2, rank=2))
+    expect_refusal(
+        registry, ["ia3", "ia3"], "--rank and --method svd apply to LoRA", make_spec(2, method="svd")
+    )
 
 
 def seq_cls_lora(base, folder: Path, seed: int) -> Path:

@@ -18,7 +18,7 @@ def loras(registry, tmp_path):
 
 
 def test_merge_then_show(cli, loras):
-    result = cli("merge", "ab", "a", "b", "--weights", "0.7,0.3", "--json")
+    result = cli("merge", "a", "b", "--name", "ab", "--weights", "0.7,0.3", "--json")
     assert result.exit_code == 0, result.stderr
     report = result.json()
     assert report["name"] == "ab" and report["factoring"] == "exact concatenation"
@@ -39,7 +39,7 @@ def test_merge_then_show(cli, loras):
 
 
 def test_svd_merge_prints_the_error_for_people(cli, loras):
-    result = cli("merge", "ab2", "a", "b", "--method", "ties", "--rank", "2", "--density", "0.3")
+    result = cli("merge", "a", "b", "--name", "ab2", "--method", "ties", "--rank", "2", "--density", "0.3")
     assert result.exit_code == 0, result.stderr
     assert "registered 'ab2'" in result.stdout
     assert "rank 2, relative Frobenius error" in result.stdout
@@ -47,13 +47,33 @@ def test_svd_merge_prints_the_error_for_people(cli, loras):
 
 def test_errors_are_one_line_and_change_nothing(cli, loras):
     for args, message in (
-        (("merge", "x", "a"), "merging needs at least two adapters"),
-        (("merge", "x", "a", "b", "--weights", "1"), "--weights has 1 values for 2 adapters"),
-        (("merge", "x", "a", "nope"), "nope"),
-        (("merge", "a", "a", "b"), "already exists"),
+        (("merge", "a", "--name", "x"), "merging needs at least two adapters"),
+        (("merge", "a", "b", "--name", "x", "--weights", "1"), "--weights has 1 values for 2 adapters"),
+        (("merge", "a", "nope", "--name", "x"), "nope"),
+        (("merge", "a", "b", "--name", "a"), "already exists"),
+        (("merge", "a", "b", "--name", "x", "--method", "dare"), "unknown merge method 'dare'"),
     ):
         result = cli(*args)
         assert result.exit_code == 1
         assert result.stderr.startswith("Error: ") and message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert [row["name"] for row in cli("list", "--json").json()] == ["a", "b"]
+
+
+def test_dare_ties_and_svd_record_their_options(cli, loras):
+    result = cli(
+        "merge", "a", "b", "--name", "dt", "--method", "dare_ties", "--density", "0.4", "--seed", "3"
+    )
+    assert result.exit_code == 0, result.stderr
+    description = cli("show", "dt", "--json").json()["description"]
+    assert description.startswith(
+        "merge dare_ties of a (w=1), b (w=1); density=0.4, seed=3, svd rank 8, relative error "
+    )
+    report = cli("merge", "a", "b", "--name", "s", "--method", "svd", "--weights", "1,-1", "--json").json()
+    assert report["factoring"] == "svd" and report["ranks"] == [4] and report["method"] == "svd"
+
+
+def test_the_new_name_is_a_required_option(cli, loras):
+    result = cli("merge", "a", "b")
+    assert result.exit_code == 2 and "Missing option '--name'" in result.stderr
     assert [row["name"] for row in cli("list", "--json").json()] == ["a", "b"]

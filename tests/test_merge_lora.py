@@ -149,7 +149,7 @@ def test_different_scalings_and_ranks_concatenate_exactly(registry, tmp_path):
     assert registry.get_adapter("mix").method_config["r"] == 6
 
 
-@pytest.mark.parametrize("method", ["ties", "dare"])
+@pytest.mark.parametrize("method", ["ties", "dare_linear", "dare_ties"])
 def test_ties_and_dare_act_on_dense_deltas(registry, two_loras, method):
     """The entry-wise methods see ΔWᵢ, not A and B; their result is stored as its best rank-Σrᵢ
     approximation with the error reported; DARE is reproducible from its seed."""
@@ -168,8 +168,8 @@ def test_ties_and_dare_act_on_dense_deltas(registry, two_loras, method):
         assert (got[module] - best).abs().max().item() <= 1e-5
     again = merge_adapters(registry, "m2", ["a", "b"], spec)
     assert again.adapter.digest == outcome.adapter.digest
-    if method == "dare":
-        other = merge_adapters(registry, "m3", ["a", "b"], make_spec(2, method="dare", seed=8))
+    if method != "ties":
+        other = merge_adapters(registry, "m3", ["a", "b"], make_spec(2, method=method, seed=8))
         assert other.adapter.digest != outcome.adapter.digest
 
 
@@ -244,3 +244,86 @@ def test_gpt2_conv1d_loras_merge_exactly(registry, tmp_path):
     with torch.no_grad():
         by_peft_cat = reference.eval()(input_ids=ids, attention_mask=mask).logits
     assert (engine - by_peft_cat).abs().max().item() <= 1e-5
+
+
+def test_svd_is_the_weighted_sum_truncated_as_peft_svd(registry, two_loras, tmp_path):
+    """``svd`` weights the inputs as given (like task arithmetic and PEFT's ``svd``): at full
+    rank (Σ rᵢ = 8) it is the exact sum; by default it keeps the largest input rank (4) and is
+    then the best rank-4 approximation, as PEFT's ``svd`` combination computes it."""
+    weights = [0.7, -0.4]
+    expected = dense_merge(registry, ["a", "b"], weights)
+    full = merge_adapters(registry, "s8", ["a", "b"], make_spec(2, method="svd", weights=weights, rank=8))
+    assert full.report["factoring"] == "svd" and full.report["ranks"] == [8]
+    assert full.report["relative_frobenius_error"] < 1e-6
+    for module, delta in merged_deltas(registry, "s8").items():
+        assert (delta - expected[module]).abs().max().item() <= 1e-5
+
+    default = merge_adapters(registry, "s", ["a", "b"], make_spec(2, method="svd", weights=weights))
+    assert default.report["ranks"] == [4] and 0 < default.report["relative_frobenius_error"] < 1
+    assert default.adapter.description.startswith("merge svd of a (w=0.7), b (w=-0.4); svd rank 4")
+    wrapped = peft.PeftModel.from_pretrained(copy.deepcopy(two_loras), tmp_path / "a", adapter_name="a")
+    wrapped.load_adapter(tmp_path / "b", adapter_name="b")
+    wrapped.add_weighted_adapter(["a", "b"], weights, "svd", combination_type="svd")
+    got = merged_deltas(registry, "s")
+    for module, delta in expected.items():
+        u, s, vh = torch.linalg.svd(delta)
+        best = u[:, :4] @ torch.diag(s[:4]) @ vh[:4]
+        assert (got[module] - best).abs().max().item() <= 1e-5
+        by_peft = wrapped.base_model.model.get_submodule(module).get_delta_weight("svd").double()
+        assert (got[module] - by_peft).abs().max().item() <= 1e-5
+
+
+def test_dare_ties_agrees_with_peft_dare_ties_svd_on_the_same_masks(
+    registry, two_loras, tmp_path, monkeypatch
+):
+    """PEFT's ``dare_ties`` on LoRA drops entries of A and B separately; its ``dare_ties_svd``
+    works on ΔW, as ours does. PEFT draws its masks with ``torch.bernoulli`` from the global
+    generator, so its ``random_pruning`` is handed ours: the masks our seeded generator draws
+    (modules in sorted order, inputs in order). With weights 1 PEFT's sign election and
+    count-based disjoint mean are ours, so at full rank both store the same dense ΔW, and so
+    does the two-input rule by hand: agreeing signs average, otherwise the larger entry wins."""
+    from peft.utils import merge_utils
+
+    density, seed = 0.5, 7
+    spec = make_spec(2, method="dare_ties", density=density, rank=64, seed=seed)
+    outcome = merge_adapters(registry, "dt", ["a", "b"], spec)
+    assert outcome.report["relative_frobenius_error"] < 1e-6  # rank 64 ≥ every module's size
+    assert "; density=0.5, seed=7, svd rank " in outcome.adapter.description
+
+    deltas = [lora_deltas(registered_tensors(registry, n), SCALING) for n in ("a", "b")]
+    generator = torch.Generator().manual_seed(seed)
+    kept = {
+        (module, i): torch.rand(deltas[i][module].shape, generator=generator, dtype=torch.float64) < density
+        for module in sorted(deltas[0])
+        for i in range(2)
+    }
+
+    def our_masks(tensor: torch.Tensor, density: float, rescale: bool) -> torch.Tensor:
+        (mask,) = [
+            mask
+            for (module, i), mask in kept.items()
+            if deltas[i][module].shape == tensor.shape
+            and torch.allclose(deltas[i][module].float(), tensor, atol=1e-5)
+        ]
+        return torch.where(mask, tensor / density, 0.0)
+
+    monkeypatch.setattr(merge_utils, "random_pruning", our_masks)
+    wrapped = peft.PeftModel.from_pretrained(copy.deepcopy(two_loras), tmp_path / "a", adapter_name="a")
+    wrapped.load_adapter(tmp_path / "b", adapter_name="b")
+    wrapped.add_weighted_adapter(
+        ["a", "b"],
+        [1.0, 1.0],
+        "dt",
+        combination_type="dare_ties_svd",
+        density=density,
+        svd_rank=64,
+        svd_full_matrices=False,
+    )
+    for module, delta in merged_deltas(registry, "dt").items():
+        by_peft = wrapped.base_model.model.get_submodule(module).get_delta_weight("dt").double()
+        assert (by_peft - delta).abs().max().item() <= 1e-5
+        first, second = (torch.where(kept[(module, i)], deltas[i][module] / density, 0.0) for i in range(2))
+        larger = torch.where(first.abs() >= second.abs(), first, second)
+        by_hand = torch.where(torch.sign(first) == torch.sign(second), (first + second) / 2, larger)
+        assert (by_hand - delta).abs().max().item() <= 1e-5
+        assert bool((first != 0).logical_xor(second != 0).any()), "the masks dropped nothing"

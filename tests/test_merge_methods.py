@@ -58,11 +58,36 @@ def test_ties_sign_follows_the_mass_not_the_largest_entry():
 def test_dare_drops_with_the_seeded_generator_and_rescales():
     # seed 0 draws [0.970, 0.708, 0.459, 0.921] then [0.645, 0.791, 0.179, 0.351]; density 0.75
     # keeps draws < 0.75 and rescales by 1/0.75 = 4/3.
-    spec = make_spec(2, method="dare", weights=[1, 0.5], density=0.75, seed=0)
+    spec = make_spec(2, method="dare_linear", weights=[1, 0.5], density=0.75, seed=0)
     generator = torch.Generator().manual_seed(spec.seed)
     got = combine([vec(1, 2, 3, 4), vec(4, 3, 2, 1)], spec, generator)
     # τ̃₁ = [0, 8/3, 4, 0], τ̃₂ = [16/3, 0, 8/3, 4/3]; τ̃₁ + 0.5·τ̃₂
     assert close(got, 8 / 3, 8 / 3, 16 / 3, 2 / 3)
+
+
+def test_dare_ties_drops_like_dare_then_elects_signs_like_ties():
+    # The same draws as above (seed 0, density 0.75), on inputs that disagree in sign at entry 2.
+    # τ̃₁ = [0, -8/3, 4, 0], τ̃₂ = [16/3, 0, -8/3, 4/3]; weighted by [1, 0.5]:
+    # [0, -8/3, 4, 0] and [8/3, 0, -4/3, 2/3], sum [8/3, -8/3, 8/3, 2/3] → signs + − + +.
+    # Disjoint weighted mean (Σ_agree wᵢτ̃ᵢ / Σ_agree |wᵢ|): entry 0 is τ̃₂ alone (8/3 / 0.5),
+    # entry 2 keeps τ̃₁'s 4 and leaves out τ̃₂'s disagreeing -8/3, entry 3 is τ̃₂ alone.
+    spec = make_spec(2, method="dare_ties", weights=[1, 0.5], density=0.75, seed=0)
+    got = combine([vec(1, -2, 3, 4), vec(4, 3, -2, 1)], spec, torch.Generator().manual_seed(0))
+    assert close(got, 16 / 3, -8 / 3, 4, 4 / 3)
+    # dare_linear on the same masks sums instead: entry 2 is 4 - 4/3 (the conflict half cancels).
+    linear = make_spec(2, method="dare_linear", weights=[1, 0.5], density=0.75, seed=0)
+    summed = combine([vec(1, -2, 3, 4), vec(4, 3, -2, 1)], linear, torch.Generator().manual_seed(0))
+    assert close(summed, 8 / 3, -8 / 3, 8 / 3, 2 / 3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(st.lists(st.floats(-5, 5), min_size=5, max_size=5), min_size=2, max_size=4))
+def test_dare_ties_without_drops_is_ties_without_trimming(values):
+    vectors = [vec(*row) for row in values]
+    weights = [1.0 + i for i in range(len(vectors))]
+    spec = make_spec(len(vectors), method="dare_ties", weights=weights, density=1.0)
+    got = combine(vectors, spec, torch.Generator().manual_seed(0))
+    assert torch.equal(got, ties(vectors, weights, 1.0))
 
 
 def test_dare_keeps_the_expected_value():
@@ -82,7 +107,7 @@ def test_dare_keeps_the_expected_value():
         (2, {"weights": [1.0, -1.0]}, "sum to 0"),
         (2, {"density": 0.0}, "--density must lie in (0, 1]"),
         (2, {"rank": 0}, "--rank must be positive"),
-        (2, {"rank": 4, "exact": True}, "exclude each other"),
+        (2, {"method": "dare"}, "choose linear, task_arithmetic, ties, dare_linear, dare_ties, svd"),
     ],
 )
 def test_bad_requests_are_one_line_errors(count, options, message):

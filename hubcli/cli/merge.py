@@ -1,4 +1,4 @@
-"""``hubcli merge NAME A B …``: a new registry adapter from a weight-space merge of others.
+"""``hubcli merge A B … --name NEW``: a new registry adapter from a weight-space merge of others.
 
 Options are checked before torch is imported (``hubcli.merge.spec``); the merge itself lives in
 ``hubcli.merge.pipeline``. See docs/merge.md for the methods and why LoRA is merged on ΔW.
@@ -18,10 +18,13 @@ app = typer.Typer()
 
 @app.command()
 def merge(
-    name: Annotated[str, typer.Argument(help="Name of the new adapter.")],
     sources: Annotated[list[str], typer.Argument(help="Registry adapters to merge (two or more).")],
+    name: Annotated[str, typer.Option("--name", "-n", help="Name of the new adapter.")],
     method: Annotated[
-        str, typer.Option("--method", "-m", help="linear | task_arithmetic | ties | dare.")
+        str,
+        typer.Option(
+            "--method", "-m", help="linear | task_arithmetic | ties | dare_linear | dare_ties | svd."
+        ),
     ] = "linear",
     weights: Annotated[
         str | None,
@@ -32,12 +35,14 @@ def merge(
         typer.Option("--density", help="TIES/DARE: fraction of entries kept (DARE drops with 1 − density)."),
     ] = 0.5,
     rank: Annotated[
-        int | None, typer.Option("--rank", "-r", help="LoRA: truncate the merged ΔW to this rank by SVD.")
+        int | None,
+        typer.Option(
+            "--rank",
+            "-r",
+            help="LoRA: truncate the merged ΔW to this rank by SVD (default: exact for linear and "
+            "task_arithmetic, the largest input rank for svd, the sum of ranks otherwise).",
+        ),
     ] = None,
-    exact: Annotated[
-        bool,
-        typer.Option("--exact", help="LoRA: exact merge by concatenation (rank = sum of ranks; default)."),
-    ] = False,
     seed: Annotated[int, typer.Option("--seed", help="DARE: seed of the drop masks.")] = 0,
     as_json: JsonFlag = False,
 ) -> None:
@@ -50,7 +55,6 @@ def merge(
         weights=parse_weights(weights),
         density=density,
         rank=rank,
-        exact=exact,
         seed=seed,
     )
     from hubcli.merge.pipeline import merge_adapters

@@ -4,8 +4,8 @@ A bottleneck adapter computes h + f(h·W_down + b_down)·W_up + b_up with a non-
 the adapter with averaged parameters is *not* the average of the adapters' outputs (that is the
 ``average`` composition block). Parameter averaging is still what the ``adapters`` library's
 ``average_adapter()`` does for bottleneck adapters, and works best for adapters fine-tuned from
-a shared starting point. Only linear merging is offered: task arithmetic, TIES and DARE treat
-parameters as deltas from a shared base, which a bottleneck's down projection is not.
+a shared starting point. Only linear merging is offered: the other methods treat parameters as
+deltas from a shared base, which a bottleneck's down projection is not.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ def merge(
         raise MergeError(
             f"bottleneck adapters merge only with --method linear (parameter averaging), not {spec.method}"
         )
-    if spec.rank is not None or spec.exact:
-        raise MergeError("--rank and --exact apply to LoRA; bottleneck parameters are averaged")
+    if spec.rank is not None:
+        raise MergeError("--rank applies to LoRA; bottleneck parameters are averaged")
     first = adapters[0]
     for other in adapters[1:]:
         differing = sorted(

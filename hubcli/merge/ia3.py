@@ -39,8 +39,11 @@ def merge(
     saved: Sequence[dict[str, torch.Tensor]],
     spec: MergeSpec,
 ) -> MergedAdapter:
-    if spec.rank is not None or spec.exact:
-        raise MergeError("--rank and --exact apply to LoRA; IA³ vectors merge entry by entry")
+    if spec.rank is not None or spec.method == "svd":
+        raise MergeError(
+            "--rank and --method svd apply to LoRA; IA³ vectors merge entry by entry "
+            "(for a plain weighted sum use --method task_arithmetic)"
+        )
     groups = [vectors_of(adapter, own) for adapter, own in zip(adapters, updates, strict=True)]
     paths = same_layout(
         [a.name for a in adapters],

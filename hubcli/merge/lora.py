@@ -9,11 +9,12 @@ from Σ wᵢΔWᵢ as ΔW itself (tests/test_merge_lora.py shows it). Instead, p
 
 - exact (linear, task arithmetic): concatenate, A' = [A₁; …; Aₙ], B' = [w₁s₁B₁ | … | wₙsₙBₙ],
   so B'A' = Σ wᵢsᵢBᵢAᵢ exactly, with rank Σ rᵢ and scaling 1 (alpha = r);
-- SVD to rank k: the best rank-k approximation of the merged ΔW (Eckart–Young), stored as
+- SVD to rank k (``--rank``, and always for ``svd``, whose default k is the largest input
+  rank): the best rank-k approximation of the merged ΔW (Eckart–Young), stored as
   B' = U_k·√Σ_k, A' = √Σ_k·V_kᵀ, with the relative Frobenius error ‖ΔW − B'A'‖/‖ΔW‖ reported.
-  Linear merges take the SVD of the concatenated product through two thin QR factorisations
-  (no dense out×in matrix); TIES and DARE act entry-wise on the dense ΔWᵢ, whose result is not
-  low rank, so they always end in an SVD (default rank Σ rᵢ).
+  Weighted sums take the SVD of the concatenated product through two thin QR factorisations
+  (no dense out×in matrix); TIES and the DARE methods act entry-wise on the dense ΔWᵢ, whose
+  result is not low rank, so they always end in an SVD (default rank Σ rᵢ).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 import torch
 
 from hubcli.merge.merged import MergedAdapter, average_saved_modules, same_layout
-from hubcli.merge.spec import MergeError, MergeSpec
+from hubcli.merge.spec import ENTRY_WISE_METHODS, MergeError, MergeSpec
 from hubcli.merge.task_vectors import combine
 from hubcli.plugin_api import LoadedAdapter, LowRankUpdate, ModuleUpdate
 
@@ -129,19 +130,26 @@ def best_low_rank(dense: torch.Tensor, rank: int) -> tuple[LowRank, float, float
     return truncate(*randomized_svd(dense, rank), rank, total=float((dense**2).sum()))
 
 
+def is_exact(spec: MergeSpec) -> bool:
+    """Whether the result is stored exactly, by concatenation: a linear or task-arithmetic merge
+    with no ``--rank``. Every other request ends in an SVD truncation."""
+    return spec.rank is None and spec.method in ("linear", "task_arithmetic")
+
+
 def merge_module(
     factors: Sequence[LowRank], spec: MergeSpec, generator: torch.Generator
 ) -> tuple[LowRank, float, float]:
     """One module's merged factors, with the discarded and the total energy Σσ² (0, 0 when
-    exact). Linear merges without ``--rank`` concatenate; the rest truncate an SVD."""
-    weights = spec.combination_weights
-    if spec.method in ("ties", "dare"):
+    exact). Weighted sums concatenate, and truncate only when a rank is asked for (``svd``
+    always asks: by default for the largest input rank); entry-wise methods truncate the SVD of
+    their dense result (by default at Σ rᵢ)."""
+    if spec.method in ENTRY_WISE_METHODS:
         dense = combine([f.dense().to(torch.float64) for f in factors], spec, generator)
         return best_low_rank(dense, spec.rank or sum(f.rank for f in factors))
-    exact = concatenate(factors, weights)
-    if spec.rank is None:
+    exact = concatenate(factors, spec.combination_weights)
+    if is_exact(spec):
         return exact, 0.0, 0.0
-    return truncate(*svd_of_product(exact.B, exact.A), spec.rank)
+    return truncate(*svd_of_product(exact.B, exact.A), spec.rank or max(f.rank for f in factors))
 
 
 def merge(
@@ -154,12 +162,6 @@ def merge(
     modules = [low_rank_modules(adapter, own) for adapter, own in zip(adapters, updates, strict=True)]
     shapes = [{m: (f.B.shape[0], f.A.shape[1]) for m, f in group.items()} for group in modules]
     paths = same_layout([a.name for a in adapters], shapes, "modules")
-    svd_only = spec.method in ("ties", "dare")
-    if svd_only and spec.exact:
-        raise MergeError(
-            f"{spec.method} acts entry by entry on ΔW and its result is not low rank: "
-            "give --rank R (default: the sum of the input ranks), not --exact"
-        )
     generator = torch.Generator().manual_seed(spec.seed)
     merged: dict[str, LowRank] = {}
     discarded = total = worst = 0.0
@@ -168,7 +170,7 @@ def merge(
         discarded, total = discarded + lost, total + energy
         worst = max(worst, math.sqrt(lost / energy) if energy > 0 else 0.0)
     summary = {
-        "factoring": "svd" if svd_only or spec.rank is not None else "exact concatenation",
+        "factoring": "exact concatenation" if is_exact(spec) else "svd",
         "ranks": sorted({f.rank for f in merged.values()}),
         "relative_frobenius_error": math.sqrt(discarded / total) if total > 0 else 0.0,
         "max_module_relative_error": worst,

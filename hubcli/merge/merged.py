@@ -58,8 +58,8 @@ def average_saved_modules(
 ) -> dict[str, torch.Tensor]:
     """PEFT ``modules_to_save`` are whole trained modules (a SEQ_CLS classifier), not deltas to a
     shared base. A linear merge averages them with its normalised weights, as a model soup does:
-    an approximation that only makes sense for heads of the same task and labels. TIES, DARE and
-    task arithmetic treat their inputs as deltas, so they refuse such modules."""
+    an approximation that only makes sense for heads of the same task and labels. Every other
+    method treats its inputs as deltas, so it refuses such modules."""
     if not any(saved):
         return {}
     if spec.method != "linear":

@@ -23,7 +23,7 @@ from hubcli.errors import CapabilityNotSupported
 from hubcli.importer import check_name, import_adapter
 from hubcli.merge import bottleneck, ia3, lora
 from hubcli.merge.merged import MergedAdapter, saved_modules_of, updates_of
-from hubcli.merge.spec import MergeError, MergeSpec
+from hubcli.merge.spec import DARE_METHODS, ENTRY_WISE_METHODS, MergeError, MergeSpec
 from hubcli.plugin_api import LoadedAdapter, LowRankUpdate, ModuleUpdate, ParameterUpdate, ScaleUpdate
 from registry import Adapter, AdapterNotFound, Registry
 
@@ -67,9 +67,9 @@ def describe(sources: Sequence[str], spec: MergeSpec, merged: MergedAdapter) -> 
     """One line of provenance, e.g. ``merge linear of a (w=0.7), b (w=0.3); exact concatenation``."""
     inputs = ", ".join(f"{name} (w={weight:g})" for name, weight in zip(sources, spec.weights, strict=True))
     options = []
-    if spec.method in ("ties", "dare"):
+    if spec.method in ENTRY_WISE_METHODS:
         options.append(f"density={spec.density:g}")
-    if spec.method == "dare":
+    if spec.method in DARE_METHODS:
         options.append(f"seed={spec.seed}")
     if "factoring" in merged.summary:
         ranks = "/".join(str(r) for r in merged.summary["ranks"])

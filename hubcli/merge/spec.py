@@ -12,8 +12,13 @@ from typing import Literal, cast, get_args
 
 from hubcli.errors import HubcliError
 
-Method = Literal["linear", "task_arithmetic", "ties", "dare"]
+Method = Literal["linear", "task_arithmetic", "ties", "dare_linear", "dare_ties", "svd"]
 METHODS: tuple[str, ...] = get_args(Method)
+ENTRY_WISE_METHODS = frozenset({"ties", "dare_linear", "dare_ties"})
+"""Methods that zero entries of each task vector (so they use ``density``): on LoRA they act on
+the dense ΔWᵢ, and their result is not low rank."""
+DARE_METHODS = frozenset({"dare_linear", "dare_ties"})
+"""Methods that drop entries at random, so they use ``seed``."""
 
 
 class MergeError(HubcliError):
@@ -30,14 +35,14 @@ class MergeSpec:
     the other methods use them as given (default: 1 each), as task arithmetic scales task
     vectors. ``density`` is the fraction of entries kept: TIES keeps the largest magnitudes,
     DARE keeps each entry with probability ``density`` (drop rate p = 1 − density). ``rank``
-    (SVD truncation) or ``exact`` (concatenation) say how a LoRA result is factored.
+    asks a LoRA result to be truncated by SVD (None: the method's default, exact concatenation
+    where the method allows it).
     """
 
     method: Method
     weights: tuple[float, ...]
     density: float
     rank: int | None
-    exact: bool
     seed: int
 
     @property
@@ -71,7 +76,6 @@ def make_spec(
     weights: Sequence[float] | None = None,
     density: float = 0.5,
     rank: int | None = None,
-    exact: bool = False,
     seed: int = 0,
 ) -> MergeSpec:
     """Check the options of a merge of ``count`` adapters."""
@@ -89,6 +93,4 @@ def make_spec(
         raise MergeError(f"--density must lie in (0, 1] (got {density})")
     if rank is not None and rank < 1:
         raise MergeError(f"--rank must be positive (got {rank})")
-    if rank is not None and exact:
-        raise MergeError("--rank and --exact exclude each other: choose one")
-    return MergeSpec(cast(Method, method), tuple(float(w) for w in weights), density, rank, exact, seed)
+    return MergeSpec(cast(Method, method), tuple(float(w) for w in weights), density, rank, seed)

@@ -20,7 +20,7 @@ def test_a_linear_merge_averages_the_deltas_and_heads(tmp_path, run_hubcli, temp
     second = write_bitfit(tmp_path / "b", model, "bert", seed=2, with_head=True)
     for name in ("a", "b"):
         assert run_hubcli("add", tmp_path / name, "--name", name).exit_code == 0
-    merged = run_hubcli("merge", "soup", "a", "b", "--method", "linear", "--weights", "1,3")
+    merged = run_hubcli("merge", "a", "b", "--name", "soup", "--method", "linear", "--weights", "1,3")
     assert merged.exit_code == 0, merged.stderr
 
     shown = run_hubcli("show", "soup", "--json").json()
@@ -49,6 +49,6 @@ def test_merges_that_need_a_shared_base_are_refused(tmp_path, run_hubcli) -> Non
     for seed, name in ((1, "a"), (2, "b")):
         write_bitfit(tmp_path / name, model, "bert", seed=seed)
         assert run_hubcli("add", tmp_path / name, "--name", name).exit_code == 0
-    refused = run_hubcli("merge", "x", "a", "b", "--method", "ties")
+    refused = run_hubcli("merge", "a", "b", "--name", "x", "--method", "ties")
     assert refused.exit_code == 1 and "--method linear" in refused.stderr
     assert [row["name"] for row in run_hubcli("list", "--json").json()] == ["a", "b"]
