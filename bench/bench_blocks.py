@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import argparse
 import copy
-import platform
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import torch
+from harness import header, round_times
 
 GOLDEN_SEQ_BN = Path(__file__).resolve().parent.parent / "tests" / "golden" / "adapterhub" / "bert" / "adapters" / "seq_bn"
 SHAPES: dict[str, dict[str, Any]] = {
@@ -42,33 +39,6 @@ def compositions(batch: int, seq: int) -> dict[str, str]:
         "fuse(3)": "fuse(a0, a1, a2)",
         "average(2)": "average(a0, a1)",
     }
-
-
-def clock(device: str) -> Callable[[], float]:
-    return time.thread_time if device == "cpu" and torch.get_num_threads() == 1 else time.perf_counter
-
-
-def timed(fn: Callable[[], Any], device: str) -> float:
-    now = clock(device)
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    start = now()
-    fn()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return now() - start
-
-
-def round_times(runners: dict[str, Callable[[], Any]], device: str, warmup: int, rounds: int, stat: str) -> dict[str, float]:
-    for _ in range(warmup):
-        for fn in runners.values():
-            fn()
-    samples: dict[str, list[float]] = {name: [] for name in runners}
-    for _ in range(rounds):
-        for name, fn in runners.items():
-            samples[name].append(timed(fn, device))
-    summary = min if stat == "min" else statistics.median
-    return {name: summary(values) for name, values in samples.items()}
 
 
 def seq_bn_adapters(shape: dict[str, Any], count: int) -> list[Any]:
@@ -148,11 +118,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     rows = [row for name in args.shape or ["bert-small"] for row in bench(name, args)]
-    machine = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or platform.machine()
-    timing = "thread CPU time" if clock(args.device) is time.thread_time else "wall time"
-    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine}, {args.device}, {args.dtype}, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {timing}, "
-          f"{args.stat} of {args.rounds} rounds\n")
+    print(header(args))
     print("| shape | batch × seq | composition | base ms | hubcli × base |")
     print("|---|---|---|---|---|")
     for row in rows:

@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import argparse
 import copy
-import platform
 import random
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import torch
+from harness import header, round_times
 
 SHAPES: dict[str, dict[str, Any]] = {
     "bert-small": {"family": "bert", "hidden": 256, "layers": 4, "heads": 4, "kv_heads": 4, "ffn": 1024,
@@ -52,33 +49,6 @@ def base_model(shape: dict[str, Any]) -> torch.nn.Module:
                             num_attention_heads=shape["heads"], num_key_value_heads=shape["kv_heads"],
                             intermediate_size=shape["ffn"], vocab_size=32000)
     return tf.LlamaModel(config).eval()
-
-
-def clock(device: str) -> Callable[[], float]:
-    return time.thread_time if device == "cpu" and torch.get_num_threads() == 1 else time.perf_counter
-
-
-def timed(fn: Callable[[], Any], device: str) -> float:
-    now = clock(device)
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    start = now()
-    fn()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return now() - start
-
-
-def round_times(runners: dict[str, Callable[[], Any]], device: str, warmup: int, rounds: int, stat: str) -> dict[str, float]:
-    for _ in range(warmup):
-        for fn in runners.values():
-            fn()
-    samples: dict[str, list[float]] = {name: [] for name in runners}
-    for _ in range(rounds):
-        for name, fn in runners.items():
-            samples[name].append(timed(fn, device))
-    summary = min if stat == "min" else statistics.median
-    return {name: summary(values) for name, values in samples.items()}
 
 
 def peft_with_adapters(model: torch.nn.Module, shape: dict[str, Any], count: int, rank: int) -> Any:
@@ -178,11 +148,7 @@ def main() -> None:
             for count in args.count or [1, 8, 64, 256]:
                 if count <= shape["batch"]:
                     rows.append(bench(name, count, rank, args))
-    machine = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or platform.machine()
-    timing = "thread CPU time" if clock(args.device) is time.thread_time else "wall time"
-    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine}, {args.device}, {args.dtype}, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {timing}, "
-          f"{args.stat} of {args.rounds} rounds\n")
+    print(header(args))
     print("| shape | batch × seq | rank | distinct adapters | base ms | hubcli one adapter | hubcli per row | PEFT per row |")
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:

@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import argparse
 import copy
-import platform
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import torch
+from harness import header, round_times
 
 SHAPES: dict[str, dict[str, Any]] = {
     # family, config sizes, batch, sequence length, LoRA rank and targets
@@ -63,36 +60,6 @@ def peft_config(method: str, shape: dict[str, Any]) -> Any:
     if method.startswith("lora"):
         return peft.LoraConfig(r=shape["r"], lora_alpha=2 * shape["r"], target_modules=shape["targets"])
     return peft.PrefixTuningConfig(task_type="FEATURE_EXTRACTION", num_virtual_tokens=PREFIX_TOKENS)
-
-
-def clock(device: str) -> Callable[[], float]:
-    """Wall time, except on a CPU with one torch thread: there the work runs on this thread,
-    and its CPU time does not count the time other processes take the core away."""
-    return time.thread_time if device == "cpu" and torch.get_num_threads() == 1 else time.perf_counter
-
-
-def timed(fn: Callable[[], Any], device: str) -> float:
-    now = clock(device)
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    start = now()
-    fn()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return now() - start
-
-
-def round_times(runners: dict[str, Callable[[], Any]], device: str, warmup: int, rounds: int, stat: str) -> dict[str, float]:
-    """Interleave the runners round by round so drift (other processes, clocks) hits all alike."""
-    for _ in range(warmup):
-        for fn in runners.values():
-            fn()
-    samples: dict[str, list[float]] = {name: [] for name in runners}
-    for _ in range(rounds):
-        for name, fn in runners.items():
-            samples[name].append(timed(fn, device))
-    summary = min if stat == "min" else statistics.median
-    return {name: summary(values) for name, values in samples.items()}
 
 
 def bench_shape(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -157,11 +124,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     rows = [row for name in args.shape or ["bert-small", "llama-small"] for row in bench_shape(name, args)]
-    machine = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or platform.machine()
-    timing = "thread CPU time" if clock(args.device) is time.thread_time else "wall time"
-    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine}, {args.device}, {args.dtype}, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {timing}, "
-          f"{args.stat} of {args.rounds} rounds\n")
+    print(header(args))
     print("| shape | batch × seq | method | base ms | hubcli × base | PEFT × base |")
     print("|---|---|---|---|---|---|")
     for row in rows:
