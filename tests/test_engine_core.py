@@ -6,9 +6,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-
-torch = pytest.importorskip("torch")
-
+import torch
 import transformers as tf  # noqa: E402
 
 from hubcli.adapter_folder import AdapterFolder  # noqa: E402

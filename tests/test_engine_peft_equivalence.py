@@ -10,8 +10,7 @@ uses PEFT's ``[:, n:]``.
 from __future__ import annotations
 
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 
 from hubcli.adapter_folder import AdapterFolder  # noqa: E402
 from hubcli.engine import load  # noqa: E402

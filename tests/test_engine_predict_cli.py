@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 
 from tests.helpers.tiny_models import INPUT_IDS, inputs, output_of, peft_adapter  # noqa: E402
 

@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import peft
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
@@ -24,8 +25,6 @@ from hubcli.importer import import_adapter
 from registry import Registry
 from tests.test_export_ia3 import OUTPUT_TARGETS
 from tests.test_export_lora import GOLDEN, TARGETS, TOLERANCE, case_named, golden_base, golden_inputs
-
-peft = pytest.importorskip("peft")
 
 ADAPTERS_PYTHON = GOLDEN.parent / ".venv-adapters" / "bin" / "python"
 RUN_WITH_ADAPTERS = """

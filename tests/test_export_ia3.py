@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import peft
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -32,8 +33,6 @@ from tests.test_export_lora import (
     golden_inputs,
     tiny_backbone,
 )
-
-peft = pytest.importorskip("peft")
 
 OUTPUT_TARGETS = {
     "bert": ["key", "value", "intermediate.dense"],

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import peft
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -23,8 +24,6 @@ from hubcli.errors import CapabilityNotSupported
 from hubcli.exporting import export_adapter
 from hubcli.importer import import_adapter
 from registry import Registry
-
-peft = pytest.importorskip("peft")
 
 GOLDEN = Path(__file__).parent / "golden" / "adapterhub"
 MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())

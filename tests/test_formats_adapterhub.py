@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from hubcli.adapter_folder import AdapterFolder
 from hubcli.errors import AdapterFormatError
 from hubcli.importer import adapter_subfolders, import_adapter
-
-torch = pytest.importorskip("torch")
 
 GOLDEN = Path(__file__).parent / "golden" / "adapterhub"
 MANIFEST = json.loads((GOLDEN / "manifest.json").read_text()) if GOLDEN.exists() else {"cases": []}

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import peft
 import pytest
-
-torch = pytest.importorskip("torch")
-peft = pytest.importorskip("peft")
-transformers = pytest.importorskip("transformers")
+import torch
+import transformers
 
 from hubcli.adapter_folder import AdapterFolder  # noqa: E402
 from hubcli.importer import adapter_subfolders, import_adapter  # noqa: E402

@@ -14,8 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 
 from hubcli.engine import load  # noqa: E402
 from tests.helpers.tiny_models import inputs, output_of, peft_adapter  # noqa: E402

@@ -7,10 +7,9 @@ import json
 import shutil
 from pathlib import Path
 
+import peft
 import pytest
-
-torch = pytest.importorskip("torch")
-peft = pytest.importorskip("peft")
+import torch
 
 from hubcli.engine import load  # noqa: E402
 from hubcli.merge.pipeline import merge_adapters  # noqa: E402

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("peft")
-
-from tests.test_merge_support import peft_folder, register, tiny_llama  # noqa: E402
+from tests.test_merge_support import peft_folder, register, tiny_llama
 
 
 @pytest.fixture

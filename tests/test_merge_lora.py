@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import copy
 
+import peft
 import pytest
-
-torch = pytest.importorskip("torch")
-peft = pytest.importorskip("peft")
+import torch
 
 from hubcli.engine import load  # noqa: E402
 from hubcli.merge.pipeline import merge_adapters  # noqa: E402

@@ -7,9 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-torch = pytest.importorskip("torch")
-pytest.importorskip("peft")
+import torch
 
 from hubcli import discovery  # noqa: E402
 from hubcli.adapter_folder import AdapterFolder  # noqa: E402

@@ -38,7 +38,6 @@ import transformers  # noqa: E402
 from adapters import (  # noqa: E402
     AutoAdapterModel,
     BnConfig,
-    DoubleSeqBnConfig,
     IA3Config,
     LoRAConfig,
     ParBnConfig,
