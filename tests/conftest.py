@@ -10,11 +10,11 @@ os.environ["HUBCLI_STRICT_PLUGINS"] = "1"
 
 # The test Hub must be up before anything imports huggingface_hub: the client reads HF_ENDPOINT,
 # HF_HOME and HF_HUB_DISABLE_XET once, at import (see tests/hub_server.py and docs/hub.md).
-import atexit  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
+import atexit
+import shutil
+import tempfile
 
-from tests.hub_server import HubServer  # noqa: E402
+from tests.hub_server import HubServer
 
 HUB_SERVER = HubServer().start()
 atexit.register(HUB_SERVER.stop)

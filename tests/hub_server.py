@@ -236,7 +236,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # TCP_NODELAY: 44 ms -> ~2 ms per request
     server: HubServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Silence the default stderr log; ``HubState.requests`` records what tests need."""
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -351,7 +351,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             headers["X-Error-Message"] = exc.message
             self._send_json(exc.status, {"error": exc.message}, headers)
 
-    do_GET = do_POST = do_PUT = do_HEAD = _dispatch  # noqa: N815 - stdlib naming
+    do_GET = do_POST = do_PUT = do_HEAD = _dispatch
 
     # -- repos and commits ------------------------------------------------------------------
 

@@ -7,14 +7,14 @@ import copy
 
 import pytest
 import torch
-import transformers as tf  # noqa: E402
+import transformers as tf
 
-from hubcli.adapter_folder import AdapterFolder  # noqa: E402
-from hubcli.engine import StitchedModel, load  # noqa: E402
-from hubcli.engine.families import family_for  # noqa: E402
-from hubcli.errors import HubcliError, ModelMismatchError  # noqa: E402
-from hubcli.importer import import_adapter  # noqa: E402
-from tests.helpers.tiny_models import LORA_TARGETS, inputs, output_of, peft_adapter  # noqa: E402
+from hubcli.adapter_folder import AdapterFolder
+from hubcli.engine import StitchedModel, load
+from hubcli.engine.families import family_for
+from hubcli.errors import HubcliError, ModelMismatchError
+from hubcli.importer import import_adapter
+from tests.helpers.tiny_models import LORA_TARGETS, inputs, output_of, peft_adapter
 
 SMALL = {"vocab_size": 100, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
          "intermediate_size": 37}

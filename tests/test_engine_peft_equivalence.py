@@ -12,10 +12,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hubcli.adapter_folder import AdapterFolder  # noqa: E402
-from hubcli.engine import load  # noqa: E402
-from hubcli.importer import import_adapter  # noqa: E402
-from tests.helpers.tiny_models import FAMILIES, inputs, output_of, peft_adapter  # noqa: E402
+from hubcli.adapter_folder import AdapterFolder
+from hubcli.engine import load
+from hubcli.importer import import_adapter
+from tests.helpers.tiny_models import FAMILIES, inputs, output_of, peft_adapter
 
 METHODS = ("lora", "rslora", "dora", "rank_pattern", "ia3", "prefix", "prompt")
 MERGEABLE = ("lora", "rslora", "dora", "rank_pattern", "ia3")

@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from tests.helpers.tiny_models import INPUT_IDS, inputs, output_of, peft_adapter  # noqa: E402
+from tests.helpers.tiny_models import INPUT_IDS, inputs, output_of, peft_adapter
 
 
 @pytest.mark.parametrize(("family", "method"), [("bert", "lora"), ("llama", "prefix"), ("gpt2", "prompt")])

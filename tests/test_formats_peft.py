@@ -14,10 +14,10 @@ import pytest
 import torch
 import transformers
 
-from hubcli.adapter_folder import AdapterFolder  # noqa: E402
-from hubcli.importer import adapter_subfolders, import_adapter  # noqa: E402
-from plugins.architectures.ia3.config import IA3Config  # noqa: E402
-from plugins.architectures.lora.config import LoraConfig  # noqa: E402
+from hubcli.adapter_folder import AdapterFolder
+from hubcli.importer import adapter_subfolders, import_adapter
+from plugins.architectures.ia3.config import IA3Config
+from plugins.architectures.lora.config import LoraConfig
 
 BASE = "hubcli-test/tiny"
 PEFT_FILES = {

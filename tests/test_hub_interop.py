@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from hubcli.engine import load  # noqa: E402
-from tests.helpers.tiny_models import inputs, output_of, peft_adapter  # noqa: E402
-from tests.hub_server import TEST_USER, HubServer  # noqa: E402
+from hubcli.engine import load
+from tests.helpers.tiny_models import inputs, output_of, peft_adapter
+from tests.hub_server import TEST_USER, HubServer
 
 GOLDEN = Path(__file__).parent / "golden" / "adapterhub"
 ADAPTERS_PYTHON = GOLDEN.parent / ".venv-adapters" / "bin" / "python"

@@ -11,11 +11,11 @@ import peft
 import pytest
 import torch
 
-from hubcli.engine import load  # noqa: E402
-from hubcli.merge.pipeline import merge_adapters  # noqa: E402
-from hubcli.merge.spec import MergeError, make_spec  # noqa: E402
-from tests.helpers.tiny_models import inputs, tiny_model  # noqa: E402
-from tests.test_merge_support import (  # noqa: E402
+from hubcli.engine import load
+from hubcli.merge.pipeline import merge_adapters
+from hubcli.merge.spec import MergeError, make_spec
+from tests.helpers.tiny_models import inputs, tiny_model
+from tests.test_merge_support import (
     peft_folder,
     register,
     registered_folder,

@@ -9,11 +9,11 @@ import peft
 import pytest
 import torch
 
-from hubcli.engine import load  # noqa: E402
-from hubcli.merge.pipeline import merge_adapters  # noqa: E402
-from hubcli.merge.spec import make_spec  # noqa: E402
-from tests.helpers.tiny_models import inputs  # noqa: E402
-from tests.test_merge_support import (  # noqa: E402
+from hubcli.engine import load
+from hubcli.merge.pipeline import merge_adapters
+from hubcli.merge.spec import make_spec
+from tests.helpers.tiny_models import inputs
+from tests.test_merge_support import (
     lora_deltas,
     peft_folder,
     register,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from hubcli.merge.spec import MergeError, make_spec, parse_weights  # noqa: E402
-from hubcli.merge.task_vectors import combine, dare_drop, ties, trim_by_magnitude  # noqa: E402
+from hubcli.merge.spec import MergeError, make_spec, parse_weights
+from hubcli.merge.task_vectors import combine, dare_drop, ties, trim_by_magnitude
 
 
 def vec(*values: float):

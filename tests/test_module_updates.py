@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from hubcli import discovery  # noqa: E402
-from hubcli.adapter_folder import AdapterFolder  # noqa: E402
-from hubcli.engine import load, read_adapter  # noqa: E402
-from hubcli.importer import import_adapter  # noqa: E402
-from hubcli.plugin_api import LowRankUpdate, ScaleUpdate  # noqa: E402
-from tests.helpers.tiny_models import peft_adapter  # noqa: E402
+from hubcli import discovery
+from hubcli.adapter_folder import AdapterFolder
+from hubcli.engine import load, read_adapter
+from hubcli.importer import import_adapter
+from hubcli.plugin_api import LowRankUpdate, ScaleUpdate
+from tests.helpers.tiny_models import peft_adapter
 
 GOLDEN = Path(__file__).parent / "golden" / "adapterhub"
 QKV = ("q", "k", "v")

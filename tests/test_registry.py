@@ -94,7 +94,7 @@ def test_same_name_same_content_is_a_no_op_else_an_error(registry: Registry, tmp
     with pytest.raises(AdapterExists, match="already exists"):
         registry.add_adapter(new_adapter(tmp_path, "a", content=b"other"))
     assert registry.count_adapters() == 1
-    assert len(blob_files(registry)) == 2, "the refused import's new blob is collected"  # noqa: PLR2004
+    assert len(blob_files(registry)) == 2, "the refused import's new blob is collected"
 
 
 def test_remove_collects_only_unshared_blobs(registry: Registry, tmp_path: Path) -> None:

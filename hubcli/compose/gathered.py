@@ -58,7 +58,7 @@ def _stack(factors: Sequence[Factors | None], like: torch.Tensor) -> tuple[torch
 def _build(slot: AdapterSlot, names: Sequence[str | None], like: torch.Tensor, modules: tuple[int, ...]) -> _Stacks:
     factors: list[Factors | None] = []
     for name in names:
-        adapter = slot.adapters[name] if name is not None and name in slot.adapters else None  # noqa: SIM401
+        adapter = slot.adapters[name] if name is not None and name in slot.adapters else None
         factor = None if adapter is None else adapter.low_rank_factors()
         if adapter is not None and factor is None:
             return _Stacks(modules, [], [], None)
