@@ -7,6 +7,7 @@ import asyncio
 import io
 from pathlib import Path
 
+import peft  # noqa: F401  (a dev dependency: fail loudly if missing)
 import pytest
 from rich.console import Console
 from textual.message import Message
@@ -21,8 +22,6 @@ from hubcli.tui.commands import ActionsProvider
 from hubcli.tui.similarity import SimilarityScreen
 from registry import Registry
 from tests.test_tui_support import collect_messages, finished_jobs, settle
-
-pytest.importorskip("peft")
 
 
 @pytest.fixture
@@ -94,7 +93,8 @@ def test_compare_opens_the_heatmap(loras: Registry) -> None:
             await settle(pilot, lambda: isinstance(app.screen, SimilarityScreen), timeout=30)
             screen = app.screen
             assert isinstance(screen, SimilarityScreen)
-            assert screen.similarity.names == ["a", "b", "c"] and screen.similarity.metric == "cosine"
+            assert screen.similarity.rows == screen.similarity.columns == ["a", "b", "c"]
+            assert screen.similarity.title == "cosine distance · 3 adapters"
             mean = screen.similarity.views["mean over layers"]
             assert all(mean[i][i] == pytest.approx(0, abs=1e-5) for i in range(3))
             assert mean[0][1] == pytest.approx(mean[1][0]) and mean[0][1] > 0
@@ -105,6 +105,42 @@ def test_compare_opens_the_heatmap(loras: Registry) -> None:
             await pilot.press("right")
             assert screen.view_name.startswith("layer.0")
             await pilot.press("escape")
-            assert finished_jobs(messages)[0].message == "cosine distances between 3 adapters"
+            assert finished_jobs(messages)[0].message == "cosine distance · 3 adapters"
+
+    asyncio.run(scenario())
+
+
+def test_compare_by_cka_between_the_base_and_one_adapter(registry: Registry, tmp_path: Path) -> None:
+    from hubcli.adapter_folder import AdapterFolder
+    from hubcli.importer import import_adapter
+    from tests.test_analysis_modules import save_peft_lora
+    from tests.test_analysis_representations import save_tiny_base, write_ids
+
+    base = save_tiny_base(tmp_path / "base")
+    import_adapter(registry, AdapterFolder(save_peft_lora(tmp_path / "strong", seed=1, alpha=64)), name="strong")
+    ids = write_ids(tmp_path / "ids.jsonl", 40)
+    messages: list[Message] = []
+
+    async def scenario() -> None:
+        app = HubcliApp(registry)
+        async with app.run_test(size=(130, 40), message_hook=collect_messages(messages)) as pilot:
+            await settle(pilot, lambda: app.adapter_count == 1 and app.table.selected is not None)
+            await pilot.press("ctrl+r")
+            dialog = app.screen
+            assert isinstance(dialog, CompareDialog)
+            await check(pilot)  # 'strong' comes checked: it is selected in the table
+            dialog.query_one("#kind", Select).value = "cka"
+            await settle(pilot)
+            assert dialog.query_one("#cka-options").display
+            dialog.query_one("#dataset", Input).value = str(ids)
+            dialog.query_one("#base", Input).value = str(base)
+            await pilot.click("#confirm")
+            await settle(pilot, lambda: isinstance(app.screen, SimilarityScreen), timeout=30)
+            shown = app.screen.similarity
+            assert shown.rows == ["base emb", "base L1", "base L2"]
+            assert shown.columns == ["strong emb", "strong L1", "strong L2"]
+            [matrix] = shown.views.values()
+            assert matrix[0][0] == pytest.approx(1.0, abs=1e-5) and matrix[2][2] < 0.999
+            assert shown.scale == (0.0, 1.0) and "40 examples" in shown.title
 
     asyncio.run(scenario())

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar, TypeVar
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -130,22 +132,70 @@ class MergeDialog(PickAdaptersDialog[MergeRequest]):
 
 
 @dataclass(frozen=True)
+class CkaRequest:
+    base: str
+    dataset: Path
+
+    @staticmethod
+    def models(names: list[str]) -> tuple[str, str]:
+        """Model A and model B: the base against one adapter, or two adapters."""
+        return ("base", names[0]) if len(names) == 1 else (names[0], names[1])
+
+
+@dataclass(frozen=True)
 class CompareRequest:
     names: list[str]
     metric: str
+    cka: CkaRequest | None = None
+    """Set: layer-by-layer CKA on a dataset instead of weight distances."""
+
+
+COMPARISONS = (("weight distances (two or more adapters)", "weights"),
+               ("layer-by-layer CKA on a dataset (base vs one adapter, or two adapters)", "cka"))
 
 
 class CompareDialog(PickAdaptersDialog[CompareRequest]):
-    TITLE_TEXT = "Compare adapters (weight-space distances)"
+    TITLE_TEXT = "Compare adapters"
     CONFIRM = "Compare"
+    DEFAULT_CSS = """
+    CompareDialog #weight-options, CompareDialog #cka-options { height: auto; }
+    CompareDialog #cka-options { display: none; }
+    """
 
     def options(self) -> ComposeResult:
         with Horizontal(classes="options"), Vertical():
-            yield Label("Metric: l2 (‖ΔW₁−ΔW₂‖), cosine (1 − cosine), grassmann (LoRA subspaces)")
-            yield Select([(m, m) for m in DISTANCE_METRICS], value="l2", allow_blank=False, id="metric")
+            yield Select(COMPARISONS, value="weights", allow_blank=False, id="kind")
+            with Vertical(id="weight-options"):
+                yield Label("Metric: l2 (‖ΔW₁−ΔW₂‖), cosine (1 − cosine), grassmann (LoRA subspaces)")
+                yield Select([(m, m) for m in DISTANCE_METRICS], value="l2", allow_blank=False, id="metric")
+            with Vertical(id="cka-options"):
+                yield Label("Dataset (.jsonl with a text column or input_ids, .csv, .tsv, .txt)")
+                yield Input(id="dataset")
+                yield Label("Base model")
+                yield Input(placeholder="default: the adapters'", id="base")
+
+    @on(Select.Changed, "#kind")
+    def _kind_changed(self, event: Select.Changed) -> None:
+        cka = event.value == "cka"
+        self.query_one("#cka-options").display = cka
+        self.query_one("#weight-options").display = not cka
 
     def submit(self) -> None:
-        if len(self.chosen) < 2:
-            self.notify("Check at least two adapters.", severity="warning")
+        chosen = self.chosen
+        if self.query_one("#kind", Select).value == "weights":
+            if len(chosen) < 2:
+                self.notify("Check at least two adapters.", severity="warning")
+                return
+            self.dismiss(CompareRequest(chosen, str(self.query_one("#metric", Select).value)))
             return
-        self.dismiss(CompareRequest(self.chosen, str(self.query_one("#metric", Select).value)))
+        dataset = self.query_one("#dataset", Input).value.strip()
+        picker = self.query_one(AdapterPicker)
+        bases = [c.base_model for c in picker.chosen.values() if c.base_model]
+        base = self.query_one("#base", Input).value.strip() or (bases[0] if bases else "")
+        if len(chosen) not in (1, 2):
+            self.notify("CKA compares the base with one adapter, or two adapters: check one or two.",
+                        severity="warning")
+        elif not dataset or not base:
+            self.notify("CKA needs a dataset and a base model.", severity="warning")
+        else:
+            self.dismiss(CompareRequest(chosen, "cka", CkaRequest(base, Path(dataset).expanduser())))

@@ -239,16 +239,21 @@ class RegistryActions(App[None]):
 
     def action_compare(self) -> None:
         def answered(request: CompareRequest | None) -> None:
-            if request is not None:
-                self.start_job(f"compare {', '.join(request.names)}", partial(
-                    tasks.compare, self.registry, request.names, request.metric
-                ), on_result=self._show_similarity)
+            if request is None:
+                return
+            if request.cka is None:
+                work = partial(tasks.compare, self.registry, request.names, request.metric)
+            else:
+                model_a, model_b = request.cka.models(request.names)
+                work = partial(tasks.compare_cka, self.registry, request.cka.base, model_a, model_b,
+                               request.cka.dataset)
+            self.start_job(f"compare {', '.join(request.names)}", work, on_result=self._show_similarity)
 
         self.push_screen(CompareDialog(self.registry, self._selected_name()), answered)
 
     def _show_similarity(self, similarity: tasks.Similarity) -> str:
         self.push_screen(SimilarityScreen(similarity))
-        return f"{similarity.metric} distances between {len(similarity.names)} adapters"
+        return similarity.title
 
     def action_verify(self) -> None:
         self.start_job("verify", partial(tasks.verify, self.registry))

@@ -2,6 +2,7 @@
 in the terminal (coloured cells with their values), the mean over layers first and then one
 layer at a time.
 
+Or, for two models on a dataset, layer-by-layer linear CKA (``hubcli compare --cka``).
 The matrices arrive computed (``tasks.compare`` runs in a job); this screen only draws them,
 with ``hubcli.analysis.terminal.heatmap``, the table ``hubcli compare`` prints.
 """
@@ -28,9 +29,10 @@ class SimilarityScreen(Dialog[None]):
     HELP: ClassVar[str] = """\
 ## Similarity
 
-Pairwise distances between the compared adapters' weight updates (0 on the diagonal): dark
-cells are close, light ones far apart. **Left/Right** step from the mean over layers through
-the layers one by one; **Escape** closes.
+Weight distances: pairwise distances between the compared adapters' weight updates (0 on the
+diagonal); dark cells are close, light ones far apart; **Left/Right** step from the mean over
+layers through the layers one by one. CKA: the similarity (0–1, light is similar) of every
+hidden state of one model with every one of the other. **Escape** closes.
 """
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("escape,q", "dismiss", "Close"),
@@ -45,8 +47,7 @@ the layers one by one; **Escape** closes.
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"Similarity · {self.similarity.metric} distance · {len(self.similarity.names)} adapters",
-                        classes="title")
+            yield Label(f"Similarity · {self.similarity.title}", classes="title", markup=False)
             with VerticalScroll():
                 yield Static(id="heatmap")
         yield Footer()
@@ -63,8 +64,9 @@ the layers one by one; **Escape** closes.
         self._draw()
 
     def _draw(self) -> None:
-        names = self.similarity.names
-        title = f"{self.view_name} ({self.view + 1}/{len(self.similarity.views)})"
+        shown = self.similarity
+        low, high = shown.scale or (None, None)
+        title = f"{self.view_name} ({self.view + 1}/{len(shown.views)})"
         self.query_one("#heatmap", Static).update(
-            heatmap(self.similarity.views[self.view_name], names, names, title=title)
+            heatmap(shown.views[self.view_name], shown.rows, shown.columns, title=title, low=low, high=high)
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hubcli.compose.spec import Node
 from hubcli.compose.text import format_spec
@@ -26,18 +26,25 @@ Progress = Callable[[int, int | None, str], None]
 """``progress(done, total, what)``: total None means "unknown" (an indeterminate bar)."""
 
 HUB_RESULTS = 50
+CKA_EXAMPLES = 512
+CKA_BATCH = 32
 
 MEAN_VIEW = "mean over layers"
 
 
 @dataclass(frozen=True)
 class Similarity:
-    """Distances between ``names`` (rows and columns alike) per view: the mean first, then each
-    layer in model order."""
+    """What the similarity screen draws: one matrix per view (rows × columns), under a title.
 
-    metric: str
-    names: list[str]
+    Weight distances: adapters × adapters, the mean over layers first, then each layer.
+    CKA: the layers of model A × the layers of model B, one view."""
+
+    title: str
+    rows: list[str]
+    columns: list[str]
     views: dict[str, list[list[float]]]
+    scale: tuple[float, float] | None = None
+    """A fixed colour scale (CKA lies in 0–1); None: each matrix's own range."""
 
 
 def add_from_disk(registry: Registry, path: Path, name: str | None, progress: Progress) -> str:
@@ -194,7 +201,38 @@ def compare(registry: Registry, names: list[str], metric: str, progress: Progres
     report = distances(weights, metric=metric)
     views = {MEAN_VIEW: report.mean().tolist()}
     views.update({layer: matrix.tolist() for layer, matrix in report.per_layer().items()})
-    return Similarity(metric, report.rows, views)
+    return Similarity(f"{metric} distance · {len(report.rows)} adapters", report.rows, report.columns, views)
+
+
+def compare_cka(
+    registry: Registry, base: str, model_a: str, model_b: str, dataset: Path, progress: Progress
+) -> Similarity:
+    """``hubcli compare --cka BASE A B --dataset D``: linear CKA between every hidden state of
+    model A and every one of model B (each "base" or adapter names joined by '+')."""
+    from hubcli.analysis.inputs import batches, read_token_ids
+    from hubcli.analysis.representations import layer_label, layerwise_cka
+    from hubcli.engine import load
+
+    def model(spec: str) -> Any:
+        if spec == "base":
+            return load(base).model
+        return load(base, adapters=spec.split("+"), registry=registry).model
+
+    progress(0, None, "reading the dataset and loading both models")
+    examples = read_token_ids(Path(dataset), tokenizer_source=base, limit=CKA_EXAMPLES)
+    first, second = model(model_a), model(model_b)
+    done = [0]
+
+    def batch(count: int) -> None:
+        done[0] += count
+        progress(done[0], len(examples), "running both models")
+
+    pad_id = getattr(first.config, "pad_token_id", None) or 0
+    result = layerwise_cka(first, second, batches(examples, CKA_BATCH, pad_id), on_batch=batch)
+    rows = [f"{model_a} {layer_label(i)}" for i in result.layers_a]
+    columns = [f"{model_b} {layer_label(i)}" for i in result.layers_b]
+    title = f"linear CKA · {model_a} (rows) vs {model_b} (columns) · {result.examples} examples"
+    return Similarity(title, rows, columns, {"every layer pair": result.matrix.tolist()}, scale=(0.0, 1.0))
 
 
 def search_hub(query: str, library: str | None) -> list[HubAdapter]:
