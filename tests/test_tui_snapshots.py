@@ -87,7 +87,8 @@ def test_stitch_composer(snap_compare, fixed_registry: Registry) -> None:
 
 
 def test_similarity_heatmap(snap_compare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("peft")
+    import peft  # noqa: F401  (a dev dependency: fail loudly if missing)
+
     from tests.test_merge_support import peft_folder, register, tiny_llama
 
     monkeypatch.chdir(tmp_path)
