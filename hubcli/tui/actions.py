@@ -40,7 +40,7 @@ ACTIONS: tuple[TuiAction, ...] = (
     TuiAction("push", "ctrl+u", "Push", "Push the selected adapter to a Hub repository", needs_selection=True),
     TuiAction("stitch", "ctrl+t", "Stitch", "Compose adapters into a stitch recipe", needs_adapters=1),
     TuiAction("eval", "ctrl+n", "Eval", "Evaluate the selected adapter on a dataset", needs_selection=True),
-    TuiAction("merge", "ctrl+g", "Merge", "Merge adapters into a new one (linear, TIES, DARE …)", needs_adapters=2),
+    TuiAction("merge", "ctrl+g", "Merge", "Merge adapters into a new one (linear, TIES, DARE, SVD …)", needs_adapters=2),
     TuiAction("compare", "ctrl+r", "Compare", "Heatmap of weight distances or layer CKA between adapters",
               needs_adapters=1),
     TuiAction("hub", "ctrl+b", "Hub", "Search the Hub for adapters, see their files, pull one"),

@@ -108,7 +108,7 @@ class MergeDialog(PickAdaptersDialog[MergeRequest]):
                 yield Select([(m, m) for m in METHODS], value=METHODS[0], allow_blank=False, id="method")
                 yield Label("Density (TIES, DARE)")
                 yield Input("0.5", type="number", id="density")
-                yield Label("Rank (LoRA; default: exact)")
+                yield Label("Rank (LoRA: truncate by SVD; default: the method's)")
                 yield Input(placeholder="e.g. 8", type="integer", id="rank")
 
     def submit(self) -> None:
