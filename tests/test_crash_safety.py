@@ -1,4 +1,5 @@
-"""``hubcli add`` killed with SIGKILL at every point that matters leaves a consistent registry.
+"""``hubcli add`` and ``hubcli pull`` killed with SIGKILL at every point that matters leave a
+consistent registry.
 
 After each kill: the adapter is either completely registered or absent, ``hubcli verify``
 reports clean once it has removed the leftovers, and the next run succeeds.
@@ -60,5 +61,33 @@ def test_killed_add_leaves_a_consistent_registry(point: str, pickle: bool, hubcl
     outcome = import_adapter(registry, AdapterFolder(folder))
     assert outcome.adapter.name == "victim"
     assert outcome.created == (names == ["existing"])
+    assert registry.verify().ok
+    registry.close()
+
+
+PULL_POINTS = ["downloaded", "validated", "blob-stored", "before-commit", "after-commit"]
+
+
+@pytest.mark.parametrize("point", PULL_POINTS)
+def test_killed_pull_leaves_a_consistent_registry(point: str, hub, cli, hubcli_home: Path, tmp_path: Path) -> None:
+    from tests.hub_server import TEST_USER
+
+    repo = f"{TEST_USER}/crash-{point.replace(':', '-')}"
+    assert cli("add", write_peft_lora(tmp_path / "local", seed=3)).exit_code == 0
+    assert cli("push", "local", repo).exit_code == 0
+    registry = Registry(hubcli_home)
+
+    env = {**os.environ, "HUBCLI_HOME": str(hubcli_home), "HUBCLI_CRASH_AT": point}
+    killed = subprocess.run(
+        [sys.executable, "-m", "hubcli", "pull", repo, "--name", "pulled"], env=env, capture_output=True, text=True
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+
+    names = [a.name for a in registry.list_adapters()]
+    assert names in (["local"], ["local", "pulled"])
+    assert registry.verify().ok and not leftovers(hubcli_home)
+    again = cli("pull", repo, "--name", "pulled", "--json")
+    assert again.exit_code == 0, again.stderr
+    assert [a.name for a in registry.list_adapters()] == ["local", "pulled"]
     assert registry.verify().ok
     registry.close()

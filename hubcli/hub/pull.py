@@ -23,6 +23,7 @@ from hubcli.hub.errors import HubError, HubUnavailable, hub_errors
 from hubcli.hub.progress import ByteCounter, Progress, ProgressCallback, ignore_progress
 from hubcli.importer import CONFIG_FILE, ImportOutcome, check_name, choose_adapter_folders, import_adapter
 from registry import Registry
+from registry.faults import checkpoint
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -173,6 +174,7 @@ def pull(
     on_progress(Progress("resolving", detail=ref.label))
     chosen = choose_adapter_folders(ref.label, adapter_folders(remote_files(ref, url)), subfolder, all_, name)
     folder, transferred = download(ref, url, chosen, on_progress)
+    checkpoint("downloaded")
     report = PullReport(ref, url, folder.name, settings.offline(), transferred)
     with registry.store.staging() as staging:
         snapshot = AdapterFolder(materialise(folder, staging), label=ref.label)
