@@ -44,8 +44,8 @@ class JobFinished(Message):
 
 
 class RegistryActions(App[None]):
-    """Add, remove, tag, verify, pull and push, for an app with an ``AdapterTable`` and a
-    ``JobsPanel``."""
+    """Add, remove, tag, verify, pull, push, stitch recipes, eval, merge, compare and the Hub
+    screen, for an app with an ``AdapterTable`` and a ``JobsPanel``."""
 
     def __init__(self, registry: Registry) -> None:
         super().__init__()
