@@ -11,13 +11,15 @@ Tests register a plugin for one test through ``PluginManager.register`` (see
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
-from hubcli.errors import PluginError
+from hubcli.errors import HubcliError, PluginError
 from hubcli.plugin_api import (
     PLUGIN_API_VERSION,
     ArchitecturePlugin,
@@ -205,12 +207,19 @@ class PluginManager:
         return None
 
     def _mark_broken(self, key: tuple[str, str], reason: str) -> Any:
-        self._broken[key] = reason
-        message = f"{key[0]} plugin {key[1]!r} is broken: {reason}"
+        self.report_broken(key[0], key[1], reason)
+        raise PluginError(f"{key[0]} plugin {key[1]!r} is broken: {reason}")
+
+    def report_broken(self, kind: str, name: str, reason: str) -> None:
+        """Mark a plugin broken (``hubcli plugins`` shows it) and warn once on stderr; in strict
+        mode raise instead, so plugin authors see the failure."""
+        message = f"{kind} plugin {name!r} is broken: {reason}"
         if _strict():
             raise PluginError(message)
-        print(f"hubcli: warning: {message}", file=sys.stderr)
-        raise PluginError(message)
+        if (kind, name) not in self._broken:
+            print(f"hubcli: warning: {message}", file=sys.stderr)
+        self._broken[(kind, name)] = reason
+        self._loaded.pop((kind, name), None)
 
     def load_all(self, kind: str) -> dict[str, Any]:
         """Every loadable plugin of ``kind``; broken ones are reported and skipped."""
@@ -226,6 +235,19 @@ class PluginManager:
 
 manager = PluginManager()
 """The process-wide plugin manager."""
+
+
+@contextlib.contextmanager
+def plugin_call(kind: str, name: str, action: str) -> Iterator[None]:
+    """Run a plugin's method. hubcli's own errors pass through (they already say what is wrong
+    with the input); anything else is the plugin's fault and becomes a one-line PluginError
+    naming the plugin and what it was doing."""
+    try:
+        yield
+    except HubcliError:
+        raise
+    except Exception as exc:
+        raise PluginError(f"{kind} plugin {name!r} failed in {action}: {type(exc).__name__}: {exc}") from exc
 
 
 def architectures() -> dict[str, ArchitecturePlugin]:

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from hubcli import discovery
 from hubcli.adapter_folder import AdapterFolder
-from hubcli.errors import AdapterFormatError, AdapterValidationError, PluginError
+from hubcli.errors import AdapterFormatError, AdapterValidationError, HubcliError, PluginError
 from hubcli.plugin_api import FILE_ROLES, DetectedAdapter
 from hubcli.tensor_files import (
     TensorInfo,
@@ -27,6 +27,9 @@ from registry.faults import checkpoint
 from registry.store import sha256_file
 
 CONFIG_FILE = "adapter_config.json"
+CONFIG_FILES = (CONFIG_FILE, "adapter_fusion_config.json", "fusion.json")
+"""A folder holding one of these is an import candidate: adapters, and trained fusions
+(AdapterHub's ``save_adapter_fusion`` and hubcli's own), which plugins then recognise."""
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 SAFETENSORS_NAME_OF_PICKLE = {
     "adapter_model.bin": "adapter_model.safetensors",
@@ -45,12 +48,17 @@ class ImportOutcome:
     warnings: tuple[str, ...] = ()
 
 
+def has_config(folder: AdapterFolder) -> bool:
+    """Whether ``folder`` holds one of ``CONFIG_FILES`` (the one rule of ``add`` and ``pull``)."""
+    return any(folder.exists(name) for name in CONFIG_FILES)
+
+
 def adapter_subfolders(folder: AdapterFolder) -> list[str]:
     """Where the adapters of ``folder`` are: ``[""]`` for the folder itself, else the
     sub-folders that hold an adapter config (PEFT saves non-default names that way)."""
-    if folder.exists(CONFIG_FILE):
+    if has_config(folder):
         return [""]
-    return [name for name in folder.subfolders() if folder.sub(name).exists(CONFIG_FILE)]
+    return [name for name in folder.subfolders() if has_config(folder.sub(name))]
 
 
 def choose_adapter_folders(
@@ -80,9 +88,19 @@ def choose_adapter_folders(
 def detect(folder: AdapterFolder) -> DetectedAdapter:
     """Ask every architecture plugin; exactly one must recognise the folder."""
     plugins = discovery.architectures()
-    if not folder.exists(CONFIG_FILE):
+    if not has_config(folder):
         raise AdapterFormatError(f"{folder.label}: no {CONFIG_FILE} (not an adapter folder)")
-    matches = [found for plugin in plugins.values() if (found := plugin.detect(folder))]
+    matches = []
+    for name, plugin in plugins.items():
+        try:
+            found = plugin.detect(folder)
+        except HubcliError:
+            raise  # the plugin recognised the files and says what is wrong with them
+        except Exception as exc:  # a faulty plugin must not stop the others recognising the files
+            discovery.manager.report_broken("architecture", name, f"detect raised {type(exc).__name__}: {exc}")
+            continue
+        if found:
+            matches.append(found)
     if not matches:
         raise AdapterFormatError(
             f"{folder.where(CONFIG_FILE)}: no installed architecture recognises this adapter "
@@ -176,12 +194,16 @@ def import_adapter(
     name = check_name(name if explicit_name else default_name(folder, found))
     with registry.store.staging() as staging:
         files = _normalise(folder, found, staging)
-        tensors = _tensors(files, folder, "weights")
+        # a fusion has no adapter weights: its fusion weights are what its plugin validates
+        checked_role = "weights" if found.files_with_role("weights") else "fusion_weights"
+        tensors = _tensors(files, folder, checked_role)
         if not tensors:
             raise AdapterValidationError(f"{folder.label}: no weight tensors found")
         for role in ("head_weights", "fusion_weights"):
             _tensors(files, folder, role)  # header sanity of the other weight files
-        plugin.validate(found, tensors)
+        with discovery.plugin_call("architecture", found.architecture, "validate"):
+            plugin.validate(found, tensors)
+            num_parameters = plugin.parameter_count(found, tensors)
         warnings = non_finite_warnings(files, folder)
         checkpoint("validated")
         digest = content_digest((item.path, sha256_file(item.source)) for item in files)
@@ -202,7 +224,7 @@ def import_adapter(
             task=found.task,
             labels=found.labels,
             license=found.license,
-            num_parameters=plugin.parameter_count(found, tensors),
+            num_parameters=num_parameters,
             source_kind=source_kind,
             source=source or str(folder.root),
             source_revision=source_revision,

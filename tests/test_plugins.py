@@ -95,3 +95,48 @@ def test_load_plugins_variable_restricts_third_party_only(monkeypatch) -> None:
 def test_unknown_plugin_names_what_is_installed() -> None:
     with pytest.raises(PluginError, match=r"no architecture plugin named 'nope' \(installed: .*lora"):
         manager.load("architecture", "nope")
+
+
+def test_a_plugin_failing_in_detect_is_named_and_the_others_still_import(register_plugin, cli, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HUBCLI_STRICT_PLUGINS", "0")
+
+    class FailingDetect(ToyArchitecture):
+        def detect(self, folder):
+            raise KeyError("oops")
+
+    register_plugin("architecture", "failing", FailingDetect)
+    register_plugin("architecture", "toy", ToyArchitecture)
+    result = cli("add", write_toy_adapter(tmp_path / "t"), "--json")
+    assert result.exit_code == 0
+    assert "architecture plugin 'failing' is broken: detect raised KeyError: 'oops'" in result.stderr
+    assert result.json()[0]["adapter"]["architecture"] == "toy"
+    rows = {row["name"]: row for row in cli("plugins", "--json").json()}
+    assert rows["failing"]["status"] == "broken"
+
+
+def test_a_plugin_failing_in_validate_or_attach_is_named_in_one_line(register_plugin, cli, registry, tmp_path) -> None:
+    class FailingValidate(ToyArchitecture):
+        def validate(self, adapter, tensors):
+            raise ZeroDivisionError("division by zero")
+
+    register_plugin("architecture", "toy", FailingValidate)
+    result = cli("add", write_toy_adapter(tmp_path / "t"))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "Error: architecture plugin 'toy' failed in validate: ZeroDivisionError: division by zero"
+    )
+    assert registry.count_adapters() == 0
+
+    from hubcli.engine import StitchedModel
+    from hubcli.plugin_api import LoadedAdapter
+    from tests.helpers.tiny_models import tiny_model
+
+    class FailingAttach(ToyArchitecture):
+        def attach(self, target, adapter):
+            raise RuntimeError("no room")
+
+    register_plugin("architecture", "toy", FailingAttach)
+    stitched = StitchedModel(tiny_model("bert")[0])
+    loaded = LoadedAdapter("a", "toy", "toy", {}, {}, {})
+    with pytest.raises(PluginError, match=r"^architecture plugin 'toy' failed in attach: RuntimeError: no room$"):
+        stitched.attach(loaded)

@@ -166,7 +166,8 @@ class StitchedModel:
             raise HubcliError(f"an adapter named {adapter.name!r} is already attached")
         plugin = discovery.architecture(adapter.architecture)
         try:
-            plugin.attach(self, adapter)
+            with discovery.plugin_call("architecture", adapter.architecture, "attach"):
+                plugin.attach(self, adapter)
             if adapter.head_config is not None:
                 self._attach_adapterhub_head(adapter)
         except BaseException:
