@@ -300,3 +300,152 @@ def _render_similar(data: dict[str, Any]) -> None:
         console.print(table)
     for other, reason in data["skipped"].items():
         err_console.print(f"[yellow]skipped[/] {other}: {reason}", soft_wrap=True)
+
+
+@app.command("merge-hint")
+def merge_hint(
+    a: Annotated[str, typer.Argument(help="A LoRA adapter.", show_default=False)],
+    b: Annotated[str, typer.Argument(help="Another LoRA on the same base model.", show_default=False)],
+    dataset: Annotated[
+        str, typer.Option("--dataset", "-d", help="Where to measure the drop: any `hubcli eval` dataset.")
+    ],
+    metric: MetricOption = "grassmann",
+    matrices: MatricesOption = "all",
+    score: Annotated[
+        str | None,
+        typer.Option(
+            "--score", help="Metric whose drop is stored (default: the task's first, e.g. accuracy)."
+        ),
+    ] = None,
+    split: Annotated[str | None, typer.Option("--split", help="Rows of this split.")] = None,
+    task: Annotated[
+        str | None, typer.Option("--task", help="As for `hubcli eval` (default: inferred).")
+    ] = None,
+    text_field: Annotated[str | None, typer.Option("--text-field")] = None,
+    text_pair_field: Annotated[str | None, typer.Option("--text-pair-field")] = None,
+    label_field: Annotated[str | None, typer.Option("--label-field")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Evaluate the first N rows only.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    device: Annotated[str, typer.Option("--device", help="cpu or cuda.")] = "cpu",
+    as_json: JsonFlag = False,
+) -> None:
+    """Merge-compatibility hint: the distance between two LoRAs and how much worse their average
+    (linear merge) scores on a dataset than they do; stored, so `hubcli merge-hints` can relate
+    the two over many pairs. The average is removed from the registry afterwards."""
+    _check_metric(metric)
+    from hubcli.analysis.merge_hint import measure
+    from hubcli.evaluate.pipeline import EvalRequest, quiet_transformers
+
+    request = EvalRequest(
+        target=a,
+        dataset=dataset,
+        split=split,
+        task=task,
+        text_field=text_field,
+        text_pair_field=text_pair_field,
+        label_field=label_field,
+        batch_size=batch_size,
+        limit=limit,
+        device=device,
+    )
+    with quiet_transformers(), err_console.status("merging and evaluating", spinner="dots"):
+        hint = measure(
+            state.registry(), a, b, request, metric=metric, matrices=_matrices(matrices), score=score
+        )
+    row = hint.row
+    data = {
+        "target": row.target,
+        "adapters": list(hint.pair),
+        "dataset": row.dataset,
+        "split": row.split,
+        "task": row.task,
+        "n": row.n,
+        "distance_metric": metric,
+        "matrices": (row.extra or {})["matrices"],
+        "distance": round(hint.distance, 6),
+        "merge_method": (row.extra or {})["merge_method"],
+        "scores": hint.scores,
+        "drops": hint.drops,
+        "stored": {"metric": row.metric, "value": row.value},
+        "reused": hint.reused,
+    }
+    emit(data, as_json, _render_merge_hint)
+
+
+def _render_merge_hint(data: dict[str, Any]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    a, b = data["adapters"]
+    matrices = data["matrices"] if isinstance(data["matrices"], str) else ",".join(data["matrices"])
+    distance = f"{data['distance_metric']} distance {data['distance']:.4f} (matrices {matrices})"
+    console.print(escape(f"{a} vs {b}: {distance}"), soft_wrap=True)
+    where = Path(data["dataset"]).name + (f" [{data['split']}]" if data["split"] else "")
+    table = Table(title=escape(f"{data['merge_method']} average on {where}, n={data['n']}"))
+    for heading in ("metric", a, b, "average", "drop"):
+        table.add_column(escape(heading), justify="left" if heading == "metric" else "right")
+    for metric, value in data["scores"]["average"].items():
+        cells = [f"{data['scores'][name][metric]:.4f}" for name in (a, b)]
+        table.add_row(metric, *cells, f"{value:.4f}", f"{data['drops'][metric]:+.4f}")
+    console.print(table)
+    if data["reused"]:
+        console.print(escape(f"stored scores reused for {', '.join(data['reused'])}"), soft_wrap=True)
+    stored = f"stored {data['stored']['metric']} = {data['stored']['value']:+.4f} as {data['target']}"
+    console.print(escape(stored), soft_wrap=True)
+
+
+@app.command("merge-hints")
+def merge_hints(
+    dataset: Annotated[str | None, typer.Option("--dataset", help="Only this dataset (as stored).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Stored merge-compatibility hints: distance and drop of every measured pair, and their
+    Spearman correlation where three or more pairs were measured alike."""
+    from hubcli.analysis.hint_records import hint_groups
+
+    groups = hint_groups(state.registry(), dataset)
+    data = [
+        {
+            "dataset": group.dataset,
+            "split": group.split,
+            "task": group.task,
+            "distance_metric": group.distance_metric,
+            "matrices": group.matrices,
+            "drop_metric": group.drop_metric,
+            "pairs": [
+                {
+                    "adapters": (row.extra or {})["adapters"],
+                    "distance": round(float((row.extra or {})["distance"]), 6),
+                    "drop": row.value,
+                }
+                for row in group.rows
+            ],
+            "spearman": group.spearman,
+        }
+        for group in groups
+    ]
+    emit(data, as_json, _render_merge_hints)
+
+
+def _render_merge_hints(groups: list[dict[str, Any]]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    if not groups:
+        console.print("no merge hints stored (run `hubcli merge-hint A B --dataset FILE`)")
+    for group in groups:
+        where = Path(group["dataset"]).name + (f" [{group['split']}]" if group["split"] else "")
+        title = f"merge hints on {where}: {group['distance_metric']} distance ({group['matrices']})"
+        table = Table(title=escape(title))
+        for heading in ("pair", "distance", group["drop_metric"]):
+            table.add_column(heading, justify="left" if heading == "pair" else "right")
+        for pair in group["pairs"]:
+            names = escape(" + ".join(pair["adapters"]))
+            table.add_row(names, f"{pair['distance']:.4f}", f"{pair['drop']:+.4f}")
+        console.print(table)
+        if group["spearman"] is not None:
+            console.print(f"Spearman correlation of distance and drop: {group['spearman']:+.3f}")
+        else:
+            console.print("Spearman correlation: needs three pairs or more with varying values")
