@@ -10,15 +10,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from hubcli.cli.context import state
-from hubcli.cli.output import JsonFlag, console, emit, err_console, human_count, human_size
+from hubcli.cli.output import JsonFlag, console, emit, err_console
+from hubcli.formatting import architecture_label, human_count, human_size
 
 app = typer.Typer()
 
 NameArg = Annotated[str, typer.Argument(help="Adapter name, as `hubcli list` shows it.")]
-
-
-def arch_label(architecture: str, variant: str | None) -> str:
-    return f"{architecture} ({variant})" if variant and variant != architecture else architecture
 
 
 def adapter_dict(adapter: Any, tags: list[str]) -> dict[str, Any]:
@@ -75,7 +72,7 @@ def add(
             a = outcome.adapter
             mark = "[green]✓[/]" if outcome.created else "[yellow]=[/]"
             console.print(
-                f"{mark} {outcome.message}: {arch_label(a.architecture, a.variant)}, {a.format}, "
+                f"{mark} {outcome.message}: {architecture_label(a.architecture, a.variant)}, {a.format}, "
                 f"{human_count(a.num_parameters)} parameters, {human_size(a.size_bytes)}"
             )
 
@@ -126,7 +123,7 @@ def _list(
             table.add_column(column, justify="right" if column in ("params", "size") else "left")
         for row in rows:
             table.add_row(
-                row["name"], arch_label(row["architecture"], row["variant"]), row["base_model"] or "-", human_count(row["num_parameters"]),
+                row["name"], architecture_label(row["architecture"], row["variant"]), row["base_model"] or "-", human_count(row["num_parameters"]),
                 human_size(row["size_bytes"]), row["format"], ", ".join(row["tags"]),
             )
         console.print(table)
@@ -149,7 +146,7 @@ def show(name: NameArg, as_json: JsonFlag = False) -> None:
     data["remotes"] = [r.model_dump(exclude={"adapter_id"}) for r in registry.remotes(adapter)]
 
     def render(d: dict[str, Any]) -> None:
-        console.print(f"[bold]{d['name']}[/]  {arch_label(d['architecture'], d['variant'])}")
+        console.print(f"[bold]{d['name']}[/]  {architecture_label(d['architecture'], d['variant'])}")
         facts = Table.grid(padding=(0, 2))
         facts.add_column(style="dim")
         facts.add_column()

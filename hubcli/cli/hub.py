@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from hubcli.cli.adapters import adapter_dict, arch_label
+from hubcli.cli.adapters import adapter_dict
 from hubcli.cli.context import state
-from hubcli.cli.output import JsonFlag, console, emit, err_console, human_count, human_size
+from hubcli.cli.output import JsonFlag, console, emit, err_console
+from hubcli.formatting import architecture_label, human_count, human_size
 
 if TYPE_CHECKING:
     from hubcli.hub.progress import ProgressCallback
@@ -99,7 +100,7 @@ def pull(
                 console.print(f"[yellow]=[/] {a.name}: up to date with {where}")
             else:
                 console.print(
-                    f"[green]✓[/] pulled {where} as {a.name!r}: {arch_label(a.architecture, a.variant)}, "
+                    f"[green]✓[/] pulled {where} as {a.name!r}: {architecture_label(a.architecture, a.variant)}, "
                     f"{a.format}, {human_count(a.num_parameters)} parameters, {human_size(a.size_bytes)}"
                 )
         source = "from the local cache (offline)" if d["offline"] else f"{human_size(d['bytes_downloaded'])} downloaded"

@@ -33,19 +33,3 @@ def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
         sys.stdout.write(json.dumps(data, indent=2, default=_default, ensure_ascii=False) + "\n")
     else:
         render(data)
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"
-
-
-def human_count(count: int) -> str:
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if count >= scale:
-            return f"{count / scale:.1f}{unit}"
-    return str(count)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from hubcli.formatting import architecture_label
 from registry import Adapter, Evaluation
 
 LIBRARY_NAMES = {"peft": "peft", "adapterhub": "adapter-transformers"}
@@ -91,7 +92,7 @@ def model_card(
         model_name=adapter.name if results else None,
         eval_results=results or None,
     )
-    method = f"{adapter.architecture} ({adapter.variant})" if adapter.variant else adapter.architecture
+    method = architecture_label(adapter.architecture, adapter.variant)
     facts = [f"- method: {method}", f"- trained parameters: {adapter.num_parameters:,}"]
     if adapter.base_model:
         facts.append(f"- base model: [{adapter.base_model}](https://huggingface.co/{adapter.base_model})")

@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.worker import Worker, WorkerState
 
-from hubcli.cli.output import human_count, human_size
+from hubcli.formatting import architecture_label, human_count, human_size
 from registry import Adapter, Registry
 
 PAGE_SIZE = 200
@@ -80,17 +80,10 @@ def fetch_page(registry: Registry, query: AdapterQuery, offset: int, generation:
     return Page(generation, offset, adapters, registry.tags_by_adapter([a.id for a in adapters]))
 
 
-def architecture_label(adapter: Adapter) -> str:
-    """``lora``, or ``bottleneck (seq_bn)`` when the variant says more than the architecture."""
-    if adapter.variant and adapter.variant != adapter.architecture:
-        return f"{adapter.architecture} ({adapter.variant})"
-    return adapter.architecture
-
-
 def row_cells(adapter: Adapter, tags: list[str]) -> tuple[str | Text, ...]:
     return (
         adapter.name,
-        architecture_label(adapter),
+        architecture_label(adapter.architecture, adapter.variant),
         adapter.base_model or "-",
         Text(human_count(adapter.num_parameters), justify="right"),
         Text(human_size(adapter.size_bytes), justify="right"),

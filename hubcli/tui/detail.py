@@ -20,8 +20,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Markdown, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from hubcli.cli.output import human_count, human_size
-from hubcli.tui.adapter_table import architecture_label
+from hubcli.formatting import architecture_label, human_count, human_size
 from registry import Adapter, AdapterFile, Evaluation, Registry, Remote
 
 MAX_TEXT_BYTES = 1024 * 1024
@@ -73,7 +72,7 @@ def overview(details: AdapterDetails) -> RenderableType:
     a = details.adapter
     facts: list[tuple[str, Any]] = [
         ("Name", a.name),
-        ("Architecture", architecture_label(a)),
+        ("Architecture", architecture_label(a.architecture, a.variant)),
         ("Format", a.format),
         ("Base model", a.base_model),
         ("Model type", a.model_type),

@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.widgets import Button, DataTable, Footer, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
-from hubcli.cli.output import human_count, human_size
+from hubcli.formatting import human_count, human_size
 from hubcli.hub.search import LIBRARIES, HubAdapter
 from hubcli.tui import tasks
 from hubcli.tui.dialogs import Dialog, error_dialog
