@@ -191,9 +191,11 @@ def test_refusals_are_one_line_and_change_nothing(
         cli("add", save_peft_lora(tmp_path / "other", seed=3), "--name", "other", "--base", BASE).exit_code
         == 0
     )
+    record_labels(registry, "near", ["negative", "neutral"])
     before = registry_bytes(registry.home)
     for pair, message in (
         (("a", "bn"), "needs two LoRAs; 'bn' is a bottleneck adapter"),
+        (("a", "near"), "the heads have different labels"),
         (("a", "other"), "different base models"),
         (("a", "a"), "give two different adapters"),
         (("a", "missing"), "missing"),
@@ -203,4 +205,7 @@ def test_refusals_are_one_line_and_change_nothing(
         assert len(result.stderr.strip().splitlines()) == 1
     bad_score = cli("merge-hint", "a", "b", "--dataset", sentiment, "--score", "bleu")
     assert bad_score.exit_code == 1 and "--score 'bleu' is not a metric" in bad_score.stderr
+    wrong_labels = write_jsonl(tmp_path / "yes.jsonl", [{"text": "good film", "label": "yes"}])
+    failed = cli("merge-hint", "a", "b", "--dataset", wrong_labels)  # fails while the average is scored
+    assert failed.exit_code == 1 and "is not one of the head's labels" in failed.stderr
     assert registry_bytes(registry.home) == before
