@@ -4,7 +4,7 @@ much is lost when they are averaged, measured on a dataset and stored as one reg
 The seed study (FACTS.md, "Similarity measures") found that the Grassmann / cosine distance
 between two LoRAs predicted the loss from averaging them (Spearman up to 0.77). One pair says
 little; the point is to collect pairs, so each measurement becomes one ``Evaluation`` row that
-``merge_hints`` reads back, and ``spearman`` relates distance and drop over them.
+``hint_records.hint_groups`` reads back and relates (Spearman) over many pairs.
 
 The average is a real ``hubcli merge`` (linear, exact concatenation) evaluated by the eval
 runner, so it is exactly what a user would get. It must pass through the registry (the runner
@@ -23,7 +23,7 @@ from typing import Any
 
 from hubcli import __version__
 from hubcli.analysis.hint_records import pair_target
-from hubcli.analysis.modules import registry_weights
+from hubcli.analysis.modules import AdapterWeights, registry_weights
 from hubcli.analysis.weights import distances
 from hubcli.errors import HubcliError
 from hubcli.evaluate.pipeline import EvalRequest, EvalResult, evaluate_target
@@ -61,13 +61,16 @@ def drop(metric: str, inputs: Sequence[float], average: float) -> float:
     return average - mean if metric in LOWER_IS_BETTER else mean - average
 
 
-def _check_low_rank(registry: Registry, pair: Sequence[str]) -> None:
-    for name in pair:
-        if not registry_weights(registry, name).low_rank:
-            architecture = registry.get_adapter(name).architecture
+def _low_rank_weights(registry: Registry, pair: Sequence[str]) -> list[AdapterWeights]:
+    """Both adapters' comparable weights; only low-rank (LoRA) updates have a linear average
+    that is exactly a LoRA again and the subspaces the Grassmann distance needs."""
+    weights = [registry_weights(registry, name) for name in pair]
+    for found in weights:
+        if not found.low_rank:
             raise MergeHintError(
-                f"the merge-compatibility hint needs two LoRAs; {name!r} is a {architecture} adapter"
+                f"the merge-compatibility hint needs two LoRAs; {found.name!r} is a {found.architecture} adapter"
             )
+    return weights
 
 
 def _shared_labels(registry: Registry, pair: Sequence[str]) -> list[str] | None:
@@ -132,8 +135,7 @@ def measure(
     if a == b:
         raise MergeHintError("give two different adapters")
     pair = (a, b)
-    _check_low_rank(registry, pair)
-    report = distances([registry_weights(registry, n) for n in pair], metric=metric, matrices=matrices)
+    report = distances(_low_rank_weights(registry, pair), metric=metric, matrices=matrices)
     distance = float(report.mean()[0, 1])
     average = _evaluate_average(registry, pair, request)
     measured = average.branches[0].scores
