@@ -102,7 +102,8 @@ class ArchitecturePlugin(Plugin):
     def validate(self, adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> None:
         """Check that the weight tensors agree with the config (names, shapes, ranks).
 
-        ``tensors`` are those of the files with role ``weights``. Raise
+        ``tensors`` are those of the files with role ``weights`` (``fusion_weights`` for a
+        fusion, which has no others). Raise
         ``AdapterValidationError`` naming the tensor and the expected shape.
         """
 

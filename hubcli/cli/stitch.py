@@ -65,11 +65,51 @@ def spec_file(path: Path) -> Any:
 
 def checked(registry: Any, tree: Any) -> Any:
     """The validated tree; every adapter must be in the registry (architectures decide which
-    blocks they may sit in)."""
+    blocks they may sit in), and so must every fusion a block names with ``fusion=``."""
     from hubcli.compose.validate import validate
 
     names = dict.fromkeys(tree.adapters())
-    return validate(tree, {name: registry.get_adapter(name).architecture for name in names})
+    validated = validate(tree, {name: registry.get_adapter(name).architecture for name in names})
+    for block in validated.blocks():
+        registered_fusion(registry, block, validated.arguments(block))
+    return validated
+
+
+def registered_fusion(registry: Any, block: Any, args: dict[str, Any]) -> Any:
+    """The registry entry a block's ``fusion=NAME`` names (None without one): a fusion trained
+    over exactly the block's children, in their order, since its layers attend over them."""
+    from hubcli.compose.spec import AdapterRef, SpecError
+
+    name = args.get("fusion")
+    if name is None:
+        return None
+    entry = registry.get_adapter(name)
+    if entry.architecture != "fusion":
+        raise SpecError(f"{block.kind}: fusion={name} is a {entry.architecture} adapter, not a fusion", block.column)
+    fused = list(entry.method_config.get("adapters", []))
+    children = [child.name if isinstance(child, AdapterRef) else child.kind for child in block.children]
+    if fused != children:
+        raise SpecError(
+            f"{block.kind}: fusion {name!r} was trained over {', '.join(fused)}, not over "
+            f"{', '.join(children)} (same adapters, same order)",
+            block.column,
+        )
+    return entry
+
+
+def load_registered_fusions(registry: Any, setup: Any) -> None:
+    """Load every ``fusion=NAME`` of the active composition from the registry's files into the
+    layers its block built (the block reads them as it reads any saved fusion folder)."""
+    import tempfile
+
+    for block in setup.spec.blocks():
+        entry = registered_fusion(registry, block, setup.spec.arguments(block))
+        if entry is None:
+            continue
+        with tempfile.TemporaryDirectory(prefix="hubcli-fusion-") as scratch:
+            for file in registry.files(entry):
+                (Path(scratch) / file.path).symlink_to(registry.file_path(file))
+            setup.spec.plugin(block).load_owned(setup.owned[id(block)], Path(scratch))
 
 
 def save_recipe(registry: Any, name: str, base: str, tree: Any) -> None:
@@ -95,7 +135,7 @@ def stitch_model(
     stitched = StitchedModel(load_base_model(base, task=tasks[0] if tasks else None, dtype=dtype, device=device))
     for item in loaded:
         stitched.attach(item)
-    activate(stitched, tree)
+    load_registered_fusions(registry, activate(stitched, tree))
     return stitched, loaded
 
 

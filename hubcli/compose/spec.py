@@ -6,7 +6,8 @@ about what a block means; block plugins (``hubcli.compositions``) give it meanin
 
 JSON form: an adapter is its name (a string); a block is an object
 ``{"block": "split", "children": [...], "args": {"sizes": [64, 64]}}`` (``args`` omitted when
-empty). Argument values are numbers or lists of numbers.
+empty). Argument values are numbers, lists of numbers, or names (strings: a registry entry
+such as ``fuse``'s ``fusion=NAME``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from hubcli.errors import HubcliError
 BLOCK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 """Block names are identifiers, so the text form can tell ``stack(`` from an adapter name."""
 
-ArgValue = int | float | tuple[int | float, ...]
+ArgValue = int | float | str | tuple[int | float, ...]
 
 
 class SpecError(HubcliError):
@@ -90,6 +91,10 @@ def _number(value: Any, where: str) -> int | float:
 
 
 def _arg_from_json(value: Any, where: str) -> ArgValue:
+    if isinstance(value, str):
+        if not value:
+            raise SpecError(f"{where}: a name cannot be empty")
+        return value
     if isinstance(value, list):
         return tuple(_number(item, where) for item in value)
     return _number(value, where)

@@ -8,11 +8,12 @@ Grammar (whitespace between tokens is ignored)::
 
     node  := NAME | NAME "(" [item ("," item)* [","]] ")"
     item  := node | NAME "=" value
-    value := NUMBER | "[" [NUMBER ("," NUMBER)* [","]] "]"
+    value := NUMBER | NAME | "[" [NUMBER ("," NUMBER)* [","]] "]"
 
 NAME is a bare word (letters, digits and ``_ . - / @ : +``) or a double-quoted string with
 ``\\"`` and ``\\\\`` escapes, for adapter names that are not bare words. A NAME followed by "("
-is a block (block names are bare words); anything else is an adapter. Keyword arguments may come anywhere among the children.
+is a block (block names are bare words); anything else is an adapter. A NAME as a value names
+a registry entry (``fuse(a, b, fusion=ab)``); a name that reads as a number must be quoted. Keyword arguments may come anywhere among the children.
 """
 
 from __future__ import annotations
@@ -161,7 +162,13 @@ class _Parser:
         return number
 
     def value(self) -> ArgValue:
-        if self.peek().kind != "[":
+        token = self.peek()
+        if token.kind == "string" or (token.kind == "name" and not NUMBER.fullmatch(token.text)):
+            if not token.text:
+                raise SpecSyntaxError(self.text, token.column, "a name cannot be empty")
+            self.position += 1
+            return token.text
+        if token.kind != "[":
             return self.number()
         self.position += 1
         items: list[int | float] = []
@@ -189,6 +196,8 @@ def _format_name(name: str) -> str:
 
 
 def _format_value(value: ArgValue) -> str:
+    if isinstance(value, str):  # quoted when it would read back as a number
+        return _format_name(value) if not NUMBER.fullmatch(value) else '"' + value + '"'
     if isinstance(value, tuple):
         return "[" + ", ".join(repr(item) for item in value) + "]"
     return repr(value)

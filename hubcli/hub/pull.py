@@ -21,7 +21,7 @@ from hubcli.adapter_folder import AdapterFolder
 from hubcli.hub import settings
 from hubcli.hub.errors import HubError, HubUnavailable, hub_errors
 from hubcli.hub.progress import ByteCounter, Progress, ProgressCallback, ignore_progress
-from hubcli.importer import CONFIG_FILE, ImportOutcome, check_name, choose_adapter_folders, import_adapter
+from hubcli.importer import CONFIG_FILES, ImportOutcome, check_name, choose_adapter_folders, import_adapter
 from registry import Registry
 from registry.faults import checkpoint
 
@@ -103,10 +103,10 @@ def remote_files(ref: RepoRef, endpoint: str) -> list[str]:
 
 def adapter_folders(paths: list[str]) -> list[str]:
     """Where the adapters are: ``[""]`` for the repository root, else the sub-folders that
-    hold an ``adapter_config.json`` (the same rule as ``hubcli add``)."""
-    if CONFIG_FILE in paths:
+    hold an adapter or fusion config (the same rule as ``hubcli add``)."""
+    if any(name in paths for name in CONFIG_FILES):
         return [""]
-    return sorted({p.split("/")[0] for p in paths if p.count("/") == 1 and p.endswith("/" + CONFIG_FILE)})
+    return sorted({p.split("/")[0] for p in paths if p.count("/") == 1 and p.split("/")[1] in CONFIG_FILES})
 
 
 def download(ref: RepoRef, endpoint: str, subfolders: list[str],

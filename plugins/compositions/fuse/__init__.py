@@ -2,9 +2,11 @@
 
 ``fuse(a, b, c)`` (dynamic, ``adapters``' default) or ``fuse(a, b, c, static=1)``. The fusion
 layers are created when the composition is activated, one per sub-block where all the fused
-adapters sit, freshly initialised; ``fuse.files.load_fusion`` reads trained ones (AdapterHub
-files or ours), ``fuse.files.save_fusion`` writes ours, ``fuse.training.train_fusion`` trains
-them. This module imports no torch (validation loads it); the layers come with ``build``.
+adapters sit, freshly initialised; ``fuse(a, b, c, fusion=NAME)`` then loads the registered
+fusion NAME (architecture ``fusion``, trained over a, b, c in that order) into them, through
+``load_owned`` (``hubcli.cli.stitch.load_registered_fusions``). ``fuse.files.load_fusion`` reads
+trained ones (AdapterHub files or ours), ``fuse.files.save_fusion`` writes ours,
+``fuse.training.train_fusion`` trains them. This module imports no torch (validation loads it); the layers come with ``build``.
 """
 
 from __future__ import annotations
@@ -21,15 +23,21 @@ from plugins.compositions._arguments import flag
 
 class FuseBlock(CompositionPlugin):
     name = "fuse"
-    description = "AdapterFusion: attention over the children's outputs (static=1: no value matrix)"
+    description = (
+        "AdapterFusion: attention over the children's outputs (static=1: no value matrix; "
+        "fusion=NAME: a registered trained fusion)"
+    )
     min_children = 2
-    arguments = frozenset({"static"})
+    arguments = frozenset({"static", "fusion"})
     nests = frozenset()
     """Adapters only, as the fusion attends over each child's own bottleneck output."""
 
     def check_arguments(self, args: Mapping[str, Any], children: int) -> dict[str, Any]:
         checked = super().check_arguments(args, children)
-        return {"static": flag(self.name, "static", checked, default=False)}
+        fusion = checked.get("fusion")
+        if fusion is not None and not isinstance(fusion, str):
+            raise SpecError(f"fuse: fusion must name a registered fusion, e.g. fusion=my-fusion, got {fusion!r}")
+        return {"static": flag(self.name, "static", checked, default=False), "fusion": fusion}
 
     def build(self, children: Sequence[str], args: Mapping[str, Any], target: AttachTarget) -> Any:
         from plugins.compositions.fuse.layer import FusionConfig, FusionLayers

@@ -1,16 +1,11 @@
-"""Fusion weights on disk: AdapterHub's files (read) and hubcli's own (read and write).
-
-AdapterHub (``save_adapter_fusion``): ``adapter_fusion_config.json`` (``adapter_names``,
-``config``) and ``pytorch_model_adapter_fusion.bin`` or ``model_adapter_fusion.safetensors``
-with keys ``…<layer>.<location>.adapter_fusion_layer.<a,b,c>.<query|key|value>.<weight|bias>``.
-hubcli: ``fusion.json`` (``adapters``, ``config``) and ``fusion.safetensors`` with keys
-``<layer>_<position>.<query|key|value>.<weight|bias>`` (the ``FusionLayers`` state dict).
+"""Fusion weights on disk: AdapterHub's files (read) and hubcli's own (read and write); the
+file and tensor names are in ``fuse.names``. hubcli's tensor names are the ``FusionLayers``
+state dict's (``<layer>_<position>.<query|key|value>.<weight|bias>``).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +14,14 @@ import torch
 from hubcli.compose.setup import CompositionSetup
 from hubcli.errors import AdapterFormatError, ModelMismatchError
 from plugins.compositions.fuse.layer import FusionConfig, FusionLayers
-
-ADAPTERHUB_CONFIG = "adapter_fusion_config.json"
-ADAPTERHUB_WEIGHTS = ("model_adapter_fusion.safetensors", "pytorch_model_adapter_fusion.bin")
-OWN_CONFIG = "fusion.json"
-OWN_WEIGHTS = "fusion.safetensors"
-
-_ADAPTERHUB_KEY = re.compile(
-    r"(?:^|\.)(?P<layer>\d+)\.(?P<location>attention\.output|attention_adapters|output|output_adapters)"
-    r"\.adapter_fusion_layer\.[^.]+\.(?P<param>(?:query|key|value)\.(?:weight|bias))$"
+from plugins.compositions.fuse.names import (
+    ADAPTERHUB_CONFIG,
+    ADAPTERHUB_WEIGHTS,
+    OWN_CONFIG,
+    OWN_FORMAT,
+    OWN_WEIGHTS,
+    own_key,
 )
-_POSITION = {"attention.output": "attention", "attention_adapters": "attention", "output": "ffn", "output_adapters": "ffn"}
 
 
 def fusion_layers(setup: CompositionSetup, adapters: list[str] | None = None) -> FusionLayers:
@@ -65,10 +57,10 @@ def _adapterhub_state(folder: Path) -> dict[str, torch.Tensor]:
         raise AdapterFormatError(f"{folder}: no fusion weights ({' or '.join(ADAPTERHUB_WEIGHTS)})")
     state = {}
     for key, tensor in raw.items():
-        found = _ADAPTERHUB_KEY.search(key)
-        if found is None:
+        name = own_key(key)
+        if name is None:
             raise AdapterFormatError(f"{folder}: {key!r} is not an AdapterFusion weight")
-        state[f"{found['layer']}_{_POSITION[found['location']]}.{found['param']}"] = tensor
+        state[name] = tensor
     return state
 
 
@@ -120,7 +112,7 @@ def save_layers(layers: FusionLayers, folder: str | Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in layers.layers.state_dict().items()}
     save_file(state, folder / OWN_WEIGHTS)
-    config = {"format": "hubcli-fusion", "adapters": layers.adapters, "config": layers.config.to_json()}
+    config = {"format": OWN_FORMAT, "adapters": layers.adapters, "config": layers.config.to_json()}
     (folder / OWN_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return folder
 
