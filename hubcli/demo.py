@@ -156,7 +156,6 @@ def _merge_and_compose(registry: Any, report: DemoReport) -> None:
     from hubcli.compose.text import format_spec, parse
     from hubcli.merge.pipeline import merge_adapters
     from hubcli.merge.spec import make_spec
-    from hubcli.train.run import record_labels
     from registry import Composition
     from registry.errors import AdapterNotFound
 
@@ -166,7 +165,6 @@ def _merge_and_compose(registry: Any, report: DemoReport) -> None:
         report.done.append(f"{MERGED} is already registered")
     except AdapterNotFound:
         merge_adapters(registry, MERGED, sources, make_spec(2, method="linear"))
-        record_labels(registry, MERGED, registry.get_adapter(sources[0]).labels)  # the heads were trained alike
         report.done.append(f"merged {' + '.join(sources)} into {MERGED}")
     if any(recipe.name == RECIPE for recipe in registry.compositions()):
         report.done.append(f"recipe {RECIPE} is already saved")

@@ -186,8 +186,12 @@ def import_adapter(
     source_commit: str | None = None,
     tags: Iterable[str] = (),
     description: str | None = None,
+    labels: list[str] | None = None,
+    model_type: str | None = None,
 ) -> ImportOutcome:
-    """Detect, validate and register the adapter in ``folder``."""
+    """Detect, validate and register the adapter in ``folder``. ``base_model``, ``labels`` and
+    ``model_type`` fill in what the files may not say (PEFT files name no labels; a merge or a
+    training run knows them), in the same transaction."""
     found = detect(folder)
     plugin = discovery.architecture(found.architecture)
     explicit_name = name is not None
@@ -219,10 +223,10 @@ def import_adapter(
             format=found.format,
             method_config=found.config,
             base_model=base_model or found.base_model,
-            model_type=found.model_type,
+            model_type=model_type or found.model_type,
             hidden_size=found.hidden_size,
             task=found.task,
-            labels=found.labels,
+            labels=labels or found.labels,
             license=found.license,
             num_parameters=num_parameters,
             source_kind=source_kind,

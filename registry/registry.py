@@ -357,6 +357,19 @@ class Registry:
             session.commit()
         return tags
 
+    def set_labels(self, name: str, labels: Sequence[str]) -> None:
+        """Record the label names of an adapter's head (``hubcli eval`` matches datasets by them)."""
+        adapter = self.get_adapter(name)
+
+        def write() -> None:
+            with self.session() as session:
+                row = session.get(Adapter, adapter.id)
+                row.labels = list(labels)
+                row.updated_at = utcnow()
+                session.commit()
+
+        self._retrying(write)
+
     def remove_adapter(self, name: str) -> int:
         """Delete the adapter and every blob no other adapter uses; return blobs freed."""
         adapter = self.get_adapter(name)

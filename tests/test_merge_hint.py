@@ -13,7 +13,7 @@ import torch
 
 from hubcli.analysis.hint_records import hint_groups, pair_target, spearman
 from hubcli.train.loop import LoopSettings
-from hubcli.train.run import TrainRequest, record_labels, train_adapter
+from hubcli.train.run import TrainRequest, train_adapter
 from registry import Evaluation, Registry
 from tests.helpers.registry_state import registry_bytes
 from tests.helpers.text_models import sentiment_rows, write_jsonl, write_tiny_bert
@@ -57,7 +57,7 @@ def _add_nudged_copy(registry: Registry, cli, source: str, name: str, folder: Pa
     save_file(tensors, weights)
     added = cli("add", folder, "--name", name, "--base", adapter.base_model)
     assert added.exit_code == 0, added.stderr
-    record_labels(registry, name, adapter.labels)  # PEFT files carry no label names
+    registry.set_labels(name, adapter.labels)  # PEFT files carry no label names
 
 
 @pytest.fixture
@@ -78,12 +78,12 @@ def test_measure_stores_one_row_and_leaves_no_average(
 ) -> None:
     before = _adapters_and_blobs(registry)
     evaluations_before = len(registry.evaluations())
-    args = ["merge-hint", "b", "a", "--dataset", sentiment, "--split", "test", "--matrices", "value"]
+    args = ["merge-hint", "b", "a", "--dataset", sentiment, "--split", "test", "--matrices", "v"]
     result = cli(*args, "--json")
     assert result.exit_code == 0, result.stderr
     data = result.json()
     assert data["target"] == "merge-hint(a, b)" and data["adapters"] == ["b", "a"]
-    assert data["distance_metric"] == "grassmann" and data["matrices"] == ["value"] and data["n"] == 24
+    assert data["distance_metric"] == "grassmann" and data["matrices"] == ["v"] and data["n"] == 24
     assert 0 < data["distance"] <= 4**0.5 * torch.pi / 2 + 1e-6
     scores = data["scores"]
     for metric, average in scores["average"].items():
@@ -99,7 +99,7 @@ def test_measure_stores_one_row_and_leaves_no_average(
     assert row.extra["distance_metric"] == "grassmann" and row.extra["distance"] == pytest.approx(
         data["distance"]
     )
-    assert row.extra["matrices"] == ["value"] and len(row.extra["modules"]) == 2
+    assert row.extra["matrices"] == ["v"] and len(row.extra["modules"]) == 2
     assert row.extra["merge_method"] == "linear" and row.extra["scores"] == scores
     assert data["reused"] == ["b", "a"]  # training stored both adapters' scores on the test split
     assert len(registry.evaluations()) == evaluations_before + 1
@@ -191,7 +191,7 @@ def test_refusals_are_one_line_and_change_nothing(
         cli("add", save_peft_lora(tmp_path / "other", seed=3), "--name", "other", "--base", BASE).exit_code
         == 0
     )
-    record_labels(registry, "near", ["negative", "neutral"])
+    registry.set_labels("near", ["negative", "neutral"])
     before = registry_bytes(registry.home)
     for pair, message in (
         (("a", "bn"), "needs two LoRAs; 'bn' is a bottleneck adapter"),

@@ -73,31 +73,26 @@ def _low_rank_weights(registry: Registry, pair: Sequence[str]) -> list[AdapterWe
     return weights
 
 
-def _shared_labels(registry: Registry, pair: Sequence[str]) -> list[str] | None:
-    """The label names both heads have; heads with different labels have no meaningful average."""
+def _check_same_labels(registry: Registry, pair: Sequence[str]) -> None:
+    """Heads with different labels have no meaningful average (said before any work starts)."""
     found = {name: registry.get_adapter(name).labels for name in pair}
     distinct = {tuple(labels) for labels in found.values() if labels}
     if len(distinct) > 1:
         listed = "; ".join(f"{name}: {', '.join(labels or [])}" for name, labels in found.items())
         raise MergeHintError(f"the heads have different labels ({listed}): averaging them means nothing")
-    return list(distinct.pop()) if distinct else None
 
 
 def _evaluate_average(registry: Registry, pair: Sequence[str], request: EvalRequest) -> EvalResult:
     """Merge the pair into a temporary registry adapter, score it without storing, remove it.
 
-    A merge records no label names (PEFT files have no place for them), so the inputs' shared
-    labels are recorded on the average: the eval runner matches the dataset to heads by name."""
+    The merge carries the inputs' shared label names, by which the eval runner matches the
+    dataset to the head."""
     from hubcli.merge.pipeline import merge_adapters
     from hubcli.merge.spec import make_spec
-    from hubcli.train.run import record_labels
-
-    labels = _shared_labels(registry, pair)
+    _check_same_labels(registry, pair)
     temporary = f"{TEMPORARY_PREFIX}{uuid.uuid4().hex[:12]}"
     merge_adapters(registry, temporary, pair, make_spec(len(pair), method=MERGE_METHOD))
     try:
-        if labels:
-            record_labels(registry, temporary, labels)
         return evaluate_target(registry, replace(request, target=temporary), store=False)
     finally:
         registry.remove_adapter(temporary)

@@ -24,7 +24,14 @@ import torch
 
 from hubcli import discovery
 from hubcli.errors import CapabilityNotSupported, HubcliError
-from hubcli.plugin_api import LoadedAdapter, LowRankUpdate, ModuleUpdate, ParameterUpdate, ScaleUpdate
+from hubcli.plugin_api import (
+    InsertionPoints,
+    LoadedAdapter,
+    LowRankUpdate,
+    ModuleUpdate,
+    ParameterUpdate,
+    ScaleUpdate,
+)
 from registry import Registry
 
 
@@ -88,15 +95,29 @@ def _first_layer(path: str) -> tuple[int, str] | None:
 
 
 def short_names_for(model_type: str | None) -> dict[str, str]:
-    """Module path inside a layer → short name, from the family plugin's insertion points."""
-    if not model_type:
-        return {}
+    """Module path inside a layer → short name, from the family plugin's insertion points.
+
+    With the model type unknown (PEFT files do not record it), the names of every installed
+    family are used: their module paths differ (``attention.self.value``, ``self_attn.v_proj``
+    …), so a path names its matrix unambiguously; a path two families would name differently is
+    left as it is."""
     from hubcli.engine.families import family_for
 
-    try:
-        points = family_for(model_type).points
-    except HubcliError:
-        return {}
+    if model_type:
+        try:
+            return _short_names(family_for(model_type).points)
+        except HubcliError:
+            return {}
+    merged: dict[str, str] = {}
+    clashing: set[str] = set()
+    for family in discovery.manager.load_all("model").values():
+        for path, short in _short_names(family.points).items():
+            if merged.setdefault(path, short) != short:
+                clashing.add(path)
+    return {path: short for path, short in merged.items() if path not in clashing}
+
+
+def _short_names(points: InsertionPoints) -> dict[str, str]:
     names = {points.o: "o", points.ffn_out: "ffn_out"}
     several = len(points.ffn_in) > 1
     names.update(

@@ -55,6 +55,7 @@ def _check_sources(rows: Sequence[Adapter]) -> None:
             ("format", "formats"),
             ("base_model", "base models"),
             ("model_type", "model types"),
+            ("labels", "labels"),
         ):
             mine, theirs = getattr(first, field), getattr(row, field)
             if mine != theirs and (field in ("architecture", "format") or (mine and theirs)):
@@ -109,6 +110,8 @@ def merge_adapters(registry: Registry, name: str, sources: Sequence[str], spec: 
             source=", ".join(sources),
             tags=[MERGED_TAG],
             description=description,
+            labels=next((row.labels for row in rows if row.labels), None),
+            model_type=next((row.model_type for row in rows if row.model_type), None),
         )
     report = {
         "name": outcome.adapter.name,

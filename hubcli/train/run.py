@@ -111,21 +111,6 @@ def split_rows(source: str, split: str | None, eval_split: str | None, seed: int
             make(whole.name, label, rows[:held], whole.source_digest, whole.label_names))
 
 
-def record_labels(registry: Any, name: str, labels: list[str]) -> None:
-    """Record the head's label names on adapter ``name`` (PEFT files have no place for them;
-    ``hubcli eval`` matches datasets to the head by these names)."""
-    from registry import Adapter
-    from registry.schema import utcnow
-
-    adapter = registry.get_adapter(name)
-    with registry.session() as session:
-        row = session.get(Adapter, adapter.id)
-        row.labels = list(labels)
-        row.updated_at = utcnow()
-        session.add(row)
-        session.commit()
-
-
 def train_adapter(
     registry: Any,
     request: TrainRequest,
@@ -193,9 +178,8 @@ def train_adapter(
         folder = fresh.write(Path(scratch) / request.name)
         import_adapter(registry, AdapterFolder(folder), name=request.name, base_model=request.base,
                        source_kind="train", source=f"hubcli train {train_data.name}",
-                       tags=("trained", task_name, *request.tags), description=description)
-    if labels:
-        record_labels(registry, request.name, labels)
+                       tags=("trained", task_name, *request.tags), description=description,
+                       labels=labels or None, model_type=stitched.model.config.model_type)
     final = evaluate_target(
         registry,
         EvalRequest(target=request.name, dataset=eval_data, task=task_name, text_field=fields.text,
