@@ -30,7 +30,8 @@ def train_command(
     base: Annotated[str, typer.Option("--base", help="Base model: a local model folder or a Hub id.")],
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="CSV / JSONL / Parquet file (a 'split' column selects train/eval rows).")],
     name: Annotated[str, typer.Option("--name", help="Name of the new adapter.")],
-    arch: Annotated[str, typer.Option("--arch", help="lora, bottleneck, ia3, prefix_tuning or prompt_tuning.")],
+    arch: Annotated[str | None, typer.Option("--arch", help="lora, bottleneck, ia3, prefix_tuning or prompt_tuning.")] = None,
+    fuse: Annotated[str | None, typer.Option("--fuse", help="Train an AdapterFusion over these registered bottleneck adapters (a,b,c) instead of a new adapter.")] = None,
     config: Annotated[list[str] | None, typer.Option("--config", help="Architecture option key=value (repeatable), e.g. r=16.")] = None,
     task: Annotated[str | None, typer.Option("--task", help="classification, pair-classification, regression, token-classification or causal-lm.")] = None,
     text_field: Annotated[str | None, typer.Option("--text-field")] = None,
@@ -49,7 +50,10 @@ def train_command(
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Extra tag (repeatable).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Train a new adapter of architecture --arch on a dataset (the base frozen) and register it."""
+    """Train a new adapter of architecture --arch on a dataset (the base frozen) and register it;
+    with --fuse a,b,c, train and register a fusion over those adapters instead."""
+    if (arch is None) == (fuse is None):
+        raise typer.BadParameter("give --arch ARCH (a new adapter) or --fuse a,b,c (a fusion), not both", param_hint="--arch")
     from hubcli.evaluate.pipeline import quiet_transformers
     from hubcli.evaluate.progress import progress_bar
     from hubcli.train.loop import LoopSettings
@@ -66,13 +70,23 @@ def train_command(
 
         def evaluated(entry: dict[str, Any]) -> None:
             shown = "  ".join(f"{k} {v:.3f}" for k, v in list(entry["scores"].items())[:2])
-            bar.console.print(f"  step {entry['step']}: {shown}")
+            where = f"step {entry['step']}" if "step" in entry else f"epoch {entry['epoch']}"
+            bar.console.print(f"  {where}: {shown}")
 
-        request = TrainRequest(arch, base, dataset, name, task, parse_options(config or []), settings,
+        request = TrainRequest(arch or "fusion", base, dataset, name, task, parse_options(config or []), settings,
                                split, eval_split, text_field, text_pair_field, label_field, device,
                                tags=tuple(tag or ()))
-        result = train_adapter(registry, request, on_start=lambda total: bar.update(job, total=total),
-                               on_step=step, on_eval=evaluated)
+        if fuse is not None:
+            from hubcli.train.fusion import train_fusion_entry
+
+            fused = train_fusion_entry(registry, request, [n.strip() for n in fuse.split(",") if n.strip()],
+                                       on_step=step, on_eval=evaluated)
+        else:
+            result = train_adapter(registry, request, on_start=lambda total: bar.update(job, total=total),
+                                   on_step=step, on_eval=evaluated)
+    if fuse is not None:
+        emit(fused.as_dict(), as_json, _render_fusion)
+        return
 
     def render(d: dict[str, Any]) -> None:
         early = ", stopped early" if d["stopped_early"] else ""
@@ -83,3 +97,11 @@ def train_command(
         console.print(f"next: hubcli show {d['name']}  ·  hubcli evals --target {d['name']}")
 
     emit(result.as_dict(), as_json, render)
+
+
+def _render_fusion(d: dict[str, Any]) -> None:
+    console.print(f"✓ trained fusion {d['name']!r} ({d['trained_parameters']:,} trained parameters): {d['spec']}")
+    console.print("  untrained  " + "  ".join(f"{k} {v:.4f}" for k, v in d["untrained"].items()))
+    for branch in d["final"]["branches"]:
+        console.print("  trained    " + "  ".join(f"{k} {v:.4f}" for k, v in branch["scores"].items()))
+    console.print(f"next: hubcli eval \"{d['spec']}\" --dataset …  ·  hubcli evals --target \"{d['spec']}\"")

@@ -18,6 +18,7 @@ from plugins.architectures._common import CARD_FILE, WHERE_KEY, Checker, first_p
 from plugins.compositions.fuse.names import (
     ADAPTERHUB_CONFIG,
     ADAPTERHUB_WEIGHTS,
+    HEAD_PREFIX,
     OWN_CONFIG,
     OWN_FORMAT,
     OWN_KEY,
@@ -70,6 +71,7 @@ class OwnFusionFile(BaseModel):
     format: str
     adapters: list[str] = Field(min_length=2)
     config: FusionSettings
+    head: dict[str, Any] | None = None
 
 
 class FusionConfig(BaseModel):
@@ -79,6 +81,8 @@ class FusionConfig(BaseModel):
 
     adapters: list[str]
     fusion: FusionSettings
+    head: dict[str, Any] | None = None
+    """The fusion's own AdapterHub classification head config (hubcli-trained fusions)."""
 
 
 def detect(folder: AdapterFolder) -> DetectedAdapter | None:
@@ -87,7 +91,11 @@ def detect(folder: AdapterFolder) -> DetectedAdapter | None:
         if not isinstance(raw, dict) or raw.get("format") != OWN_FORMAT:
             return None
         own = parse(OwnFusionFile, raw, folder.where(OWN_CONFIG))
-        return _detected(folder, "hubcli", own.adapters, own.config, OWN_CONFIG, (OWN_WEIGHTS,), {})
+        facts: dict[str, Any] = {}
+        if own.head is not None:
+            label2id = own.head.get("label2id") or {}
+            facts = {"task": own.head.get("head_type"), "labels": sorted(label2id, key=label2id.get) or None}
+        return _detected(folder, "hubcli", own.adapters, own.config, OWN_CONFIG, (OWN_WEIGHTS,), facts, own.head)
     if not folder.exists(ADAPTERHUB_CONFIG):
         return None
     hub = parse(AdapterHubFusionFile, folder.read_json(ADAPTERHUB_CONFIG), folder.where(ADAPTERHUB_CONFIG))
@@ -103,6 +111,7 @@ def _detected(
     config_file: str,
     weight_files: tuple[str, ...],
     facts: Mapping[str, Any],
+    head: dict[str, Any] | None = None,
 ) -> DetectedAdapter:
     where = folder.where(config_file)
     if len(set(adapters)) != len(adapters):
@@ -115,7 +124,7 @@ def _detected(
     files = {config_file: "fusion_config", weights: "fusion_weights"}
     if folder.exists(CARD_FILE):
         files[CARD_FILE] = "card"
-    config = FusionConfig(adapters=adapters, fusion=settings)
+    config = FusionConfig(adapters=adapters, fusion=settings, head=head)
     return DetectedAdapter(
         architecture="fusion",
         format=fmt,
@@ -129,10 +138,17 @@ def _detected(
 
 
 def validate(adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> None:
-    """Every tensor is a fusion weight at a numbered sub-block; each sub-block has exactly the
-    settings' query/key/value tensors, all [hidden, hidden] (biases [hidden])."""
+    """Every tensor is a fusion weight at a numbered sub-block (or, with a head config, a
+    ``head.*`` tensor); each sub-block has exactly the settings' query/key/value tensors, all
+    [hidden, hidden] (biases [hidden])."""
     check = Checker(adapter, tensors)
-    settings = FusionConfig.model_validate(adapter.config).fusion
+    config = FusionConfig.model_validate(adapter.config)
+    settings = config.fusion
+    head = [name for name in tensors if config.head is not None and name.startswith(HEAD_PREFIX)]
+    if config.head is not None and not head:
+        raise check.fail("fusion.json describes a head but no head.* tensors are saved")
+    tensors = {name: info for name, info in tensors.items() if name not in head}
+    check.tensors = tensors
     places: dict[str, set[str]] = defaultdict(set)
     for name in tensors:
         key = name if adapter.format == "hubcli" else own_key(name)

@@ -63,6 +63,8 @@ class FuseBlock(CompositionPlugin):
         load_into(owned, folder)
 
     def route(self, state: Routed, children: Sequence[Child], args: Mapping[str, Any], owned: Any) -> Routed:
+        from dataclasses import replace
+
         from hubcli.compose.states import BlockState, HeadState
         from plugins.compositions.fuse.layer import fuse
 
@@ -70,7 +72,8 @@ class FuseBlock(CompositionPlugin):
         if isinstance(state, HeadState):
             # As in ``adapters``, a fusion's head is its own (named after the fusion), never one
             # of its children's: with none, the model's own head (or none) runs.
-            return state
+            head = getattr(owned, "head", None)
+            return state if head is None else replace(state, out=head(state.features))
         if not isinstance(state, BlockState):
             raise CompositionError("fuse only runs at bottleneck sub-blocks")
         if not all(name in state.slot.adapters for name in names):

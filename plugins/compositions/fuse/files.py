@@ -17,6 +17,7 @@ from plugins.compositions.fuse.layer import FusionConfig, FusionLayers
 from plugins.compositions.fuse.names import (
     ADAPTERHUB_CONFIG,
     ADAPTERHUB_WEIGHTS,
+    HEAD_PREFIX,
     OWN_CONFIG,
     OWN_FORMAT,
     OWN_WEIGHTS,
@@ -83,12 +84,17 @@ def load_into(layers: FusionLayers, folder: str | Path) -> FusionLayers:
             f"{folder}: fusion over {', '.join(names)}, not over {', '.join(layers.adapters)} (same order)"
         )
     layers.reconfigure(FusionConfig.from_json(data["config"]))
+    if own and data.get("head"):
+        layers.add_head(data["head"])
     if own:
         from safetensors.torch import load_file
 
         state = load_file(folder / OWN_WEIGHTS)
     else:
         state = _adapterhub_state(folder)
+    head = {key.removeprefix(HEAD_PREFIX): state.pop(key) for key in list(state) if key.startswith(HEAD_PREFIX)}
+    if layers.head is not None:
+        _load_head(layers.head, head, folder)
     expected = layers.layers.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -104,15 +110,26 @@ def load_into(layers: FusionLayers, folder: str | Path) -> FusionLayers:
     return layers
 
 
+def _load_head(head: torch.nn.Module, state: dict[str, torch.Tensor], folder: Path) -> None:
+    expected = head.state_dict()
+    if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in expected):
+        raise ModelMismatchError(f"{folder}: the fusion's head weights do not fit its head config")
+    head.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
+
+
 def save_layers(layers: FusionLayers, folder: str | Path) -> Path:
-    """Write ``layers`` as ``fusion.json`` + ``fusion.safetensors``."""
+    """Write ``layers`` (and the fusion's own head, if any) as ``fusion.json`` + ``fusion.safetensors``."""
     from safetensors.torch import save_file
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in layers.layers.state_dict().items()}
+    if layers.head is not None:
+        state.update({HEAD_PREFIX + k: v.detach().to("cpu").contiguous() for k, v in layers.head.state_dict().items()})
     save_file(state, folder / OWN_WEIGHTS)
     config = {"format": OWN_FORMAT, "adapters": layers.adapters, "config": layers.config.to_json()}
+    if layers.head_config is not None:
+        config["head"] = layers.head_config
     (folder / OWN_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return folder
 

@@ -112,6 +112,17 @@ class FusionLayers(nn.Module):
         self.placement = {"device": like.device, "dtype": like.dtype}
         self.slots = {id(slot): f"{layer}_{position}" for (layer, position), slot in points.items()}
         self.layers = nn.ModuleDict({key: FusionLayer(hidden, config).to(**self.placement) for key in self.slots.values()})
+        self.head: nn.Module | None = None
+        """The fusion's own classification head (``adapters`` names a fusion's head after the
+        fusion, never one of its children's); None: the model's own head runs."""
+        self.head_config: dict[str, Any] | None = None
+
+    def add_head(self, config: dict[str, Any]) -> None:
+        """A fresh AdapterHub classification head (``head_config.json``'s ``config``) of its own."""
+        from hubcli.engine.task_heads import classification_head
+
+        self.head = classification_head(config, self.hidden).to(**self.placement)
+        self.head_config = dict(config)
 
     def reconfigure(self, config: FusionConfig) -> None:
         """New layers with ``config`` (e.g. read from a saved fusion), same places."""

@@ -4,7 +4,7 @@ reader (``fuse.files``) and the ``fusion`` architecture plugin that validates th
 AdapterHub (``save_adapter_fusion``): ``adapter_fusion_config.json`` (``adapter_names``,
 ``config``) and ``pytorch_model_adapter_fusion.bin`` or ``model_adapter_fusion.safetensors``
 with keys ``…<layer>.<location>.adapter_fusion_layer.<a,b,c>.<query|key|value>.<weight|bias>``.
-hubcli: ``fusion.json`` (``format: hubcli-fusion``, ``adapters``, ``config``) and
+hubcli: ``fusion.json`` (``format: hubcli-fusion``, ``adapters``, ``config``, optional ``head``) and
 ``fusion.safetensors`` with keys ``<layer>_<position>.<query|key|value>.<weight|bias>``.
 """
 
@@ -17,6 +17,9 @@ ADAPTERHUB_WEIGHTS = ("model_adapter_fusion.safetensors", "pytorch_model_adapter
 OWN_CONFIG = "fusion.json"
 OWN_WEIGHTS = "fusion.safetensors"
 OWN_FORMAT = "hubcli-fusion"
+HEAD_PREFIX = "head."
+"""hubcli's files: the fusion's own classification head (``fusion.json`` ``head``: its AdapterHub
+head config) is stored beside the layers as ``head.<index>.<weight|bias>``."""
 
 ADAPTERHUB_KEY = re.compile(
     r"(?:^|\.)(?P<layer>\d+)\.(?P<location>attention\.output|attention_adapters|output|output_adapters)"
