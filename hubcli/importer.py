@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from hubcli import discovery
@@ -210,7 +210,8 @@ def import_adapter(
             num_parameters = plugin.parameter_count(found, tensors)
         warnings = non_finite_warnings(files, folder)
         checkpoint("validated")
-        digest = content_digest((item.path, sha256_file(item.source)) for item in files)
+        files = [replace(item, sha256=sha256_file(item.source)) for item in files]  # hashed once
+        digest = content_digest((item.path, item.sha256) for item in files)
         twin = registry.find_by_digest(digest)
         if twin is not None and not explicit_name:
             return ImportOutcome(

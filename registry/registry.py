@@ -46,11 +46,15 @@ SORT_COLUMNS = ("name", "architecture", "base_model", "num_parameters", "size_by
 
 @dataclass(frozen=True)
 class NewFile:
-    """A file to register: its path inside the adapter, its role, and where it lies now."""
+    """A file to register: its path inside the adapter, its role, and where it lies now.
+
+    ``sha256``, when the caller has hashed the file already, spares reading it again: a blob
+    already stored under that hash is not read at all, and a new one is checked against it."""
 
     path: str
     role: str
     source: Path
+    sha256: str | None = None
 
 
 @dataclass
@@ -179,10 +183,10 @@ class Registry:
         (``created`` is False); a different adapter under a taken name is an error. The blobs
         are claimed before they are written, so no concurrent cleanup can take them away.
         """
-        shas = {sha256_file(item.source) for item in new.files}
+        shas = {item.sha256 or sha256_file(item.source) for item in new.files}
         try:
             with self.store.claim(shas):
-                stored = [(item, *self.store.put(item.source)) for item in new.files]
+                stored = [(item, *self.store.put(item.source, item.sha256)) for item in new.files]
                 return self._retrying(lambda: self._register(new, stored))
         except BaseException:
             self._discard_unregistered(shas)

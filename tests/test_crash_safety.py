@@ -41,7 +41,8 @@ def test_killed_add_leaves_a_consistent_registry(point: str, pickle: bool, hubcl
     existing = write_peft_lora(tmp_path / "existing", seed=1)
     registry = Registry(hubcli_home)
     import_adapter(registry, AdapterFolder(existing))
-    folder = write_peft_lora(tmp_path / "victim", seed=2, pickle=pickle)
+    # another rank: its config is a new blob too, so "blob-written:2" is a second new file
+    folder = write_peft_lora(tmp_path / "victim", rank=3, seed=2, pickle=pickle)
 
     env = {**os.environ, "HUBCLI_HOME": str(hubcli_home), "HUBCLI_CRASH_AT": point}
     killed = subprocess.run(

@@ -185,3 +185,15 @@ def test_migration_2_fills_the_search_text_of_existing_adapters(hubcli_home: Pat
     assert [a.name for a in registry.list_adapters(search="legacy")] == ["old"]
     assert [a.name for a in registry.list_adapters(search="llama")] == ["old"]
     registry.close()
+
+
+def test_a_file_that_changed_after_it_was_hashed_is_refused(registry: Registry, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from registry import StoreCorrupt
+
+    new = new_adapter(tmp_path, "a")
+    new.files = [replace(item, sha256="0" * 64) for item in new.files]
+    with pytest.raises(StoreCorrupt, match="changed while it was being imported"):
+        registry.add_adapter(new)
+    assert registry.count_adapters() == 0 and not blob_files(registry)
