@@ -69,7 +69,9 @@ def test_train_fuse_cli(cli, registry, tiny_bert: Path, sentiment: Path, experts
     evaluated = cli("eval", "fuse(bn-a, bn-b, fusion=ab)", "--dataset", sentiment, "--split", "test", "--json")
     assert evaluated.exit_code == 0, evaluated.stderr
     both = cli("train", "--fuse", "bn-a,bn-b", "--arch", "lora", "--base", tiny_bert, "--dataset", sentiment, "--name", "x")
-    assert both.exit_code != 0 and "not both" in both.stderr
+    assert both.exit_code != 0 and "either --arch" in both.stderr
+    options = cli("train", "--fuse", "bn-a,bn-b", "--config", "r=2", "--base", tiny_bert, "--dataset", sentiment, "--name", "x")
+    assert options.exit_code == 2 and "--config" in options.stderr
     again = cli("train", "--fuse", "bn-a,bn-b", "--base", tiny_bert, "--dataset", sentiment, "--name", "ab")
     assert again.exit_code == 1 and "already registered" in again.stderr
     assert registry.get_adapter("ab").architecture == "fusion"

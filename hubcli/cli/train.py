@@ -53,7 +53,9 @@ def train_command(
     """Train a new adapter of architecture --arch on a dataset (the base frozen) and register it;
     with --fuse a,b,c, train and register a fusion over those adapters instead."""
     if (arch is None) == (fuse is None):
-        raise typer.BadParameter("give --arch ARCH (a new adapter) or --fuse a,b,c (a fusion), not both", param_hint="--arch")
+        raise typer.BadParameter("give either --arch ARCH (a new adapter) or --fuse a,b,c (a fusion)", param_hint="--arch")
+    if fuse is not None and config:
+        raise typer.BadParameter("--config sets a new adapter's options; a fusion has none", param_hint="--config")
     from hubcli.evaluate.pipeline import quiet_transformers
     from hubcli.evaluate.progress import progress_bar
     from hubcli.train.loop import LoopSettings
