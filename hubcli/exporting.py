@@ -105,14 +105,14 @@ def _convert(registry: Registry, adapter: Adapter, fmt: str, folder: Path, model
 def check_written(folder: Path, architecture: str, fmt: str) -> None:
     """Detect and validate ``folder`` as ``hubcli add`` would; it must be ``architecture`` in
     ``fmt``. A plugin whose export its own reader refuses is a plugin bug: said as such."""
-    from hubcli.importer import detect
+    from hubcli.importer import detect, validated_role
     from hubcli.tensor_files import read_safetensors_header
 
     where = AdapterFolder(folder)
     try:
         found = detect(where)
         tensors = {}
-        for rel in found.files_with_role("weights"):
+        for rel in found.files_with_role(validated_role(found)):
             tensors.update(read_safetensors_header(where.path(rel), label=where.where(rel)))
         discovery.architecture(found.architecture).validate(found, tensors)
     except HubcliError as exc:

@@ -119,6 +119,12 @@ def detect(folder: AdapterFolder) -> DetectedAdapter:
     return found
 
 
+def validated_role(found: DetectedAdapter) -> str:
+    """The file role whose tensors the plugin's ``validate`` checks: ``weights``, or for a
+    fusion, which has no adapter weights, ``fusion_weights`` (import and export agree on it)."""
+    return "weights" if found.files_with_role("weights") else "fusion_weights"
+
+
 def _stored_name(rel: str) -> str:
     path = PurePosixPath(rel)
     if path.suffix != ".bin":
@@ -198,9 +204,7 @@ def import_adapter(
     name = check_name(name if explicit_name else default_name(folder, found))
     with registry.store.staging() as staging:
         files = _normalise(folder, found, staging)
-        # a fusion has no adapter weights: its fusion weights are what its plugin validates
-        checked_role = "weights" if found.files_with_role("weights") else "fusion_weights"
-        tensors = _tensors(files, folder, checked_role)
+        tensors = _tensors(files, folder, validated_role(found))
         if not tensors:
             raise AdapterValidationError(f"{folder.label}: no weight tensors found")
         for role in ("head_weights", "fusion_weights"):

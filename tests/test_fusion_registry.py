@@ -140,3 +140,11 @@ def test_bad_fusion_files_are_refused_in_one_line(cli, tmp_path, change, message
     assert result.exit_code == 1
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert cli("list", "--json").json() == []
+
+
+def test_fusion_exports_as_stored_and_imports_back(cli, tmp_path):
+    assert cli("add", FUSION, "--name", "fz").exit_code == 0
+    exported = cli("export", "fz", tmp_path / "out")
+    assert exported.exit_code == 0, exported.stderr
+    again = cli("add", tmp_path / "out", "--name", "fz2", "--json")
+    assert again.exit_code == 0, again.stderr
