@@ -230,6 +230,11 @@ class CompositionPlugin(Plugin):
     """Keyword arguments the block accepts in a spec (values: numbers or lists of numbers)."""
     nests: ClassVar[frozenset[str] | None] = None
     """Blocks allowed as direct children (None: any block)."""
+    supported_like: ClassVar[str | None] = None
+    """A block whose support this one shares: an architecture that declares that block in its
+    ``compositions`` may take part in this one too. Architectures list the blocks they know by
+    name, so a third-party block that needs of its children only what ``average`` needs
+    (``Routed.mix``) declares ``"average"`` and LoRA, IA³ and bottleneck adapters can join it."""
     replicates_batch: ClassVar[bool] = False
     """True for ``parallel``: the model's inputs are repeated once per child before the first
     layer, and the block hands each child its own share of the batch."""

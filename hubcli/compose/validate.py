@@ -140,7 +140,8 @@ def _check_architectures(node: Node, architectures: Mapping[str, str], blocks: l
     architecture = architectures[node.name]
     plugin = discovery.architecture(architecture)
     for kind in blocks:
-        if not plugin.supports_composition(kind):
+        like = composition_plugin(kind).supported_like
+        if not plugin.supports_composition(kind) and not (like and plugin.supports_composition(like)):
             raise SpecError(
                 f"architecture {architecture!r} (adapter {node.name!r}) does not support the "
                 f"{kind!r} block",
