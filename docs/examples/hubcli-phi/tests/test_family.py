@@ -4,8 +4,8 @@ Phi gives the same output through hubcli as through PEFT itself."""
 from __future__ import annotations
 
 import copy
-import json
 import dataclasses
+import json
 
 import peft
 import pytest
