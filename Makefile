@@ -8,14 +8,16 @@ BIN = $(VENV)/bin
 .PHONY: setup demo test lint postgres
 setup: $(VENV)/.installed
 
-# The example third-party plugin (docs/examples/hubcli-bitfit) is installed the way its users
-# would install it, so the test suite runs it as an outsider's package (tests/test_example_plugins.py).
-$(VENV)/.installed: pyproject.toml docs/examples/hubcli-bitfit/pyproject.toml
+# The example third-party plugins (docs/examples: hubcli-bitfit, an architecture; hubcli-sum, a
+# composition block; hubcli-phi, a model family) are installed the way their users would install
+# them, so the test suite runs them as outsiders' packages (tests/test_example_plugins*.py).
+EXAMPLE_PLUGINS = docs/examples/hubcli-bitfit docs/examples/hubcli-sum docs/examples/hubcli-phi
+$(VENV)/.installed: pyproject.toml $(addsuffix /pyproject.toml,$(EXAMPLE_PLUGINS))
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	$(BIN)/python -m pip install --quiet -e docs/examples/hubcli-bitfit
+	$(BIN)/python -m pip install --quiet $(addprefix -e ,$(EXAMPLE_PLUGINS))
 	touch $@
 
 demo: setup
