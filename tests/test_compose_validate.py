@@ -20,8 +20,8 @@ ARCHITECTURES = {"l1": "lora", "l2": "lora", "b1": "bottleneck", "b2": "bottlene
 
 def test_the_six_blocks_are_entry_point_plugins():
     blocks = {info.name: info for info in discovery.manager.infos("composition")}
-    assert set(blocks) == {"stack", "split", "batch_split", "parallel", "average", "fuse"}
-    assert all(info.distribution == "hubcli" for info in blocks.values())
+    built_in = {name for name, info in blocks.items() if info.distribution == "hubcli"}
+    assert built_in == {"stack", "split", "batch_split", "parallel", "average", "fuse"}  # + installed examples
     assert all(isinstance(discovery.manager.load("composition", name), CompositionPlugin) for name in blocks)
 
 
@@ -49,7 +49,7 @@ def test_valid_specs(spec):
         ("fuse(b1, i)", "architecture 'ia3' (adapter 'i') does not support the 'fuse' block"),
         ("stack(p, l1)", "architecture 'prompt_tuning' (adapter 'p') does not support the 'stack' block"),
         ("stack(l1, zz)", "adapter 'zz' is not attached"),
-        ("mix(l1, l2)", "unknown block 'mix' (blocks: average, batch_split, fuse, parallel, split, stack)"),
+        ("mix(l1, l2)", "unknown block 'mix' (blocks: average, batch_split, fuse, parallel, split, stack"),  # + installed examples
         ("split(b1, b2)", "split: needs sizes=[…]"),
         ("split(b1, b2, sizes=[1.5, 2])", "split: sizes must be positive whole numbers"),
         ("batch_split(l1, l2, sizes=[1, 1], rows=[0, 1])", "give either sizes=[…] (rows per child) or rows=[…]"),
