@@ -73,8 +73,11 @@ class Plugin(ABC):
     """What every plugin kind shares: a name, a description and the API version it targets."""
 
     name: ClassVar[str]
+    """The name users type (``--arch bitfit``, ``sum(a, b)``); the entry point's name must match."""
     description: ClassVar[str] = ""
+    """One line for ``hubcli plugins``."""
     api_version: ClassVar[int] = PLUGIN_API_VERSION
+    """The ``PLUGIN_API_VERSION`` the plugin was written for; a larger one than hubcli offers is refused."""
 
 
 class ArchitecturePlugin(Plugin):
@@ -225,7 +228,9 @@ class CompositionPlugin(Plugin):
     """
 
     min_children: ClassVar[int] = 1
+    """Fewer children are refused before any model loads."""
     max_children: ClassVar[int | None] = None
+    """More children are refused (None: no limit)."""
     arguments: ClassVar[frozenset[str]] = frozenset()
     """Keyword arguments the block accepts in a spec (values: numbers or lists of numbers)."""
     nests: ClassVar[frozenset[str] | None] = None
@@ -317,15 +322,17 @@ class ModelFamilyPlugin(Plugin):
     """A family of ``transformers`` models and where its insertion points are."""
 
     model_types: ClassVar[tuple[str, ...]] = ()
+    """The ``config.model_type`` values of the models this family covers."""
     points: ClassVar[InsertionPoints]
+    """Where adapters go in these models."""
     layer_norm: ClassVar[str] = "post"
     """"post" (BERT: LayerNorm after the residual add) or "pre" (GPT-2, Llama)."""
     conv1d_projections: ClassVar[bool] = False
+    """Projections are ``transformers`` ``Conv1D`` (weight stored [in, out], PEFT's
+    ``fan_in_fan_out``) rather than ``nn.Linear``."""
     sequence_pooling: ClassVar[str] = "first"
     """Which token a sequence-level head reads: "first" (encoders' [CLS]) or "last" (decoders:
     the last non-padding token)."""
-    """Projections are ``transformers`` ``Conv1D`` (weight stored [in, out], PEFT's
-    ``fan_in_fan_out``) rather than ``nn.Linear``."""
 
     def dims(self, config: Any) -> ModelDims:
         """Sizes from a ``transformers`` config; its ``attribute_map`` gives every family the
