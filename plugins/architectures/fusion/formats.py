@@ -25,34 +25,7 @@ from plugins.compositions.fuse.names import (
     OWN_WEIGHTS,
     own_key,
 )
-
-
-class FusionSettings(BaseModel):
-    """``adapters``' AdapterFusionConfig keys (the fuse block's ``FusionConfig``)."""
-
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    key: bool = True
-    query: bool = True
-    value: bool = True
-    query_before_ln: bool = False
-    regularization: bool = True
-    residual_before: bool = False
-    temperature: bool = False
-    value_before_softmax: bool = True
-    value_initialized: bool = True
-    dropout_prob: float | None = None
-
-    def parameters(self) -> set[str]:
-        """The tensor names (``query.weight`` …) one fusion layer with these settings has."""
-        names = set()
-        if self.query:
-            names |= {"query.weight", "query.bias"}
-        if self.key:
-            names |= {"key.weight", "key.bias"}
-        if self.value:
-            names.add("value.weight")
-        return names
+from plugins.compositions.fuse.settings import FusionSettings
 
 
 class AdapterHubFusionFile(BaseModel):

@@ -40,7 +40,8 @@ class FuseBlock(CompositionPlugin):
         return {"static": flag(self.name, "static", checked, default=False), "fusion": fusion}
 
     def build(self, children: Sequence[str], args: Mapping[str, Any], target: AttachTarget) -> Any:
-        from plugins.compositions.fuse.layer import FusionConfig, FusionLayers
+        from plugins.compositions.fuse.layer import FusionLayers
+        from plugins.compositions.fuse.settings import FusionSettings
 
         names = list(children)
         if len(set(names)) != len(names):
@@ -50,7 +51,7 @@ class FuseBlock(CompositionPlugin):
         if not points:
             raise SpecError(f"fuse({', '.join(names)}): no sub-block holds all of these adapters")
         like = next(next(iter(points.values())).adapters[names[0]].parameters())
-        return FusionLayers(names, points, target.dims.hidden_size, FusionConfig.preset(args["static"]), like)
+        return FusionLayers(names, points, target.dims.hidden_size, FusionSettings.preset(args["static"]), like)
 
     def save_owned(self, owned: Any, folder: Path) -> None:
         from plugins.compositions.fuse.files import save_layers

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import ValidationError
 
 from hubcli.compose.setup import CompositionSetup
 from hubcli.errors import AdapterFormatError, ModelMismatchError
-from plugins.compositions.fuse.layer import FusionConfig, FusionLayers
+from plugins.compositions.fuse.layer import FusionLayers
 from plugins.compositions.fuse.names import (
     ADAPTERHUB_CONFIG,
     ADAPTERHUB_WEIGHTS,
@@ -23,6 +24,7 @@ from plugins.compositions.fuse.names import (
     OWN_WEIGHTS,
     own_key,
 )
+from plugins.compositions.fuse.settings import FusionSettings
 
 
 def fusion_layers(setup: CompositionSetup, adapters: list[str] | None = None) -> FusionLayers:
@@ -83,7 +85,11 @@ def load_into(layers: FusionLayers, folder: str | Path) -> FusionLayers:
         raise ModelMismatchError(
             f"{folder}: fusion over {', '.join(names)}, not over {', '.join(layers.adapters)} (same order)"
         )
-    layers.reconfigure(FusionConfig.from_json(data["config"]))
+    try:
+        settings = FusionSettings.model_validate(data["config"])
+    except (KeyError, ValidationError) as exc:
+        raise AdapterFormatError(f"{folder}: fusion settings are malformed ({str(exc).splitlines()[0]})") from None
+    layers.reconfigure(settings)
     if own and data.get("head"):
         layers.add_head(data["head"])
     if own:
@@ -127,7 +133,7 @@ def save_layers(layers: FusionLayers, folder: str | Path) -> Path:
     if layers.head is not None:
         state.update({HEAD_PREFIX + k: v.detach().to("cpu").contiguous() for k, v in layers.head.state_dict().items()})
     save_file(state, folder / OWN_WEIGHTS)
-    config = {"format": OWN_FORMAT, "adapters": layers.adapters, "config": layers.config.to_json()}
+    config = {"format": OWN_FORMAT, "adapters": layers.adapters, "config": layers.config.model_dump()}
     if layers.head_config is not None:
         config["head"] = layers.head_config
     (folder / OWN_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")

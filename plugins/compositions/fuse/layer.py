@@ -10,7 +10,6 @@ uⱼ is taken before a bottleneck's gate (``use_gating``), as ``adapters`` does.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import torch
@@ -18,44 +17,14 @@ from torch import nn
 
 from hubcli.compose.routing import CompositionError
 from hubcli.compose.states import BlockState
-
-
-@dataclass(frozen=True)
-class FusionConfig:
-    """``adapters``' AdapterFusionConfig keys (``adapter_fusion_config.json`` → ``config``)."""
-
-    key: bool = True
-    query: bool = True
-    value: bool = True
-    query_before_ln: bool = False
-    regularization: bool = True
-    residual_before: bool = False
-    temperature: bool = False
-    value_before_softmax: bool = True
-    value_initialized: bool = True
-    dropout_prob: float | None = None
-
-    @classmethod
-    def preset(cls, static: bool) -> FusionConfig:
-        """``adapters``' "static" (no value matrix, no regularisation) or "dynamic" (default)."""
-        if static:
-            return cls(value=False, regularization=False, value_initialized=False)
-        return cls()
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> FusionConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: (bool(v) if k != "dropout_prob" else v) for k, v in data.items() if k in known})
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+from plugins.compositions.fuse.settings import FusionSettings
 
 
 class FusionLayer(nn.Module):
     """The attention over the fused adapters' outputs at one sub-block (``adapters``' BertFusion,
     same parameter names, so its saved weights load as they are)."""
 
-    def __init__(self, hidden: int, config: FusionConfig) -> None:
+    def __init__(self, hidden: int, config: FusionSettings) -> None:
         super().__init__()
         self.config = config
         if config.temperature:
@@ -103,7 +72,7 @@ class FusionLayers(nn.Module):
     """One ``FusionLayer`` per sub-block where all fused adapters sit, keyed "{layer}.{position}"
     in ``state_dict`` order; what the fuse block owns and trains."""
 
-    def __init__(self, adapters: list[str], points: dict[tuple[int, str], Any], hidden: int, config: FusionConfig,
+    def __init__(self, adapters: list[str], points: dict[tuple[int, str], Any], hidden: int, config: FusionSettings,
                  like: torch.Tensor) -> None:
         super().__init__()
         self.adapters = adapters
@@ -124,7 +93,7 @@ class FusionLayers(nn.Module):
         self.head = classification_head(config, self.hidden).to(**self.placement)
         self.head_config = dict(config)
 
-    def reconfigure(self, config: FusionConfig) -> None:
+    def reconfigure(self, config: FusionSettings) -> None:
         """New layers with ``config`` (e.g. read from a saved fusion), same places."""
         self.config = config
         for key in list(self.layers):
