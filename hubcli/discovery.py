@@ -119,13 +119,13 @@ class PluginManager:
         key = (kind, name)
         if key in self._broken:
             return "broken", self._broken[key]
-        if key in self._loaded:
-            return "loaded", None
         allowed = _allowed_third_party()
         if distribution not in (BUILTIN_DISTRIBUTION, "<registered>") and allowed is not None and (
             name not in allowed
         ):
-            return "disabled", "not in HUBCLI_LOAD_PLUGINS"
+            return "disabled", "not in HUBCLI_LOAD_PLUGINS"  # even if loaded before it was set
+        if key in self._loaded:
+            return "loaded", None
         return "available", None
 
     def infos(self, kind: str | None = None) -> list[PluginInfo]:

@@ -68,7 +68,9 @@ def test_light_theme_config_tab(snap_compare, fixed_registry: Registry) -> None:
     assert snap_compare(HubcliApp(fixed_registry), terminal_size=SIZE, run_before=light_config)
 
 
-def test_stitch_composer(snap_compare, fixed_registry: Registry) -> None:
+def test_stitch_composer(snap_compare, fixed_registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUBCLI_LOAD_PLUGINS", "")  # hubcli's own blocks only: installed examples add more
+
     async def compose_a_tree(pilot: Pilot) -> None:
         await ready(pilot)
         await pilot.press("ctrl+t")
