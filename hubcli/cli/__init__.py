@@ -88,16 +88,10 @@ def tui() -> None:
     launch(state.registry())
 
 
-app.registered_commands.extend(adapters.app.registered_commands)
-app.registered_commands.extend(hub.app.registered_commands)
-app.registered_commands.extend(predict.app.registered_commands)
-app.registered_commands.extend(merge.app.registered_commands)
-app.registered_commands.extend(compare.app.registered_commands)
-app.registered_commands.extend(stitch.app.registered_commands)
-app.registered_commands.extend(evaluate.app.registered_commands)
-app.registered_commands.extend(train.app.registered_commands)
-app.registered_commands.extend(demo.app.registered_commands)
-app.registered_commands.extend(export.app.registered_commands)
+# One module per noun; their commands sit at the top level (``hubcli add``, ``hubcli pull`` …),
+# in this order in ``--help``.
+for _module in (adapters, hub, predict, merge, compare, stitch, evaluate, train, demo, export):
+    app.registered_commands.extend(_module.app.registered_commands)
 app.command("plugins")(plugins.plugins)
 app.command("tui")(tui)
 
