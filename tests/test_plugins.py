@@ -140,3 +140,19 @@ def test_a_plugin_failing_in_validate_or_attach_is_named_in_one_line(register_pl
     loaded = LoadedAdapter("a", "toy", "toy", {}, {}, {})
     with pytest.raises(PluginError, match=r"^architecture plugin 'toy' failed in attach: RuntimeError: no room$"):
         stitched.attach(loaded)
+
+
+def test_a_command_plugin_adds_a_subcommand(register_plugin, cli) -> None:
+    import typer
+
+    extra = typer.Typer()
+
+    @extra.command()
+    def hello(name: str) -> None:
+        """Say hello."""
+        typer.echo(f"hello {name}")
+
+    register_plugin("command", "hello", extra)
+    assert "hello" in cli("--help").stdout
+    result = cli("hello", "world")
+    assert (result.exit_code, result.stdout) == (0, "hello world\n")

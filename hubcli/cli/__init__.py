@@ -22,9 +22,34 @@ from hubcli.cli.context import state
 from hubcli.cli.output import err_console
 
 
-class _ErrorsAsOneLine(TyperGroup):
-    """Turn hubcli's and the registry's errors into ``Error: <message>`` and exit code 1;
-    ``HUBCLI_DEBUG=1`` shows the traceback instead."""
+class _HubcliGroup(TyperGroup):
+    """The top-level group: errors as one line, and commands from plugins.
+
+    hubcli's and the registry's errors become ``Error: <message>`` and exit code 1
+    (``HUBCLI_DEBUG=1`` shows the traceback instead). Plugins of the ``hubcli.commands`` group
+    (a ``typer.Typer`` each) are listed from their metadata and imported only when their
+    command runs or ``--help`` describes it."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from hubcli.discovery import manager
+
+        own = super().list_commands(ctx)
+        return own + [name for name in manager.names("command") if name not in own]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None:
+            return command
+        from hubcli.discovery import manager
+        from hubcli.errors import PluginError
+
+        if name not in manager.names("command"):
+            return None
+        try:
+            plugin = manager.load("command", name)
+        except PluginError:
+            return None  # reported on stderr and by `hubcli plugins`
+        return typer.main.get_command(plugin)
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         from hubcli.errors import HubcliError
@@ -43,7 +68,7 @@ class _ErrorsAsOneLine(TyperGroup):
 
 
 app = typer.Typer(
-    cls=_ErrorsAsOneLine,
+    cls=_HubcliGroup,
     name="hubcli",
     help="Keep, browse, stitch, evaluate and share trained adapters (PEFT and AdapterHub).",
     invoke_without_command=True,
