@@ -6,40 +6,25 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hubcli.adapter_folder import AdapterFolder
-from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, DetectedAdapter, LoadedAdapter, ModuleUpdate
-from hubcli.tensor_files import TensorInfo
+from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, LoadedAdapter, ModuleUpdate
 from plugins.architectures import _adapterhub, _peft
-from plugins.architectures._common import read_adapter_config
+from plugins.architectures._two_formats import PeftAndAdapterHub
 from plugins.architectures.ia3 import formats
 from plugins.architectures.ia3.config import IA3Config
 
 __all__ = ["IA3Architecture", "IA3Config"]
 
 
-class IA3Architecture(ArchitecturePlugin):
+class IA3Architecture(PeftAndAdapterHub, ArchitecturePlugin):
     name = "ia3"
+    peft_type = "IA3"
+    adapterhub_method = "ia3"
+    readers = formats
     description = "IA³ activation rescaling from PEFT or AdapterHub"
     formats = (_peft.FORMAT, _adapterhub.FORMAT)
     compositions = frozenset({"stack", "batch_split", "parallel", "average"})
     """``adapters`` runs IA³ through the same LoRALinear layer as LoRA, with the same blocks."""
     export_formats = (_peft.FORMAT, _adapterhub.FORMAT)
-
-    def detect(self, folder: AdapterFolder) -> DetectedAdapter | None:
-        raw = read_adapter_config(folder)
-        if raw is None:
-            return None
-        if _peft.peft_type(raw) == "IA3":
-            return formats.from_peft(folder, raw)
-        if _adapterhub.method(raw) == "ia3":
-            return formats.from_adapterhub(folder, raw)
-        return None
-
-    def validate(self, adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> None:
-        if adapter.format == _peft.FORMAT:
-            formats.validate_peft(adapter, tensors)
-        else:
-            formats.validate_adapterhub(adapter, tensors)
 
     def attach(self, target: AttachTarget, adapter: LoadedAdapter) -> None:
         from plugins.architectures.ia3 import layer  # torch: only when a model runs

@@ -6,41 +6,26 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hubcli.adapter_folder import AdapterFolder
-from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, DetectedAdapter, LoadedAdapter, ModuleUpdate
-from hubcli.tensor_files import TensorInfo
+from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, LoadedAdapter, ModuleUpdate
 from plugins.architectures import _adapterhub, _peft
-from plugins.architectures._common import read_adapter_config
+from plugins.architectures._two_formats import PeftAndAdapterHub
 from plugins.architectures.lora import formats
 from plugins.architectures.lora.config import LoraConfig
 
 __all__ = ["LoraArchitecture", "LoraConfig"]
 
 
-class LoraArchitecture(ArchitecturePlugin):
+class LoraArchitecture(PeftAndAdapterHub, ArchitecturePlugin):
     name = "lora"
+    peft_type = "LORA"
+    adapterhub_method = "lora"
+    readers = formats
     description = "Low-rank adaptation (LoRA, rsLoRA, DoRA) from PEFT or AdapterHub"
     formats = (_peft.FORMAT, _adapterhub.FORMAT)
     compositions = frozenset({"stack", "batch_split", "parallel", "average"})
     """As in ``adapters`` (LoRALinear): no split (it would cut the sequence inside a matmul) and
     no fuse (fusion attends over bottleneck outputs)."""
     export_formats = (_peft.FORMAT, _adapterhub.FORMAT)
-
-    def detect(self, folder: AdapterFolder) -> DetectedAdapter | None:
-        raw = read_adapter_config(folder)
-        if raw is None:
-            return None
-        if _peft.peft_type(raw) == "LORA":
-            return formats.from_peft(folder, raw)
-        if _adapterhub.method(raw) == "lora":
-            return formats.from_adapterhub(folder, raw)
-        return None
-
-    def validate(self, adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> None:
-        if adapter.format == _peft.FORMAT:
-            formats.validate_peft(adapter, tensors)
-        else:
-            formats.validate_adapterhub(adapter, tensors)
 
     def attach(self, target: AttachTarget, adapter: LoadedAdapter) -> None:
         from plugins.architectures.lora import layer  # torch: only when a model runs

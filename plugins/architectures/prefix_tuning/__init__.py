@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hubcli.adapter_folder import AdapterFolder
 from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, DetectedAdapter, LoadedAdapter, ModuleUpdate
 from hubcli.tensor_files import TensorInfo
 from plugins.architectures import _adapterhub, _peft
-from plugins.architectures._common import read_adapter_config
+from plugins.architectures._two_formats import PeftAndAdapterHub
 from plugins.architectures.prefix_tuning import formats
 from plugins.architectures.prefix_tuning.config import PrefixTuningConfig
 
 __all__ = ["PrefixTuningArchitecture", "PrefixTuningConfig"]
 
 
-class PrefixTuningArchitecture(ArchitecturePlugin):
+class PrefixTuningArchitecture(PeftAndAdapterHub, ArchitecturePlugin):
     name = "prefix_tuning"
+    peft_type = "PREFIX_TUNING"
+    adapterhub_method = "prefix_tuning"
+    readers = formats
     description = "Prefix tuning (key/value prefixes) from PEFT or AdapterHub"
     formats = (_peft.FORMAT, _adapterhub.FORMAT)
     compositions = frozenset({"stack", "batch_split", "parallel"})
@@ -27,22 +29,6 @@ class PrefixTuningArchitecture(ArchitecturePlugin):
         "0…T−1, PEFT passes it as a cache and moves the tokens after it: one table, two outputs"
     )
     export_refusals = {"peft": _POSITIONS, "adapterhub": _POSITIONS}
-
-    def detect(self, folder: AdapterFolder) -> DetectedAdapter | None:
-        raw = read_adapter_config(folder)
-        if raw is None:
-            return None
-        if _peft.peft_type(raw) == "PREFIX_TUNING":
-            return formats.from_peft(folder, raw)
-        if _adapterhub.method(raw) == "prefix_tuning":
-            return formats.from_adapterhub(folder, raw)
-        return None
-
-    def validate(self, adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> None:
-        if adapter.format == _peft.FORMAT:
-            formats.validate_peft(adapter, tensors)
-        else:
-            formats.validate_adapterhub(adapter, tensors)
 
     def parameter_count(self, adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> int:
         return formats.parameter_count(adapter, tensors)

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hubcli.adapter_folder import AdapterFolder
 from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, DetectedAdapter, LoadedAdapter, ModuleUpdate
 from hubcli.tensor_files import TensorInfo
 from plugins.architectures import _adapterhub, _peft
-from plugins.architectures._common import read_adapter_config
+from plugins.architectures._two_formats import PeftAndAdapterHub
 from plugins.architectures.prompt_tuning import formats
 from plugins.architectures.prompt_tuning.config import PromptTuningConfig
 
 __all__ = ["PromptTuningArchitecture", "PromptTuningConfig"]
 
 
-class PromptTuningArchitecture(ArchitecturePlugin):
+class PromptTuningArchitecture(PeftAndAdapterHub, ArchitecturePlugin):
     name = "prompt_tuning"
+    peft_type = "PROMPT_TUNING"
+    adapterhub_method = "prompt_tuning"
+    readers = formats
     description = "Prompt tuning (soft prompts) from PEFT or AdapterHub"
     formats = (_peft.FORMAT, _adapterhub.FORMAT)
     compositions = frozenset()
@@ -26,16 +28,6 @@ class PromptTuningArchitecture(ArchitecturePlugin):
         "PEFT in front of the word embeddings, before both: one prompt, two outputs"
     )
     export_refusals = {"peft": _PLACE, "adapterhub": _PLACE}
-
-    def detect(self, folder: AdapterFolder) -> DetectedAdapter | None:
-        raw = read_adapter_config(folder)
-        if raw is None:
-            return None
-        if _peft.peft_type(raw) == "PROMPT_TUNING":
-            return formats.from_peft(folder, raw)
-        if _adapterhub.method(raw) == "prompt_tuning":
-            return formats.from_adapterhub(folder, raw)
-        return None
 
     def validate(self, adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> None:
         formats.validate(adapter, tensors)
