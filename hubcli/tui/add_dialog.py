@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DirectoryTree, Input, Label
 
-from hubcli.tui.dialogs import Dialog
+from hubcli.tui.dialogs import FormDialog
 
 
 @dataclass(frozen=True)
@@ -20,12 +18,12 @@ class AddRequest:
     name: str | None
 
 
-class AddDialog(Dialog[AddRequest | None]):
+class AddDialog(FormDialog[AddRequest | None]):
     DEFAULT_CSS = """
     AddDialog > Vertical { width: 90; height: 90%; }
     AddDialog DirectoryTree { height: 1fr; min-height: 4; border: round $secondary; margin-bottom: 1; }
     """
-    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "Cancel")]
+    SUBMIT_ID = "add"
 
     def __init__(self, start: Path) -> None:
         super().__init__()
@@ -49,16 +47,7 @@ class AddDialog(Dialog[AddRequest | None]):
     def on_directory_tree_directory_selected(self, event: DirectoryTree.DirectorySelected) -> None:
         self.query_one("#path", Input).value = str(event.path)
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "add":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def on_input_submitted(self, _: Input.Submitted) -> None:
-        self._submit()
-
-    def _submit(self) -> None:
+    def submit(self) -> None:
         path = self.query_one("#path", Input).value.strip()
         if not path:
             self.notify("Type or pick a folder first.", severity="warning")
@@ -66,5 +55,4 @@ class AddDialog(Dialog[AddRequest | None]):
         name = self.query_one("#name", Input).value.strip() or None
         self.dismiss(AddRequest(Path(path).expanduser(), name))
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+

@@ -10,18 +10,17 @@ from __future__ import annotations
 from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import TypeVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select
 
 from hubcli.errors import HubcliError
 from hubcli.merge.spec import METHODS, MergeSpec, make_spec, parse_weights
 from hubcli.tui.adapter_picker import AdapterPicker
-from hubcli.tui.dialogs import Dialog
+from hubcli.tui.dialogs import FormDialog
 from registry import Registry
 
 ResultT = TypeVar("ResultT")
@@ -31,7 +30,7 @@ DISTANCE_METRICS = ("l2", "cosine", "grassmann")
 (a test keeps the two equal)."""
 
 
-class PickAdaptersDialog(Dialog[ResultT | None]):
+class PickAdaptersDialog(FormDialog[ResultT | None]):
     """Shared frame: a title, the adapter picker, the dialog's own options, two buttons."""
 
     DEFAULT_CSS = """
@@ -39,7 +38,7 @@ class PickAdaptersDialog(Dialog[ResultT | None]):
     PickAdaptersDialog .options { height: auto; }
     PickAdaptersDialog .options > Vertical { width: 1fr; height: auto; margin-right: 1; }
     """
-    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "Cancel")]
+    SUBMIT_ID = "confirm"
     TITLE_TEXT = ""
     CONFIRM = ""
 
@@ -67,22 +66,12 @@ class PickAdaptersDialog(Dialog[ResultT | None]):
     def chosen(self) -> list[str]:
         return list(self.query_one(AdapterPicker).chosen)
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "confirm":
-            self.submit()
-        else:
-            self.dismiss(None)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id != "picker-filter":
-            self.submit()
+    def submits_on_enter(self, field: Input) -> bool:
+        return field.id != "picker-filter"  # Enter in the picker's filter only filters
 
     @abstractmethod
     def submit(self) -> None:
         """Check the answers and dismiss with the request, or say what is missing."""
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,36 @@ class Dialog(ModalScreen[ResultT]):
     """
 
 
+class FormDialog(Dialog[ResultT]):
+    """A dialog of fields with Cancel and one confirming button (id ``SUBMIT_ID``): the button
+    or Enter in a field calls ``submit``; Cancel or Escape closes it with None."""
+
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "Cancel")]
+    SUBMIT_ID: ClassVar[str]
+
+    def submit(self) -> None:
+        """Check the fields and ``dismiss`` with the answer (or say what is missing)."""
+        raise NotImplementedError
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == self.SUBMIT_ID:
+            self.submit()
+        else:
+            self.dismiss(None)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if self.submits_on_enter(event.input):
+            self.submit()
+
+    def submits_on_enter(self, field: Input) -> bool:
+        """Whether Enter in ``field`` submits (Textual calls every class's message handler,
+        so subclasses narrow this instead of overriding the handler)."""
+        return True
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class MessageDialog(Dialog[None]):
     """A message with an OK button; ``error=True`` styles it as an error."""
 
@@ -100,10 +130,10 @@ def split_tags(text: str) -> list[str]:
     return [tag for tag in text.replace(",", " ").split() if tag]
 
 
-class TagDialog(Dialog[TagChange | None]):
+class TagDialog(FormDialog[TagChange | None]):
     """Tags to add and to remove, separated by spaces or commas."""
 
-    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "Cancel")]
+    SUBMIT_ID = "apply"
 
     def __init__(self, adapter_name: str, current: list[str]) -> None:
         super().__init__()
@@ -122,24 +152,12 @@ class TagDialog(Dialog[TagChange | None]):
                 yield Button("Cancel", id="cancel")
                 yield Button("Apply", variant="primary", id="apply")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "apply":
-            self._apply()
-        else:
-            self.dismiss(None)
-
-    def on_input_submitted(self, _: Input.Submitted) -> None:
-        self._apply()
-
-    def _apply(self) -> None:
+    def submit(self) -> None:
         change = TagChange(
             add=split_tags(self.query_one("#add", Input).value),
             remove=split_tags(self.query_one("#remove", Input).value),
         )
         self.dismiss(change if change.add or change.remove else None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class HelpScreen(Dialog[None]):

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label
 
-from hubcli.tui.dialogs import Dialog
+from hubcli.tui.dialogs import FormDialog
 
 
 @dataclass(frozen=True)
@@ -47,12 +45,12 @@ FIELDS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-class EvalDialog(Dialog[EvalAnswers | None]):
+class EvalDialog(FormDialog[EvalAnswers | None]):
     DEFAULT_CSS = """
     EvalDialog > Vertical { height: 90%; }
     EvalDialog VerticalScroll { height: 1fr; }
     """
-    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "Cancel")]
+    SUBMIT_ID = "evaluate"
 
     def __init__(self, adapter_name: str) -> None:
         super().__init__()
@@ -73,19 +71,10 @@ class EvalDialog(Dialog[EvalAnswers | None]):
                 yield Button("Cancel", id="cancel")
                 yield Button("Evaluate", variant="primary", id="evaluate")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "evaluate":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def on_input_submitted(self, _: Input.Submitted) -> None:
-        self._submit()
-
     def _value(self, input_id: str) -> str | None:
         return self.query_one(f"#{input_id}", Input).value.strip() or None
 
-    def _submit(self) -> None:
+    def submit(self) -> None:
         dataset = self._value("dataset")
         if dataset is None or dataset.endswith("/"):
             self.notify("Type a dataset file or id first.", severity="warning")
@@ -99,5 +88,4 @@ class EvalDialog(Dialog[EvalAnswers | None]):
             limit=int(limit) if limit and int(limit) > 0 else None, base=self._value("base"),
         ))
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+

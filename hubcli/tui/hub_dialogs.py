@@ -8,14 +8,12 @@ environment, as the CLI does).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from hubcli.tui.dialogs import Dialog
+from hubcli.tui.dialogs import FormDialog
 
 
 def _optional(text: str) -> str | None:
@@ -30,8 +28,8 @@ class PullRequest:
     every: bool
 
 
-class PullDialog(Dialog[PullRequest | None]):
-    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "Cancel")]
+class PullDialog(FormDialog[PullRequest | None]):
+    SUBMIT_ID = "pull"
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -47,16 +45,7 @@ class PullDialog(Dialog[PullRequest | None]):
                 yield Button("Cancel", id="cancel")
                 yield Button("Pull", variant="primary", id="pull")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "pull":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def on_input_submitted(self, _: Input.Submitted) -> None:
-        self._submit()
-
-    def _submit(self) -> None:
+    def submit(self) -> None:
         repo = self.query_one("#repo", Input).value.strip()
         if not repo:
             self.notify("Type a repository first.", severity="warning")
@@ -68,9 +57,6 @@ class PullDialog(Dialog[PullRequest | None]):
             every=self.query_one("#every", Checkbox).value,
         ))
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
 
 @dataclass(frozen=True)
 class PushRequest:
@@ -79,8 +65,8 @@ class PushRequest:
     private: bool
 
 
-class PushDialog(Dialog[PushRequest | None]):
-    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "Cancel")]
+class PushDialog(FormDialog[PushRequest | None]):
+    SUBMIT_ID = "push"
 
     def __init__(self, adapter_name: str, adapter_format: str) -> None:
         super().__init__()
@@ -100,16 +86,7 @@ class PushDialog(Dialog[PushRequest | None]):
                 yield Button("Cancel", id="cancel")
                 yield Button("Push", variant="primary", id="push")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "push":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def on_input_submitted(self, _: Input.Submitted) -> None:
-        self._submit()
-
-    def _submit(self) -> None:
+    def submit(self) -> None:
         repo = self.query_one("#repo", Input).value.strip()
         if not repo:
             self.notify("Type a repository first.", severity="warning")
@@ -120,5 +97,4 @@ class PushDialog(Dialog[PushRequest | None]):
             private=self.query_one("#private", Checkbox).value,
         ))
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+
