@@ -22,7 +22,15 @@ from typing import Any
 import torch
 from harness import header, round_times
 
-GOLDEN_SEQ_BN = Path(__file__).resolve().parent.parent / "tests" / "golden" / "adapterhub" / "bert" / "adapters" / "seq_bn"
+GOLDEN_SEQ_BN = (
+    Path(__file__).resolve().parent.parent
+    / "tests"
+    / "golden"
+    / "adapterhub"
+    / "bert"
+    / "adapters"
+    / "seq_bn"
+)
 SHAPES: dict[str, dict[str, Any]] = {
     "bert-small": {"hidden": 256, "layers": 4, "heads": 4, "ffn": 1024, "batch": 8, "seq": 128},
     "bert-base": {"hidden": 768, "layers": 12, "heads": 12, "ffn": 3072, "batch": 256, "seq": 128},
@@ -63,10 +71,16 @@ def seq_bn_adapters(shape: dict[str, Any], count: int) -> list[Any]:
         tensors = {}
         for layer in range(shape["layers"]):
             prefix = f"encoder.layer.{layer}.output.adapters.{name}."
-            for key, size in (("adapter_down.0.weight", (down, hidden)), ("adapter_down.0.bias", (down,)),
-                              ("adapter_up.weight", (hidden, down)), ("adapter_up.bias", (hidden,))):
+            for key, size in (
+                ("adapter_down.0.weight", (down, hidden)),
+                ("adapter_down.0.bias", (down,)),
+                ("adapter_up.weight", (hidden, down)),
+                ("adapter_up.bias", (hidden,)),
+            ):
                 tensors[prefix + key] = torch.randn(size, generator=generator) * 0.02
-        adapters.append(LoadedAdapter(name, proto.architecture, proto.format, proto.config, proto.raw_config, tensors))
+        adapters.append(
+            LoadedAdapter(name, proto.architecture, proto.format, proto.config, proto.raw_config, tensors)
+        )
     return adapters
 
 
@@ -78,13 +92,18 @@ def bench(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
 
     shape = SHAPES[name]
     torch.manual_seed(0)
-    config = tf.BertConfig(hidden_size=shape["hidden"], num_hidden_layers=shape["layers"],
-                           num_attention_heads=shape["heads"], intermediate_size=shape["ffn"])
+    config = tf.BertConfig(
+        hidden_size=shape["hidden"],
+        num_hidden_layers=shape["layers"],
+        num_attention_heads=shape["heads"],
+        intermediate_size=shape["ffn"],
+    )
     model = tf.BertModel(config).eval()
     dtype = getattr(torch, args.dtype)
     base = copy.deepcopy(model).to(args.device, dtype)
-    ids = torch.randint(5, config.vocab_size, (shape["batch"], shape["seq"]),
-                        generator=torch.Generator().manual_seed(1)).to(args.device)
+    ids = torch.randint(
+        5, config.vocab_size, (shape["batch"], shape["seq"]), generator=torch.Generator().manual_seed(1)
+    ).to(args.device)
     mask = torch.ones_like(ids)
     adapters = seq_bn_adapters(shape, 8)
     runners: dict[str, Callable[[], Any]] = {"base": lambda: base(input_ids=ids, attention_mask=mask)}
@@ -96,12 +115,15 @@ def bench(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         for adapter in adapters:
             stitched.attach(adapter)
         activate(stitched, spec)
-        runners[label] = (lambda s=stitched: s.model(input_ids=ids, attention_mask=mask))
+        runners[label] = lambda s=stitched: s.model(input_ids=ids, attention_mask=mask)
     with torch.inference_mode():
         times = round_times(runners, args.device, args.warmup, args.rounds, args.stat)
     fastest = min(t for key, t in times.items() if key.startswith("base"))
-    return [{"shape": name, "composition": label, "base_ms": fastest * 1e3, "ratio": t / fastest}
-            for label, t in times.items() if not label.startswith("base")]
+    return [
+        {"shape": name, "composition": label, "base_ms": fastest * 1e3, "ratio": t / fastest}
+        for label, t in times.items()
+        if not label.startswith("base")
+    ]
 
 
 def main() -> None:
@@ -123,8 +145,10 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for row in rows:
         shape = SHAPES[row["shape"]]
-        print(f"| {row['shape']} | {shape['batch']} × {shape['seq']} | {row['composition']} | "
-              f"{row['base_ms']:.1f} | {row['ratio']:.2f}× |")
+        print(
+            f"| {row['shape']} | {shape['batch']} × {shape['seq']} | {row['composition']} | "
+            f"{row['base_ms']:.1f} | {row['ratio']:.2f}× |"
+        )
 
 
 if __name__ == "__main__":

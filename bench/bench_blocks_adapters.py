@@ -39,8 +39,12 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     shape = SHAPES[args.shape]
     torch.manual_seed(0)
-    config = tf.BertConfig(hidden_size=shape["hidden"], num_hidden_layers=shape["layers"],
-                           num_attention_heads=shape["heads"], intermediate_size=shape["ffn"])
+    config = tf.BertConfig(
+        hidden_size=shape["hidden"],
+        num_hidden_layers=shape["layers"],
+        num_attention_heads=shape["heads"],
+        intermediate_size=shape["ffn"],
+    )
     model = tf.BertModel(config).eval()
     adapters.init(model)
     names = [f"a{i}" for i in range(8)]
@@ -53,7 +57,9 @@ def main() -> None:
             if ".adapters." in key:
                 param.copy_(torch.randn(param.shape, generator=generator) * 0.02)
     model.eval()
-    ids = torch.randint(5, config.vocab_size, (shape["batch"], shape["seq"]), generator=torch.Generator().manual_seed(1))
+    ids = torch.randint(
+        5, config.vocab_size, (shape["batch"], shape["seq"]), generator=torch.Generator().manual_seed(1)
+    )
     mask = torch.ones_like(ids)
     half = shape["seq"] // 2
     setups = {
@@ -71,6 +77,7 @@ def main() -> None:
         def call() -> Any:
             model.set_active_adapters(setup)
             return model(input_ids=ids, attention_mask=mask)
+
         return call
 
     runners = {"base": run(None), **{label: run(setup) for label, setup in setups.items()}}
@@ -85,15 +92,19 @@ def main() -> None:
                 fn()
                 samples[label].append(now() - start)
     times = {label: min(values) for label, values in samples.items()}
-    print(f"adapters {adapters.__version__}, transformers {tf.__version__}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} CPU threads, min of {args.rounds} rounds "
-          f"(median base {statistics.median(samples['base']) * 1e3:.1f} ms)\n")
+    print(
+        f"adapters {adapters.__version__}, transformers {tf.__version__}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} CPU threads, min of {args.rounds} rounds "
+        f"(median base {statistics.median(samples['base']) * 1e3:.1f} ms)\n"
+    )
     print("| shape | batch × seq | composition | base ms | adapters × base |")
     print("|---|---|---|---|---|")
     for label, value in times.items():
         if label != "base":
-            print(f"| {args.shape} | {shape['batch']} × {shape['seq']} | {label} | {times['base'] * 1e3:.1f} "
-                  f"| {value / times['base']:.2f}× |")
+            print(
+                f"| {args.shape} | {shape['batch']} × {shape['seq']} | {label} | {times['base'] * 1e3:.1f} "
+                f"| {value / times['base']:.2f}× |"
+            )
 
 
 if __name__ == "__main__":

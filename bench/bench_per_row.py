@@ -27,12 +27,42 @@ import torch
 from harness import header, round_times
 
 SHAPES: dict[str, dict[str, Any]] = {
-    "bert-small": {"family": "bert", "hidden": 256, "layers": 4, "heads": 4, "kv_heads": 4, "ffn": 1024,
-                   "batch": 64, "seq": 32, "r": 8, "targets": ["query", "value"]},
-    "bert-base": {"family": "bert", "hidden": 768, "layers": 12, "heads": 12, "kv_heads": 12, "ffn": 3072,
-                  "batch": 256, "seq": 128, "r": 8, "targets": ["query", "value"]},
-    "llama-1b": {"family": "llama", "hidden": 2048, "layers": 16, "heads": 32, "kv_heads": 8, "ffn": 8192,
-                 "batch": 32, "seq": 512, "r": 16, "targets": ["q_proj", "k_proj", "v_proj", "o_proj"]},
+    "bert-small": {
+        "family": "bert",
+        "hidden": 256,
+        "layers": 4,
+        "heads": 4,
+        "kv_heads": 4,
+        "ffn": 1024,
+        "batch": 64,
+        "seq": 32,
+        "r": 8,
+        "targets": ["query", "value"],
+    },
+    "bert-base": {
+        "family": "bert",
+        "hidden": 768,
+        "layers": 12,
+        "heads": 12,
+        "kv_heads": 12,
+        "ffn": 3072,
+        "batch": 256,
+        "seq": 128,
+        "r": 8,
+        "targets": ["query", "value"],
+    },
+    "llama-1b": {
+        "family": "llama",
+        "hidden": 2048,
+        "layers": 16,
+        "heads": 32,
+        "kv_heads": 8,
+        "ffn": 8192,
+        "batch": 32,
+        "seq": 512,
+        "r": 16,
+        "targets": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    },
 }
 
 
@@ -41,13 +71,22 @@ def base_model(shape: dict[str, Any]) -> torch.nn.Module:
 
     torch.manual_seed(0)
     if shape["family"] == "bert":
-        config = tf.BertConfig(hidden_size=shape["hidden"], num_hidden_layers=shape["layers"],
-                               num_attention_heads=shape["heads"], intermediate_size=shape["ffn"],
-                               max_position_embeddings=max(512, shape["seq"]))
+        config = tf.BertConfig(
+            hidden_size=shape["hidden"],
+            num_hidden_layers=shape["layers"],
+            num_attention_heads=shape["heads"],
+            intermediate_size=shape["ffn"],
+            max_position_embeddings=max(512, shape["seq"]),
+        )
         return tf.BertModel(config).eval()
-    config = tf.LlamaConfig(hidden_size=shape["hidden"], num_hidden_layers=shape["layers"],
-                            num_attention_heads=shape["heads"], num_key_value_heads=shape["kv_heads"],
-                            intermediate_size=shape["ffn"], vocab_size=32000)
+    config = tf.LlamaConfig(
+        hidden_size=shape["hidden"],
+        num_hidden_layers=shape["layers"],
+        num_attention_heads=shape["heads"],
+        num_key_value_heads=shape["kv_heads"],
+        intermediate_size=shape["ffn"],
+        vocab_size=32000,
+    )
     return tf.LlamaModel(config).eval()
 
 
@@ -81,14 +120,18 @@ def hubcli_with_adapters(model: torch.nn.Module, wrapped: Any, count: int, args:
     with tempfile.TemporaryDirectory() as tmp:
         wrapped.save_pretrained(Path(tmp) / "proto", selected_adapters=["a0"])
         registry = Registry(Path(tmp) / "registry")
-        import_adapter(registry, AdapterFolder(Path(tmp) / "proto" / "a0"), name="a0")  # PEFT: one folder per named adapter
+        import_adapter(
+            registry, AdapterFolder(Path(tmp) / "proto" / "a0"), name="a0"
+        )  # PEFT: one folder per named adapter
         proto = read_adapter(registry, "a0")
         registry.close()
     stitched = StitchedModel(load_base_model(copy.deepcopy(model), dtype=args.dtype, device=args.device))
     for i in range(count):
         state = peft.get_peft_model_state_dict(wrapped, adapter_name=f"a{i}")
         tensors = {key: value.detach().clone() for key, value in state.items()}
-        stitched.attach(LoadedAdapter(f"a{i}", proto.architecture, proto.format, proto.config, proto.raw_config, tensors))
+        stitched.attach(
+            LoadedAdapter(f"a{i}", proto.architecture, proto.format, proto.config, proto.raw_config, tensors)
+        )
     return stitched
 
 
@@ -103,7 +146,9 @@ def bench(name: str, count: int, rank: int, args: argparse.Namespace) -> dict[st
     wrapped = wrapped.to(args.device, dtype).eval()
     base = copy.deepcopy(model).to(args.device, dtype)
     generator = torch.Generator().manual_seed(1)
-    ids = torch.randint(5, model.config.vocab_size, (shape["batch"], shape["seq"]), generator=generator).to(args.device)
+    ids = torch.randint(5, model.config.vocab_size, (shape["batch"], shape["seq"]), generator=generator).to(
+        args.device
+    )
     mask = torch.ones_like(ids)
     names = [f"a{i % count}" for i in range(shape["batch"])]
     random.Random(0).shuffle(names)
@@ -122,14 +167,21 @@ def bench(name: str, count: int, rank: int, args: argparse.Namespace) -> dict[st
     with torch.inference_mode():
         times = round_times(runners, args.device, args.warmup, args.rounds, args.stat)
     fastest = min(t for key, t in times.items() if key.startswith("base"))
-    return {"shape": name, "count": count, "rank": rank, "base_ms": fastest * 1e3,
-            **{key: value / fastest for key, value in times.items() if not key.startswith("base")}}
+    return {
+        "shape": name,
+        "count": count,
+        "rank": rank,
+        "base_ms": fastest * 1e3,
+        **{key: value / fastest for key, value in times.items() if not key.startswith("base")},
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", action="append", choices=sorted(SHAPES), help="default: bert-small")
-    parser.add_argument("--count", action="append", type=int, help="distinct adapters (default 1, 8, 64, 256)")
+    parser.add_argument(
+        "--count", action="append", type=int, help="distinct adapters (default 1, 8, 64, 256)"
+    )
     parser.add_argument("--rank", action="append", type=int, help="LoRA ranks (default: the shape's)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
@@ -149,13 +201,17 @@ def main() -> None:
                 if count <= shape["batch"]:
                     rows.append(bench(name, count, rank, args))
     print(header(args))
-    print("| shape | batch × seq | rank | distinct adapters | base ms | hubcli one adapter | hubcli per row | PEFT per row |")
+    print(
+        "| shape | batch × seq | rank | distinct adapters | base ms | hubcli one adapter | hubcli per row | PEFT per row |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         shape = SHAPES[row["shape"]]
-        print(f"| {row['shape']} | {shape['batch']} × {shape['seq']} | {row['rank']} | {row['count']} | "
-              f"{row['base_ms']:.1f} | {row['hubcli one adapter']:.2f}× | {row['hubcli per row']:.2f}× | "
-              f"{row['peft per row']:.2f}× |")
+        print(
+            f"| {row['shape']} | {shape['batch']} × {shape['seq']} | {row['rank']} | {row['count']} | "
+            f"{row['base_ms']:.1f} | {row['hubcli one adapter']:.2f}× | {row['hubcli per row']:.2f}× | "
+            f"{row['peft per row']:.2f}× |"
+        )
 
 
 if __name__ == "__main__":

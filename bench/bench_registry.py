@@ -50,11 +50,22 @@ def fill(registry: Registry, count: int) -> None:
     adapters, files, tags = [], [], []
     for i in range(count):
         row = Adapter(
-            id=i + 1, name=f"adapter-{i:06d}", architecture=ARCHITECTURES[i % 5], variant=None,
-            method_config={"r": 8 << (i % 3)}, format="peft" if i % 3 else "adapterhub",
-            base_model=BASES[i % len(BASES)], model_type="bert", task=TASKS[i % 4],
-            num_parameters=1000 + i, size_bytes=4096 + i, digest=f"{i:064x}", source_kind="disk",
-            source=f"/data/adapters/{i}", created_at=now, updated_at=now,
+            id=i + 1,
+            name=f"adapter-{i:06d}",
+            architecture=ARCHITECTURES[i % 5],
+            variant=None,
+            method_config={"r": 8 << (i % 3)},
+            format="peft" if i % 3 else "adapterhub",
+            base_model=BASES[i % len(BASES)],
+            model_type="bert",
+            task=TASKS[i % 4],
+            num_parameters=1000 + i,
+            size_bytes=4096 + i,
+            digest=f"{i:064x}",
+            source_kind="disk",
+            source=f"/data/adapters/{i}",
+            created_at=now,
+            updated_at=now,
         )
         row_tags = ["nightly"] if i % 100 == 0 else []
         row.search_text = search_text(row, row_tags)
@@ -124,7 +135,11 @@ def import_times(scratch: Path) -> list[tuple[str, float]]:
     start = time.perf_counter()
     import_adapter(registry, AdapterFolder(folder))
     again = time.perf_counter() - start
-    return [("copy the 100 MB adapter folder", copied), ("import it", imported), ("import it again (identical)", again)]
+    return [
+        ("copy the 100 MB adapter folder", copied),
+        ("import it", imported),
+        ("import it again (identical)", again),
+    ]
 
 
 def main() -> None:
@@ -142,15 +157,32 @@ def main() -> None:
     base = BASES[3]
     rows = [
         ("`hubcli --help`", process_time(["--help"], args.home, args.rounds)),
-        (f"`hubcli list --base {base} --arch lora`", process_time(["list", "--base", base, "--arch", "lora"], args.home, args.rounds)),
-        ("`hubcli list --search nightly --limit 50`", process_time(["list", "--search", "nightly", "--limit", "50"], args.home, args.rounds)),
+        (
+            f"`hubcli list --base {base} --arch lora`",
+            process_time(["list", "--base", base, "--arch", "lora"], args.home, args.rounds),
+        ),
+        (
+            "`hubcli list --search nightly --limit 50`",
+            process_time(["list", "--search", "nightly", "--limit", "50"], args.home, args.rounds),
+        ),
         ("`hubcli show adapter-054321`", process_time(["show", "adapter-054321"], args.home, args.rounds)),
-        ("query: base + architecture", query_time(lambda: registry.list_adapters(base_model=base, architecture="lora"), args.rounds)),
-        ("query: search, first 200", query_time(lambda: registry.list_adapters(search="adapter-0999", limit=200), args.rounds)),
-        ("query: get one adapter + files + tags", query_time(lambda: registry.files(registry.get_adapter("adapter-054321")), args.rounds)),
+        (
+            "query: base + architecture",
+            query_time(lambda: registry.list_adapters(base_model=base, architecture="lora"), args.rounds),
+        ),
+        (
+            "query: search, first 200",
+            query_time(lambda: registry.list_adapters(search="adapter-0999", limit=200), args.rounds),
+        ),
+        (
+            "query: get one adapter + files + tags",
+            query_time(lambda: registry.files(registry.get_adapter("adapter-054321")), args.rounds),
+        ),
     ]
-    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {count:,} adapters, "
-          f"SQLite, median of {args.rounds}\n")
+    print(
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {count:,} adapters, "
+        f"SQLite, median of {args.rounds}\n"
+    )
     print("| what | time |")
     print("|---|---|")
     import tempfile

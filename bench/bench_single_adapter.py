@@ -26,14 +26,54 @@ from harness import header, round_times
 
 SHAPES: dict[str, dict[str, Any]] = {
     # family, config sizes, batch, sequence length, LoRA rank and targets
-    "bert-small": {"family": "bert", "hidden": 256, "layers": 4, "heads": 4, "kv_heads": 4, "ffn": 1024,
-                   "batch": 8, "seq": 128, "r": 8, "targets": ["query", "value"]},
-    "llama-small": {"family": "llama", "hidden": 256, "layers": 4, "heads": 8, "kv_heads": 2, "ffn": 688,
-                    "batch": 4, "seq": 128, "r": 16, "targets": ["q_proj", "k_proj", "v_proj", "o_proj"]},
-    "bert-base": {"family": "bert", "hidden": 768, "layers": 12, "heads": 12, "kv_heads": 12, "ffn": 3072,
-                  "batch": 256, "seq": 128, "r": 8, "targets": ["query", "value"]},
-    "llama-1b": {"family": "llama", "hidden": 2048, "layers": 16, "heads": 32, "kv_heads": 8, "ffn": 8192,
-                 "batch": 32, "seq": 512, "r": 16, "targets": ["q_proj", "k_proj", "v_proj", "o_proj"]},
+    "bert-small": {
+        "family": "bert",
+        "hidden": 256,
+        "layers": 4,
+        "heads": 4,
+        "kv_heads": 4,
+        "ffn": 1024,
+        "batch": 8,
+        "seq": 128,
+        "r": 8,
+        "targets": ["query", "value"],
+    },
+    "llama-small": {
+        "family": "llama",
+        "hidden": 256,
+        "layers": 4,
+        "heads": 8,
+        "kv_heads": 2,
+        "ffn": 688,
+        "batch": 4,
+        "seq": 128,
+        "r": 16,
+        "targets": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    },
+    "bert-base": {
+        "family": "bert",
+        "hidden": 768,
+        "layers": 12,
+        "heads": 12,
+        "kv_heads": 12,
+        "ffn": 3072,
+        "batch": 256,
+        "seq": 128,
+        "r": 8,
+        "targets": ["query", "value"],
+    },
+    "llama-1b": {
+        "family": "llama",
+        "hidden": 2048,
+        "layers": 16,
+        "heads": 32,
+        "kv_heads": 8,
+        "ffn": 8192,
+        "batch": 32,
+        "seq": 512,
+        "r": 16,
+        "targets": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    },
 }
 METHODS = ("lora", "lora-merged", "prefix")
 PREFIX_TOKENS = 30
@@ -44,13 +84,22 @@ def base_model(shape: dict[str, Any]) -> torch.nn.Module:
 
     torch.manual_seed(0)
     if shape["family"] == "bert":
-        config = tf.BertConfig(hidden_size=shape["hidden"], num_hidden_layers=shape["layers"],
-                               num_attention_heads=shape["heads"], intermediate_size=shape["ffn"],
-                               max_position_embeddings=max(512, shape["seq"] + PREFIX_TOKENS))
+        config = tf.BertConfig(
+            hidden_size=shape["hidden"],
+            num_hidden_layers=shape["layers"],
+            num_attention_heads=shape["heads"],
+            intermediate_size=shape["ffn"],
+            max_position_embeddings=max(512, shape["seq"] + PREFIX_TOKENS),
+        )
         return tf.BertModel(config).eval()
-    config = tf.LlamaConfig(hidden_size=shape["hidden"], num_hidden_layers=shape["layers"],
-                            num_attention_heads=shape["heads"], num_key_value_heads=shape["kv_heads"],
-                            intermediate_size=shape["ffn"], vocab_size=32000)
+    config = tf.LlamaConfig(
+        hidden_size=shape["hidden"],
+        num_hidden_layers=shape["layers"],
+        num_attention_heads=shape["heads"],
+        num_key_value_heads=shape["kv_heads"],
+        intermediate_size=shape["ffn"],
+        vocab_size=32000,
+    )
     return tf.LlamaModel(config).eval()
 
 
@@ -94,25 +143,38 @@ def bench_shape(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
             wrapped.save_pretrained(folder)
             import_adapter(registry, AdapterFolder(folder), name=method)
             wrapped = wrapped.to(args.device, dtype).eval()
-            stitched = load(copy.deepcopy(model), [method], registry=registry, dtype=args.dtype, device=args.device)
+            stitched = load(
+                copy.deepcopy(model), [method], registry=registry, dtype=args.dtype, device=args.device
+            )
             if method.endswith("merged"):
                 stitched.merge(method)
                 wrapped.merge_adapter()
-            runners[f"hubcli {method}"] = (lambda s=stitched: s.forward(ids, mask))
-            runners[f"peft {method}"] = (lambda w=wrapped: w(input_ids=ids, attention_mask=mask))
+            runners[f"hubcli {method}"] = lambda s=stitched: s.forward(ids, mask)
+            runners[f"peft {method}"] = lambda w=wrapped: w(input_ids=ids, attention_mask=mask)
         times = round_times(runners, args.device, args.warmup, args.rounds, args.stat)
         registry.close()
     fastest = min(t for key, t in times.items() if key.startswith("base"))
     for method in METHODS:
-        rows.append({"shape": name, "method": method, "base_ms": fastest * 1e3,
-                     "hubcli": times[f"hubcli {method}"] / fastest, "peft": times[f"peft {method}"] / fastest})
+        rows.append(
+            {
+                "shape": name,
+                "method": method,
+                "base_ms": fastest * 1e3,
+                "hubcli": times[f"hubcli {method}"] / fastest,
+                "peft": times[f"peft {method}"] / fastest,
+            }
+        )
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shape", action="append", choices=sorted(SHAPES),
-                        help="model shape (repeatable; default: bert-small and llama-small)")
+    parser.add_argument(
+        "--shape",
+        action="append",
+        choices=sorted(SHAPES),
+        help="model shape (repeatable; default: bert-small and llama-small)",
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     parser.add_argument("--rounds", type=int, default=10)
@@ -129,8 +191,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for row in rows:
         shape = SHAPES[row["shape"]]
-        print(f"| {row['shape']} | {shape['batch']} × {shape['seq']} | {row['method']} | {row['base_ms']:.1f} "
-              f"| {row['hubcli']:.2f}× | {row['peft']:.2f}× |")
+        print(
+            f"| {row['shape']} | {shape['batch']} × {shape['seq']} | {row['method']} | {row['base_ms']:.1f} "
+            f"| {row['hubcli']:.2f}× | {row['peft']:.2f}× |"
+        )
 
 
 if __name__ == "__main__":

@@ -49,7 +49,9 @@ def round_times(
 def header(args: argparse.Namespace) -> str:
     """Date, machine, device, dtype, torch, threads, clock and statistic of a run."""
     machine = (
-        torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or platform.machine()
+        torch.cuda.get_device_name()
+        if args.device.startswith("cuda")
+        else platform.processor() or platform.machine()
     )
     timing = "thread CPU time" if clock(args.device) is time.thread_time else "wall time"
     return (

@@ -64,9 +64,7 @@ class AdapterFolder:
 
     def subfolders(self) -> list[str]:
         """Immediate sub-folders (for layouts with one adapter per sub-folder)."""
-        return sorted(
-            p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")
-        )
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
     def sub(self, rel: str) -> AdapterFolder:
         return AdapterFolder(self.path(rel), label=self.where(rel))

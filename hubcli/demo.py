@@ -100,19 +100,39 @@ def run_demo(
         _train_missing(registry, report, max_steps, say)
         _merge_and_compose(registry, report)
         _score_missing(registry, report, say)
-    report.table.append({"target": "(base model, untrained head)", "kind": "", "parameters": 0,
-                         **_latest_scores(registry, BARE, report.dataset)})
+    report.table.append(
+        {
+            "target": "(base model, untrained head)",
+            "kind": "",
+            "parameters": 0,
+            **_latest_scores(registry, BARE, report.dataset),
+        }
+    )
     for name in (*(item.name for item in ADAPTERS), MERGED):
         adapter = registry.get_adapter(name)
         kind = adapter.architecture + (" (merged)" if name == MERGED else "")
-        report.table.append({"target": name, "kind": kind, "parameters": adapter.num_parameters,
-                             **_latest_scores(registry, name, report.dataset)})
-    report.table.append({"target": RECIPE, "kind": RECIPE_SPEC, "parameters": 0,
-                         **_latest_scores(registry, RECIPE, report.dataset)})
+        report.table.append(
+            {
+                "target": name,
+                "kind": kind,
+                "parameters": adapter.num_parameters,
+                **_latest_scores(registry, name, report.dataset),
+            }
+        )
+    report.table.append(
+        {
+            "target": RECIPE,
+            "kind": RECIPE_SPEC,
+            "parameters": 0,
+            **_latest_scores(registry, RECIPE, report.dataset),
+        }
+    )
     return report
 
 
-def _train_missing(registry: Any, report: DemoReport, max_steps: int | None, say: Callable[[str], None]) -> None:
+def _train_missing(
+    registry: Any, report: DemoReport, max_steps: int | None, say: Callable[[str], None]
+) -> None:
     from hubcli.train.loop import LoopSettings
     from hubcli.train.run import TrainRequest, train_adapter
     from registry.errors import AdapterNotFound
@@ -122,10 +142,24 @@ def _train_missing(registry: Any, report: DemoReport, max_steps: int | None, say
             registry.get_adapter(item.name)
         except AdapterNotFound:
             say(f"training {item.name} ({item.architecture}) on {DATA_FILE.name} …")
-            settings = LoopSettings(epochs=item.epochs, learning_rate=item.learning_rate, batch_size=16,
-                                    patience=None, max_steps=max_steps, seed=0)
-            request = TrainRequest(item.architecture, report.base, report.dataset, item.name, task="classification",
-                                   options=item.options, settings=settings, tags=("demo",))
+            settings = LoopSettings(
+                epochs=item.epochs,
+                learning_rate=item.learning_rate,
+                batch_size=16,
+                patience=None,
+                max_steps=max_steps,
+                seed=0,
+            )
+            request = TrainRequest(
+                item.architecture,
+                report.base,
+                report.dataset,
+                item.name,
+                task="classification",
+                options=item.options,
+                settings=settings,
+                tags=("demo",),
+            )
             result = train_adapter(registry, request)
             report.done.append(f"trained {item.name}: {result.history.steps} steps")
         else:

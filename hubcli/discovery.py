@@ -120,8 +120,10 @@ class PluginManager:
         if key in self._broken:
             return "broken", self._broken[key]
         allowed = _allowed_third_party()
-        if distribution not in (BUILTIN_DISTRIBUTION, "<registered>") and allowed is not None and (
-            name not in allowed
+        if (
+            distribution not in (BUILTIN_DISTRIBUTION, "<registered>")
+            and allowed is not None
+            and (name not in allowed)
         ):
             return "disabled", "not in HUBCLI_LOAD_PLUGINS"  # even if loaded before it was set
         if key in self._loaded:
@@ -137,7 +139,9 @@ class PluginManager:
                 if k == kind_name:
                     status, error = self._status(k, name, dist)
                     target = getattr(plugin, "__qualname__", type(plugin).__qualname__)
-                    result.append(PluginInfo(k, name, target, dist, "", status, error, self._api_version(k, name)))
+                    result.append(
+                        PluginInfo(k, name, target, dist, "", status, error, self._api_version(k, name))
+                    )
                     seen.add(name)
             for name, ep in sorted(self._entry_points(kind_name).items()):
                 if name in seen:
@@ -146,7 +150,16 @@ class PluginManager:
                 version = ep.dist.version if ep.dist else ""
                 status, error = self._status(kind_name, name, dist)
                 result.append(
-                    PluginInfo(kind_name, name, ep.value, dist, version, status, error, self._api_version(kind_name, name))
+                    PluginInfo(
+                        kind_name,
+                        name,
+                        ep.value,
+                        dist,
+                        version,
+                        status,
+                        error,
+                        self._api_version(kind_name, name),
+                    )
                 )
         return sorted(result, key=lambda info: (info.kind, info.name))
 

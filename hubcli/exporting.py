@@ -98,8 +98,13 @@ def _convert(registry: Registry, adapter: Adapter, fmt: str, folder: Path, model
     from hubcli.engine.loading import read_adapter  # torch: only for conversions
 
     plugin = discovery.architecture(adapter.architecture)
-    plugin.export(read_adapter(registry, adapter.name), fmt, folder, name=adapterhub_name(adapter.name),
-                  model_type=model_type)
+    plugin.export(
+        read_adapter(registry, adapter.name),
+        fmt,
+        folder,
+        name=adapterhub_name(adapter.name),
+        model_type=model_type,
+    )
 
 
 def check_written(folder: Path, architecture: str, fmt: str) -> None:
@@ -116,8 +121,11 @@ def check_written(folder: Path, architecture: str, fmt: str) -> None:
             tensors.update(read_safetensors_header(where.path(rel), label=where.where(rel)))
         discovery.architecture(found.architecture).validate(found, tensors)
     except HubcliError as exc:
-        raise PluginError(f"the {architecture} plugin wrote a {fmt} adapter that hubcli cannot read "
-                          f"back: {exc.message}") from None
+        raise PluginError(
+            f"the {architecture} plugin wrote a {fmt} adapter that hubcli cannot read back: {exc.message}"
+        ) from None
     if (found.architecture, found.format) != (architecture, fmt):
-        raise PluginError(f"the {architecture} plugin was asked for {fmt} but wrote "
-                          f"{found.architecture} in {found.format} format")
+        raise PluginError(
+            f"the {architecture} plugin was asked for {fmt} but wrote "
+            f"{found.architecture} in {found.format} format"
+        )

@@ -97,7 +97,9 @@ def detect(folder: AdapterFolder) -> DetectedAdapter:
         except HubcliError:
             raise  # the plugin recognised the files and says what is wrong with them
         except Exception as exc:  # a faulty plugin must not stop the others recognising the files
-            discovery.manager.report_broken("architecture", name, f"detect raised {type(exc).__name__}: {exc}")
+            discovery.manager.report_broken(
+                "architecture", name, f"detect raised {type(exc).__name__}: {exc}"
+            )
             continue
         if found:
             matches.append(found)

@@ -455,7 +455,10 @@ class UntrainedAdapter:
 
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "adapter_config.json").write_text(json.dumps(self.config, indent=2), encoding="utf-8")
-        save_file({k: v.detach().contiguous().cpu() for k, v in self.tensors.items()}, str(folder / self.weights_file))
+        save_file(
+            {k: v.detach().contiguous().cpu() for k, v in self.tensors.items()},
+            str(folder / self.weights_file),
+        )
         return folder
 
 

@@ -47,9 +47,13 @@ def attribute_docs(source: str) -> dict[str, dict[str, str]]:
             continue
         found = docs.setdefault(node.name, {})
         for current, following in zip(node.body, node.body[1:], strict=False):
-            if (isinstance(current, ast.AnnAssign) and isinstance(current.target, ast.Name)
-                    and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
-                    and isinstance(following.value.value, str)):
+            if (
+                isinstance(current, ast.AnnAssign)
+                and isinstance(current.target, ast.Name)
+                and isinstance(following, ast.Expr)
+                and isinstance(following.value, ast.Constant)
+                and isinstance(following.value.value, str)
+            ):
                 found[current.target.id] = inspect.cleandoc(following.value.value)
     return docs
 
@@ -74,21 +78,30 @@ def class_attributes(cls: type) -> list[tuple[str, str, str | None]]:
 def methods(cls: type) -> list[tuple[str, object]]:
     """The public methods and properties the class itself defines (inherited ones are listed
     under their own class), in source order."""
-    return [(name, member) for name, member in cls.__dict__.items()
-            if not name.startswith("_") and (inspect.isfunction(member) or isinstance(member, property))]
+    return [
+        (name, member)
+        for name, member in cls.__dict__.items()
+        if not name.startswith("_") and (inspect.isfunction(member) or isinstance(member, property))
+    ]
 
 
 def method_section(name: str, member: object) -> list[str]:
     if isinstance(member, property):
         heading, doc = f"`{name}` (property)", inspect.getdoc(member.fget) or ""
     else:
-        abstract = " — abstract: a plugin must implement it" if getattr(member, "__isabstractmethod__", False) else ""
+        abstract = (
+            " — abstract: a plugin must implement it"
+            if getattr(member, "__isabstractmethod__", False)
+            else ""
+        )
         heading, doc = f"`{name}{inspect.signature(member)}`{abstract}", inspect.getdoc(member) or ""
     return [f"- {heading}", *([""] + [f"  {line}".rstrip() for line in doc.splitlines()] if doc else []), ""]
 
 
 def class_section(cls: type, attribute_doc: dict[str, str]) -> list[str]:
-    bases = ", ".join(f"`{base.__name__}`" for base in cls.__bases__ if base.__module__ == plugin_api.__name__)
+    bases = ", ".join(
+        f"`{base.__name__}`" for base in cls.__bases__ if base.__module__ == plugin_api.__name__
+    )
     parts = [f"## `{cls.__name__}`", ""]
     if bases:
         parts += [f"Extends {bases}.", ""]

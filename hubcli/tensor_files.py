@@ -21,8 +21,21 @@ from hubcli.errors import AdapterFormatError, UnsafeInputError
 from registry.faults import checkpoint
 
 DTYPE_BYTES = {
-    "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
-    "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1, "U16": 2, "U32": 4, "U64": 8,
+    "F64": 8,
+    "F32": 4,
+    "F16": 2,
+    "BF16": 2,
+    "I64": 8,
+    "I32": 4,
+    "I16": 2,
+    "I8": 1,
+    "U8": 1,
+    "BOOL": 1,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+    "U16": 2,
+    "U32": 4,
+    "U64": 8,
 }
 MAX_HEADER_BYTES = 100 * 1024 * 1024
 
@@ -123,8 +136,9 @@ def count_non_finite(path: Path, label: str | None = None) -> dict[str, int]:
             continue
         word, mask = _EXPONENT_MASKS[entry.dtype]
         count = np.dtype(word).itemsize
-        bits = np.fromfile(path, dtype=word, count=(entry.end - entry.begin) // count,
-                           offset=data_start + entry.begin)
+        bits = np.fromfile(
+            path, dtype=word, count=(entry.end - entry.begin) // count, offset=data_start + entry.begin
+        )
         bad = int(np.count_nonzero((bits & mask) == mask))
         if bad:
             found[entry.name] = bad

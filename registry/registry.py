@@ -118,7 +118,10 @@ def _is_write_conflict(exc: Exception) -> bool:
     if isinstance(exc, IntegrityError):
         return True
     text_ = str(exc.orig if hasattr(exc, "orig") else exc).lower()
-    return any(sign in text_ for sign in ("database is locked", "database is busy", "deadlock", "could not serialize"))
+    return any(
+        sign in text_
+        for sign in ("database is locked", "database is busy", "deadlock", "could not serialize")
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -232,18 +235,12 @@ class Registry:
                     f"an adapter named {new.name!r} already exists with different content "
                     f"(choose another name with --name, or `hubcli rm {new.name}` first)"
                 )
-            known = set(
-                session.exec(select(Blob.sha256).where(Blob.sha256.in_([s for _, s, _ in stored])))
-            )
+            known = set(session.exec(select(Blob.sha256).where(Blob.sha256.in_([s for _, s, _ in stored]))))
             for _, sha, size in stored:
                 if sha not in known:
                     session.add(Blob(sha256=sha, size=size))
                     known.add(sha)
-            fields = {
-                key: value
-                for key, value in vars(new).items()
-                if key not in ("files", "tags")
-            }
+            fields = {key: value for key, value in vars(new).items() if key not in ("files", "tags")}
             adapter = Adapter(
                 **fields,
                 digest=digest,
@@ -277,9 +274,7 @@ class Registry:
             adapter = session.exec(select(Adapter).where(Adapter.name == name)).first()
             if adapter is not None:
                 return adapter
-            close = session.exec(
-                select(Adapter.name).where(Adapter.name.contains(name)).limit(3)
-            ).all()
+            close = session.exec(select(Adapter.name).where(Adapter.name.contains(name)).limit(3)).all()
         hint = f" (did you mean {', '.join(close)}?)" if close else " (see `hubcli list`)"
         raise AdapterNotFound(f"no adapter named {name!r}{hint}")
 

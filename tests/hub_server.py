@@ -172,13 +172,17 @@ class HubState:
             self.repos[repo_id] = repo
             return repo
 
-    def commit(self, repo: Repo, ref: str, files: dict[str, StoredFile], deleted: set[str],
-               message: str) -> Commit:
+    def commit(
+        self, repo: Repo, ref: str, files: dict[str, StoredFile], deleted: set[str], message: str
+    ) -> Commit:
         """Apply a commit on top of ``ref`` (a branch, or ``refs/pr/N``) and move the ref."""
         with self.lock:
             parent = repo.commits[repo.resolve(ref)]
-            content = {p: f for p, f in parent.files.items()
-                       if p not in deleted and not any(p.startswith(d.rstrip("/") + "/") for d in deleted)}
+            content = {
+                p: f
+                for p, f in parent.files.items()
+                if p not in deleted and not any(p.startswith(d.rstrip("/") + "/") for d in deleted)
+            }
             content.update(files)
             new = Commit(sha=self.new_sha(repo.repo_id), files=content, message=message, parent=parent.sha)
             repo.commits[new.sha] = new
@@ -225,8 +229,9 @@ def model_tags(commit: Commit) -> tuple[list[str], str | None]:
 
 
 class HubError(Exception):
-    def __init__(self, status: int, message: str, code: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.code, self.headers = status, message, code, headers or {}
 
@@ -266,8 +271,13 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     def _json_body(self) -> Any:
         return json.loads(self._body() or b"{}")
 
-    def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None,
-              content_type: str = "application/json") -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> None:
         """Answer; an armed drop fault promises the whole body, sends part of it and hangs up."""
         self._record.status = status
         self.send_response(status)
@@ -279,7 +289,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         if self.command == "HEAD":
             return
         if self._fault is not None and self._fault.drop_after is not None:
-            self.wfile.write(body[:self._fault.drop_after])
+            self.wfile.write(body[: self._fault.drop_after])
             self.wfile.flush()
             self.close_connection = True
             return
@@ -316,9 +326,17 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         ("GET", re.compile(r"^/api/models$"), "list_models"),
         ("POST", re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/preupload/(?P<rev>[^/]+)$"), "preupload"),
         ("POST", re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/commit/(?P<rev>[^/]+)$"), "commit"),
-        ("GET", re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?$"), "tree"),
+        (
+            "GET",
+            re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?$"),
+            "tree",
+        ),
         ("GET", re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/refs$"), "refs"),
-        ("POST", re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/branch/(?P<branch>[^/]+)$"), "create_branch"),
+        (
+            "POST",
+            re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/branch/(?P<branch>[^/]+)$"),
+            "create_branch",
+        ),
         ("POST", re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/tag/(?P<rev>[^/]+)$"), "create_tag"),
         ("GET", re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/revision/(?P<rev>[^/]+)$"), "model_info"),
         ("GET", re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)$"), "model_info"),
@@ -365,7 +383,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         if repo_id in self.state.repos:
             self._send_json(409, {"error": "You already created this model repo", "url": url})
             return
-        self.state.create_repo(repo_id, private=data.get("visibility") == "private" or bool(data.get("private")))
+        self.state.create_repo(
+            repo_id, private=data.get("visibility") == "private" or bool(data.get("private"))
+        )
         self._send_json(200, {"url": url, "name": repo_id})
 
     def do_validate_yaml(self, query: dict) -> None:
@@ -379,12 +399,18 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         files = []
         for item in self._json_body()["files"]:
             existing = head.files.get(item["path"]) if head else None
-            files.append({
-                "path": item["path"],
-                "uploadMode": "lfs" if item["path"].endswith(LFS_SUFFIXES) and item["size"] else "regular",
-                "shouldIgnore": False,
-                "oid": existing.oid if existing and not existing.lfs else (existing.sha256 if existing else None),
-            })
+            files.append(
+                {
+                    "path": item["path"],
+                    "uploadMode": "lfs"
+                    if item["path"].endswith(LFS_SUFFIXES) and item["size"]
+                    else "regular",
+                    "shouldIgnore": False,
+                    "oid": existing.oid
+                    if existing and not existing.lfs
+                    else (existing.sha256 if existing else None),
+                }
+            )
         self._send_json(200, {"files": files})
 
     def do_commit(self, query: dict, repo: str, rev: str) -> None:
@@ -417,11 +443,14 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         elif rev not in target.branches and not rev.startswith("refs/pr/"):
             raise HubError(400, f"cannot commit to {rev}: not a branch")
         new = self.state.commit(target, ref, added, deleted, header.get("summary", ""))
-        self._send_json(200, {
-            "commitOid": new.sha,
-            "commitUrl": f"{self.endpoint}/{repo}/commit/{new.sha}",
-            "pullRequestUrl": pr_url,
-        })
+        self._send_json(
+            200,
+            {
+                "commitOid": new.sha,
+                "commitUrl": f"{self.endpoint}/{repo}/commit/{new.sha}",
+                "pullRequestUrl": pr_url,
+            },
+        )
 
     def do_create_branch(self, query: dict, repo: str, branch: str) -> None:
         self._require_token()
@@ -500,9 +529,22 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             data["cardData"] = card_data(commit)
         if siblings:
             data["siblings"] = [
-                {"rfilename": path, "size": len(f.content), "blobId": f.oid,
-                 **({"lfs": {"sha256": f.sha256, "size": len(f.content),
-                             "pointerSize": len(lfs_pointer(f.sha256, len(f.content)))}} if f.lfs else {})}
+                {
+                    "rfilename": path,
+                    "size": len(f.content),
+                    "blobId": f.oid,
+                    **(
+                        {
+                            "lfs": {
+                                "sha256": f.sha256,
+                                "size": len(f.content),
+                                "pointerSize": len(lfs_pointer(f.sha256, len(f.content))),
+                            }
+                        }
+                        if f.lfs
+                        else {}
+                    ),
+                }
                 for path, f in sorted(commit.files.items())
             ]
         return data
@@ -541,7 +583,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         else:
             matches.sort(key=lambda rh: rh[0].repo_id)
         page_size = min(limit or self.state.page_size, self.state.page_size)
-        page = matches[cursor:cursor + page_size]
+        page = matches[cursor : cursor + page_size]
         headers = {}
         if cursor + page_size < len(matches):
             rest = {k: v for k, v in query.items() if k != "cursor"}
@@ -558,19 +600,33 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         for file_path, stored in sorted(commit.files.items()):
             if not file_path.startswith(prefix):
                 continue
-            rest = file_path[len(prefix):]
+            rest = file_path[len(prefix) :]
             parts = rest.split("/")
             for depth in range(1, len(parts)):
                 folder = prefix + "/".join(parts[:depth])
                 if recursive or depth == 1:
-                    entries.setdefault(folder, {"type": "directory", "oid": hashlib.sha1(folder.encode()).hexdigest(),
-                                                "size": 0, "path": folder})
+                    entries.setdefault(
+                        folder,
+                        {
+                            "type": "directory",
+                            "oid": hashlib.sha1(folder.encode()).hexdigest(),
+                            "size": 0,
+                            "path": folder,
+                        },
+                    )
             if recursive or len(parts) == 1:
-                entry: dict[str, Any] = {"type": "file", "oid": stored.oid, "size": len(stored.content),
-                                         "path": file_path}
+                entry: dict[str, Any] = {
+                    "type": "file",
+                    "oid": stored.oid,
+                    "size": len(stored.content),
+                    "path": file_path,
+                }
                 if stored.lfs:
-                    entry["lfs"] = {"oid": stored.sha256, "size": len(stored.content),
-                                    "pointerSize": len(lfs_pointer(stored.sha256, len(stored.content)))}
+                    entry["lfs"] = {
+                        "oid": stored.sha256,
+                        "size": len(stored.content),
+                        "pointerSize": len(lfs_pointer(stored.sha256, len(stored.content))),
+                    }
                 entries[file_path] = entry
         if prefix and not entries:
             raise HubError(404, f"{path} does not exist", "EntryNotFound")
@@ -580,7 +636,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         target = self._repo(repo)
 
         def refs(kind: str, items: dict) -> list[dict[str, str]]:
-            return [{"name": str(n), "ref": f"refs/{kind}/{n}", "targetCommit": sha} for n, sha in items.items()]
+            return [
+                {"name": str(n), "ref": f"refs/{kind}/{n}", "targetCommit": sha} for n, sha in items.items()
+            ]
 
         data = {"branches": refs("heads", target.branches), "tags": refs("tags", target.tags), "converts": []}
         data["pullRequests"] = refs("pr", target.pull_requests) if query.get("include_prs") else []

@@ -45,12 +45,26 @@ def postgres_server() -> Iterator[str]:
     port = _free_port()
     subprocess.run(
         [*prefix, _binary("initdb"), "-D", str(data), "-U", "hubcli", "--auth=trust", "-E", "UTF8"],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     server = subprocess.Popen(
-        [*prefix, _binary("postgres"), "-D", str(data), "-p", str(port), "-k", str(folder),
-         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            *prefix,
+            _binary("postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-k",
+            str(folder),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 30

@@ -29,7 +29,8 @@ def test_add_list_show_tag_rm(cli, tmp_path: Path) -> None:
     assert rows[0]["num_parameters"] == 4 and rows[0]["tags"] == ["demo"]
     assert [r["name"] for r in cli("list", "--tag", "demo", "--json").json()] == ["first"]
     assert [r["name"] for r in cli("ls", "--sort", "num_parameters", "--desc", "--json").json()] == [
-        "second", "first",
+        "second",
+        "first",
     ]
     human = cli("list").stdout
     assert "first" in human and "toy" in human
@@ -37,7 +38,8 @@ def test_add_list_show_tag_rm(cli, tmp_path: Path) -> None:
     shown = cli("show", "first", "--json").json()
     assert shown["method_config"] == {"size": 4}
     assert {f["path"]: f["role"] for f in shown["files"]} == {
-        "adapter_config.json": "config", "toy.safetensors": "weights",
+        "adapter_config.json": "config",
+        "toy.safetensors": "weights",
     }
     assert "toy.safetensors" in cli("show", "first").stdout
 
@@ -76,21 +78,30 @@ def test_subfolders_need_a_choice(cli, tmp_path: Path) -> None:
     assert refused.exit_code == 1 and "holds 2 adapters (one, two)" in refused.stderr
     assert cli("add", tmp_path / "repo", "--subfolder", "two", "--json").json()[0]["adapter"]["name"] == "two"
     assert [o["adapter"]["name"] for o in cli("add", tmp_path / "repo", "--all", "--json").json()] == [
-        "one", "two",
+        "one",
+        "two",
     ]
 
 
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda d: (d / "adapter_config.json").write_text('{"toy": {"size": 4'),
-         "adapter_config.json: invalid JSON at line 1 column"),
-        (lambda d: (d / "adapter_config.json").write_text(json.dumps({"toy": {"size": 5}})),
-         "toy.weight: expected shape [5]"),
-        (lambda d: (d / "toy.safetensors").write_bytes(b"\xff" * 4),
-         "toy.safetensors: not a safetensors file"),
-        (lambda d: (d / "adapter_config.json").write_text('{"lora": 1}'),
-         "no installed architecture recognises this adapter"),
+        (
+            lambda d: (d / "adapter_config.json").write_text('{"toy": {"size": 4'),
+            "adapter_config.json: invalid JSON at line 1 column",
+        ),
+        (
+            lambda d: (d / "adapter_config.json").write_text(json.dumps({"toy": {"size": 5}})),
+            "toy.weight: expected shape [5]",
+        ),
+        (
+            lambda d: (d / "toy.safetensors").write_bytes(b"\xff" * 4),
+            "toy.safetensors: not a safetensors file",
+        ),
+        (
+            lambda d: (d / "adapter_config.json").write_text('{"lora": 1}'),
+            "no installed architecture recognises this adapter",
+        ),
     ],
 )
 def test_bad_input_is_one_line_exit_1_registry_unchanged(cli, tmp_path, hubcli_home, damage, message) -> None:

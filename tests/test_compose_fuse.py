@@ -33,8 +33,10 @@ def fused_bert(registry, imported: bool = False) -> StitchedModel:
 
 
 def inputs() -> dict[str, torch.Tensor]:
-    return {"input_ids": torch.tensor([[5, 9, 14, 3, 77, 41, 8], [12, 6, 90, 31, 4, 18, 1]]),
-            "attention_mask": torch.tensor([[1] * 7, [1] * 6 + [0]])}
+    return {
+        "input_ids": torch.tensor([[5, 9, 14, 3, 77, 41, 8], [12, 6, 90, 31, 4, 18, 1]]),
+        "attention_mask": torch.tensor([[1] * 7, [1] * 6 + [0]]),
+    }
 
 
 def hidden(stitched: StitchedModel) -> torch.Tensor:
@@ -65,9 +67,14 @@ def test_training_moves_only_the_fusion_parameters(registry):
     before = {k: v.clone() for k, v in fusion.state_dict().items()}
     target = torch.randn(2, 7, 32, generator=torch.Generator().manual_seed(0))
     batches = [inputs()] * 8
-    losses = train_fusion(stitched.model, setup, batches,
-                          lambda output, _batch: (output.last_hidden_state - target).pow(2).mean(),
-                          learning_rate=1e-2, epochs=2)
+    losses = train_fusion(
+        stitched.model,
+        setup,
+        batches,
+        lambda output, _batch: (output.last_hidden_state - target).pow(2).mean(),
+        learning_rate=1e-2,
+        epochs=2,
+    )
     assert len(losses) == 16 and losses[-1] < losses[0]
     after = stitched.model.state_dict()
     assert all(torch.equal(v, after[k]) for k, v in frozen.items())

@@ -95,7 +95,9 @@ def test_matches_adapters(registry, case):
     expected = load_file(GOLDEN / case["expected"])
     if case["id"].endswith("/lora_stack"):
         with torch.inference_mode():
-            expected = {"last_hidden_state": with_lora_deltas_merged(case, stitched)(**inputs).last_hidden_state}
+            expected = {
+                "last_hidden_state": with_lora_deltas_merged(case, stitched)(**inputs).last_hidden_state
+            }
     for key, want in expected.items():
         assert max_difference(output[key], want) <= TOLERANCE, key
 

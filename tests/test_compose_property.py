@@ -46,9 +46,11 @@ def sub_compositions() -> st.SearchStrategy[str]:
     bottleneck = st.sampled_from(BLOCK_ADAPTERS)
     stack = st.lists(any_adapter, min_size=1, max_size=3, unique=True).map(lambda a: f"stack({', '.join(a)})")
     average = st.lists(any_adapter, min_size=2, max_size=3, unique=True).flatmap(
-        lambda a: weights(len(a)).map(lambda w: f"average({', '.join(a)}, weights=[{w}])"))
+        lambda a: weights(len(a)).map(lambda w: f"average({', '.join(a)}, weights=[{w}])")
+    )
     split = st.tuples(bottleneck, bottleneck, st.integers(1, SEQUENCE - 1)).map(
-        lambda t: f"split({t[0]}, {t[1]}, sizes=[{t[2]}, {SEQUENCE - t[2]}])")
+        lambda t: f"split({t[0]}, {t[1]}, sizes=[{t[2]}, {SEQUENCE - t[2]}])"
+    )
     return st.one_of(any_adapter, stack, average, split)
 
 
@@ -68,7 +70,9 @@ def test_per_row_over_sub_compositions_equals_rows_alone(stitched, children, dat
                 deactivate(stitched)
             else:
                 activate(stitched, children[row])
-            expected.append(stitched.model(input_ids=ids[i : i + 1], attention_mask=mask[i : i + 1]).last_hidden_state)
+            expected.append(
+                stitched.model(input_ids=ids[i : i + 1], attention_mask=mask[i : i + 1]).last_hidden_state
+            )
         activate(stitched, f"batch_split({', '.join(children)}, rows=[{', '.join(map(str, rows))}])")
         got = stitched.model(input_ids=ids, attention_mask=mask).last_hidden_state
     assert (got - torch.cat(expected)).abs().max().item() <= 1e-5

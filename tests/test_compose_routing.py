@@ -53,7 +53,9 @@ def hidden(stitched: StitchedModel, inputs: dict[str, torch.Tensor]) -> torch.Te
         return stitched.model(**inputs).last_hidden_state
 
 
-def each_row_alone(stitched: StitchedModel, inputs: dict[str, torch.Tensor], specs: list[str | None]) -> torch.Tensor:
+def each_row_alone(
+    stitched: StitchedModel, inputs: dict[str, torch.Tensor], specs: list[str | None]
+) -> torch.Tensor:
     rows = []
     for i, spec in enumerate(specs):
         if spec is None:
@@ -255,12 +257,20 @@ def test_parallel_uses_each_childs_peft_classifier_head(registry, tmp_path):
     import transformers as tf
 
     torch.manual_seed(0)
-    config = tf.BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                           intermediate_size=37, num_labels=3)
+    config = tf.BertConfig(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        num_labels=3,
+    )
     base = tf.BertForSequenceClassification(config).eval()
     for seed, name in enumerate(("cls_a", "cls_b")):
-        wrapped = peft.get_peft_model(copy.deepcopy(base), peft.LoraConfig(
-            task_type="SEQ_CLS", r=4, lora_alpha=8, target_modules=["query", "value"]))
+        wrapped = peft.get_peft_model(
+            copy.deepcopy(base),
+            peft.LoraConfig(task_type="SEQ_CLS", r=4, lora_alpha=8, target_modules=["query", "value"]),
+        )
         generator = torch.Generator().manual_seed(seed)
         with torch.no_grad():
             for key, param in wrapped.named_parameters():

@@ -17,7 +17,7 @@ names = st.one_of(
     st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.\-/@:+]{0,12}", fullmatch=True),
     st.text(min_size=1, max_size=8),  # anything: printed quoted
 )
-numbers = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False, width=64))
+numbers = st.one_of(st.integers(-(10**6), 10**6), st.floats(allow_nan=False, allow_infinity=False, width=64))
 arg_values = st.one_of(numbers, st.lists(numbers, max_size=4).map(tuple))
 block_kinds = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
 trees = st.recursive(
@@ -66,7 +66,8 @@ def test_any_text_parses_or_raises_a_hubcli_error(text):
 
 def test_examples():
     assert parse("stack(a, parallel(b, c))") == Block(
-        "stack", (AdapterRef("a"), Block("parallel", (AdapterRef("b"), AdapterRef("c")))))
+        "stack", (AdapterRef("a"), Block("parallel", (AdapterRef("b"), AdapterRef("c"))))
+    )
     assert parse("average(a, b, weights=[0.7, 0.3])").args == {"weights": (0.7, 0.3)}
     assert parse(" split( a ,b, sizes=[64,64], ) ").args == {"sizes": (64, 64)}
     assert parse('stack("my adapter", x)').children[0] == AdapterRef("my adapter")
@@ -97,10 +98,17 @@ def test_error_positions(text, column, problem):
 
 @pytest.mark.parametrize(
     "data",
-    [5, "", {"children": []}, {"block": "stack"}, {"block": "stack", "children": [1]},
-     {"block": "a b", "children": []}, {"block": "split", "children": ["a"], "args": {"sizes": ["x"]}},
-     {"block": "split", "children": ["a"], "args": {"sizes": [float("nan")]}},
-     {"block": "stack", "children": [], "extra": 1}],
+    [
+        5,
+        "",
+        {"children": []},
+        {"block": "stack"},
+        {"block": "stack", "children": [1]},
+        {"block": "a b", "children": []},
+        {"block": "split", "children": ["a"], "args": {"sizes": ["x"]}},
+        {"block": "split", "children": ["a"], "args": {"sizes": [float("nan")]}},
+        {"block": "stack", "children": [], "extra": 1},
+    ],
 )
 def test_bad_json_is_a_spec_error(data):
     with pytest.raises(SpecError):

@@ -14,14 +14,29 @@ from hubcli.compose.text import format_spec, parse
 from hubcli.compose.validate import MAX_DEPTH, validate
 from hubcli.plugin_api import CompositionPlugin
 
-ARCHITECTURES = {"l1": "lora", "l2": "lora", "b1": "bottleneck", "b2": "bottleneck", "b3": "bottleneck",
-                 "p": "prompt_tuning", "x": "prefix_tuning", "i": "ia3"}
+ARCHITECTURES = {
+    "l1": "lora",
+    "l2": "lora",
+    "b1": "bottleneck",
+    "b2": "bottleneck",
+    "b3": "bottleneck",
+    "p": "prompt_tuning",
+    "x": "prefix_tuning",
+    "i": "ia3",
+}
 
 
 def test_the_six_blocks_are_entry_point_plugins():
     blocks = {info.name: info for info in discovery.manager.infos("composition")}
     built_in = {name for name, info in blocks.items() if info.distribution == "hubcli"}
-    assert built_in == {"stack", "split", "batch_split", "parallel", "average", "fuse"}  # + installed examples
+    assert built_in == {
+        "stack",
+        "split",
+        "batch_split",
+        "parallel",
+        "average",
+        "fuse",
+    }  # + installed examples
     assert all(isinstance(discovery.manager.load("composition", name), CompositionPlugin) for name in blocks)
 
 
@@ -45,14 +60,23 @@ def test_valid_specs(spec):
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("split(l1, b1, sizes=[1, 2])", "architecture 'lora' (adapter 'l1') does not support the 'split' block"),
+        (
+            "split(l1, b1, sizes=[1, 2])",
+            "architecture 'lora' (adapter 'l1') does not support the 'split' block",
+        ),
         ("fuse(b1, i)", "architecture 'ia3' (adapter 'i') does not support the 'fuse' block"),
         ("stack(p, l1)", "architecture 'prompt_tuning' (adapter 'p') does not support the 'stack' block"),
         ("stack(l1, zz)", "adapter 'zz' is not attached"),
-        ("mix(l1, l2)", "unknown block 'mix' (blocks: average, batch_split, fuse, parallel, split, stack"),  # + installed examples
+        (
+            "mix(l1, l2)",
+            "unknown block 'mix' (blocks: average, batch_split, fuse, parallel, split, stack",
+        ),  # + installed examples
         ("split(b1, b2)", "split: needs sizes=[…]"),
         ("split(b1, b2, sizes=[1.5, 2])", "split: sizes must be positive whole numbers"),
-        ("batch_split(l1, l2, sizes=[1, 1], rows=[0, 1])", "give either sizes=[…] (rows per child) or rows=[…]"),
+        (
+            "batch_split(l1, l2, sizes=[1, 1], rows=[0, 1])",
+            "give either sizes=[…] (rows per child) or rows=[…]",
+        ),
         ("average(l1, l2, weights=[1])", "average: weights has 1 entries for 2 children"),
         ("average(l1, l2, normalize=2)", "average: normalize must be 0 or 1"),
         ("fuse(b1, stack(b2, b3))", "fuse cannot contain stack (it may contain: no blocks)"),
@@ -70,14 +94,21 @@ def test_invalid_specs(spec, message):
 
 
 def test_adapters_compositions_convert_with_the_average_correction():
-    tree = from_adapterhub({"type": "Stack", "children": [
-        {"type": "single", "children": ["a"]},
-        {"type": "Average", "children": ["b", "c"], "kwargs": {"weights": [0.7, 0.3]}},
-        {"type": "Split", "children": ["d", "e"], "kwargs": {"splits": [4, 3]}},
-        {"type": "BatchSplit", "children": ["f", "g"], "kwargs": {"batch_sizes": [1, 1]}},
-    ]})
-    assert format_spec(tree) == ("stack(a, average(b, c, weights=[0.35, 0.15], normalize=0), "
-                                 "split(d, e, sizes=[4, 3]), batch_split(f, g, sizes=[1, 1]))")
+    tree = from_adapterhub(
+        {
+            "type": "Stack",
+            "children": [
+                {"type": "single", "children": ["a"]},
+                {"type": "Average", "children": ["b", "c"], "kwargs": {"weights": [0.7, 0.3]}},
+                {"type": "Split", "children": ["d", "e"], "kwargs": {"splits": [4, 3]}},
+                {"type": "BatchSplit", "children": ["f", "g"], "kwargs": {"batch_sizes": [1, 1]}},
+            ],
+        }
+    )
+    assert format_spec(tree) == (
+        "stack(a, average(b, c, weights=[0.35, 0.15], normalize=0), "
+        "split(d, e, sizes=[4, 3]), batch_split(f, g, sizes=[1, 1]))"
+    )
     assert from_adapterhub("a") == AdapterRef("a")
     with pytest.raises(SpecError, match="no hubcli equivalent"):
         from_adapterhub({"type": "MultiTask", "children": []})

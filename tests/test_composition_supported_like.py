@@ -48,10 +48,14 @@ def test_architectures_that_support_average_take_part(blocks) -> None:
 
 
 def test_an_architecture_without_average_is_refused_by_the_new_blocks_name(blocks) -> None:
-    with pytest.raises(SpecError, match=r"architecture 'prefix_tuning' \(adapter 'x'\) does not support the 'summing' block"):
+    with pytest.raises(
+        SpecError, match=r"architecture 'prefix_tuning' \(adapter 'x'\) does not support the 'summing' block"
+    ):
         validate(parse("summing(l, x)"), ARCHITECTURES)
 
 
 def test_a_block_that_borrows_nothing_is_supported_by_no_architecture(blocks) -> None:
-    with pytest.raises(SpecError, match=r"architecture 'lora' \(adapter 'l'\) does not support the 'unrelated' block"):
+    with pytest.raises(
+        SpecError, match=r"architecture 'lora' \(adapter 'l'\) does not support the 'unrelated' block"
+    ):
         validate(parse("unrelated(l, b)"), ARCHITECTURES)

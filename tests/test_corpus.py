@@ -49,7 +49,9 @@ def test_nan_weights_are_imported_with_a_warning(cli, tmp_path: Path) -> None:
     result = cli("add", folder, "--json")
     assert result.exit_code == 0
     assert f"tensor '{name}' has 3 NaN/Inf values" in result.stderr
-    assert result.json()[0]["warnings"] == [f"{folder}/adapter_model.safetensors: tensor '{name}' has 3 NaN/Inf values"]
+    assert result.json()[0]["warnings"] == [
+        f"{folder}/adapter_model.safetensors: tensor '{name}' has 3 NaN/Inf values"
+    ]
 
 
 def test_a_good_archive_imports(cli, tmp_path: Path) -> None:

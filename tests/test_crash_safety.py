@@ -37,7 +37,9 @@ def leftovers(home: Path) -> list[Path]:
 
 
 @pytest.mark.parametrize(("point", "pickle"), POINTS, ids=[p for p, _ in POINTS])
-def test_killed_add_leaves_a_consistent_registry(point: str, pickle: bool, hubcli_home: Path, tmp_path: Path) -> None:
+def test_killed_add_leaves_a_consistent_registry(
+    point: str, pickle: bool, hubcli_home: Path, tmp_path: Path
+) -> None:
     existing = write_peft_lora(tmp_path / "existing", seed=1)
     registry = Registry(hubcli_home)
     import_adapter(registry, AdapterFolder(existing))
@@ -70,7 +72,9 @@ PULL_POINTS = ["downloaded", "validated", "blob-stored", "before-commit", "after
 
 
 @pytest.mark.parametrize("point", PULL_POINTS)
-def test_killed_pull_leaves_a_consistent_registry(point: str, hub, cli, hubcli_home: Path, tmp_path: Path) -> None:
+def test_killed_pull_leaves_a_consistent_registry(
+    point: str, hub, cli, hubcli_home: Path, tmp_path: Path
+) -> None:
     from tests.hub_server import TEST_USER
 
     repo = f"{TEST_USER}/crash-{point.replace(':', '-')}"
@@ -80,7 +84,10 @@ def test_killed_pull_leaves_a_consistent_registry(point: str, hub, cli, hubcli_h
 
     env = {**os.environ, "HUBCLI_HOME": str(hubcli_home), "HUBCLI_CRASH_AT": point}
     killed = subprocess.run(
-        [sys.executable, "-m", "hubcli", "pull", repo, "--name", "pulled"], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "hubcli", "pull", repo, "--name", "pulled"],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
 

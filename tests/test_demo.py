@@ -13,7 +13,9 @@ def test_demo_builds_a_registry_and_is_idempotent(cli, registry) -> None:
         *(f"trained {name}: 2 steps" for name in ADAPTERS),
         "merged demo-sentiment-lora + demo-sentiment-lora-r4 into demo-sentiment-merged",
         "saved recipe demo-sentiment-average = average(demo-sentiment-lora, demo-sentiment-lora-r4)",
-        "scored the bare base model", "scored demo-sentiment-merged", "scored demo-sentiment-average",
+        "scored the bare base model",
+        "scored demo-sentiment-merged",
+        "scored demo-sentiment-average",
     ]
     names = {a.name: a for a in registry.list_adapters()}
     assert set(names) == {*ADAPTERS, "demo-sentiment-merged"}
@@ -25,8 +27,11 @@ def test_demo_builds_a_registry_and_is_idempotent(cli, registry) -> None:
         rows = registry.evaluations(target=target, dataset=report["dataset"])
         assert {r.metric for r in rows} == {"accuracy", "f1_macro", "matthews"}, target
         assert {(r.split, r.n) for r in rows} == {("test", 100)}
-    assert [row["target"] for row in report["table"]][1:] == [*ADAPTERS, "demo-sentiment-merged",
-                                                              "demo-sentiment-average"]
+    assert [row["target"] for row in report["table"]][1:] == [
+        *ADAPTERS,
+        "demo-sentiment-merged",
+        "demo-sentiment-average",
+    ]
 
     again = cli("demo", "--steps", "2")
     assert again.exit_code == 0, again.stderr

@@ -16,16 +16,23 @@ from hubcli.errors import HubcliError, ModelMismatchError
 from hubcli.importer import import_adapter
 from tests.helpers.tiny_models import LORA_TARGETS, inputs, output_of, peft_adapter
 
-SMALL = {"vocab_size": 100, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
-         "intermediate_size": 37}
+SMALL = {
+    "vocab_size": 100,
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "intermediate_size": 37,
+}
 DECODER = {**SMALL, "num_key_value_heads": 2}
 STOCK_MODELS = {
     "bert": lambda: tf.BertModel(tf.BertConfig(**SMALL)),
     "roberta": lambda: tf.RobertaModel(tf.RobertaConfig(**SMALL, max_position_embeddings=66, pad_token_id=1)),
     "xlm-roberta": lambda: tf.XLMRobertaForSequenceClassification(
-        tf.XLMRobertaConfig(**SMALL, max_position_embeddings=66, pad_token_id=1)),
-    "distilbert": lambda: tf.DistilBertModel(tf.DistilBertConfig(vocab_size=100, dim=32, n_layers=2, n_heads=4,
-                                                                 hidden_dim=37)),
+        tf.XLMRobertaConfig(**SMALL, max_position_embeddings=66, pad_token_id=1)
+    ),
+    "distilbert": lambda: tf.DistilBertModel(
+        tf.DistilBertConfig(vocab_size=100, dim=32, n_layers=2, n_heads=4, hidden_dim=37)
+    ),
     "gpt2": lambda: tf.GPT2LMHeadModel(tf.GPT2Config(vocab_size=100, n_embd=32, n_layer=2, n_head=4)),
     "llama": lambda: tf.LlamaForCausalLM(tf.LlamaConfig(**DECODER)),
     "mistral": lambda: tf.MistralModel(tf.MistralConfig(**DECODER)),
@@ -46,8 +53,18 @@ def test_family_insertion_points_exist_in_stock_models(model_type):
     layers = stitched.layer_paths()
     assert len(layers) == stitched.dims.num_layers == 2
     assert stitched.module(points.word_embeddings).weight.shape == (100, 32)
-    per_layer = [points.q, points.k, points.v, points.qkv, points.o, *points.ffn_in, points.ffn_out,
-                 points.attention, points.attention_output_norm, points.ffn_output_norm]
+    per_layer = [
+        points.q,
+        points.k,
+        points.v,
+        points.qkv,
+        points.o,
+        *points.ffn_in,
+        points.ffn_out,
+        points.attention,
+        points.attention_output_norm,
+        points.ffn_output_norm,
+    ]
     for path in filter(None, per_layer):
         stitched.module(f"{layers[1]}.{path}")
     width = stitched.dims.num_kv_heads * stitched.dims.head_dim
@@ -76,8 +93,9 @@ def test_unknown_model_type_names_the_installed_families():
         ("bert", 64, "prompt", "bert", "hidden size is 32"),
     ],
 )
-def test_mismatched_adapter_is_one_clear_line(registry, tmp_path, adapter_family, hidden, method,
-                                               model_family, fragment):
+def test_mismatched_adapter_is_one_clear_line(
+    registry, tmp_path, adapter_family, hidden, method, model_family, fragment
+):
     peft_adapter(adapter_family, method, tmp_path / "a", hidden=hidden)
     name = _import(registry, tmp_path / "a", "wrong")
     from tests.helpers.tiny_models import tiny_model
@@ -102,8 +120,10 @@ def test_several_adapters_attached_switch_and_stack(registry, tmp_path):
     names = [_import(registry, tmp_path / d, n) for d, n in (("a", "la"), ("b", "lb"), ("c", "px"))]
     ids, mask = inputs()
     with torch.no_grad():
-        expected = {n: output_of(m(input_ids=ids, attention_mask=mask)) for n, m in
-                    zip(names, (lora_a, lora_b, prefix), strict=True)}
+        expected = {
+            n: output_of(m(input_ids=ids, attention_mask=mask))
+            for n, m in zip(names, (lora_a, lora_b, prefix), strict=True)
+        }
         base_output = output_of(base(input_ids=ids, attention_mask=mask))
     stitched = load(base, names, registry=registry, activate=False)
     assert torch.equal(output_of(stitched.forward(ids, mask)), base_output)
@@ -151,8 +171,12 @@ def test_base_loaded_from_a_model_folder(registry, tmp_path, family):
 @pytest.mark.parametrize(
     ("make", "method"),
     [
-        (lambda: tf.DistilBertModel(
-            tf.DistilBertConfig(vocab_size=100, dim=32, n_layers=2, n_heads=4, hidden_dim=37)), "lora"),
+        (
+            lambda: tf.DistilBertModel(
+                tf.DistilBertConfig(vocab_size=100, dim=32, n_layers=2, n_heads=4, hidden_dim=37)
+            ),
+            "lora",
+        ),
         (lambda: tf.Qwen2ForCausalLM(tf.Qwen2Config(**DECODER)), "lora"),
         (lambda: tf.MistralForCausalLM(tf.MistralConfig(**DECODER)), "prefix"),
     ],
@@ -165,8 +189,11 @@ def test_more_families_match_peft(registry, tmp_path, make, method):
     model = make().eval()
     base = copy.deepcopy(model)
     task = "FEATURE_EXTRACTION" if "DistilBert" in type(model).__name__ else "CAUSAL_LM"
-    config = (peft.LoraConfig(task_type=task, r=4, target_modules="all-linear") if method == "lora"
-              else peft.PrefixTuningConfig(task_type=task, num_virtual_tokens=3))
+    config = (
+        peft.LoraConfig(task_type=task, r=4, target_modules="all-linear")
+        if method == "lora"
+        else peft.PrefixTuningConfig(task_type=task, num_virtual_tokens=3)
+    )
     wrapped = peft.get_peft_model(model, config)
     with torch.no_grad():
         for pname, param in wrapped.named_parameters():

@@ -36,9 +36,13 @@ def sentiment(tmp_path: Path) -> Path:
     return write_jsonl(tmp_path / "sentiment.jsonl", rows)
 
 
-def _quick(registry, base: Path, dataset: Path, name: str, arch: str = "lora", task: str | None = None, **fields):
+def _quick(
+    registry, base: Path, dataset: Path, name: str, arch: str = "lora", task: str | None = None, **fields
+):
     settings = LoopSettings(epochs=1, learning_rate=1e-2, batch_size=8, max_steps=2)
-    return train_adapter(registry, TrainRequest(arch, str(base), str(dataset), name, task=task, settings=settings, **fields))
+    return train_adapter(
+        registry, TrainRequest(arch, str(base), str(dataset), name, task=task, settings=settings, **fields)
+    )
 
 
 def test_eval_adapter_stores_rows_and_shows_them(registry, cli, tiny_bert: Path, sentiment: Path) -> None:
@@ -57,7 +61,19 @@ def test_eval_adapter_stores_rows_and_shows_them(registry, cli, tiny_bert: Path,
     assert "accuracy" in shown.stdout and "evaluations" in shown.stdout
     table = cli("evals", "--target", "a")
     assert "accuracy" in table.stdout and "f1_macro" in table.stdout
-    only = cli("eval", "a", "--dataset", sentiment, "--split", "test", "--metric", "accuracy", "--limit", "5", "--json")
+    only = cli(
+        "eval",
+        "a",
+        "--dataset",
+        sentiment,
+        "--split",
+        "test",
+        "--metric",
+        "accuracy",
+        "--limit",
+        "5",
+        "--json",
+    )
     assert only.json()["branches"][0]["scores"].keys() == {"accuracy"} and only.json()["n"] == 5
 
 
@@ -72,14 +88,21 @@ def test_scores_equal_a_hand_computation(registry, tiny_bert: Path, sentiment: P
     tokenizer = load_tokenizer(str(tiny_bert))
     model = load(str(tiny_bert), ["a"], registry=registry)
     encoded = tokenizer([r["text"] for r in rows], padding=True, return_tensors="pt")
-    predicted = model.forward(encoded["input_ids"], encoded["attention_mask"],
-                              token_type_ids=encoded["token_type_ids"])["logits"].argmax(-1).tolist()
+    predicted = (
+        model.forward(
+            encoded["input_ids"], encoded["attention_mask"], token_type_ids=encoded["token_type_ids"]
+        )["logits"]
+        .argmax(-1)
+        .tolist()
+    )
     labels = registry.get_adapter("a").labels
     right = sum(labels[p] == r["label"] for p, r in zip(predicted, rows, strict=True))
     assert result.branches[0].scores["accuracy"] == pytest.approx(right / len(rows))
 
 
-def test_label_mismatch_is_one_clear_line(registry, cli, tiny_bert: Path, sentiment: Path, tmp_path: Path) -> None:
+def test_label_mismatch_is_one_clear_line(
+    registry, cli, tiny_bert: Path, sentiment: Path, tmp_path: Path
+) -> None:
     _quick(registry, tiny_bert, sentiment, "a")
     other = write_jsonl(tmp_path / "yesno.jsonl", [{"text": "good film", "label": "yes"}])
     result = cli("eval", "a", "--dataset", other)
@@ -94,7 +117,9 @@ def test_parallel_reports_one_score_per_branch(registry, cli, tiny_bert: Path, s
     assert result.exit_code == 0, result.stderr
     branches = result.json()["branches"]
     assert [b["branch"] for b in branches] == ["a", "b"]
-    single = cli("eval", "b", "--dataset", sentiment, "--split", "test", "--json").json()["branches"][0]["scores"]
+    single = cli("eval", "b", "--dataset", sentiment, "--split", "test", "--json").json()["branches"][0][
+        "scores"
+    ]
     assert branches[1]["scores"] == pytest.approx(single)
     stored = registry.evaluations(target="parallel(a, b)")
     assert {(e.extra or {}).get("branch") for e in stored} == {"a", "b"}
@@ -105,16 +130,21 @@ def test_parallel_reports_one_score_per_branch(registry, cli, tiny_bert: Path, s
 
 
 def test_pair_and_regression_tasks_on_the_bare_base(cli, tiny_bert: Path, tmp_path: Path) -> None:
-    pairs = write_jsonl(tmp_path / "pairs.jsonl", [
-        {"sentence1": "good film", "sentence2": "great show", "label": "same"},
-        {"sentence1": "bad plot", "sentence2": "nice day", "label": "different"},
-        {"sentence1": "sad film", "sentence2": "dull show", "label": "same"},
-    ])
+    pairs = write_jsonl(
+        tmp_path / "pairs.jsonl",
+        [
+            {"sentence1": "good film", "sentence2": "great show", "label": "same"},
+            {"sentence1": "bad plot", "sentence2": "nice day", "label": "different"},
+            {"sentence1": "sad film", "sentence2": "dull show", "label": "same"},
+        ],
+    )
     result = cli("eval", "-", "--dataset", pairs, "--base", tiny_bert, "--json")
     assert result.exit_code == 0, result.stderr
     assert result.json()["task"] == "pair-classification" and result.json()["target"] == "-"
-    scores = write_jsonl(tmp_path / "scores.jsonl", [{"text": t, "score": s} for t, s in
-                                                    [("good film", 4.5), ("bad plot", 1.25), ("fine show", 3.0)]])
+    scores = write_jsonl(
+        tmp_path / "scores.jsonl",
+        [{"text": t, "score": s} for t, s in [("good film", 4.5), ("bad plot", 1.25), ("fine show", 3.0)]],
+    )
     result = cli("eval", "-", "--dataset", scores, "--base", tiny_bert, "--json")
     assert result.json()["task"] == "regression"
     assert set(result.json()["branches"][0]["scores"]) == {"pearson", "spearman", "mse"}
@@ -136,9 +166,13 @@ def test_token_classification(registry, cli, tiny_bert: Path, tmp_path: Path) ->
 
 def test_causal_lm_perplexity(registry, cli, tiny_bert: Path, tmp_path: Path) -> None:
     gpt2 = write_tiny_gpt2(tmp_path / "tiny-gpt2", tiny_bert)
-    rows = [{"text": r["text"], "split": "test" if i < 6 else "train"} for i, r in enumerate(sentiment_rows(30))]
+    rows = [
+        {"text": r["text"], "split": "test" if i < 6 else "train"} for i, r in enumerate(sentiment_rows(30))
+    ]
     dataset = write_jsonl(tmp_path / "lm.jsonl", rows)
-    result = cli("eval", "-", "--dataset", dataset, "--split", "test", "--base", gpt2, "--task", "causal-lm", "--json")
+    result = cli(
+        "eval", "-", "--dataset", dataset, "--split", "test", "--base", gpt2, "--task", "causal-lm", "--json"
+    )
     assert result.exit_code == 0, result.stderr
     scores = result.json()["branches"][0]["scores"]
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -160,7 +194,10 @@ def test_formats_and_fingerprints(tmp_path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows = [{"text": "good", "label": "positive", "split": "test"}, {"text": "bad", "label": "negative", "split": "train"}]
+    rows = [
+        {"text": "good", "label": "positive", "split": "test"},
+        {"text": "bad", "label": "negative", "split": "train"},
+    ]
     with (tmp_path / "d.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["text", "label", "split"])
         writer.writeheader()
@@ -186,20 +223,31 @@ def test_missing_column_names_the_columns(cli, tiny_bert: Path, tmp_path: Path) 
     assert result.exit_code == 1 and "no text column" in result.stderr and "body, label" in result.stderr
 
 
-def test_a_folder_of_splits_through_datasets(registry, cli, tiny_bert: Path, tmp_path: Path, monkeypatch) -> None:
+def test_a_folder_of_splits_through_datasets(
+    registry, cli, tiny_bert: Path, tmp_path: Path, monkeypatch
+) -> None:
     """A folder (or Hub id) goes through `datasets`; ClassLabel integers are matched by name."""
     import datasets
 
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    features = datasets.Features({"text": datasets.Value("string"),
-                                  "label": datasets.ClassLabel(names=["negative", "positive"])})
+    features = datasets.Features(
+        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["negative", "positive"])}
+    )
     folder = tmp_path / "sentiment"
     folder.mkdir()
     for split, rows in (("train", sentiment_rows(40, seed=1)), ("test", sentiment_rows(12, seed=2))):
         table = {"text": [r["text"] for r in rows], "label": [int(r["label"] == "positive") for r in rows]}
         datasets.Dataset.from_dict(table, features=features).to_parquet(str(folder / f"{split}.parquet"))
-    result = train_adapter(registry, TrainRequest("lora", str(tiny_bert), str(folder), "from-folder",
-                                                  settings=LoopSettings(epochs=1, batch_size=8, max_steps=2)))
+    result = train_adapter(
+        registry,
+        TrainRequest(
+            "lora",
+            str(tiny_bert),
+            str(folder),
+            "from-folder",
+            settings=LoopSettings(epochs=1, batch_size=8, max_steps=2),
+        ),
+    )
     assert registry.get_adapter("from-folder").labels == ["negative", "positive"]
     assert result.final.split == "test" and result.final.n == 12
     evaluated = cli("eval", "from-folder", "--dataset", folder, "--split", "test", "--json")

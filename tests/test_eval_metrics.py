@@ -29,7 +29,9 @@ def test_regression_by_hand() -> None:
     predicted = [1.5, 1.0, 3.5, 5.0]
     mean_g, mean_p = sum(gold) / 4, sum(predicted) / 4
     cov = sum((g - mean_g) * (p - mean_p) for g, p in zip(gold, predicted, strict=True))
-    pearson = cov / math.sqrt(sum((g - mean_g) ** 2 for g in gold) * sum((p - mean_p) ** 2 for p in predicted))
+    pearson = cov / math.sqrt(
+        sum((g - mean_g) ** 2 for g in gold) * sum((p - mean_p) ** 2 for p in predicted)
+    )
     scores = metrics.regression(gold, predicted)
     assert scores["pearson"] == pytest.approx(pearson)
     # ranks of predicted: 2, 1, 3, 4 against 1, 2, 3, 4: d² = 1 + 1 → 1 − 6·2 / (4·15)

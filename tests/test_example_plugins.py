@@ -37,7 +37,9 @@ BITFIT_TARGETS = ["query", "value", "output.dense"]
 try:
     import hubcli_bitfit
 except ImportError as missing:  # fail, never skip: CI must prove the example installs and works
-    raise ImportError("hubcli-bitfit is not installed: run `make setup` (it pip-installs docs/examples/hubcli-bitfit)") from missing
+    raise ImportError(
+        "hubcli-bitfit is not installed: run `make setup` (it pip-installs docs/examples/hubcli-bitfit)"
+    ) from missing
 
 
 def bitfit_deltas(model: torch.nn.Module, seed: int) -> dict[str, torch.Tensor]:
@@ -68,8 +70,9 @@ def with_shifted_biases(model: torch.nn.Module, *deltas: dict[str, torch.Tensor]
 def test_the_bitfit_package_passes_its_own_tests() -> None:
     """What the plugin's author runs in its folder (its conftest loads ``hubcli.testing``)."""
     folder = EXAMPLES / "hubcli-bitfit"
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q"], cwd=folder,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q"], cwd=folder, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert " passed" in done.stdout and "skipped" not in done.stdout
 
@@ -81,19 +84,35 @@ def test_bitfit_through_the_cli(cli, tmp_path) -> None:
 
     rows = {(r["kind"], r["name"]): r for r in cli("plugins", "--check", "--json").json()}
     bitfit = rows[("architecture", "bitfit")]
-    assert (bitfit["distribution"], bitfit["status"], bitfit["api_version"]) == ("hubcli-bitfit", "loaded", PLUGIN_API_VERSION)
+    assert (bitfit["distribution"], bitfit["status"], bitfit["api_version"]) == (
+        "hubcli-bitfit",
+        "loaded",
+        PLUGIN_API_VERSION,
+    )
     table = cli("plugins").stdout
     assert table.startswith(f"plugin API {PLUGIN_API_VERSION}")
-    assert re.search(rf"architecture\s+bitfit\s+hubcli-bitfit\s+0\.1\.0\s+{PLUGIN_API_VERSION}\s+loaded", table)
+    assert re.search(
+        rf"architecture\s+bitfit\s+hubcli-bitfit\s+0\.1\.0\s+{PLUGIN_API_VERSION}\s+loaded", table
+    )
 
     for name in ("bf1", "bf2"):
         added = cli("add", tmp_path / name, "--name", name)
         assert added.exit_code == 0, added.stderr
-    assert [(r["name"], r["architecture"]) for r in cli("list", "--json").json()] == [("bf1", "bitfit"), ("bf2", "bitfit")]
+    assert [(r["name"], r["architecture"]) for r in cli("list", "--json").json()] == [
+        ("bf1", "bitfit"),
+        ("bf2", "bitfit"),
+    ]
     shown = cli("show", "bf1", "--json").json()
-    assert (shown["format"], shown["method_config"], shown["task"]) == ("native", {"targets": BITFIT_TARGETS, "modules_to_save": []}, "SEQ_CLS")
+    assert (shown["format"], shown["method_config"], shown["task"]) == (
+        "native",
+        {"targets": BITFIT_TARGETS, "modules_to_save": []},
+        "SEQ_CLS",
+    )
     assert shown["num_parameters"] == sum(delta.numel() for delta in first.values())
-    assert {f["path"]: f["role"] for f in shown["files"]} == {"adapter_config.json": "config", "bitfit.safetensors": "weights"}
+    assert {f["path"]: f["role"] for f in shown["files"]} == {
+        "adapter_config.json": "config",
+        "bitfit.safetensors": "weights",
+    }
 
     ids, mask = tiny_inputs()
     predicted = cli("predict", base, "bf1", "--input-ids", json.dumps(TINY_INPUT_IDS), "--json")
@@ -110,12 +129,18 @@ def test_bitfit_through_the_cli(cli, tmp_path) -> None:
     for name, parameter in reference.named_parameters():
         torch.testing.assert_close(dict(plain.named_parameters())[name], parameter, rtol=0, atol=1e-6)
     with torch.inference_mode():
-        torch.testing.assert_close(plain(input_ids=ids, attention_mask=mask).logits,
-                                   reference(input_ids=ids, attention_mask=mask).logits, rtol=0, atol=1e-5)
+        torch.testing.assert_close(
+            plain(input_ids=ids, attention_mask=mask).logits,
+            reference(input_ids=ids, attention_mask=mask).logits,
+            rtol=0,
+            atol=1e-5,
+        )
 
     refused = cli("stitch", base, "parallel(bf1, bf2)")
     assert refused.exit_code == 1
-    assert "Error: architecture 'bitfit' (adapter 'bf1') does not support the 'parallel' block" in refused.stderr
+    assert (
+        "Error: architecture 'bitfit' (adapter 'bf1') does not support the 'parallel' block" in refused.stderr
+    )
 
 
 def test_hubcli_train_arch_bitfit(cli, tmp_path) -> None:
@@ -128,8 +153,22 @@ def test_hubcli_train_arch_bitfit(cli, tmp_path) -> None:
     for index, row in enumerate(rows):
         row["split"] = "test" if index < 40 else "train"
     data = write_jsonl(tmp_path / "sentiment.jsonl", rows)
-    trained = cli("train", "--arch", "bitfit", "--base", base, "--dataset", data, "--name", "sent-bitfit",
-                  "--epochs", "10", "--lr", "0.1", "--json")
+    trained = cli(
+        "train",
+        "--arch",
+        "bitfit",
+        "--base",
+        base,
+        "--dataset",
+        data,
+        "--name",
+        "sent-bitfit",
+        "--epochs",
+        "10",
+        "--lr",
+        "0.1",
+        "--json",
+    )
     assert trained.exit_code == 0, trained.stderr
     report = trained.json()
     assert (report["architecture"], report["trained_parameters"]) == ("bitfit", 460)  # 12 biases + head
@@ -138,7 +177,10 @@ def test_hubcli_train_arch_bitfit(cli, tmp_path) -> None:
 
     shown = cli("show", "sent-bitfit", "--json").json()
     assert (shown["architecture"], shown["labels"], shown["method_config"]["modules_to_save"]) == (
-        "bitfit", ["negative", "positive"], ["classifier"])
+        "bitfit",
+        ["negative", "positive"],
+        ["classifier"],
+    )
     held_out = rows[:40]
     texts = [arg for row in held_out for arg in ("--text", row["text"])]
     predicted = cli("predict", base, "sent-bitfit", *texts, "--json")
@@ -146,7 +188,9 @@ def test_hubcli_train_arch_bitfit(cli, tmp_path) -> None:
     hits = sum(label == row["label"] for label, row in zip(predicted.json()["labels"], held_out, strict=True))
     assert hits / len(held_out) == accuracy  # predict runs the registered adapter as eval did
 
-    options = cli("train", "--arch", "bitfit", "--base", base, "--dataset", data, "--name", "x", "--config", "r=4")
+    options = cli(
+        "train", "--arch", "bitfit", "--base", base, "--dataset", data, "--name", "x", "--config", "r=4"
+    )
     assert options.exit_code == 1 and "bitfit: unknown option 'r' (allowed: targets)" in options.stderr
 
 
@@ -161,13 +205,22 @@ def broken_plugin_env(tmp_path: Path, strict: bool) -> dict[str, str]:
         "[hubcli.architectures]\nbroken = hubcli_broken_plugin:BrokenArchitecture\n"
     )
     paths = [str(site), str(EXAMPLES / "hubcli-broken-plugin"), os.environ.get("PYTHONPATH", "")]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p),
-            "HUBCLI_HOME": str(tmp_path / "home"), "HUBCLI_STRICT_PLUGINS": "1" if strict else "0"}
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in paths if p),
+        "HUBCLI_HOME": str(tmp_path / "home"),
+        "HUBCLI_STRICT_PLUGINS": "1" if strict else "0",
+    }
 
 
 def hubcli(env: dict[str, str], *args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hubcli", *map(str, args)], env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "hubcli", *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_a_broken_plugin_is_marked_and_every_other_command_works(tmp_path) -> None:
@@ -183,7 +236,9 @@ def test_a_broken_plugin_is_marked_and_every_other_command_works(tmp_path) -> No
     assert checked.returncode == 0, checked.stderr
     rows = {r["name"]: r for r in json.loads(checked.stdout)}
     assert rows["broken"]["status"] == "broken"
-    assert rows["broken"]["error"].startswith("import failed: ImportError: hubcli-broken-plugin fails on import")
+    assert rows["broken"]["error"].startswith(
+        "import failed: ImportError: hubcli-broken-plugin fails on import"
+    )
     assert {r["status"] for name, r in rows.items() if name != "broken"} == {"loaded"}
     assert "hubcli: warning: architecture plugin 'broken' is broken" in checked.stderr
 
@@ -215,8 +270,11 @@ class Greedy(hubcli_bitfit.BitFitArchitecture):
     def detect(self, folder):
         found = super().detect(folder)
         return found or DetectedAdapter(
-            architecture="bitfit", format="native", config={"targets": ["query"]},
-            files={"adapter_config.json": "config"})
+            architecture="bitfit",
+            format="native",
+            config={"targets": ["query"]},
+            files={"adapter_config.json": "config"},
+        )
 
 
 class FromTheFuture(hubcli_bitfit.BitFitArchitecture):
@@ -228,7 +286,10 @@ class FromTheFuture(hubcli_bitfit.BitFitArchitecture):
     [
         (InexactMerge(), r"merge \(bert\): unmerge did not restore '.*bias' bit for bit"),
         (Greedy(), r"detection: detect\(\) must return None for another method's adapter_config.json"),
-        (FromTheFuture(), rf"declaration: api_version {PLUGIN_API_VERSION + 1} must be an int in 1..{PLUGIN_API_VERSION}"),
+        (
+            FromTheFuture(),
+            rf"declaration: api_version {PLUGIN_API_VERSION + 1} must be an int in 1..{PLUGIN_API_VERSION}",
+        ),
     ],
     ids=["inexact-unmerge", "greedy-detect", "future-api"],
 )
@@ -249,7 +310,9 @@ def peft_writer(method: str):
         from hubcli.testing import TINY_TASK_TYPES
         from tests.helpers.tiny_models import peft_config
 
-        wrapped = peft.get_peft_model(copy.deepcopy(model), peft_config(method, family, TINY_TASK_TYPES[family]))
+        wrapped = peft.get_peft_model(
+            copy.deepcopy(model), peft_config(method, family, TINY_TASK_TYPES[family])
+        )
         generator = torch.Generator().manual_seed(1)
         with torch.no_grad():
             for name, parameter in wrapped.named_parameters():

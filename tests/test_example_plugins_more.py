@@ -23,8 +23,15 @@ def test_the_example_package_is_installed_and_passes_its_own_tests(folder: str, 
     try:
         importlib.import_module(module)
     except ImportError as missing:  # fail, never skip: CI must prove the example installs and works
-        raise AssertionError(f"{folder} is not installed: run `make setup` (it pip-installs docs/examples/{folder})") from missing
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q"], cwd=EXAMPLES / folder,
-                          capture_output=True, text=True, timeout=600)
+        raise AssertionError(
+            f"{folder} is not installed: run `make setup` (it pip-installs docs/examples/{folder})"
+        ) from missing
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q"],
+        cwd=EXAMPLES / folder,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert " passed" in done.stdout and "skipped" not in done.stdout

@@ -53,7 +53,11 @@ def test_adapterhub_export_in_the_stored_format_reimports_identically(
 ) -> None:
     name = added(cli, GOLDEN / ADAPTERHUB_DIRS[architecture])["adapter"]["name"]
     report = exported(cli, name, tmp_path / "out")
-    assert (report["architecture"], report["format"], report["converted"]) == (architecture, "adapterhub", False)
+    assert (report["architecture"], report["format"], report["converted"]) == (
+        architecture,
+        "adapterhub",
+        False,
+    )
     stored = {f.path: f.sha256 for f in registry.files(registry.get_adapter(name))}
     assert sorted(stored) == report["files"]
     assert_reimports_as_the_same_adapter(cli, registry, name, tmp_path / "out")
@@ -119,7 +123,9 @@ def test_export_prints_what_it_wrote(cli: Any, tmp_path: Path) -> None:
     assert "peft format (converted from adapterhub), 2 files" in " ".join(result.stdout.split())
 
 
-@pytest.mark.parametrize(("architecture", "why"), [("prefix_tuning", "positions"), ("prompt_tuning", "embeddings")])
+@pytest.mark.parametrize(
+    ("architecture", "why"), [("prefix_tuning", "positions"), ("prompt_tuning", "embeddings")]
+)
 def test_peft_prompt_learning_is_not_converted_to_adapterhub(
     cli: Any, tmp_path: Path, architecture: str, why: str
 ) -> None:
@@ -142,7 +148,9 @@ def test_a_plugin_whose_export_its_readers_refuse_is_reported_and_nothing_is_lef
     from plugins.architectures.lora import LoraArchitecture
 
     class LosesLoraB(LoraArchitecture):
-        def export(self, adapter: Any, fmt: str, folder: Path, *, name: str, model_type: str | None = None) -> None:
+        def export(
+            self, adapter: Any, fmt: str, folder: Path, *, name: str, model_type: str | None = None
+        ) -> None:
             super().export(adapter, fmt, folder, name=name, model_type=model_type)
             weights = folder / "adapter_model.safetensors"
             save_file({k: v for k, v in load_file(weights).items() if "lora_B" not in k}, weights)

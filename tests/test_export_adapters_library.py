@@ -50,9 +50,12 @@ print(json.dumps(differences))
 
 def peft_config(method: str, family: str) -> Any:
     if method == "lora":
-        return peft.LoraConfig(r=4, lora_alpha=6, target_modules=TARGETS[family], fan_in_fan_out=family == "gpt2")
-    return peft.IA3Config(target_modules=OUTPUT_TARGETS[family], feedforward_modules=[],
-                          fan_in_fan_out=family == "gpt2")
+        return peft.LoraConfig(
+            r=4, lora_alpha=6, target_modules=TARGETS[family], fan_in_fan_out=family == "gpt2"
+        )
+    return peft.IA3Config(
+        target_modules=OUTPUT_TARGETS[family], feedforward_modules=[], fan_in_fan_out=family == "gpt2"
+    )
 
 
 def converted_job(registry: Registry, folder: Path, method: str, family: str) -> dict[str, str]:
@@ -63,7 +66,9 @@ def converted_job(registry: Registry, folder: Path, method: str, family: str) ->
     with torch.no_grad():
         for name, param in wrapped.named_parameters():
             if "lora_" in name or "ia3_l" in name:
-                param.copy_(torch.randn(param.shape, generator=generator) * 0.2 + (1.0 if "ia3_l" in name else 0.0))
+                param.copy_(
+                    torch.randn(param.shape, generator=generator) * 0.2 + (1.0 if "ia3_l" in name else 0.0)
+                )
         want = wrapped.eval()(**golden_inputs(case)).last_hidden_state
     base_output = load_file(GOLDEN / case["expected"])["last_hidden_state"]
     assert (want - base_output).abs().max().item() > 1e-2  # else the comparison proves nothing
@@ -72,35 +77,62 @@ def converted_job(registry: Registry, folder: Path, method: str, family: str) ->
     name = f"{family}-{method}"
     import_adapter(registry, AdapterFolder(folder / "peft"), name=name)
     export_adapter(registry, name, folder / "hub", "adapterhub")
-    return {"base": str(GOLDEN / case["base_model_dir"]), "adapter": str(folder / "hub"),
-            "inputs": str(GOLDEN / case["input"]), "expected": str(folder / "peft-output.safetensors")}
+    return {
+        "base": str(GOLDEN / case["base_model_dir"]),
+        "adapter": str(folder / "hub"),
+        "inputs": str(GOLDEN / case["input"]),
+        "expected": str(folder / "peft-output.safetensors"),
+    }
 
 
-STORED_FORMAT_CASES = ("bert/seq_bn", "gpt2/lora_full", "llama/ia3", "bert/prefix_tuning", "bert/prompt_tuning")
+STORED_FORMAT_CASES = (
+    "bert/seq_bn",
+    "gpt2/lora_full",
+    "llama/ia3",
+    "bert/prefix_tuning",
+    "bert/prompt_tuning",
+)
 """AdapterHub goldens saved as pickles, stored by hubcli as safetensors, exported as stored."""
 
 
 def stored_format_job(registry: Registry, folder: Path, case_id: str) -> dict[str, str]:
     case = case_named(case_id)
-    name = import_adapter(registry, AdapterFolder(GOLDEN / case["adapters"][0]["dir"]),
-                          name="golden-" + case_id.replace("/", "-")).adapter.name
+    name = import_adapter(
+        registry,
+        AdapterFolder(GOLDEN / case["adapters"][0]["dir"]),
+        name="golden-" + case_id.replace("/", "-"),
+    ).adapter.name
     export_adapter(registry, name, folder)
-    return {"base": str(GOLDEN / case["base_model_dir"]), "adapter": str(folder),
-            "inputs": str(GOLDEN / case["input"]), "expected": str(GOLDEN / case["expected"])}
+    return {
+        "base": str(GOLDEN / case["base_model_dir"]),
+        "adapter": str(folder),
+        "inputs": str(GOLDEN / case["input"]),
+        "expected": str(GOLDEN / case["expected"]),
+    }
 
 
-@pytest.mark.skipif(not ADAPTERS_PYTHON.exists(),
-                    reason="needs the adapters library's own venv (tests/golden/make_adapterhub_goldens.sh)")
+@pytest.mark.skipif(
+    not ADAPTERS_PYTHON.exists(),
+    reason="needs the adapters library's own venv (tests/golden/make_adapterhub_goldens.sh)",
+)
 def test_the_adapters_library_runs_what_hubcli_exported_in_adapterhub_format(
     registry: Registry, tmp_path: Path
 ) -> None:
-    cases: list[Any] = [(method, family) for method in ("lora", "ia3") for family in ("bert", "gpt2", "llama")]
+    cases: list[Any] = [
+        (method, family) for method in ("lora", "ia3") for family in ("bert", "gpt2", "llama")
+    ]
     jobs = [converted_job(registry, tmp_path / f"{m}-{f}", m, f) for m, f in cases]
-    jobs += [stored_format_job(registry, tmp_path / case_id.replace("/", "-"), case_id)
-             for case_id in STORED_FORMAT_CASES]
+    jobs += [
+        stored_format_job(registry, tmp_path / case_id.replace("/", "-"), case_id)
+        for case_id in STORED_FORMAT_CASES
+    ]
     cases += STORED_FORMAT_CASES
-    result = subprocess.run([str(ADAPTERS_PYTHON), "-c", RUN_WITH_ADAPTERS, json.dumps(jobs)],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [str(ADAPTERS_PYTHON), "-c", RUN_WITH_ADAPTERS, json.dumps(jobs)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     differences = dict(zip(cases, json.loads(result.stdout.strip().splitlines()[-1]), strict=True))
     assert all(d <= TOLERANCE for d in differences.values()), differences

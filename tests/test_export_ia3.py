@@ -62,8 +62,12 @@ def peft_ia3(family: str, folder: Path, **options: Any) -> tuple[torch.nn.Module
     """A randomised PEFT IA³ (vectors around 1) saved in ``folder``; (untouched base, PEFT model)."""
     model = tiny_backbone(family)
     base = copy.deepcopy(model)
-    settings = {"target_modules": OUTPUT_TARGETS[family], "feedforward_modules": [],
-                "fan_in_fan_out": family == "gpt2", **options}
+    settings = {
+        "target_modules": OUTPUT_TARGETS[family],
+        "feedforward_modules": [],
+        "fan_in_fan_out": family == "gpt2",
+        **options,
+    }
     wrapped = peft.get_peft_model(model, peft.IA3Config(**settings))
     generator = torch.Generator().manual_seed(5)
     with torch.no_grad():
@@ -75,7 +79,9 @@ def peft_ia3(family: str, folder: Path, **options: Any) -> tuple[torch.nn.Module
 
 
 @pytest.mark.parametrize("family", ["bert", "gpt2", "llama"])
-def test_peft_ia3_exported_to_adapterhub_runs_like_peft(registry: Registry, tmp_path: Path, family: str) -> None:
+def test_peft_ia3_exported_to_adapterhub_runs_like_peft(
+    registry: Registry, tmp_path: Path, family: str
+) -> None:
     base, wrapped = peft_ia3(family, tmp_path / "peft")
     with torch.inference_mode():
         want = wrapped(input_ids=INPUT_IDS, attention_mask=MASK).last_hidden_state

@@ -28,8 +28,9 @@ from registry import Registry
 GOLDEN = Path(__file__).parent / "golden" / "adapterhub"
 MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
 TOLERANCE = 1e-5
-GOLDEN_LORAS = [f"{model}/{case}" for model in ("bert", "roberta", "gpt2", "llama")
-                for case in ("lora", "lora_full")]
+GOLDEN_LORAS = [
+    f"{model}/{case}" for model in ("bert", "roberta", "gpt2", "llama") for case in ("lora", "lora_full")
+]
 
 
 def case_named(case_id: str) -> dict[str, Any]:
@@ -70,8 +71,13 @@ def test_llama_feed_forward_places_follow_the_adapterhub_swap(registry: Registry
     name = import_adapter(registry, AdapterFolder(GOLDEN / case["adapters"][0]["dir"])).adapter.name
     export_adapter(registry, name, tmp_path / "peft", "peft")
     config = json.loads((tmp_path / "peft" / "adapter_config.json").read_text())
-    assert config["target_modules"] == ["mlp.down_proj", "mlp.up_proj", "self_attn.k_proj",
-                                        "self_attn.q_proj", "self_attn.v_proj"]
+    assert config["target_modules"] == [
+        "mlp.down_proj",
+        "mlp.up_proj",
+        "self_attn.k_proj",
+        "self_attn.q_proj",
+        "self_attn.v_proj",
+    ]
     assert (config["r"], config["lora_alpha"]) == (4, 16)
     again = import_adapter(registry, AdapterFolder(tmp_path / "peft"), name="llama-peft").adapter.name
     export_adapter(registry, again, tmp_path / "hub", "adapterhub")
@@ -79,7 +85,15 @@ def test_llama_feed_forward_places_follow_the_adapterhub_swap(registry: Registry
     assert envelope["hidden_size"] == 32  # not down_proj's input (37): adapters swaps the places
     method = envelope["config"]
     original = json.loads((GOLDEN / case["adapters"][0]["dir"] / "adapter_config.json").read_text())["config"]
-    for key in ("r", "alpha", "attn_matrices", "selfattn_lora", "intermediate_lora", "output_lora", "leave_out"):
+    for key in (
+        "r",
+        "alpha",
+        "attn_matrices",
+        "selfattn_lora",
+        "intermediate_lora",
+        "output_lora",
+        "leave_out",
+    ):
         assert method[key] == original[key], key
 
 
@@ -91,13 +105,17 @@ def test_bert_output_lora_is_named_so_peft_does_not_also_wrap_the_attention_outp
     export_adapter(registry, name, tmp_path / "peft", "peft")
     targets = json.loads((tmp_path / "peft" / "adapter_config.json").read_text())["target_modules"]
     assert "output.dense" not in targets
-    assert {"encoder.layer.0.output.dense", "encoder.layer.1.output.dense", "intermediate.dense"} <= set(targets)
+    assert {"encoder.layer.0.output.dense", "encoder.layer.1.output.dense", "intermediate.dense"} <= set(
+        targets
+    )
     model = peft.PeftModel.from_pretrained(golden_base(case), str(tmp_path / "peft"))
     wrapped = {n.rsplit(".lora_A", 1)[0] for n, _ in model.named_modules() if n.endswith(".lora_A")}
     assert not any("attention.output" in path for path in wrapped)
 
 
-def test_unit_scaling_of_old_adapterhub_files_becomes_alpha_equal_to_r(registry: Registry, tmp_path: Path) -> None:
+def test_unit_scaling_of_old_adapterhub_files_becomes_alpha_equal_to_r(
+    registry: Registry, tmp_path: Path
+) -> None:
     """adapters < 1.1 ignored alpha (s = 1); PEFT reproduces that with lora_alpha = r."""
     source = GOLDEN / "bert" / "adapters" / "lora_safetensors"
     old = tmp_path / "old"
@@ -127,22 +145,38 @@ def tiny_backbone(family: str) -> torch.nn.Module:
 
     torch.manual_seed(3)
     if family == "bert":
-        return tf.BertModel(tf.BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2,
-                                          num_attention_heads=4, intermediate_size=37)).eval()
+        return tf.BertModel(
+            tf.BertConfig(
+                vocab_size=100,
+                hidden_size=32,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                intermediate_size=37,
+            )
+        ).eval()
     if family == "gpt2":
-        return tf.GPT2Model(tf.GPT2Config(vocab_size=100, n_embd=32, n_layer=2, n_head=4,
-                                          bos_token_id=0, eos_token_id=0)).eval()
-    return tf.LlamaModel(tf.LlamaConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2,
-                                        num_attention_heads=4, num_key_value_heads=2,
-                                        intermediate_size=37)).eval()
+        return tf.GPT2Model(
+            tf.GPT2Config(vocab_size=100, n_embd=32, n_layer=2, n_head=4, bos_token_id=0, eos_token_id=0)
+        ).eval()
+    return tf.LlamaModel(
+        tf.LlamaConfig(
+            vocab_size=100,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            intermediate_size=37,
+        )
+    ).eval()
 
 
 def peft_lora(family: str, folder: Path, **options: Any) -> tuple[torch.nn.Module, Any]:
     """A randomised PEFT LoRA saved in ``folder``; returns (untouched base, PEFT model)."""
     model = tiny_backbone(family)
     base = copy.deepcopy(model)
-    config = peft.LoraConfig(r=4, lora_alpha=6, target_modules=TARGETS[family],
-                             fan_in_fan_out=family == "gpt2", **options)
+    config = peft.LoraConfig(
+        r=4, lora_alpha=6, target_modules=TARGETS[family], fan_in_fan_out=family == "gpt2", **options
+    )
     wrapped = peft.get_peft_model(model, config)
     generator = torch.Generator().manual_seed(7)
     with torch.no_grad():
@@ -158,7 +192,9 @@ MASK = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]])
 
 
 @pytest.mark.parametrize("family", ["bert", "gpt2", "llama"])
-def test_peft_lora_exported_to_adapterhub_runs_like_peft(registry: Registry, tmp_path: Path, family: str) -> None:
+def test_peft_lora_exported_to_adapterhub_runs_like_peft(
+    registry: Registry, tmp_path: Path, family: str
+) -> None:
     base, wrapped = peft_lora(family, tmp_path / "peft")
     with torch.inference_mode():
         want = wrapped(input_ids=INPUT_IDS, attention_mask=MASK).last_hidden_state
@@ -187,7 +223,11 @@ def test_adapterhub_keys_and_envelope(registry: Registry, tmp_path: Path) -> Non
     assert report.files == ["adapter.safetensors", "adapter_config.json"]
     raw = json.loads((tmp_path / "hub" / "adapter_config.json").read_text())
     assert {k: raw[k] for k in ("hidden_size", "model_class", "model_type", "name")} == {
-        "hidden_size": 32, "model_class": "GPT2Model", "model_type": "gpt2", "name": "gpt2_lora"}
+        "hidden_size": 32,
+        "model_class": "GPT2Model",
+        "model_type": "gpt2",
+        "name": "gpt2_lora",
+    }
     assert raw["config"]["attn_matrices"] == ["q", "k", "v"]
     assert raw["config"]["intermediate_lora"] and raw["config"]["output_lora"]
     tensors = load_file(tmp_path / "hub" / "adapter.safetensors")
@@ -207,11 +247,23 @@ def test_adapterhub_keys_and_envelope(registry: Registry, tmp_path: Path) -> Non
         ({"target_modules": ["q_proj", "gate_proj"]}, "llama", "gate_proj"),
         ({"target_modules": ["word_embeddings", "query"]}, "bert", "embedding"),
         ({"layers_to_transform": [1], "target_modules": ["query"], "layers_pattern": "layer"}, "bert", None),
-        ({"target_modules": r".*\.0\.attention\.self\.query|.*\.1\.attention\.self\.value"}, "bert",
-         "different modules"),
+        (
+            {"target_modules": r".*\.0\.attention\.self\.query|.*\.1\.attention\.self\.value"},
+            "bert",
+            "different modules",
+        ),
     ],
-    ids=["dora", "rslora", "rank_pattern", "attention-output", "o_proj", "gate_proj", "embeddings",
-         "layers_to_transform", "irregular-regex"],
+    ids=[
+        "dora",
+        "rslora",
+        "rank_pattern",
+        "attention-output",
+        "o_proj",
+        "gate_proj",
+        "embeddings",
+        "layers_to_transform",
+        "irregular-regex",
+    ],
 )
 def test_what_adapterhub_cannot_express_is_refused_in_one_line(
     registry: Registry, tmp_path: Path, options: dict[str, Any], family: str, named: str | None
@@ -223,7 +275,9 @@ def test_what_adapterhub_cannot_express_is_refused_in_one_line(
     import_adapter(registry, AdapterFolder(tmp_path / "peft"), name="odd")
     if named is None:  # layer 1 only: AdapterHub says so with leave_out
         export_adapter(registry, "odd", tmp_path / "hub", "adapterhub")
-        assert json.loads((tmp_path / "hub" / "adapter_config.json").read_text())["config"]["leave_out"] == [0]
+        assert json.loads((tmp_path / "hub" / "adapter_config.json").read_text())["config"]["leave_out"] == [
+            0
+        ]
         return
     with pytest.raises(CapabilityNotSupported) as caught:
         export_adapter(registry, "odd", tmp_path / "hub", "adapterhub")
@@ -231,15 +285,18 @@ def test_what_adapterhub_cannot_express_is_refused_in_one_line(
     assert not (tmp_path / "hub").exists()
 
 
-def test_a_task_model_lora_converts_with_the_model_type_given(cli: Any, registry: Registry, tmp_path: Path) -> None:
+def test_a_task_model_lora_converts_with_the_model_type_given(
+    cli: Any, registry: Registry, tmp_path: Path
+) -> None:
     """PEFT writes no model type for task models (CAUSAL_LM …): refused with a hint, then
     converted with ``--model-type``; hubcli runs the result like PEFT on the task model."""
     from tests.helpers.tiny_models import tiny_model
 
     model, task = tiny_model("llama")
     base = copy.deepcopy(model)
-    wrapped = peft.get_peft_model(model, peft.LoraConfig(task_type=task, r=4, lora_alpha=6,
-                                                         target_modules=["q_proj", "v_proj"]))
+    wrapped = peft.get_peft_model(
+        model, peft.LoraConfig(task_type=task, r=4, lora_alpha=6, target_modules=["q_proj", "v_proj"])
+    )
     with torch.no_grad():
         for name, param in wrapped.named_parameters():
             if "lora_" in name:

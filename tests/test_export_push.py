@@ -29,7 +29,12 @@ def test_adapterhub_lora_pushed_as_peft(cli: Any, hub: HubServer) -> None:
     assert pushed.exit_code == 0, pushed.stderr
     assert pushed.json()["format"] == "peft"
     files = hub.state.repos[REPO].head().files
-    assert sorted(files) == [".gitattributes", "README.md", "adapter_config.json", "adapter_model.safetensors"]
+    assert sorted(files) == [
+        ".gitattributes",
+        "README.md",
+        "adapter_config.json",
+        "adapter_model.safetensors",
+    ]
     config = json.loads(files["adapter_config.json"].content)
     assert config["peft_type"] == "LORA" and config["lora_alpha"] == 16
     tensors = load(files["adapter_model.safetensors"].content)
@@ -57,6 +62,8 @@ def test_peft_lora_pushed_as_adapterhub(cli: Any, hub: HubServer, tmp_path: Path
     assert sorted(files) == [".gitattributes", "README.md", "adapter.safetensors", "adapter_config.json"]
     envelope = json.loads(files["adapter_config.json"].content)
     assert envelope["config"]["architecture"] == "lora" and envelope["name"] == "peft-lora"
-    assert "encoder.layer.1.attention.self.key.loras.peft-lora.lora_B" in load(files["adapter.safetensors"].content)
+    assert "encoder.layer.1.attention.self.key.loras.peft-lora.lora_B" in load(
+        files["adapter.safetensors"].content
+    )
     front = card_front_matter(files["README.md"].content)
     assert front["library_name"] == "adapter-transformers"

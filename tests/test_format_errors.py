@@ -138,6 +138,7 @@ def test_head_config_without_head_weights(registry, tmp_path):
 
 def test_pickle_that_would_run_code(registry, tmp_path):
     import torch
+
     marker = tmp_path / "marker"
 
     class Payload:

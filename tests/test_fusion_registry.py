@@ -52,7 +52,9 @@ def test_own_saved_fusion_imports_and_loads_identically(cli, fused, registry, tm
     from hubcli.cli.stitch import checked, stitch_model
     from plugins.compositions.fuse.files import load_fusion, save_fusion
 
-    stitched, _ = stitch_model(registry, BASE, checked(registry, parse("fuse(seq_bn, seq_bn_2, seq_bn_3)")).root)
+    stitched, _ = stitch_model(
+        registry, BASE, checked(registry, parse("fuse(seq_bn, seq_bn_2, seq_bn_3)")).root
+    )
     load_fusion(stitched.setup, FUSION)
     save_fusion(stitched.setup, tmp_path / "ours")
     added = cli("add", tmp_path / "ours", "--name", "fz")
@@ -68,15 +70,27 @@ def test_a_fusion_is_not_an_adapter(cli, fused):
     assert alone.exit_code == 1
     assert "'fz' is a fusion, not an adapter: use fuse(seq_bn, seq_bn_2, seq_bn_3, fusion=fz)" in alone.stderr
     stacked = cli("stitch", BASE, "stack(seq_bn, fz)")
-    assert stacked.exit_code == 1 and "architecture 'fusion' (adapter 'fz') does not support the 'stack' block" in stacked.stderr
+    assert (
+        stacked.exit_code == 1
+        and "architecture 'fusion' (adapter 'fz') does not support the 'stack' block" in stacked.stderr
+    )
 
 
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("fuse(seq_bn, seq_bn_2, fusion=fz)", "fusion 'fz' was trained over seq_bn, seq_bn_2, seq_bn_3, not over seq_bn, seq_bn_2"),
-        ("fuse(seq_bn_2, seq_bn, seq_bn_3, fusion=fz)", "not over seq_bn_2, seq_bn, seq_bn_3 (same adapters, same order)"),
-        ("fuse(seq_bn, seq_bn_2, seq_bn_3, fusion=seq_bn)", "fusion=seq_bn is a bottleneck adapter, not a fusion"),
+        (
+            "fuse(seq_bn, seq_bn_2, fusion=fz)",
+            "fusion 'fz' was trained over seq_bn, seq_bn_2, seq_bn_3, not over seq_bn, seq_bn_2",
+        ),
+        (
+            "fuse(seq_bn_2, seq_bn, seq_bn_3, fusion=fz)",
+            "not over seq_bn_2, seq_bn, seq_bn_3 (same adapters, same order)",
+        ),
+        (
+            "fuse(seq_bn, seq_bn_2, seq_bn_3, fusion=seq_bn)",
+            "fusion=seq_bn is a bottleneck adapter, not a fusion",
+        ),
         ("fuse(seq_bn, seq_bn_2, seq_bn_3, fusion=nope)", "no adapter named 'nope'"),
         ("fuse(seq_bn, seq_bn_2, seq_bn_3, fusion=[1])", "fusion must name a registered fusion"),
     ],
@@ -131,8 +145,10 @@ def _static_config(folder: Path) -> None:
         (_retyped, "has shape [32, 8], expected [32, 32] (hidden size 32)"),
         (_renamed, "unexpected tensor 'bert.pooler.dense.weight'"),
         (_static_config, "the config asks for ['key.bias', 'key.weight', 'query.bias', 'query.weight']"),
-        (lambda f: (f / "adapter_fusion_config.json").write_text('{"adapter_names": ["a"], "config": {}}'),
-         "field 'adapter_names'"),
+        (
+            lambda f: (f / "adapter_fusion_config.json").write_text('{"adapter_names": ["a"], "config": {}}'),
+            "field 'adapter_names'",
+        ),
     ],
 )
 def test_bad_fusion_files_are_refused_in_one_line(cli, tmp_path, change, message):

@@ -93,7 +93,9 @@ def test_adapterhub_repo_gives_the_adapters_library_outputs(cli, hub: HubServer,
     files = hub.state.repos[f"{TEST_USER}/ah-lora-again"].head().files
     assert set(files) == {".gitattributes", "README.md", "adapter_config.json", "adapter.safetensors"}
     card = files["README.md"].content.decode()
-    assert "library_name: adapter-transformers" in card and 'load_adapter("hubcli-tester/ah-lora-again"' in card
+    assert (
+        "library_name: adapter-transformers" in card and 'load_adapter("hubcli-tester/ah-lora-again"' in card
+    )
 
 
 LOAD_WITH_ADAPTERS = """
@@ -110,26 +112,43 @@ print(json.dumps((out.last_hidden_state - load_file(expected)["last_hidden_state
 """
 
 
-@pytest.mark.skipif(not ADAPTERS_PYTHON.exists(),
-                    reason="needs the adapters library's own venv (tests/golden/make_adapterhub_goldens.sh)")
+@pytest.mark.skipif(
+    not ADAPTERS_PYTHON.exists(),
+    reason="needs the adapters library's own venv (tests/golden/make_adapterhub_goldens.sh)",
+)
 def test_adapters_library_loads_what_hubcli_pushed(cli, hub: HubServer, tmp_path: Path) -> None:
     """AdapterHub's library (transformers 4, so in its own venv) loads an adapter hubcli pushed,
     from the test Hub, with the usage line of the model card, and gives the golden outputs."""
     import os
     import subprocess
 
-    case = next(c for c in json.loads((GOLDEN / "manifest.json").read_text())["cases"] if c["id"] == "bert/lora")
+    case = next(
+        c for c in json.loads((GOLDEN / "manifest.json").read_text())["cases"] if c["id"] == "bert/lora"
+    )
     assert cli("add", GOLDEN / case["adapters"][0]["dir"], "--name", "ah-lora").exit_code == 0
     pushed = cli("push", "ah-lora", f"{TEST_USER}/ah-lora")
     assert pushed.exit_code == 0, pushed.stderr
-    assert "use_safetensors=True" in hub.state.repos[f"{TEST_USER}/ah-lora"].head().files["README.md"].content.decode()
+    assert (
+        "use_safetensors=True"
+        in hub.state.repos[f"{TEST_USER}/ah-lora"].head().files["README.md"].content.decode()
+    )
 
     env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_HOME": str(tmp_path / "hf-home")}
     env.pop("HF_HUB_CACHE", None)
     result = subprocess.run(
-        [str(ADAPTERS_PYTHON), "-c", LOAD_WITH_ADAPTERS, str(GOLDEN / case["base_model_dir"]),
-         f"{TEST_USER}/ah-lora", str(GOLDEN / case["input"]), str(GOLDEN / case["expected"])],
-        env=env, capture_output=True, text=True, timeout=300,
+        [
+            str(ADAPTERS_PYTHON),
+            "-c",
+            LOAD_WITH_ADAPTERS,
+            str(GOLDEN / case["base_model_dir"]),
+            f"{TEST_USER}/ah-lora",
+            str(GOLDEN / case["input"]),
+            str(GOLDEN / case["expected"]),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) <= TOLERANCE

@@ -27,8 +27,9 @@ def save_peft_lora(folder: Path, seed: int) -> Path:
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(seed)
-    config = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=37, vocab_size=100)
+    config = BertConfig(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37, vocab_size=100
+    )
     model = get_peft_model(
         BertModel(config),
         LoraConfig(r=4, lora_alpha=8, target_modules=["query", "value"], init_lora_weights=False),
@@ -65,8 +66,20 @@ def adapter_files(cli, name: str) -> dict[str, str]:
 def test_push_then_pull_gives_identical_files_and_metadata(cli, hub: HubServer, registry, loras) -> None:
     add(cli, loras[0], "orig")
     original = registry.get_adapter("orig")
-    registry.add_evaluations([Evaluation(adapter_id=original.id, target="orig", dataset="sst2", split="validation",
-                                         task="text-classification", metric="accuracy", value=0.875, n=64)])
+    registry.add_evaluations(
+        [
+            Evaluation(
+                adapter_id=original.id,
+                target="orig",
+                dataset="sst2",
+                split="validation",
+                task="text-classification",
+                metric="accuracy",
+                value=0.875,
+                n=64,
+            )
+        ]
+    )
 
     pushed = cli("push", "orig", REPO, "--json")
     assert pushed.exit_code == 0, pushed.stderr
@@ -74,7 +87,12 @@ def test_push_then_pull_gives_identical_files_and_metadata(cli, hub: HubServer, 
     assert report["up_to_date"] is False and report["format"] == "peft"
     head = hub.state.repos[REPO].head()
     assert report["commit"] == head.sha
-    assert set(head.files) == {".gitattributes", "README.md", "adapter_config.json", "adapter_model.safetensors"}
+    assert set(head.files) == {
+        ".gitattributes",
+        "README.md",
+        "adapter_config.json",
+        "adapter_model.safetensors",
+    }
     assert head.files["adapter_model.safetensors"].lfs
     assert head.files["adapter_config.json"].content == (loras[0] / "adapter_config.json").read_bytes()
 
@@ -91,12 +109,26 @@ def test_push_then_pull_gives_identical_files_and_metadata(cli, hub: HubServer, 
     assert pulled.json()["adapters"][0]["created"] is True
     assert adapter_files(cli, "copy") == adapter_files(cli, "orig")
     copy, orig = cli("show", "copy", "--json").json(), cli("show", "orig", "--json").json()
-    for key in ("architecture", "variant", "format", "method_config", "base_model", "model_type",
-                "num_parameters", "hidden_size"):
+    for key in (
+        "architecture",
+        "variant",
+        "format",
+        "method_config",
+        "base_model",
+        "model_type",
+        "num_parameters",
+        "hidden_size",
+    ):
         assert copy[key] == orig[key], key
     assert (copy["source_kind"], copy["source"], copy["source_revision"], copy["source_commit"]) == (
-        "hub", REPO, "main", head.sha)
-    assert [(r["repo_id"], r["commit_sha"], r["format"]) for r in orig["remotes"]] == [(REPO, head.sha, "peft")]
+        "hub",
+        REPO,
+        "main",
+        head.sha,
+    )
+    assert [(r["repo_id"], r["commit_sha"], r["format"]) for r in orig["remotes"]] == [
+        (REPO, head.sha, "peft")
+    ]
     assert orig["remotes"][0]["endpoint"] == hub.endpoint
 
 
@@ -191,9 +223,14 @@ def test_repo_with_adapters_in_subfolders(cli, hub: HubServer, loras, tmp_path: 
     assert hub.state.count("GET", "/resolve/") == hub.state.count("GET", "/sst2/") == 3  # only sst2/*
 
     both = cli("pull", f"{TEST_USER}/multi", "--all", "--json").json()
-    assert [(a["adapter"]["name"], a["created"]) for a in both["adapters"]] == [("mnli", True), ("sst2", False)]
-    assert adapter_files(cli, "mnli") == {p: hashlib.sha256((loras[1] / p).read_bytes()).hexdigest()
-                                           for p in ("adapter_config.json", "adapter_model.safetensors")}
+    assert [(a["adapter"]["name"], a["created"]) for a in both["adapters"]] == [
+        ("mnli", True),
+        ("sst2", False),
+    ]
+    assert adapter_files(cli, "mnli") == {
+        p: hashlib.sha256((loras[1] / p).read_bytes()).hexdigest()
+        for p in ("adapter_config.json", "adapter_model.safetensors")
+    }
 
     missing = cli("pull", f"{TEST_USER}/multi", "--subfolder", "qnli")
     assert missing.exit_code == 1 and "no adapter in sub-folder 'qnli'" in missing.stderr
@@ -237,7 +274,9 @@ def test_missing_repo_or_revision_leaves_the_registry_unchanged(cli, hub: HubSer
 
     no_repo = cli("pull", f"{TEST_USER}/nothing-here")
     assert no_repo.exit_code == 1
-    assert no_repo.stderr.strip() == f"Error: {TEST_USER}/nothing-here: repository not found on {hub.endpoint}"
+    assert (
+        no_repo.stderr.strip() == f"Error: {TEST_USER}/nothing-here: repository not found on {hub.endpoint}"
+    )
     no_rev = cli("pull", f"{REPO}@v9")
     assert no_rev.exit_code == 1
     assert f"revision 'v9' not found on {hub.endpoint}" in no_rev.stderr
@@ -251,8 +290,10 @@ def test_download_killed_halfway_then_retried(cli, hub: HubServer, registry, lor
     cli("push", "orig", REPO)
     before = registry_state(registry)
     # the connection drops after 100 bytes; the client's resume attempt finds the Hub down
-    hub.state.faults += [Fault("adapter_model.safetensors", drop_after=100),
-                         Fault("adapter_model.safetensors", times=100, status=503)]
+    hub.state.faults += [
+        Fault("adapter_model.safetensors", drop_after=100),
+        Fault("adapter_model.safetensors", times=100, status=503),
+    ]
     failed = cli("pull", REPO, "--name", "copy")
     assert failed.exit_code == 1
     assert failed.stderr.startswith("Error: ") and "HTTP 503" in failed.stderr
@@ -275,7 +316,8 @@ def test_file_download_failing_with_an_http_error(cli, hub: HubServer, registry,
     failed = cli("pull", REPO, "--name", "copy")
     assert failed.exit_code == 1
     assert failed.stderr.strip() == (
-        f"Error: {REPO}: the Hub at {hub.endpoint} answered HTTP {status}: injected failure")
+        f"Error: {REPO}: the Hub at {hub.endpoint} answered HTTP {status}: injected failure"
+    )
     assert registry_state(registry) == before
     assert list(registry.store.staging_root.iterdir()) == []
 
@@ -294,7 +336,9 @@ def test_push_whose_answer_is_lost_records_no_remote(cli, hub: HubServer, loras)
     assert again.json()["up_to_date"] is True
     assert again.json()["commit"] == hub.state.repos[REPO].head().sha
     assert hub.state.count("POST", "/commit/") == 1
-    assert [r["commit_sha"] for r in cli("show", "orig", "--json").json()["remotes"]] == [again.json()["commit"]]
+    assert [r["commit_sha"] for r in cli("show", "orig", "--json").json()["remotes"]] == [
+        again.json()["commit"]
+    ]
 
 
 def test_dropped_connection_is_retried(cli, hub: HubServer, loras) -> None:

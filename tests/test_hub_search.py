@@ -30,8 +30,9 @@ def hub_with_cards(hub: HubServer) -> HubServer:
         repo = f"{TEST_USER}/{name}"
         api.create_repo(repo)
         front = f"library_name: {library}\n" + (f"base_model: {base}\n" if base else "") + "tags:\n- demo\n"
-        api.upload_file(path_or_fileobj=f"---\n{front}---\n# {name}\n".encode(), path_in_repo="README.md",
-                        repo_id=repo)
+        api.upload_file(
+            path_or_fileobj=f"---\n{front}---\n# {name}\n".encode(), path_in_repo="README.md", repo_id=repo
+        )
         hub.state.repos[repo].downloads = downloads
     return hub
 
@@ -45,7 +46,12 @@ def test_search_lists_adapters_of_both_libraries_most_downloaded_first(cli, hub_
     assert found.exit_code == 0, found.stderr
     assert ids(found) == ["mnli-lora", "sst2-seq-bn", "sst2-lora"]  # not the plain transformers model
     row = found.json()[0]
-    assert (row["library"], row["base_model"], row["downloads"], row["likes"]) == ("peft", "roberta-base", 500, 0)
+    assert (row["library"], row["base_model"], row["downloads"], row["likes"]) == (
+        "peft",
+        "roberta-base",
+        500,
+        0,
+    )
     assert "demo" in row["tags"] and row["last_modified"]
 
     table = cli("search", "sst2")
@@ -89,7 +95,12 @@ def test_the_installed_command_talks_to_hf_endpoint(hub_with_cards, hubcli_home)
     """A fresh process, as users run it: huggingface_hub imported there for the first time."""
     hubcli = Path(sys.executable).with_name("hubcli")
     env = {**os.environ, "HF_ENDPOINT": hub_with_cards.endpoint}
-    result = subprocess.run([str(hubcli), "search", "--library", "adapters", "--json"], env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [str(hubcli), "search", "--library", "adapters", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert [row["id"] for row in json.loads(result.stdout)] == [f"{TEST_USER}/sst2-seq-bn"]

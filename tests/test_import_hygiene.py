@@ -12,14 +12,22 @@ from pathlib import Path
 from registry import Registry
 from tests.test_registry import new_adapter
 
-HEAVY = ("torch", "transformers", "peft", "textual", "huggingface_hub", "matplotlib", "sklearn", "scipy", "datasets")
+HEAVY = (
+    "torch",
+    "transformers",
+    "peft",
+    "textual",
+    "huggingface_hub",
+    "matplotlib",
+    "sklearn",
+    "scipy",
+    "datasets",
+)
 
 
 def modules_after(code: str, env: dict[str, str] | None = None) -> set[str]:
     probe = code + "\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False
-    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False)
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
@@ -55,4 +63,6 @@ def test_registry_imports_nothing_of_ours_or_heavy() -> None:
 def test_contract_and_discovery_import_nothing_heavy() -> None:
     loaded = modules_after("import hubcli.plugin_api, hubcli.discovery, hubcli.importer")
     assert not [m for m in HEAVY if m in loaded]
-    assert not [m for m in loaded if m.startswith("plugins")], "hubcli reaches plugins only through entry points"
+    assert not [m for m in loaded if m.startswith("plugins")], (
+        "hubcli reaches plugins only through entry points"
+    )

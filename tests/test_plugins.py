@@ -61,7 +61,10 @@ def test_a_broken_plugin_is_reported_and_isolated(register_plugin, cli, tmp_path
     register_plugin("architecture", "toy", ToyArchitecture)
     result = cli("add", write_toy_adapter(tmp_path / "t"))
     assert result.exit_code == 0
-    assert "architecture plugin 'exploding' is broken: could not be created: RuntimeError: kaboom" in result.stderr
+    assert (
+        "architecture plugin 'exploding' is broken: could not be created: RuntimeError: kaboom"
+        in result.stderr
+    )
     rows = {row["name"]: row for row in cli("plugins", "--json").json()}
     assert rows["exploding"]["status"] == "broken" and "kaboom" in rows["exploding"]["error"]
     assert cli("list", "--json").json()[0]["architecture"] == "toy"
@@ -97,7 +100,9 @@ def test_unknown_plugin_names_what_is_installed() -> None:
         manager.load("architecture", "nope")
 
 
-def test_a_plugin_failing_in_detect_is_named_and_the_others_still_import(register_plugin, cli, tmp_path, monkeypatch) -> None:
+def test_a_plugin_failing_in_detect_is_named_and_the_others_still_import(
+    register_plugin, cli, tmp_path, monkeypatch
+) -> None:
     monkeypatch.setenv("HUBCLI_STRICT_PLUGINS", "0")
 
     class FailingDetect(ToyArchitecture):
@@ -114,7 +119,9 @@ def test_a_plugin_failing_in_detect_is_named_and_the_others_still_import(registe
     assert rows["failing"]["status"] == "broken"
 
 
-def test_a_plugin_failing_in_validate_or_attach_is_named_in_one_line(register_plugin, cli, registry, tmp_path) -> None:
+def test_a_plugin_failing_in_validate_or_attach_is_named_in_one_line(
+    register_plugin, cli, registry, tmp_path
+) -> None:
     class FailingValidate(ToyArchitecture):
         def validate(self, adapter, tensors):
             raise ZeroDivisionError("division by zero")
@@ -138,7 +145,9 @@ def test_a_plugin_failing_in_validate_or_attach_is_named_in_one_line(register_pl
     register_plugin("architecture", "toy", FailingAttach)
     stitched = StitchedModel(tiny_model("bert")[0])
     loaded = LoadedAdapter("a", "toy", "toy", {}, {}, {})
-    with pytest.raises(PluginError, match=r"^architecture plugin 'toy' failed in attach: RuntimeError: no room$"):
+    with pytest.raises(
+        PluginError, match=r"^architecture plugin 'toy' failed in attach: RuntimeError: no room$"
+    ):
         stitched.attach(loaded)
 
 

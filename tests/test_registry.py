@@ -151,7 +151,9 @@ def test_live_claims_protect_blobs_being_registered(registry: Registry, tmp_path
     assert registry.cleanup().orphan_blobs == 1
 
 
-def test_search_looks_through_names_bases_tasks_descriptions_and_tags(registry: Registry, tmp_path: Path) -> None:
+def test_search_looks_through_names_bases_tasks_descriptions_and_tags(
+    registry: Registry, tmp_path: Path
+) -> None:
     registry.add_adapter(new_adapter(tmp_path, "sst2_lora", base_model="BERT-base", task="SEQ_CLS"))
     registry.add_adapter(new_adapter(tmp_path, "sst2-lora", content=b"other", description="Sentiment 100%"))
     registry.set_tags("sst2-lora", add=["Favourite"])

@@ -17,7 +17,11 @@ def _adapter(folder: Path, name: str, content: str) -> NewAdapter:
     (folder / "adapter_config.json").write_text('{"r": 4}')  # one blob shared by every adapter
     (folder / "w.safetensors").write_text(content)
     return NewAdapter(
-        name=name, architecture="lora", format="peft", source_kind="disk", source=str(folder),
+        name=name,
+        architecture="lora",
+        format="peft",
+        source_kind="disk",
+        source=str(folder),
         files=[
             NewFile("adapter_config.json", "config", folder / "adapter_config.json"),
             NewFile("w.safetensors", "weights", folder / "w.safetensors"),
@@ -45,9 +49,7 @@ def test_concurrent_writers_land_exactly_once(any_registry: Registry, tmp_path: 
     start, results = context.Barrier(WORKERS), context.Queue()
     url = None if any_registry.url.startswith("sqlite") else any_registry.url
     processes = [
-        context.Process(
-            target=_writer, args=(str(any_registry.home), url, i, str(tmp_path), start, results)
-        )
+        context.Process(target=_writer, args=(str(any_registry.home), url, i, str(tmp_path), start, results))
         for i in range(WORKERS)
     ]
     for process in processes:

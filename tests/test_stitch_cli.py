@@ -49,7 +49,10 @@ def test_saved_recipe_lists_and_predicts(cli, adapters):
     spec = "average(lora, lora_2, weights=[0.7, 0.3])"
     result = cli("stitch", BASE, spec, "--save", "blend", "--json")
     assert result.exit_code == 0, result.stderr
-    assert result.json()["adapters"] == [{"name": "lora", "architecture": "lora"}, {"name": "lora_2", "architecture": "lora"}]
+    assert result.json()["adapters"] == [
+        {"name": "lora", "architecture": "lora"},
+        {"name": "lora_2", "architecture": "lora"},
+    ]
     listed = cli("list", "--compositions", "--json").json()
     assert [(r["name"], r["spec"]) for r in listed] == [("blend", spec)]
     assert torch.equal(predict(cli, "blend"), predict(cli, spec))
@@ -108,7 +111,9 @@ def test_bundle_keeps_a_trained_fusion(cli, tmp_path):
     for name in ("seq_bn", "seq_bn_2", "seq_bn_3"):
         assert cli("add", GOLDEN / "adapters" / name, "--name", name).exit_code == 0
     spec = "fuse(seq_bn, seq_bn_2, seq_bn_3)"
-    result = cli("stitch", BASE, spec, "--out", tmp_path / "bundle", "--fusion", GOLDEN / "adapters" / "fusion")
+    result = cli(
+        "stitch", BASE, spec, "--out", tmp_path / "bundle", "--fusion", GOLDEN / "adapters" / "fusion"
+    )
     assert result.exit_code == 0, result.stderr
     stitched = load_bundle(tmp_path / "bundle")
     inputs = json.loads((GOLDEN / "inputs.json").read_text())
@@ -116,7 +121,15 @@ def test_bundle_keeps_a_trained_fusion(cli, tmp_path):
         got = stitched.model(**{k: torch.tensor(v) for k, v in inputs.items()}).last_hidden_state
     want = load_file(GOLDEN / "expected" / "fusion.safetensors")["last_hidden_state"]
     assert (got - want).abs().max().item() <= 1e-5
-    wrong = cli("stitch", BASE, "stack(seq_bn, seq_bn_2)", "--out", tmp_path / "x", "--fusion", GOLDEN / "adapters" / "fusion")
+    wrong = cli(
+        "stitch",
+        BASE,
+        "stack(seq_bn, seq_bn_2)",
+        "--out",
+        tmp_path / "x",
+        "--fusion",
+        GOLDEN / "adapters" / "fusion",
+    )
     assert wrong.exit_code == 1 and "exactly one fuse block" in wrong.stderr
 
 
@@ -131,7 +144,14 @@ def test_adapterhub_setup_file_gives_the_adapters_numbers(cli, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert result.json()["spec"] == "stack(seq_bn, lora)"
     inputs = json.loads((GOLDEN / "inputs.json").read_text())
-    got = cli("predict", BASE, str(setup / "adapter_setup.json"), "--input-ids", json.dumps(inputs["input_ids"]), "--json")
+    got = cli(
+        "predict",
+        BASE,
+        str(setup / "adapter_setup.json"),
+        "--input-ids",
+        json.dumps(inputs["input_ids"]),
+        "--json",
+    )
     assert got.exit_code == 0, got.stderr
     want = load_file(GOLDEN / "expected" / "setup_stack.safetensors")["last_hidden_state"]
     # --input-ids rows of equal length get no padding mask, while the golden's second row masks

@@ -30,9 +30,13 @@ def sentiment(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_jsonl(tmp_path_factory.mktemp("data") / "sentiment.jsonl", rows)
 
 
-def _train(registry, base: Path, data: Path, arch: str, name: str, epochs: int = 8, lr: float = 1e-2, **options):
+def _train(
+    registry, base: Path, data: Path, arch: str, name: str, epochs: int = 8, lr: float = 1e-2, **options
+):
     settings = LoopSettings(epochs=epochs, learning_rate=lr, batch_size=16, patience=None)
-    return train_adapter(registry, TrainRequest(arch, str(base), str(data), name, options=options, settings=settings))
+    return train_adapter(
+        registry, TrainRequest(arch, str(base), str(data), name, options=options, settings=settings)
+    )
 
 
 def test_lora_learns_what_the_base_cannot(registry, tiny_bert: Path, sentiment: Path) -> None:
@@ -51,14 +55,26 @@ def test_lora_learns_what_the_base_cannot(registry, tiny_bert: Path, sentiment: 
 
 @pytest.mark.parametrize(
     ("arch", "options"),
-    [("lora", {"r": "4", "targets": "q,v,ffn_out"}), ("bottleneck", {"reduction_factor": "2"}), ("ia3", {}),
-     ("prefix_tuning", {"tokens": "4"}), ("prompt_tuning", {"tokens": "4"})],
+    [
+        ("lora", {"r": "4", "targets": "q,v,ffn_out"}),
+        ("bottleneck", {"reduction_factor": "2"}),
+        ("ia3", {}),
+        ("prefix_tuning", {"tokens": "4"}),
+        ("prompt_tuning", {"tokens": "4"}),
+    ],
 )
-def test_every_architecture_trains_and_round_trips(registry, tiny_bert: Path, sentiment: Path, arch: str, options) -> None:
+def test_every_architecture_trains_and_round_trips(
+    registry, tiny_bert: Path, sentiment: Path, arch: str, options
+) -> None:
     result = _train(registry, tiny_bert, sentiment, arch, f"t-{arch}", epochs=4, **options)
     losses = result.history.losses
     assert statistics.mean(losses[-8:]) < 0.85 * statistics.mean(losses[:8])
-    learned = {id(p): p for m in adapter_modules(result.model, f"t-{arch}") for p in m.parameters() if p.requires_grad}
+    learned = {
+        id(p): p
+        for m in adapter_modules(result.model, f"t-{arch}")
+        for p in m.parameters()
+        if p.requires_grad
+    }
     assert {id(p) for p in result.model.model.parameters() if p.requires_grad} <= set(learned)  # base frozen
     assert sum(p.numel() for p in learned.values()) == result.parameters
     ids = torch.tensor([[2, 5, 19, 3, 0], [2, 11, 28, 17, 3]])
@@ -69,8 +85,24 @@ def test_every_architecture_trains_and_round_trips(registry, tiny_bert: Path, se
 
 
 def test_train_cli(cli, tiny_bert: Path, sentiment: Path) -> None:
-    result = cli("train", "--arch", "lora", "--base", tiny_bert, "--dataset", sentiment, "--name", "cli-lora",
-                 "--config", "r=2", "--max-steps", "3", "--eval-every", "2", "--json")
+    result = cli(
+        "train",
+        "--arch",
+        "lora",
+        "--base",
+        tiny_bert,
+        "--dataset",
+        sentiment,
+        "--name",
+        "cli-lora",
+        "--config",
+        "r=2",
+        "--max-steps",
+        "3",
+        "--eval-every",
+        "2",
+        "--json",
+    )
     assert result.exit_code == 0, result.stderr
     data = result.json()
     assert data["steps"] == 3 and [e["step"] for e in data["evaluations"]] == [2, 3]
@@ -81,7 +113,9 @@ def test_train_cli(cli, tiny_bert: Path, sentiment: Path) -> None:
 
 def test_early_stopping_restores_the_best(registry, tiny_bert: Path, sentiment: Path) -> None:
     settings = LoopSettings(epochs=30, learning_rate=1e-2, batch_size=16, patience=1, seed=1)
-    result = train_adapter(registry, TrainRequest("lora", str(tiny_bert), str(sentiment), "early", settings=settings))
+    result = train_adapter(
+        registry, TrainRequest("lora", str(tiny_bert), str(sentiment), "early", settings=settings)
+    )
     assert result.history.stopped_early and result.history.steps < 30 * 13
     best = result.history.best["scores"]["accuracy"]
     assert result.final.branches[0].scores["accuracy"] == pytest.approx(best)
@@ -89,13 +123,17 @@ def test_early_stopping_restores_the_best(registry, tiny_bert: Path, sentiment: 
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--arch", "dora"], "cannot train architecture 'dora'"),
-     (["--arch", "lora", "--config", "rank=4"], "unknown option 'rank'"),
-     (["--arch", "lora", "--config", "targets=q,zz"], "unknown target 'zz'"),
-     (["--arch", "bottleneck", "--task", "regression"], "not for regression")],
+    [
+        (["--arch", "dora"], "cannot train architecture 'dora'"),
+        (["--arch", "lora", "--config", "rank=4"], "unknown option 'rank'"),
+        (["--arch", "lora", "--config", "targets=q,zz"], "unknown target 'zz'"),
+        (["--arch", "bottleneck", "--task", "regression"], "not for regression"),
+    ],
 )
 def test_train_refusals(cli, tiny_bert: Path, sentiment: Path, args: list[str], message: str) -> None:
-    result = cli("train", "--base", tiny_bert, "--dataset", sentiment, "--name", "x", "--max-steps", "1", *args)
+    result = cli(
+        "train", "--base", tiny_bert, "--dataset", sentiment, "--name", "x", "--max-steps", "1", *args
+    )
     assert result.exit_code == 1 and message in result.stderr, result.stderr
 
 
@@ -108,6 +146,8 @@ def test_a_file_without_splits_holds_out_a_tenth(registry, tiny_bert: Path, tmp_
         writer.writeheader()
         writer.writerows(sentiment_rows(50))
     settings = LoopSettings(epochs=1, batch_size=8, max_steps=1)
-    result = train_adapter(registry, TrainRequest("lora", str(tiny_bert), str(path), "plain", settings=settings))
+    result = train_adapter(
+        registry, TrainRequest("lora", str(tiny_bert), str(path), "plain", settings=settings)
+    )
     assert (result.final.split, result.final.n) == ("holdout-0", 5)
     assert {e.split for e in registry.evaluations(target="plain")} == {"holdout-0"}

@@ -32,8 +32,17 @@ def sentiment(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def experts(registry, tiny_bert: Path, sentiment: Path) -> list[str]:
     settings = LoopSettings(epochs=2, learning_rate=1e-2, batch_size=16, patience=None)
     for name in ("bn-a", "bn-b"):
-        train_adapter(registry, TrainRequest("bottleneck", str(tiny_bert), str(sentiment), name, settings=settings,
-                                             options={"reduction_factor": "2"}))
+        train_adapter(
+            registry,
+            TrainRequest(
+                "bottleneck",
+                str(tiny_bert),
+                str(sentiment),
+                name,
+                settings=settings,
+                options={"reduction_factor": "2"},
+            ),
+        )
     return ["bn-a", "bn-b"]
 
 
@@ -42,8 +51,9 @@ def test_fusion_learns_registers_and_reloads(registry, tiny_bert: Path, sentimen
     from hubcli.compose.text import parse
 
     settings = LoopSettings(epochs=3, learning_rate=1e-2, batch_size=16)
-    result = train_fusion_entry(registry, TrainRequest("fusion", str(tiny_bert), str(sentiment), "ab", settings=settings),
-                                experts)
+    result = train_fusion_entry(
+        registry, TrainRequest("fusion", str(tiny_bert), str(sentiment), "ab", settings=settings), experts
+    )
     assert result.spec == "fuse(bn-a, bn-b, fusion=ab)"
     before = result.untrained["accuracy"]
     after = result.final.branches[0].scores["accuracy"]
@@ -57,20 +67,60 @@ def test_fusion_learns_registers_and_reloads(registry, tiny_bert: Path, sentimen
     ids = torch.tensor([[2, 5, 19, 3, 0], [2, 11, 28, 17, 3]])
     mask = torch.tensor([[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]])
     reloaded, _ = stitch_model(registry, str(tiny_bert), checked(registry, parse(result.spec)).root)
-    torch.testing.assert_close(reloaded.forward(ids, mask)["logits"], result.model.forward(ids, mask)["logits"])
+    torch.testing.assert_close(
+        reloaded.forward(ids, mask)["logits"], result.model.forward(ids, mask)["logits"]
+    )
 
 
 def test_train_fuse_cli(cli, registry, tiny_bert: Path, sentiment: Path, experts) -> None:
-    result = cli("train", "--fuse", "bn-a,bn-b", "--base", tiny_bert, "--dataset", sentiment, "--name", "ab",
-                 "--epochs", "1", "--json")
+    result = cli(
+        "train",
+        "--fuse",
+        "bn-a,bn-b",
+        "--base",
+        tiny_bert,
+        "--dataset",
+        sentiment,
+        "--name",
+        "ab",
+        "--epochs",
+        "1",
+        "--json",
+    )
     assert result.exit_code == 0, result.stderr
     data = result.json()
     assert data["architecture"] == "fusion" and data["final"]["n"] == 40
-    evaluated = cli("eval", "fuse(bn-a, bn-b, fusion=ab)", "--dataset", sentiment, "--split", "test", "--json")
+    evaluated = cli(
+        "eval", "fuse(bn-a, bn-b, fusion=ab)", "--dataset", sentiment, "--split", "test", "--json"
+    )
     assert evaluated.exit_code == 0, evaluated.stderr
-    both = cli("train", "--fuse", "bn-a,bn-b", "--arch", "lora", "--base", tiny_bert, "--dataset", sentiment, "--name", "x")
+    both = cli(
+        "train",
+        "--fuse",
+        "bn-a,bn-b",
+        "--arch",
+        "lora",
+        "--base",
+        tiny_bert,
+        "--dataset",
+        sentiment,
+        "--name",
+        "x",
+    )
     assert both.exit_code != 0 and "either --arch" in both.stderr
-    options = cli("train", "--fuse", "bn-a,bn-b", "--config", "r=2", "--base", tiny_bert, "--dataset", sentiment, "--name", "x")
+    options = cli(
+        "train",
+        "--fuse",
+        "bn-a,bn-b",
+        "--config",
+        "r=2",
+        "--base",
+        tiny_bert,
+        "--dataset",
+        sentiment,
+        "--name",
+        "x",
+    )
     assert options.exit_code == 2 and "--config" in options.stderr
     again = cli("train", "--fuse", "bn-a,bn-b", "--base", tiny_bert, "--dataset", sentiment, "--name", "ab")
     assert again.exit_code == 1 and "already registered" in again.stderr

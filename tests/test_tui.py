@@ -109,12 +109,15 @@ def test_detail_tabs_show_overview_config_files_evaluations_and_card(
             assert '"peft_type": "LORA"' in rendered(app, "#config")
             files = app.query_one("#files", DataTable)
             assert [files.get_row_at(i)[:2] for i in range(files.row_count)] == [
-                ["README.md", "card"], ["adapter_config.json", "config"], ["adapter_model.safetensors", "weights"]
+                ["README.md", "card"],
+                ["adapter_config.json", "config"],
+                ["adapter_model.safetensors", "weights"],
             ]
             evaluations = app.query_one("#evaluations", DataTable)
             assert evaluations.get_row_at(0)[:3] == ["sst2", "validation", "accuracy"]
             assert "sst2 (validation) accuracy ███████████████████████████░░░ 0.91" in rendered(
-                app, "#evaluation-bars")
+                app, "#evaluation-bars"
+            )
             assert "Trained on **SST-2**" in app.query_one("#card", Markdown).source
 
             await pilot.press("ctrl+home")
@@ -178,8 +181,7 @@ def test_tag_dialog_adds_and_removes_tags(registry: Registry, tmp_path: Path) ->
             await settle(pilot, lambda: bool(finished_jobs(messages)))
             assert finished_jobs(messages)[0].state == "done"
             assert registry.tags(registry.get_adapter("sentiment-lora")) == ["eval", "sentiment", "v2"]
-            await settle(pilot, lambda: "eval, sentiment, v2" in [str(c) for c in
-                                                                   app.table.get_row_at(2)])
+            await settle(pilot, lambda: "eval, sentiment, v2" in [str(c) for c in app.table.get_row_at(2)])
             assert app.table.selected.name == "sentiment-lora"  # the cursor stays on the adapter
             await settle(pilot, lambda: "eval, sentiment, v2" in rendered(app, "#overview"))
 
@@ -199,7 +201,9 @@ def test_verify_reports_ok_then_a_corrupt_file_in_an_error_dialog(registry: Regi
             assert finished_jobs(messages)[0].message.startswith("checked 7 files")
             assert not isinstance(app.screen, MessageDialog)
 
-            readme = next(f for f in registry.files(registry.get_adapter("sentiment-lora")) if f.role == "card")
+            readme = next(
+                f for f in registry.files(registry.get_adapter("sentiment-lora")) if f.role == "card"
+            )
             registry.file_path(readme).write_text("tampered")
             await pilot.press("f4")
             await settle(pilot, lambda: len(finished_jobs(messages)) == 2)
@@ -283,7 +287,11 @@ def test_add_dialog_imports_every_adapter_of_a_folder_picked_in_the_tree(
             assert (job.done, job.total) == (2, 2)
             await settle(pilot, lambda: table_names(app) == ["alpha", "beta"])
             assert app.sub_title.endswith("2 adapters")
-            assert [f.role for f in registry.files(registry.get_adapter("alpha"))] == ["card", "config", "weights"]
+            assert [f.role for f in registry.files(registry.get_adapter("alpha"))] == [
+                "card",
+                "config",
+                "weights",
+            ]
 
     asyncio.run(scenario())
 
@@ -340,8 +348,14 @@ def test_theme_layout_filter_and_sort_persist_between_runs(registry: Registry, t
 
     asyncio.run(first_run())
     assert load_state(registry.home) == TuiState(
-        theme="textual-light", filter="lora", group_kind="base_model", group_value="bert-base-uncased",
-        sort="name", descending=True, show_groups=False, show_jobs=False,
+        theme="textual-light",
+        filter="lora",
+        group_kind="base_model",
+        group_value="bert-base-uncased",
+        sort="name",
+        descending=True,
+        show_groups=False,
+        show_jobs=False,
     )
     asyncio.run(second_run())
 
@@ -370,7 +384,8 @@ def test_user_keymap_overrides_keys_and_reports_mistakes(registry: Registry) -> 
     keymap = load_keymap(registry.home, ["add", "verify"])
     assert keymap.keys == {"add": "ctrl+o"}
     assert [p.split(": ", 1)[1] for p in keymap.problems] == [
-        "unknown action 'fly' (known: add, verify)", "verify must be a non-empty string of keys"
+        "unknown action 'fly' (known: add, verify)",
+        "verify must be a non-empty string of keys",
     ]
 
 

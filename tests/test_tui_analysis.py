@@ -117,7 +117,9 @@ def test_compare_by_cka_between_the_base_and_one_adapter(registry: Registry, tmp
     from tests.test_analysis_representations import save_tiny_base, write_ids
 
     base = save_tiny_base(tmp_path / "base")
-    import_adapter(registry, AdapterFolder(save_peft_lora(tmp_path / "strong", seed=1, alpha=64)), name="strong")
+    import_adapter(
+        registry, AdapterFolder(save_peft_lora(tmp_path / "strong", seed=1, alpha=64)), name="strong"
+    )
     ids = write_ids(tmp_path / "ids.jsonl", 40)
     messages: list[Message] = []
 

@@ -33,8 +33,11 @@ async def open_composer(pilot: Pilot) -> ComposerDialog:
 async def pick(pilot: Pilot, list_id: str, label: str) -> None:
     options = pilot.app.screen.query_one(list_id, OptionList)
     options.focus()
-    options.highlighted = next(i for i in range(options.option_count)
-                               if str(options.get_option_at_index(i).prompt).split()[0] == label)
+    options.highlighted = next(
+        i
+        for i in range(options.option_count)
+        if str(options.get_option_at_index(i).prompt).split()[0] == label
+    )
     await pilot.press("enter")
     await settle(pilot)
 
@@ -109,7 +112,9 @@ def test_actions_are_offered_only_when_they_apply(registry: Registry, tmp_path: 
             app.action_refresh()
             await settle(pilot, lambda: app.adapter_count == 1 and app.table.selected is not None)
             hits = await offered(app)
-            assert {ACTIONS_BY_ID[a].description for a in ("stitch", "eval", "compare")} <= hits  # CKA: base vs it
+            assert {
+                ACTIONS_BY_ID[a].description for a in ("stitch", "eval", "compare")
+            } <= hits  # CKA: base vs it
             assert ACTIONS_BY_ID["merge"].description not in hits
 
     asyncio.run(scenario())

@@ -52,6 +52,10 @@ def test_eval_dialog_stores_rows_and_the_detail_shows_them(registry: Registry, t
             assert [(e.metric, e.n, e.dataset) for e in stored[before:]] == [("accuracy", 12, str(trained))]
             table = app.detail.query_one("#evaluations", DataTable)
             await settle(pilot, lambda: table.row_count == len(stored))
-            assert [str(c) for c in table.get_row_at(before)[2:5]] == ["accuracy", f"{stored[-1].value:.4g}", "12"]
+            assert [str(c) for c in table.get_row_at(before)[2:5]] == [
+                "accuracy",
+                f"{stored[-1].value:.4g}",
+                "12",
+            ]
 
     asyncio.run(scenario())

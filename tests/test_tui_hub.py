@@ -34,7 +34,9 @@ def weights_digest(registry: Registry, name: str) -> str:
     return next(f.sha256 for f in files if f.role == "weights")
 
 
-def test_push_the_selected_adapter_then_pull_it_back(hub: HubServer, registry: Registry, tmp_path: Path) -> None:
+def test_push_the_selected_adapter_then_pull_it_back(
+    hub: HubServer, registry: Registry, tmp_path: Path
+) -> None:
     register(registry, tmp_path, "solo")
     messages: list[Message] = []
 
@@ -85,13 +87,17 @@ def test_pulling_a_missing_repository_shows_the_hub_error(hub: HubServer, regist
     asyncio.run(scenario())
 
 
-def test_hub_screen_searches_shows_files_and_pulls_with_one_key(hub: HubServer, registry: Registry,
-                                                                 tmp_path: Path) -> None:
+def test_hub_screen_searches_shows_files_and_pulls_with_one_key(
+    hub: HubServer, registry: Registry, tmp_path: Path
+) -> None:
     from huggingface_hub import HfApi
 
     api = HfApi(endpoint=hub.endpoint)
-    folder = write_peft_folder(tmp_path / "upload", base_model="bert-base-uncased",
-                               card="---\nlibrary_name: peft\nbase_model: bert-base-uncased\n---\n# sst2\n")
+    folder = write_peft_folder(
+        tmp_path / "upload",
+        base_model="bert-base-uncased",
+        card="---\nlibrary_name: peft\nbase_model: bert-base-uncased\n---\n# sst2\n",
+    )
     api.create_repo(REPO)
     api.upload_folder(repo_id=REPO, folder_path=folder)
     api.create_repo(f"{TEST_USER}/tui-model")  # no adapter library: not listed

@@ -26,18 +26,30 @@ def fill(registry: Registry, count: int) -> None:
     now = utcnow()
     rows = [
         {
-            "name": f"adapter-{i:06d}", "architecture": ARCHITECTURES[i % 4], "method_config": {"r": 8},
-            "format": "peft", "base_model": BASES[i % 3 if i % 1000 else 3], "num_parameters": i * 10,
-            "size_bytes": i * 40, "digest": f"{i:064x}", "source_kind": "disk", "source": f"/data/{i}",
-            "created_at": now, "updated_at": now,
+            "name": f"adapter-{i:06d}",
+            "architecture": ARCHITECTURES[i % 4],
+            "method_config": {"r": 8},
+            "format": "peft",
+            "base_model": BASES[i % 3 if i % 1000 else 3],
+            "num_parameters": i * 10,
+            "size_bytes": i * 40,
+            "digest": f"{i:064x}",
+            "source_kind": "disk",
+            "source": f"/data/{i}",
+            "created_at": now,
+            "updated_at": now,
         }
         for i in range(count)
     ]
     for i, row in enumerate(rows):  # what Registry.add_adapter and set_tags keep in step
-        row["search_text"] = "\n".join([row["name"], row["base_model"], *(["nightly"] if i % 500 == 0 else [])]).lower()
+        row["search_text"] = "\n".join(
+            [row["name"], row["base_model"], *(["nightly"] if i % 500 == 0 else [])]
+        ).lower()
     with registry.engine.begin() as connection:
         connection.execute(insert(Adapter), rows)
-        connection.execute(insert(Tag), [{"adapter_id": i + 1, "name": "nightly"} for i in range(0, count, 500)])
+        connection.execute(
+            insert(Tag), [{"adapter_id": i + 1, "name": "nightly"} for i in range(0, count, 500)]
+        )
 
 
 @pytest.fixture(scope="module")

@@ -76,12 +76,20 @@ def test_stitch_composer(snap_compare, fixed_registry: Registry, monkeypatch: py
         await pilot.press("ctrl+t")
         dialog = pilot.app.screen
         await settle(pilot, lambda: dialog.query_one(AdapterPicker).loaded)
-        for list_id, index in (("#blocks", "stack"), ("#picker-list", "sentiment-lora"), ("#blocks", "fuse"),
-                               ("#picker-list", "ner-lora"), ("#picker-list", "qa-bottleneck")):
+        for list_id, index in (
+            ("#blocks", "stack"),
+            ("#picker-list", "sentiment-lora"),
+            ("#blocks", "fuse"),
+            ("#picker-list", "ner-lora"),
+            ("#picker-list", "qa-bottleneck"),
+        ):
             options = dialog.query_one(list_id, OptionList)
             options.focus()
-            options.highlighted = next(i for i in range(options.option_count)
-                                       if str(options.get_option_at_index(i).prompt).split()[0] == index)
+            options.highlighted = next(
+                i
+                for i in range(options.option_count)
+                if str(options.get_option_at_index(i).prompt).split()[0] == index
+            )
             await pilot.press("enter")
             await settle(pilot)
 

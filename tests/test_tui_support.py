@@ -41,13 +41,23 @@ def safetensors_bytes(tensors: dict[str, list[int]]) -> bytes:
 
 def write_peft_folder(folder: Path, *, base_model: str, rank: int = 2, card: str | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    config = {"peft_type": "LORA", "r": rank, "lora_alpha": 2 * rank, "target_modules": ["query", "value"],
-              "base_model_name_or_path": base_model, "task_type": "SEQ_CLS"}
+    config = {
+        "peft_type": "LORA",
+        "r": rank,
+        "lora_alpha": 2 * rank,
+        "target_modules": ["query", "value"],
+        "base_model_name_or_path": base_model,
+        "task_type": "SEQ_CLS",
+    }
     (folder / "adapter_config.json").write_text(json.dumps(config))
-    (folder / "adapter_model.safetensors").write_bytes(safetensors_bytes({
-        "base_model.model.encoder.layer.0.attention.self.query.lora_A.weight": [rank, 8],
-        "base_model.model.encoder.layer.0.attention.self.query.lora_B.weight": [8, rank],
-    }))
+    (folder / "adapter_model.safetensors").write_bytes(
+        safetensors_bytes(
+            {
+                "base_model.model.encoder.layer.0.attention.self.query.lora_A.weight": [rank, 8],
+                "base_model.model.encoder.layer.0.attention.self.query.lora_B.weight": [8, rank],
+            }
+        )
+    )
     if card is not None:
         (folder / "README.md").write_text(card)
     return folder
@@ -65,28 +75,57 @@ def register(
     card: str | None = None,
 ) -> None:
     folder = write_peft_folder(workdir / name, base_model=base_model, rank=rank, card=card)
-    files = [NewFile("adapter_config.json", "config", folder / "adapter_config.json"),
-             NewFile("adapter_model.safetensors", "weights", folder / "adapter_model.safetensors")]
+    files = [
+        NewFile("adapter_config.json", "config", folder / "adapter_config.json"),
+        NewFile("adapter_model.safetensors", "weights", folder / "adapter_model.safetensors"),
+    ]
     if card is not None:
         files.append(NewFile("README.md", "card", folder / "README.md"))
-    registry.add_adapter(NewAdapter(
-        name=name, architecture=architecture, format="peft", source_kind="disk", source=str(folder),
-        files=files, method_config={"r": rank, "alpha": 2 * rank}, base_model=base_model,
-        model_type="bert", hidden_size=8, task="SEQ_CLS", num_parameters=16 * rank, tags=list(tags),
-    ))
+    registry.add_adapter(
+        NewAdapter(
+            name=name,
+            architecture=architecture,
+            format="peft",
+            source_kind="disk",
+            source=str(folder),
+            files=files,
+            method_config={"r": rank, "alpha": 2 * rank},
+            base_model=base_model,
+            model_type="bert",
+            hidden_size=8,
+            task="SEQ_CLS",
+            num_parameters=16 * rank,
+            tags=list(tags),
+        )
+    )
 
 
 def add_sample_adapters(registry: Registry, workdir: Path) -> None:
     """Three adapters over two base models and two architectures, one with a card and scores."""
-    register(registry, workdir, "sentiment-lora", tags=("prod", "sentiment"), rank=4,
-             card="# Sentiment LoRA\n\nTrained on **SST-2**.\n")
+    register(
+        registry,
+        workdir,
+        "sentiment-lora",
+        tags=("prod", "sentiment"),
+        rank=4,
+        card="# Sentiment LoRA\n\nTrained on **SST-2**.\n",
+    )
     register(registry, workdir, "ner-lora", base_model="roberta-base", tags=("ner",))
     register(registry, workdir, "qa-bottleneck", architecture="bottleneck", rank=8)
     sentiment = registry.get_adapter("sentiment-lora")
-    registry.add_evaluations([
-        Evaluation(adapter_id=sentiment.id, target="sentiment-lora", dataset="sst2", split="validation",
-                   metric="accuracy", value=0.91, n=872),
-    ])
+    registry.add_evaluations(
+        [
+            Evaluation(
+                adapter_id=sentiment.id,
+                target="sentiment-lora",
+                dataset="sst2",
+                split="validation",
+                metric="accuracy",
+                value=0.91,
+                n=872,
+            ),
+        ]
+    )
 
 
 LONG_LIVED_WORKER_GROUPS = ("_loader",)

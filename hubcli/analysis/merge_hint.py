@@ -89,6 +89,7 @@ def _evaluate_average(registry: Registry, pair: Sequence[str], request: EvalRequ
     dataset to the head."""
     from hubcli.merge.pipeline import merge_adapters
     from hubcli.merge.spec import make_spec
+
     _check_same_labels(registry, pair)
     temporary = f"{TEMPORARY_PREFIX}{uuid.uuid4().hex[:12]}"
     merge_adapters(registry, temporary, pair, make_spec(len(pair), method=MERGE_METHOD))

@@ -93,8 +93,11 @@ def _root(
     ] = None,
     registry_url: Annotated[
         str | None,
-        typer.Option("--registry-url", envvar="HUBCLI_DATABASE_URL",
-                     help="Database URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in --home)."),
+        typer.Option(
+            "--registry-url",
+            envvar="HUBCLI_DATABASE_URL",
+            help="Database URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in --home).",
+        ),
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")

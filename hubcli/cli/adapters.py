@@ -77,9 +77,15 @@ def add(
             )
 
     emit(
-        [{"created": o.created, "message": o.message, "warnings": list(o.warnings),
-          "adapter": adapter_dict(o.adapter, registry.tags(o.adapter))}
-         for o in outcomes],
+        [
+            {
+                "created": o.created,
+                "message": o.message,
+                "warnings": list(o.warnings),
+                "adapter": adapter_dict(o.adapter, registry.tags(o.adapter)),
+            }
+            for o in outcomes
+        ],
         as_json,
         render,
     )
@@ -92,8 +98,12 @@ def _list(
     search: Annotated[
         str | None, typer.Option("--search", "-s", help="Substring of name, base, task, tag.")
     ] = None,
-    sort: Annotated[str, typer.Option("--sort", help="name, architecture, base_model, "
-                                      "num_parameters, size_bytes or created_at.")] = "name",
+    sort: Annotated[
+        str,
+        typer.Option(
+            "--sort", help="name, architecture, base_model, num_parameters, size_bytes or created_at."
+        ),
+    ] = "name",
     desc: Annotated[bool, typer.Option("--desc", help="Sort descending.")] = False,
     limit: Annotated[int | None, typer.Option("--limit", help="Show at most this many.")] = None,
     compositions: Annotated[
@@ -115,16 +125,23 @@ def _list(
 
     def render(rows: list[dict[str, Any]]) -> None:
         if not rows:
-            console.print(f"No adapters in {registry.display_location} yet. Import one with "
-                          "`hubcli add PATH` or `hubcli pull REPO`.")
+            console.print(
+                f"No adapters in {registry.display_location} yet. Import one with "
+                "`hubcli add PATH` or `hubcli pull REPO`."
+            )
             return
         table = Table(box=None, header_style="bold")
         for column in ("name", "architecture", "base model", "params", "size", "format", "tags"):
             table.add_column(column, justify="right" if column in ("params", "size") else "left")
         for row in rows:
             table.add_row(
-                row["name"], architecture_label(row["architecture"], row["variant"]), row["base_model"] or "-", human_count(row["num_parameters"]),
-                human_size(row["size_bytes"]), row["format"], ", ".join(row["tags"]),
+                row["name"],
+                architecture_label(row["architecture"], row["variant"]),
+                row["base_model"] or "-",
+                human_count(row["num_parameters"]),
+                human_size(row["size_bytes"]),
+                row["format"],
+                ", ".join(row["tags"]),
             )
         console.print(table)
 
@@ -142,7 +159,9 @@ def show(name: NameArg, as_json: JsonFlag = False) -> None:
     adapter = registry.get_adapter(name)
     data = adapter_dict(adapter, registry.tags(adapter))
     data["files"] = [f.model_dump(exclude={"id", "adapter_id"}) for f in registry.files(adapter)]
-    data["evaluations"] = [e.model_dump(exclude={"adapter_id"}) for e in registry.evaluations(adapter=adapter)]
+    data["evaluations"] = [
+        e.model_dump(exclude={"adapter_id"}) for e in registry.evaluations(adapter=adapter)
+    ]
     data["remotes"] = [r.model_dump(exclude={"adapter_id"}) for r in registry.remotes(adapter)]
 
     def render(d: dict[str, Any]) -> None:
@@ -151,13 +170,20 @@ def show(name: NameArg, as_json: JsonFlag = False) -> None:
         facts.add_column(style="dim")
         facts.add_column()
         for label, value in (
-            ("base model", d["base_model"]), ("model type", d["model_type"]),
-            ("hidden size", d["hidden_size"]), ("task", d["task"]),
+            ("base model", d["base_model"]),
+            ("model type", d["model_type"]),
+            ("hidden size", d["hidden_size"]),
+            ("task", d["task"]),
             ("labels", ", ".join(d["labels"] or []) or None),
-            ("parameters", f"{d['num_parameters']:,}"), ("size", human_size(d["size_bytes"])),
-            ("format", d["format"]), ("source", d["source"]), ("revision", d["source_revision"]),
-            ("commit", d["source_commit"]), ("license", d["license"]),
-            ("tags", ", ".join(d["tags"]) or None), ("description", d["description"]),
+            ("parameters", f"{d['num_parameters']:,}"),
+            ("size", human_size(d["size_bytes"])),
+            ("format", d["format"]),
+            ("source", d["source"]),
+            ("revision", d["source_revision"]),
+            ("commit", d["source_commit"]),
+            ("license", d["license"]),
+            ("tags", ", ".join(d["tags"]) or None),
+            ("description", d["description"]),
             ("created", d["created_at"]),
         ):
             if value not in (None, ""):
@@ -172,7 +198,9 @@ def show(name: NameArg, as_json: JsonFlag = False) -> None:
         if d["evaluations"]:
             console.print("\n[bold]evaluations[/]")
             for e in d["evaluations"]:
-                console.print(f"  {e['dataset']} {e['split'] or ''} {e['metric']} = {e['value']:.4f} (n={e['n']})")
+                console.print(
+                    f"  {e['dataset']} {e['split'] or ''} {e['metric']} = {e['value']:.4f} (n={e['n']})"
+                )
         if d["remotes"]:
             console.print("\n[bold]remotes[/]")
             for r in d["remotes"]:
@@ -205,13 +233,18 @@ def rm(
 def tag(
     name: NameArg,
     tags: Annotated[list[str] | None, typer.Argument(help="Tags to add.")] = None,
-    remove: Annotated[list[str] | None, typer.Option("--remove", "-r", help="Tag to remove (repeatable).")] = None,
+    remove: Annotated[
+        list[str] | None, typer.Option("--remove", "-r", help="Tag to remove (repeatable).")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Add (or with --remove, take away) tags of an adapter."""
     current = state.registry().set_tags(name, add=tags or (), remove=remove or ())
-    emit({"name": name, "tags": current}, as_json,
-         lambda d: console.print(f"{d['name']}: {', '.join(d['tags']) or '(no tags)'}"))
+    emit(
+        {"name": name, "tags": current},
+        as_json,
+        lambda d: console.print(f"{d['name']}: {', '.join(d['tags']) or '(no tags)'}"),
+    )
 
 
 @app.command()

@@ -18,7 +18,10 @@ NEXT = (
     ("hubcli show demo-sentiment-merged", "one adapter: config, files, provenance, scores"),
     ("hubcli evals", "every stored score as a comparison table"),
     ("hubcli list --compositions", "saved compositions"),
-    ('hubcli predict {base} demo-sentiment-lora --text "What a lovely evening!"', "run it on your own sentence"),
+    (
+        'hubcli predict {base} demo-sentiment-lora --text "What a lovely evening!"',
+        "run it on your own sentence",
+    ),
     ("hubcli eval demo-sentiment-bottleneck --dataset {dataset} --split test", "score it again"),
     ("hubcli", "the terminal UI"),
 )
@@ -26,14 +29,20 @@ NEXT = (
 
 @app.command("demo")
 def demo_command(
-    steps: Annotated[int | None, typer.Option("--steps", min=1, help="Cap every training run at this many steps (quick try).")] = None,
+    steps: Annotated[
+        int | None,
+        typer.Option("--steps", min=1, help="Cap every training run at this many steps (quick try)."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Offline first run: train, merge and compose adapters on a bundled model and dataset, score them."""
     from hubcli.demo import run_demo
 
-    report = run_demo(state.registry(), max_steps=steps,
-                      say=(lambda _: None) if as_json else (lambda line: err_console.print(line)))
+    report = run_demo(
+        state.registry(),
+        max_steps=steps,
+        say=(lambda _: None) if as_json else (lambda line: err_console.print(line)),
+    )
 
     def render(d: dict[str, Any]) -> None:
         for line in d["done"]:
@@ -42,11 +51,17 @@ def demo_command(
         for column in ("target", "what", "params", "accuracy", "f1_macro"):
             table.add_column(column, justify="left" if column in ("target", "what") else "right")
         for row in d["table"]:
-            table.add_row(row["target"], row["kind"], f"{row['parameters']:,}" if row["parameters"] else "",
-                          *(f"{row[m]:.3f}" if m in row else "" for m in ("accuracy", "f1_macro")))
+            table.add_row(
+                row["target"],
+                row["kind"],
+                f"{row['parameters']:,}" if row["parameters"] else "",
+                *(f"{row[m]:.3f}" if m in row else "" for m in ("accuracy", "f1_macro")),
+            )
         console.print(table)
         console.print("\n[bold]next[/]")
         for command, why in NEXT:
-            console.print(f"  {command.format(base=d['base'], dataset=d['dataset'])}  [dim]# {why}[/]", soft_wrap=True)
+            console.print(
+                f"  {command.format(base=d['base'], dataset=d['dataset'])}  [dim]# {why}[/]", soft_wrap=True
+            )
 
     emit(report.as_dict(), as_json, render)

@@ -24,19 +24,51 @@ BARE_LABEL = "(base model)"
 
 @app.command("eval")
 def eval_command(
-    target: Annotated[str, typer.Argument(help="Adapter name, composition spec, recipe name, or '-' for the bare base model.")],
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="CSV / JSONL / Parquet file, or a Hugging Face dataset id (needs hubcli[datasets]).")],
-    split: Annotated[str | None, typer.Option("--split", help="Rows whose 'split' column has this value (Hub datasets: the split).")] = None,
-    task: Annotated[str | None, typer.Option("--task", help="classification, pair-classification, regression, token-classification or causal-lm (default: from the adapter and the data).")] = None,
-    text_field: Annotated[str | None, typer.Option("--text-field", help="Column of the text (token classification: the word list).")] = None,
-    text_pair_field: Annotated[str | None, typer.Option("--text-pair-field", help="Column of the second text (pair classification).")] = None,
-    label_field: Annotated[str | None, typer.Option("--label-field", help="Column of the label (or tag list).")] = None,
-    metric: Annotated[list[str] | None, typer.Option("--metric", help="Keep only this metric (repeatable).")] = None,
+    target: Annotated[
+        str,
+        typer.Argument(help="Adapter name, composition spec, recipe name, or '-' for the bare base model."),
+    ],
+    dataset: Annotated[
+        str,
+        typer.Option(
+            "--dataset",
+            "-d",
+            help="CSV / JSONL / Parquet file, or a Hugging Face dataset id (needs hubcli[datasets]).",
+        ),
+    ],
+    split: Annotated[
+        str | None,
+        typer.Option("--split", help="Rows whose 'split' column has this value (Hub datasets: the split)."),
+    ] = None,
+    task: Annotated[
+        str | None,
+        typer.Option(
+            "--task",
+            help="classification, pair-classification, regression, token-classification or causal-lm (default: from the adapter and the data).",
+        ),
+    ] = None,
+    text_field: Annotated[
+        str | None,
+        typer.Option("--text-field", help="Column of the text (token classification: the word list)."),
+    ] = None,
+    text_pair_field: Annotated[
+        str | None, typer.Option("--text-pair-field", help="Column of the second text (pair classification).")
+    ] = None,
+    label_field: Annotated[
+        str | None, typer.Option("--label-field", help="Column of the label (or tag list).")
+    ] = None,
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", help="Keep only this metric (repeatable).")
+    ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Evaluate the first N rows only.")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Evaluate the first N rows only.")
+    ] = None,
     device: Annotated[str, typer.Option("--device", help="cpu or cuda.")] = "cpu",
     dtype: Annotated[str, typer.Option("--dtype", help="float32, bfloat16 or float16.")] = "float32",
-    base: Annotated[str | None, typer.Option("--base", help="Base model (default: the adapter's or recipe's).")] = None,
+    base: Annotated[
+        str | None, typer.Option("--base", help="Base model (default: the adapter's or recipe's).")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Evaluate TARGET on a dataset, store one row per metric, print the scores."""
@@ -44,14 +76,25 @@ def eval_command(
     from hubcli.evaluate.progress import progress_bar
 
     request = EvalRequest(
-        target=target, dataset=dataset, split=split, task=task, text_field=text_field,
-        text_pair_field=text_pair_field, label_field=label_field, metrics=metric or (),
-        batch_size=batch_size, limit=limit, device=device, dtype=dtype, base=base,
+        target=target,
+        dataset=dataset,
+        split=split,
+        task=task,
+        text_field=text_field,
+        text_pair_field=text_pair_field,
+        label_field=label_field,
+        metrics=metric or (),
+        batch_size=batch_size,
+        limit=limit,
+        device=device,
+        dtype=dtype,
+        base=base,
     )
     with quiet_transformers(), progress_bar("rows", quiet=as_json) as bar:
         job = bar.add_task(f"eval {target}", total=None, note="")
         result = evaluate_target(
-            state.registry(), request,
+            state.registry(),
+            request,
             on_start=lambda total: bar.update(job, total=total),
             on_batch=lambda rows: bar.advance(job, rows),
         )
@@ -80,11 +123,29 @@ def comparison(rows: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, An
     metric_names: list[str] = []
     lines: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:
-        key = (row["target"], row["branch"], row["base_model"], row["dataset"], row["split"], row["task"],
-               row["dtype"])
-        line = lines.setdefault(key, {"target": row["target"], "branch": row["branch"], "base_model": row["base_model"],
-                                      "dataset": row["dataset"], "split": row["split"], "task": row["task"],
-                                      "dtype": row["dtype"], "n": row["n"], "scores": {}})
+        key = (
+            row["target"],
+            row["branch"],
+            row["base_model"],
+            row["dataset"],
+            row["split"],
+            row["task"],
+            row["dtype"],
+        )
+        line = lines.setdefault(
+            key,
+            {
+                "target": row["target"],
+                "branch": row["branch"],
+                "base_model": row["base_model"],
+                "dataset": row["dataset"],
+                "split": row["split"],
+                "task": row["task"],
+                "dtype": row["dtype"],
+                "n": row["n"],
+                "scores": {},
+            },
+        )
         line["scores"][row["metric"]] = row["value"]
         line["n"] = row["n"]
         if row["metric"] not in metric_names:
@@ -105,7 +166,9 @@ def _shown(line: dict[str, Any]) -> str:
 def _where(line: dict[str, Any]) -> str:
     """A local dataset by its file name (the full path is in --json), with the split."""
     stored = Path(line["dataset"])
-    return (stored.name if stored.exists() else line["dataset"]) + (f" [{line['split']}]" if line["split"] else "")
+    return (stored.name if stored.exists() else line["dataset"]) + (
+        f" [{line['split']}]" if line["split"] else ""
+    )
 
 
 @app.command("evals")
@@ -124,9 +187,13 @@ def evals_command(
         names, lines = comparison(items)
         wheres = {(_where(line), line["task"] or "") for line in lines}
         shared = len(wheres) == 1  # one dataset and task: say it once, in the title
-        table = Table(box=None, header_style="bold", title=escape(" · ".join(next(iter(wheres)))) if shared else None)
+        table = Table(
+            box=None, header_style="bold", title=escape(" · ".join(next(iter(wheres)))) if shared else None
+        )
         longest = max(len(_shown(line)) for line in lines)
-        table.add_column("target", no_wrap=True, overflow="ellipsis", min_width=min(longest, 24), max_width=60)
+        table.add_column(
+            "target", no_wrap=True, overflow="ellipsis", min_width=min(longest, 24), max_width=60
+        )
         for column, widest in (("dataset", 24), ("task", 14))[: 0 if shared else 2]:
             table.add_column(column, no_wrap=True, overflow="ellipsis", max_width=widest)
         for column in ("n", *names):

@@ -27,7 +27,9 @@ def export(
     ] = None,
     model_type: Annotated[
         str | None,
-        typer.Option("--model-type", help="Base model type (bert, llama …) when the adapter's files lack it."),
+        typer.Option(
+            "--model-type", help="Base model type (bert, llama …) when the adapter's files lack it."
+        ),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -47,7 +49,9 @@ def export(
 
     def render(d: dict[str, Any]) -> None:
         how = f"converted from {d['stored_format']}" if d["converted"] else "as stored"
-        console.print(f"[green]✓[/] exported {d['name']} to {d['folder']}: {d['format']} format ({how}), "
-                      f"{len(d['files'])} files")
+        console.print(
+            f"[green]✓[/] exported {d['name']} to {d['folder']}: {d['format']} format ({how}), "
+            f"{len(d['files'])} files"
+        )
 
     emit(data, as_json, render)

@@ -26,7 +26,9 @@ app = typer.Typer()
 
 EndpointOption = Annotated[
     str | None,
-    typer.Option("--endpoint", envvar="HF_ENDPOINT", help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."),
+    typer.Option(
+        "--endpoint", envvar="HF_ENDPOINT", help="Hub URL (default: HF_ENDPOINT or https://huggingface.co)."
+    ),
 ]
 
 
@@ -41,14 +43,19 @@ def progress_bars(enabled: bool) -> Iterator[ProgressCallback]:
         yield lambda _: None
         return
     bars = Progress(
-        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-        console=err_console, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=err_console,
+        transient=True,
     )
     task = bars.add_task("", total=None)
 
     def report(event: Any) -> None:
-        bars.update(task, description=f"{event.stage} {event.detail}".strip(), completed=event.done,
-                    total=event.total)
+        bars.update(
+            task, description=f"{event.stage} {event.detail}".strip(), completed=event.done, total=event.total
+        )
 
     with bars:
         yield report
@@ -74,8 +81,14 @@ def pull(
     registry = state.registry()
     with progress_bars(not as_json) as on_progress:
         report = pull_adapters(
-            registry, repo, revision=revision, name=name, subfolder=subfolder, all_=all_,
-            endpoint=endpoint, on_progress=on_progress,
+            registry,
+            repo,
+            revision=revision,
+            name=name,
+            subfolder=subfolder,
+            all_=all_,
+            endpoint=endpoint,
+            on_progress=on_progress,
         )
     data = {
         "repo_id": report.ref.repo_id,
@@ -86,8 +99,12 @@ def pull(
         "bytes_downloaded": report.bytes_downloaded,
         "up_to_date": report.up_to_date,
         "adapters": [
-            {"subfolder": item.subfolder, "created": item.outcome.created, "message": item.outcome.message,
-             "adapter": adapter_dict(item.outcome.adapter, registry.tags(item.outcome.adapter))}
+            {
+                "subfolder": item.subfolder,
+                "created": item.outcome.created,
+                "message": item.outcome.message,
+                "adapter": adapter_dict(item.outcome.adapter, registry.tags(item.outcome.adapter)),
+            }
             for item in report.adapters
         ],
     }
@@ -103,7 +120,11 @@ def pull(
                     f"[green]✓[/] pulled {where} as {a.name!r}: {architecture_label(a.architecture, a.variant)}, "
                     f"{a.format}, {human_count(a.num_parameters)} parameters, {human_size(a.size_bytes)}"
                 )
-        source = "from the local cache (offline)" if d["offline"] else f"{human_size(d['bytes_downloaded'])} downloaded"
+        source = (
+            "from the local cache (offline)"
+            if d["offline"]
+            else f"{human_size(d['bytes_downloaded'])} downloaded"
+        )
         console.print(f"[dim]{source}[/]")
 
     emit(data, as_json, render)
@@ -117,8 +138,12 @@ def push(
         str | None, typer.Option("--format", "-f", help="peft or adapterhub (default: the stored format).")
     ] = None,
     private: Annotated[bool, typer.Option("--private", help="Create the repository as private.")] = False,
-    revision: Annotated[str | None, typer.Option("--revision", "-r", help="Branch to push to (default: main).")] = None,
-    create_pr: Annotated[bool, typer.Option("--create-pr", help="Open a pull request instead of committing.")] = False,
+    revision: Annotated[
+        str | None, typer.Option("--revision", "-r", help="Branch to push to (default: main).")
+    ] = None,
+    create_pr: Annotated[
+        bool, typer.Option("--create-pr", help="Open a pull request instead of committing.")
+    ] = False,
     endpoint: EndpointOption = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -128,8 +153,15 @@ def push(
     registry = state.registry()
     with progress_bars(not as_json) as on_progress:
         report = push_adapter(
-            registry, name, repo, fmt=fmt, private=private, revision=revision, create_pr=create_pr,
-            endpoint=endpoint, on_progress=on_progress,
+            registry,
+            name,
+            repo,
+            fmt=fmt,
+            private=private,
+            revision=revision,
+            create_pr=create_pr,
+            endpoint=endpoint,
+            on_progress=on_progress,
         )
 
     def render(d: dict[str, Any]) -> None:
@@ -137,7 +169,9 @@ def push(
         if d["up_to_date"]:
             console.print(f"[yellow]=[/] {d['name']}: up to date with {where}, nothing pushed")
         else:
-            console.print(f"[green]✓[/] pushed {d['name']} to {where}: {len(d['files'])} files, {d['format']} format")
+            console.print(
+                f"[green]✓[/] pushed {d['name']} to {where}: {len(d['files'])} files, {d['format']} format"
+            )
             if d["pr_url"]:
                 console.print(f"  pull request: {d['pr_url']}")
 
@@ -147,7 +181,9 @@ def push(
 @app.command()
 def search(
     query: Annotated[str | None, typer.Argument(help="Text the repository id must contain.")] = None,
-    library: Annotated[str | None, typer.Option("--library", help="peft or adapters (default: both).")] = None,
+    library: Annotated[
+        str | None, typer.Option("--library", help="peft or adapters (default: both).")
+    ] = None,
     base: Annotated[str | None, typer.Option("--base", help="Only adapters for this base model.")] = None,
     limit: Annotated[int, typer.Option("--limit", help="Show at most this many.", min=1)] = 20,
     endpoint: EndpointOption = None,
@@ -156,7 +192,9 @@ def search(
     """Search the Hub for PEFT and AdapterHub adapters."""
     from hubcli.hub.search import search as search_hub
 
-    results = [asdict(r) for r in search_hub(query, library=library, base=base, limit=limit, endpoint=endpoint)]
+    results = [
+        asdict(r) for r in search_hub(query, library=library, base=base, limit=limit, endpoint=endpoint)
+    ]
 
     def render(rows: list[dict[str, Any]]) -> None:
         if not rows:
@@ -169,8 +207,15 @@ def search(
         for row in rows:
             modified = row["last_modified"].date().isoformat() if row["last_modified"] else "-"
             tags = [t for t in row["tags"] if not t.startswith("base_model:")]
-            table.add_row(row["id"], row["library"] or "-", row["base_model"] or "-", human_count(row["downloads"]),
-                          str(row["likes"]), modified, ", ".join(tags))
+            table.add_row(
+                row["id"],
+                row["library"] or "-",
+                row["base_model"] or "-",
+                human_count(row["downloads"]),
+                str(row["likes"]),
+                modified,
+                ", ".join(tags),
+            )
         console.print(table)
 
     emit(results, as_json, render)

@@ -11,9 +11,7 @@ from hubcli.cli.output import JsonFlag, console, emit
 
 
 def plugins(
-    check: Annotated[
-        bool, typer.Option("--check", help="Import every plugin to find broken ones.")
-    ] = False,
+    check: Annotated[bool, typer.Option("--check", help="Import every plugin to find broken ones.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """List plugins (architectures, compositions, model families, commands)."""
@@ -26,7 +24,9 @@ def plugins(
     rows = [info.as_dict() for info in manager.infos()]
 
     def render(rows: list[dict[str, Any]]) -> None:
-        table = Table(box=None, header_style="bold", title=f"plugin API {PLUGIN_API_VERSION}", title_justify="left")
+        table = Table(
+            box=None, header_style="bold", title=f"plugin API {PLUGIN_API_VERSION}", title_justify="left"
+        )
         for column in ("kind", "name", "distribution", "version", "api", "status"):
             table.add_column(column)
         colours = {"loaded": "green", "broken": "red", "disabled": "yellow"}
@@ -34,7 +34,10 @@ def plugins(
             status = row["status"] + (f": {row['error']}" if row["error"] else "")
             colour = colours.get(row["status"], "")
             table.add_row(
-                row["kind"], row["name"], row["distribution"], row["version"],
+                row["kind"],
+                row["name"],
+                row["distribution"],
+                row["version"],
                 "" if row["api_version"] is None else str(row["api_version"]),
                 f"[{colour}]{status}[/]" if colour else status,
             )

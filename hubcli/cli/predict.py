@@ -29,7 +29,9 @@ def parse_input_ids(text: str) -> list[list[int]]:
     if not (
         isinstance(value, list)
         and value
-        and all(isinstance(row, list) and row and all(isinstance(v, int) and v >= 0 for v in row) for row in value)
+        and all(
+            isinstance(row, list) and row and all(isinstance(v, int) and v >= 0 for v in row) for row in value
+        )
     ):
         raise typer.BadParameter(
             "expected a JSON list of lists of non-negative token ids, e.g. '[[2, 15, 27]]'",
@@ -48,8 +50,15 @@ def _batch(rows: list[list[int]], pad_id: int) -> tuple[Any, Any]:
     return ids, mask
 
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "tokenizer.model",
-                   "spiece.model", "sentencepiece.bpe.model")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "vocab.json",
+    "tokenizer.model",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+)
 
 
 def _tokenize(base: str, texts: list[str]) -> tuple[Any, Any]:
@@ -60,7 +69,9 @@ def _tokenize(base: str, texts: list[str]) -> tuple[Any, Any]:
     folder = Path(base)
     # transformers 5 builds an empty-vocabulary tokenizer from config.json alone: refuse that.
     if folder.is_dir() and not any((folder / name).is_file() for name in TOKENIZER_FILES):
-        raise HubcliError(f"no tokenizer files in {base} (e.g. tokenizer.json): pass --input-ids instead of --text")
+        raise HubcliError(
+            f"no tokenizer files in {base} (e.g. tokenizer.json): pass --input-ids instead of --text"
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(base)
     except (OSError, ValueError) as exc:
@@ -85,7 +96,12 @@ def _label_names(adapter_labels: list[str] | None, config: Any, count: int) -> l
 @app.command()
 def predict(
     base: Annotated[str, typer.Argument(help="Base model: a Hub model id or a local model folder.")],
-    adapter: Annotated[str, typer.Argument(help="Adapter name, as `hubcli list` shows it (or a composition spec, or a saved recipe).")],
+    adapter: Annotated[
+        str,
+        typer.Argument(
+            help="Adapter name, as `hubcli list` shows it (or a composition spec, or a saved recipe)."
+        ),
+    ],
     text: Annotated[
         list[str] | None, typer.Option("--text", help="Input text (repeatable); needs the base's tokenizer.")
     ] = None,

@@ -40,8 +40,7 @@ def render() -> str:
     parts = [
         "# Command reference",
         "",
-        "Generated from the code by `python -m hubcli.cli.reference --write`; a test checks it is "
-        "current.",
+        "Generated from the code by `python -m hubcli.cli.reference --write`; a test checks it is current.",
         "",
         "## hubcli",
         "",

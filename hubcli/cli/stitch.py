@@ -85,7 +85,9 @@ def registered_fusion(registry: Any, block: Any, args: dict[str, Any]) -> Any:
         return None
     entry = registry.get_adapter(name)
     if entry.architecture != "fusion":
-        raise SpecError(f"{block.kind}: fusion={name} is a {entry.architecture} adapter, not a fusion", block.column)
+        raise SpecError(
+            f"{block.kind}: fusion={name} is a {entry.architecture} adapter, not a fusion", block.column
+        )
     fused = list(entry.method_config.get("adapters", []))
     children = [child.name if isinstance(child, AdapterRef) else child.kind for child in block.children]
     if fused != children:
@@ -119,7 +121,9 @@ def save_recipe(registry: Any, name: str, base: str, tree: Any) -> None:
     from hubcli.compose.text import format_spec
     from registry import Composition
 
-    registry.save_composition(Composition(name=name, base_model=base, spec=format_spec(tree), spec_json=to_json(tree)))
+    registry.save_composition(
+        Composition(name=name, base_model=base, spec=format_spec(tree), spec_json=to_json(tree))
+    )
 
 
 def stitch_model(
@@ -132,7 +136,9 @@ def stitch_model(
 
     loaded = [read_adapter(registry, name) for name in dict.fromkeys(tree.adapters())]
     tasks = [task for item in loaded if (task := item.raw_config.get("task_type"))]
-    stitched = StitchedModel(load_base_model(base, task=tasks[0] if tasks else None, dtype=dtype, device=device))
+    stitched = StitchedModel(
+        load_base_model(base, task=tasks[0] if tasks else None, dtype=dtype, device=device)
+    )
     for item in loaded:
         stitched.attach(item)
     load_registered_fusions(registry, activate(stitched, tree))
@@ -174,11 +180,32 @@ def load_fuse_block(setup: Any, folder: Path) -> None:
 @app.command()
 def stitch(
     base: Annotated[str, typer.Argument(help="Base model: a Hub model id or a local model folder.")],
-    spec: Annotated[str, typer.Argument(help="Composition, e.g. 'stack(a, parallel(b, c))', its JSON form, a recipe name, or a JSON file (also AdapterHub's adapter_setup.json).")],
-    save: Annotated[str | None, typer.Option("--save", help="Store the recipe in the registry under this name.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Write a reloadable stitched bundle (or, with --merge, a plain model) here.")] = None,
-    merge: Annotated[bool, typer.Option("--merge", help="With --out: fold the adapters into the weights (LoRA, IA³ stacks).")] = False,
-    fusion: Annotated[Path | None, typer.Option("--fusion", help="With --out: trained fusion (AdapterHub or hubcli files) for the spec's fuse block.")] = None,
+    spec: Annotated[
+        str,
+        typer.Argument(
+            help="Composition, e.g. 'stack(a, parallel(b, c))', its JSON form, a recipe name, or a JSON file (also AdapterHub's adapter_setup.json)."
+        ),
+    ],
+    save: Annotated[
+        str | None, typer.Option("--save", help="Store the recipe in the registry under this name.")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write a reloadable stitched bundle (or, with --merge, a plain model) here."
+        ),
+    ] = None,
+    merge: Annotated[
+        bool,
+        typer.Option("--merge", help="With --out: fold the adapters into the weights (LoRA, IA³ stacks)."),
+    ] = False,
+    fusion: Annotated[
+        Path | None,
+        typer.Option(
+            "--fusion",
+            help="With --out: trained fusion (AdapterHub or hubcli files) for the spec's fuse block.",
+        ),
+    ] = None,
     dtype: Annotated[str, typer.Option("--dtype", help="float32, bfloat16 or float16.")] = "float32",
     as_json: JsonFlag = False,
 ) -> None:
@@ -186,7 +213,9 @@ def stitch(
     if merge and out is None:
         raise typer.BadParameter("--merge needs --out DIR", param_hint="--merge")
     if fusion is not None and (out is None or merge):
-        raise typer.BadParameter("--fusion goes with --out DIR (a bundle, not --merge)", param_hint="--fusion")
+        raise typer.BadParameter(
+            "--fusion goes with --out DIR (a bundle, not --merge)", param_hint="--fusion"
+        )
     from hubcli.compose.spec import SpecError, to_json
     from hubcli.compose.text import SpecSyntaxError, caret, format_spec
 
@@ -198,7 +227,9 @@ def stitch(
         if exc.column is None:  # not from the text form: nothing to point at
             raise
         # shown with the caret, which the one-line error of other commands would lose
-        headline = f"{exc.problem} at column {exc.column + 1}" if isinstance(exc, SpecSyntaxError) else exc.message
+        headline = (
+            f"{exc.problem} at column {exc.column + 1}" if isinstance(exc, SpecSyntaxError) else exc.message
+        )
         err_console.print(f"[red]Error:[/] {escape(headline)}", soft_wrap=True)
         err_console.print(caret(spec, exc.column), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
@@ -207,7 +238,9 @@ def stitch(
         "base": base,
         "spec": text,
         "composition": to_json(tree),
-        "adapters": [{"name": n, "architecture": registry.get_adapter(n).architecture} for n in validated.adapters()],
+        "adapters": [
+            {"name": n, "architecture": registry.get_adapter(n).architecture} for n in validated.adapters()
+        ],
     }
     if recipe_base is not None and recipe_base != base:
         data["recipe_base"] = recipe_base
@@ -242,8 +275,10 @@ def stitch(
 
 def list_recipes(as_json: bool) -> None:
     """The stitch recipes saved with `hubcli stitch … --save NAME` (`hubcli list --compositions`)."""
-    rows = [{"name": c.name, "base_model": c.base_model, "spec": c.spec, "created_at": c.created_at}
-            for c in state.registry().compositions()]
+    rows = [
+        {"name": c.name, "base_model": c.base_model, "spec": c.spec, "created_at": c.created_at}
+        for c in state.registry().compositions()
+    ]
 
     def render(items: list[dict[str, Any]]) -> None:
         if not items:

@@ -15,8 +15,14 @@ from typing import Any
 
 from hubcli.compose.spec import AdapterRef, Block, Node, SpecError
 
-BLOCKS = {"Stack": "stack", "Parallel": "parallel", "Average": "average", "Split": "split",
-          "BatchSplit": "batch_split", "Fuse": "fuse"}
+BLOCKS = {
+    "Stack": "stack",
+    "Parallel": "parallel",
+    "Average": "average",
+    "Split": "split",
+    "BatchSplit": "batch_split",
+    "Fuse": "fuse",
+}
 
 
 def from_adapterhub(data: Any) -> Node:

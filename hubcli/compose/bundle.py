@@ -41,7 +41,11 @@ def base_reference(base: str) -> str:
 
 
 def write_bundle(
-    folder: Path, base: str, tree: Node, adapters: Sequence[LoadedAdapter], setup: CompositionSetup | None = None
+    folder: Path,
+    base: str,
+    tree: Node,
+    adapters: Sequence[LoadedAdapter],
+    setup: CompositionSetup | None = None,
 ) -> Path:
     """Write the bundle of ``tree`` over ``adapters`` on ``base`` into ``folder``, with what
     the blocks of ``setup`` (the active composition) own, e.g. trained fusion layers."""
@@ -60,16 +64,31 @@ def write_bundle(
         where = folder / "adapters" / str(number)
         where.mkdir(parents=True, exist_ok=True)
         description = {
-            "name": adapter.name, "architecture": adapter.architecture, "format": adapter.format,
-            "config": adapter.config, "raw_config": adapter.raw_config, "head_config": adapter.head_config,
+            "name": adapter.name,
+            "architecture": adapter.architecture,
+            "format": adapter.format,
+            "config": adapter.config,
+            "raw_config": adapter.raw_config,
+            "head_config": adapter.head_config,
         }
         (where / "adapter.json").write_text(json.dumps(description, indent=2) + "\n", encoding="utf-8")
         save_file({k: v.contiguous() for k, v in adapter.tensors.items()}, where / "weights.safetensors")
         if adapter.head_tensors:
-            save_file({k: v.contiguous() for k, v in adapter.head_tensors.items()}, where / "head.safetensors")
-        entries.append({"name": adapter.name, "architecture": adapter.architecture, "dir": f"adapters/{number}"})
-    manifest = {"format": FORMAT, "version": VERSION, "base_model": base_reference(base),
-                "spec": format_spec(tree), "composition": to_json(tree), "adapters": entries, "blocks": blocks}
+            save_file(
+                {k: v.contiguous() for k, v in adapter.head_tensors.items()}, where / "head.safetensors"
+            )
+        entries.append(
+            {"name": adapter.name, "architecture": adapter.architecture, "dir": f"adapters/{number}"}
+        )
+    manifest = {
+        "format": FORMAT,
+        "version": VERSION,
+        "base_model": base_reference(base),
+        "spec": format_spec(tree),
+        "composition": to_json(tree),
+        "adapters": entries,
+        "blocks": blocks,
+    }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return folder
 
@@ -85,19 +104,26 @@ def read_bundle(folder: Path) -> tuple[dict[str, Any], Node, list[LoadedAdapter]
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise AdapterFormatError(f"{folder}: {MANIFEST} is not a {FORMAT} manifest")
     if manifest.get("version", 0) > VERSION:
-        raise AdapterFormatError(f"{folder}: bundle version {manifest['version']} is newer than this hubcli reads")
+        raise AdapterFormatError(
+            f"{folder}: bundle version {manifest['version']} is newer than this hubcli reads"
+        )
     adapters = []
     for entry in manifest["adapters"]:
         where = folder / entry["dir"]
         description = json.loads((where / "adapter.json").read_text(encoding="utf-8"))
         head = where / "head.safetensors"
-        adapters.append(LoadedAdapter(
-            name=description["name"], architecture=description["architecture"], format=description["format"],
-            config=description["config"], raw_config=description["raw_config"],
-            tensors=load_file(where / "weights.safetensors"),
-            head_tensors=load_file(head) if head.is_file() else {},
-            head_config=description.get("head_config"),
-        ))
+        adapters.append(
+            LoadedAdapter(
+                name=description["name"],
+                architecture=description["architecture"],
+                format=description["format"],
+                config=description["config"],
+                raw_config=description["raw_config"],
+                tensors=load_file(where / "weights.safetensors"),
+                head_tensors=load_file(head) if head.is_file() else {},
+                head_config=description.get("head_config"),
+            )
+        )
     return manifest, from_json(manifest["composition"]), adapters
 
 
@@ -108,8 +134,9 @@ def load_bundle(folder: str | Path, *, dtype: str = "float32", device: str = "cp
 
     manifest, tree, adapters = read_bundle(Path(folder))
     tasks = [task for item in adapters if (task := item.raw_config.get("task_type"))]
-    stitched = StitchedModel(load_base_model(manifest["base_model"], task=tasks[0] if tasks else None,
-                                             dtype=dtype, device=device))
+    stitched = StitchedModel(
+        load_base_model(manifest["base_model"], task=tasks[0] if tasks else None, dtype=dtype, device=device)
+    )
     for adapter in adapters:
         stitched.attach(adapter)
     setup = activate(stitched, tree)

@@ -26,10 +26,15 @@ def save_merged(stitched: StitchedModel, folder: Path) -> Path:
     blocks = [name for name in names if any(name in block.adapters for block in stitched.blocks.values())]
     inputs = [name for name in names if name in stitched.input_adapters]
     heads = [name for name in names if stitched.task_heads is not None and name in stitched.task_heads.copies]
-    for problem, found in (("works on sub-blocks (bottleneck)", blocks), ("works on the inputs", inputs),
-                           ("brings an AdapterHub head", heads)):
+    for problem, found in (
+        ("works on sub-blocks (bottleneck)", blocks),
+        ("works on the inputs", inputs),
+        ("brings an AdapterHub head", heads),
+    ):
         if found:
-            raise SpecError(f"--merge: adapter {found[0]!r} {problem}; it cannot be folded into plain weights")
+            raise SpecError(
+                f"--merge: adapter {found[0]!r} {problem}; it cannot be folded into plain weights"
+            )
     for name in names:
         if name not in stitched.merged:
             stitched.merge(name)

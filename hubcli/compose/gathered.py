@@ -55,7 +55,9 @@ def _stack(factors: Sequence[Factors | None], like: torch.Tensor) -> tuple[torch
     return stacked_a, stacked_b
 
 
-def _build(slot: AdapterSlot, names: Sequence[str | None], like: torch.Tensor, modules: tuple[int, ...]) -> _Stacks:
+def _build(
+    slot: AdapterSlot, names: Sequence[str | None], like: torch.Tensor, modules: tuple[int, ...]
+) -> _Stacks:
     factors: list[Factors | None] = []
     for name in names:
         adapter = slot.adapters[name] if name is not None and name in slot.adapters else None
@@ -68,7 +70,9 @@ def _build(slot: AdapterSlot, names: Sequence[str | None], like: torch.Tensor, m
     return _Stacks(modules, tensors, [t._version for t in tensors], stacked)
 
 
-def stacked_factors(slot: AdapterSlot, names: Sequence[str | None], like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+def stacked_factors(
+    slot: AdapterSlot, names: Sequence[str | None], like: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor] | None:
     """The [N+1, R, in] and [N+1, out, R] stacks of the adapters ``names`` at ``slot`` (None
     entries, or names without a module there: no adapter), or None when one of them is not a
     plain low-rank update or none has a module here."""
@@ -83,7 +87,9 @@ def stacked_factors(slot: AdapterSlot, names: Sequence[str | None], like: torch.
     return entry.stacked
 
 
-def gathered_low_rank(slot: AdapterSlot, names: Sequence[str | None], rows: torch.Tensor, x: torch.Tensor) -> torch.Tensor | None:
+def gathered_low_rank(
+    slot: AdapterSlot, names: Sequence[str | None], rows: torch.Tensor, x: torch.Tensor
+) -> torch.Tensor | None:
     """Adapter ``names[rows[i]]``'s s·B·A·x for row i (-1: zero), as one tensor shaped like the
     projection's output; None when the adapters have no low-rank form."""
     stacks = stacked_factors(slot, names, x)

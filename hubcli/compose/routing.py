@@ -86,7 +86,9 @@ class Child:
         return self.run(state) if self.present else state
 
 
-def route_pieces(state: Routed, children: Sequence[Child], sizes: Sequence[int], axis: int, what: str) -> Routed:
+def route_pieces(
+    state: Routed, children: Sequence[Child], sizes: Sequence[int], axis: int, what: str
+) -> Routed:
     """Cut ``state`` along ``axis`` into consecutive pieces of ``sizes``; piece i goes through
     child i. ``what`` names the block for the error when the sizes do not add up."""
     total = state.size(axis)

@@ -120,7 +120,9 @@ class CompositionSetup(ActiveSetup):
             return None
         return slot.adapters[state.last].finish(state.hidden, block)  # type: ignore[attr-defined]
 
-    def head_forward(self, copies: Mapping[str, nn.Module], default: nn.Module, *args: Any, **kwargs: Any) -> Any:
+    def head_forward(
+        self, copies: Mapping[str, nn.Module], default: nn.Module, *args: Any, **kwargs: Any
+    ) -> Any:
         if self.flat or kwargs or len(args) != 1 or not self._present(self.spec.root, copies):
             return super().head_forward(copies, default, *args, **kwargs)
         features = args[0]
@@ -167,14 +169,18 @@ _replication_hooks: weakref.WeakKeyDictionary[nn.Module, RemovableHandle] = weak
 """Model → the pre-hook that repeats its inputs for ``parallel`` (one at most)."""
 
 
-def _replicate_inputs(setup: CompositionSetup, _module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _replicate_inputs(
+    setup: CompositionSetup, _module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
     count = setup.replicas()
     if count == 1:
         return None
     if args:
         kwargs = {"input_ids": args[0], **kwargs}
     repeated = {
-        key: value.repeat(count, *([1] * (value.dim() - 1))) if key in BATCHED_INPUTS and torch.is_tensor(value) else value
+        key: value.repeat(count, *([1] * (value.dim() - 1)))
+        if key in BATCHED_INPUTS and torch.is_tensor(value)
+        else value
         for key, value in kwargs.items()
     }
     return (), repeated
@@ -211,7 +217,9 @@ def activate(stitched: StitchedModel, spec: str | Node | Mapping[str, Any]) -> C
         raise SpecError(f"adapter {stitched.merged[0]!r} is merged into the base weights: unmerge it first")
     dropped = [name for name in stitched.merged if name not in validated.adapters()]
     if dropped:
-        raise SpecError(f"adapter {dropped[0]!r} is merged into the base weights: keep it active or unmerge it")
+        raise SpecError(
+            f"adapter {dropped[0]!r} is merged into the base weights: keep it active or unmerge it"
+        )
     owned = {}
     for block in validated.blocks():
         names = [c.name if isinstance(c, AdapterRef) else "" for c in block.children]
@@ -246,4 +254,6 @@ def per_row(stitched: StitchedModel, rows: Sequence[str | None]) -> CompositionS
     if not names:
         raise SpecError("per-row routing needs at least one adapter name")
     assignment = [names.index(name) if name is not None else -1 for name in rows]
-    return activate(stitched, Block("batch_split", tuple(AdapterRef(n) for n in names), {"rows": tuple(assignment)}))
+    return activate(
+        stitched, Block("batch_split", tuple(AdapterRef(n) for n in names), {"rows": tuple(assignment)})
+    )

@@ -82,7 +82,9 @@ class LeafState(_TensorRows):
 
     def join(self, parts: Sequence[Routed], axis: int) -> LeafState:
         leaves = [_as(part, LeafState) for part in parts]
-        return replace(self, x=torch.cat([p.x for p in leaves], axis), y=torch.cat([p.y for p in leaves], axis))
+        return replace(
+            self, x=torch.cat([p.x for p in leaves], axis), y=torch.cat([p.y for p in leaves], axis)
+        )
 
     def mix(self, parts: Sequence[Routed], weights: Sequence[float]) -> LeafState:
         deltas = [_as(part, LeafState).y - self.y for part in parts]
@@ -160,7 +162,9 @@ class BlockState(_TensorRows):
 
     def mix(self, parts: Sequence[Routed], weights: Sequence[float]) -> BlockState:
         blocks = [_as(part, BlockState) for part in parts]
-        return replace(self, hidden=_weighted([p.hidden for p in blocks], weights), last=self._last_of(blocks))
+        return replace(
+            self, hidden=_weighted([p.hidden for p in blocks], weights), last=self._last_of(blocks)
+        )
 
     def take(self, rows: torch.Tensor) -> BlockState:
         pick = lambda t: t.index_select(0, rows)  # noqa: E731

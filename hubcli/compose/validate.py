@@ -86,7 +86,9 @@ def _check(node: Node, result: Validated) -> None:
     if count < plugin.min_children or (plugin.max_children is not None and count > plugin.max_children):
         most = "" if plugin.max_children is None else f" and at most {plugin.max_children}"
         noun = "child" if (plugin.max_children or plugin.min_children) == 1 else "children"
-        raise SpecError(f"{node.kind}: takes at least {plugin.min_children}{most} {noun}, got {count}", node.column)
+        raise SpecError(
+            f"{node.kind}: takes at least {plugin.min_children}{most} {noun}, got {count}", node.column
+        )
     result.plugins[id(node)] = plugin
     try:
         result.args[id(node)] = plugin.check_arguments(node.args, count)
@@ -96,7 +98,9 @@ def _check(node: Node, result: Validated) -> None:
     for child in node.children:
         if isinstance(child, Block) and plugin.nests is not None and child.kind not in plugin.nests:
             allowed = ", ".join(sorted(plugin.nests)) or "no blocks"
-            raise SpecError(f"{node.kind} cannot contain {child.kind} (it may contain: {allowed})", child.column)
+            raise SpecError(
+                f"{node.kind} cannot contain {child.kind} (it may contain: {allowed})", child.column
+            )
         _check(child, result)
 
 
@@ -106,7 +110,9 @@ def _check_replicating_path(root: Node, block: Block, result: Validated) -> None
     node = root
     while node is not block:
         if not isinstance(node, Block) or node.kind != "stack":
-            raise SpecError(f"{block.kind} may only be the outermost block or inside stack blocks", block.column)
+            raise SpecError(
+                f"{block.kind} may only be the outermost block or inside stack blocks", block.column
+            )
         inner = [c for c in node.children if isinstance(c, Block) and any(n is block for n in _subtree(c))]
         node = inner[0]
 
@@ -143,7 +149,6 @@ def _check_architectures(node: Node, architectures: Mapping[str, str], blocks: l
         like = composition_plugin(kind).supported_like
         if not plugin.supports_composition(kind) and not (like and plugin.supports_composition(like)):
             raise SpecError(
-                f"architecture {architecture!r} (adapter {node.name!r}) does not support the "
-                f"{kind!r} block",
+                f"architecture {architecture!r} (adapter {node.name!r}) does not support the {kind!r} block",
                 node.column,
             )

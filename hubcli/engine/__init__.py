@@ -52,4 +52,3 @@ def load(
     if activate and loaded:
         stitched.activate(*(item.name for item in loaded))
     return stitched
-

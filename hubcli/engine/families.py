@@ -18,6 +18,5 @@ def family_for(model_type: str) -> ModelFamilyPlugin:
         f"{name} ({', '.join(family.model_types)})" for name, family in sorted(families.items())
     )
     raise ModelMismatchError(
-        f"no model-family plugin covers model_type {model_type!r} "
-        f"(installed: {installed or 'none'})"
+        f"no model-family plugin covers model_type {model_type!r} (installed: {installed or 'none'})"
     )

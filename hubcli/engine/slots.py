@@ -91,7 +91,9 @@ class ActiveSetup:
             hidden = slot.adapters[name].transform(hidden, block)
         return slot.adapters[names[-1]].finish(hidden, block)
 
-    def head_forward(self, copies: Mapping[str, nn.Module], default: nn.Module, *args: Any, **kwargs: Any) -> Any:
+    def head_forward(
+        self, copies: Mapping[str, nn.Module], default: nn.Module, *args: Any, **kwargs: Any
+    ) -> Any:
         """Run the head: the copy of the last active adapter that has one, else ``default``."""
         names = self.active_in(copies)
         return (copies[names[-1]] if names else default)(*args, **kwargs)

@@ -218,8 +218,7 @@ class StitchedModel:
         dropped = [name for name in self.merged if name not in names]
         if dropped:
             raise HubcliError(
-                f"adapter {dropped[0]!r} is merged into the base weights: unmerge it before "
-                "deactivating it"
+                f"adapter {dropped[0]!r} is merged into the base weights: unmerge it before deactivating it"
             )
         self.setup.names = tuple(names)
 

@@ -100,7 +100,9 @@ def _hub(name: str, split: str | None) -> Dataset:
     try:
         loaded = datasets.load_dataset(repo, config or None, split=chosen)
     except Exception as exc:  # datasets raises many unrelated types for "not found / offline"
-        raise DatasetError(f"cannot load dataset {name!r} split {chosen!r}: {str(exc).splitlines()[0]}") from None
+        raise DatasetError(
+            f"cannot load dataset {name!r} split {chosen!r}: {str(exc).splitlines()[0]}"
+        ) from None
     names = None
     for feature in loaded.features.values():
         inner = getattr(feature, "feature", feature)  # tag lists: a sequence of ClassLabel

@@ -64,7 +64,9 @@ def entities(tags: Sequence[str]) -> set[tuple[str, int, int]]:
     return found
 
 
-def token_classification(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> dict[str, float]:
+def token_classification(
+    gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]
+) -> dict[str, float]:
     """Micro-averaged entity precision, recall and F1 over all sentences (an entity counts only
     when its type and both ends match), and the accuracy over tags."""
     true_total = predicted_total = correct = 0
@@ -99,6 +101,7 @@ def select(scores: dict[str, float], wanted: Sequence[str]) -> dict[str, float]:
     if unknown:
         from hubcli.errors import HubcliError
 
-        raise HubcliError(f"metric {unknown[0]!r} is not computed for this task (choose from {', '.join(scores)})")
+        raise HubcliError(
+            f"metric {unknown[0]!r} is not computed for this task (choose from {', '.join(scores)})"
+        )
     return {name: scores[name] for name in wanted} if wanted else scores
-

@@ -117,14 +117,24 @@ def evaluate_target(
     rows = dataset.rows[: request.limit] if request.limit else dataset.rows
     if request.target == BARE:
         task_name = request.task or infer_task(None, rows, request.label_field)
-        fields = resolve_fields(task_name, rows[0], request.text_field, request.text_pair_field, request.label_field)
+        fields = resolve_fields(
+            task_name, rows[0], request.text_field, request.text_pair_field, request.label_field
+        )
         token_level = task_name == "token-classification"
-        data_labels = [] if fields.label is None or task_name == "regression" else label_names_of(dataset, fields, token_level)
+        data_labels = (
+            []
+            if fields.label is None or task_name == "regression"
+            else label_names_of(dataset, fields, token_level)
+        )
         runnable = bare_base(request.base, task_name, data_labels, dtype=request.dtype, device=request.device)
     else:
-        runnable = stitch_target(registry, request.target, request.base, dtype=request.dtype, device=request.device)
+        runnable = stitch_target(
+            registry, request.target, request.base, dtype=request.dtype, device=request.device
+        )
         task_name = request.task or infer_task(runnable.peft_task, rows, request.label_field)
-        fields = resolve_fields(task_name, rows[0], request.text_field, request.text_pair_field, request.label_field)
+        fields = resolve_fields(
+            task_name, rows[0], request.text_field, request.text_pair_field, request.label_field
+        )
     tokenizer = load_tokenizer(runnable.base)
     tasks = []
     for branch in runnable.branches:

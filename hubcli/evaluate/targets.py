@@ -69,9 +69,7 @@ def _labels_for(stitched: Any, registry: Any, names: list[str]) -> list[str]:
     return [str(id2label[i]) for i in range(len(id2label))]
 
 
-def stitch_target(
-    registry: Any, target: str, base: str | None, *, dtype: str, device: str
-) -> Runnable:
+def stitch_target(registry: Any, target: str, base: str | None, *, dtype: str, device: str) -> Runnable:
     """The model TARGET names, stitched onto ``base`` (default: the recipe's or the first
     adapter's base model)."""
     from hubcli.cli.stitch import checked, resolve_spec, stitch_model
@@ -108,12 +106,16 @@ def stitch_target(
     else:
         block = next(b for b in setup.spec.blocks() if setup.spec.plugin(b).replicates_batch)
         branches = [
-            Branch(format_spec(child), single_id(child), _labels_for(stitched, registry, list(child.adapters())))
+            Branch(
+                format_spec(child), single_id(child), _labels_for(stitched, registry, list(child.adapters()))
+            )
             for child in block.children
         ]
 
         def run(inputs: dict[str, torch.Tensor]) -> list[torch.Tensor]:
-            return [part["logits"] for part in outputs_per_child(stitched.forward(**on_device(inputs)), setup)]
+            return [
+                part["logits"] for part in outputs_per_child(stitched.forward(**on_device(inputs)), setup)
+            ]
 
     return Runnable(base, run, branches, peft_task)
 
@@ -141,8 +143,11 @@ def bare_base(base: str | None, task: str, labels: list[str], *, dtype: str, dev
     extra: dict[str, Any] = {}
     if task != "causal-lm":
         size = 1 if task == "regression" else len(labels)
-        extra = {"num_labels": size, "id2label": dict(enumerate(labels[:size] or ["score"])),
-                 "ignore_mismatched_sizes": True}
+        extra = {
+            "num_labels": size,
+            "id2label": dict(enumerate(labels[:size] or ["score"])),
+            "ignore_mismatched_sizes": True,
+        }
     torch.manual_seed(0)
     try:
         model = auto.from_pretrained(base, dtype=torch_dtype(dtype), **extra)

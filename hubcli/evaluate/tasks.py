@@ -95,7 +95,9 @@ def resolve_fields(
     def pick(given: str | None, kind: str, option: str) -> str:
         chosen = given or _first_present(row, FIELD_CANDIDATES[kind])
         if chosen is None or chosen not in row:
-            raise TaskError(f"no {kind} column {given or ''!r} in the dataset (columns: {columns}); pass {option}")
+            raise TaskError(
+                f"no {kind} column {given or ''!r} in the dataset (columns: {columns}); pass {option}"
+            )
         return chosen
 
     return Fields(
@@ -168,7 +170,12 @@ class Task:
 
     def encode(self, rows: Sequence[dict[str, Any]]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """Model inputs and the target tensor for ``rows``."""
-        tokenize = {"padding": True, "truncation": True, "max_length": self.max_length, "return_tensors": "pt"}
+        tokenize = {
+            "padding": True,
+            "truncation": True,
+            "max_length": self.max_length,
+            "return_tensors": "pt",
+        }
         if self.name == "token-classification":
             return self._encode_tokens(rows, tokenize)
         texts = [str(row[self.fields.text]) for row in rows]
@@ -184,7 +191,9 @@ class Task:
             targets = torch.tensor([self._label(row[self.fields.label]) for row in rows])
         return dict(encoded), targets
 
-    def _encode_tokens(self, rows: Sequence[dict[str, Any]], tokenize: dict[str, Any]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    def _encode_tokens(
+        self, rows: Sequence[dict[str, Any]], tokenize: dict[str, Any]
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """Words → sub-tokens; each word's tag sits on its first sub-token, the rest are ignored."""
         words = [[str(w) for w in row[self.fields.text]] for row in rows]
         encoded = self.tokenizer(words, is_split_into_words=True, **tokenize)
@@ -204,7 +213,9 @@ class Task:
         if self.name == "regression":
             return F.mse_loss(logits[:, 0], targets.float())
         if self.name == "causal-lm":
-            return F.cross_entropy(logits[:, :-1].flatten(0, 1), targets[:, 1:].flatten(), ignore_index=IGNORED)
+            return F.cross_entropy(
+                logits[:, :-1].flatten(0, 1), targets[:, 1:].flatten(), ignore_index=IGNORED
+            )
         if self.name == "token-classification":
             return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORED)
         return F.cross_entropy(logits, targets)
@@ -228,7 +239,11 @@ class Scorer:
         name = self.task.name
         if name == "causal-lm":
             predicted, wanted = logits[:, :-1], targets[:, 1:]
-            self.nll += float(F.cross_entropy(predicted.flatten(0, 1), wanted.flatten(), ignore_index=IGNORED, reduction="sum"))
+            self.nll += float(
+                F.cross_entropy(
+                    predicted.flatten(0, 1), wanted.flatten(), ignore_index=IGNORED, reduction="sum"
+                )
+            )
             self.tokens += int((wanted != IGNORED).sum())
         elif name == "regression":
             self.gold += targets.tolist()

@@ -101,7 +101,8 @@ def model_card(
     body = (
         f"# {adapter.name}\n\n"
         f"{adapter.description or 'An adapter'} in {fmt} format, shared with hubcli.\n\n"
-        + "\n".join(facts) + "\n\n"
+        + "\n".join(facts)
+        + "\n\n"
         + _usage(adapter, repo_id, fmt)
         + _results_table(evaluations)
     )

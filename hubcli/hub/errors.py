@@ -60,8 +60,7 @@ def hub_errors(repo_id: str, revision: str | None, endpoint: str) -> Iterator[No
     except hf.RepositoryNotFoundError as exc:
         if _status(exc) == 401:
             raise HubAuthError(
-                f"{repo_id}: not found on {endpoint}, or private and you are not logged in "
-                f"({LOGIN_HINT})"
+                f"{repo_id}: not found on {endpoint}, or private and you are not logged in ({LOGIN_HINT})"
             ) from None
         raise HubNotFound(f"{repo_id}: repository not found on {endpoint}") from None
     except hf.RemoteEntryNotFoundError as exc:
@@ -76,7 +75,9 @@ def hub_errors(repo_id: str, revision: str | None, endpoint: str) -> Iterator[No
     except hf.HfHubHTTPError as exc:
         status = _status(exc)
         if status in (401, 403):
-            raise HubAuthError(f"{where}: the Hub at {endpoint} refused access (HTTP {status}; {LOGIN_HINT})") from None
+            raise HubAuthError(
+                f"{where}: the Hub at {endpoint} refused access (HTTP {status}; {LOGIN_HINT})"
+            ) from None
         server_message = getattr(exc, "server_message", None) or ""
         detail = f": {server_message.splitlines()[0]}" if server_message.strip() else ""
         raise HubUnavailable(f"{where}: the Hub at {endpoint} answered HTTP {status}{detail}") from None

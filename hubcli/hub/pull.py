@@ -109,8 +109,9 @@ def adapter_folders(paths: list[str]) -> list[str]:
     return sorted({p.split("/")[0] for p in paths if p.count("/") == 1 and p.split("/")[1] in CONFIG_FILES})
 
 
-def download(ref: RepoRef, endpoint: str, subfolders: list[str],
-             on_progress: ProgressCallback = ignore_progress) -> tuple[Path, int]:
+def download(
+    ref: RepoRef, endpoint: str, subfolders: list[str], on_progress: ProgressCallback = ignore_progress
+) -> tuple[Path, int]:
     """The snapshot folder of ``ref`` in the HF cache (the whole repository, or only
     ``subfolders``) and the bytes it took to fetch it."""
     from huggingface_hub import snapshot_download

@@ -75,7 +75,9 @@ def check_format(adapter: Adapter, fmt: str | None) -> str:
     return check_export_format(adapter, fmt)
 
 
-def local_files(registry: Registry, adapter: Adapter, repo_id: str, fmt: str, staging: Path) -> list[LocalFile]:
+def local_files(
+    registry: Registry, adapter: Adapter, repo_id: str, fmt: str, staging: Path
+) -> list[LocalFile]:
     """The stored files (minus any original card), or the plugin's conversion of them into
     ``fmt`` written under ``staging``, and a freshly generated README.md."""
     if fmt == adapter.format:
@@ -89,7 +91,9 @@ def local_files(registry: Registry, adapter: Adapter, repo_id: str, fmt: str, st
         from registry.store import sha256_file
 
         report = export_adapter(registry, adapter.name, staging / "converted", fmt)
-        files = [LocalFile(rel, report.folder / rel, sha256_file(report.folder / rel)) for rel in report.files]
+        files = [
+            LocalFile(rel, report.folder / rel, sha256_file(report.folder / rel)) for rel in report.files
+        ]
     card = model_card(
         adapter,
         repo_id=repo_id,
@@ -164,8 +168,16 @@ def push(
             )
             on_progress(Progress("uploading", total, total, detail=f"{len(files)} files"))
             report = PushReport(
-                name, ref.repo_id, url, info.pr_revision or branch, info.oid, fmt, [f.path for f in files],
-                False, info.commit_url, info.pr_url,
+                name,
+                ref.repo_id,
+                url,
+                info.pr_revision or branch,
+                info.oid,
+                fmt,
+                [f.path for f in files],
+                False,
+                info.commit_url,
+                info.pr_url,
             )
     _record(registry, adapter, report)
     return report
@@ -176,7 +188,13 @@ def _record(registry: Registry, adapter: Adapter, report: PushReport) -> None:
     key = (report.endpoint, report.repo_id, report.revision, report.commit)
     if any((r.endpoint, r.repo_id, r.revision, r.commit_sha) == key for r in registry.remotes(adapter)):
         return
-    registry.add_remote(Remote(
-        adapter_id=adapter.id, endpoint=report.endpoint, repo_id=report.repo_id,
-        revision=report.revision, commit_sha=report.commit, format=report.format,
-    ))
+    registry.add_remote(
+        Remote(
+            adapter_id=adapter.id,
+            endpoint=report.endpoint,
+            repo_id=report.repo_id,
+            revision=report.revision,
+            commit_sha=report.commit,
+            format=report.format,
+        )
+    )

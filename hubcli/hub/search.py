@@ -37,7 +37,7 @@ def _base_model(info: Any) -> str | None:
     if base:
         return str(base)
     prefix = "base_model:adapter:"
-    return next((t[len(prefix):] for t in info.tags or [] if t.startswith(prefix)), None)
+    return next((t[len(prefix) :] for t in info.tags or [] if t.startswith(prefix)), None)
 
 
 def search(
@@ -62,15 +62,18 @@ def search(
             for info in api.list_models(
                 search=query or None, filter=filters, sort="downloads", limit=limit, cardData=True
             ):
-                found.setdefault(info.id, HubAdapter(
-                    id=info.id,
-                    library=info.library_name,
-                    base_model=_base_model(info),
-                    downloads=info.downloads or 0,
-                    likes=info.likes or 0,
-                    last_modified=info.last_modified,
-                    tags=list(info.tags or []),
-                    private=bool(info.private),
-                ))
+                found.setdefault(
+                    info.id,
+                    HubAdapter(
+                        id=info.id,
+                        library=info.library_name,
+                        base_model=_base_model(info),
+                        downloads=info.downloads or 0,
+                        likes=info.likes or 0,
+                        last_modified=info.last_modified,
+                        tags=list(info.tags or []),
+                        private=bool(info.private),
+                    ),
+                )
     ranked = sorted(found.values(), key=lambda a: (-a.downloads, a.id))
     return ranked[:limit]

@@ -93,9 +93,14 @@ def check_detection(plugin: ArchitecturePlugin, folder: Path, scratch: Path) -> 
     check = "detection"
     found = plugin.detect(AdapterFolder(folder))
     _expect(found is not None, check, f"detect() returned None for the folder write_adapter wrote ({folder})")
-    _expect(found.architecture == plugin.name, check, f"architecture {found.architecture!r} ≠ {plugin.name!r}")
-    _expect(not plugin.formats or found.format in plugin.formats, check,
-            f"format {found.format!r} is not among the declared formats {plugin.formats}")
+    _expect(
+        found.architecture == plugin.name, check, f"architecture {found.architecture!r} ≠ {plugin.name!r}"
+    )
+    _expect(
+        not plugin.formats or found.format in plugin.formats,
+        check,
+        f"format {found.format!r} is not among the declared formats {plugin.formats}",
+    )
     for rel, role in found.files.items():
         _expect(role in FILE_ROLES, check, f"file {rel!r} has role {role!r}; roles: {FILE_ROLES}")
         _expect((folder / rel).is_file(), check, f"file {rel!r} is listed but does not exist")
@@ -106,8 +111,11 @@ def check_detection(plugin: ArchitecturePlugin, folder: Path, scratch: Path) -> 
     foreign = scratch / "foreign-adapter"
     foreign.mkdir()
     (foreign / "adapter_config.json").write_text(json.dumps(FOREIGN_CONFIG))
-    _expect(plugin.detect(AdapterFolder(foreign)) is None, check,
-            "detect() must return None for another method's adapter_config.json")
+    _expect(
+        plugin.detect(AdapterFolder(foreign)) is None,
+        check,
+        "detect() must return None for another method's adapter_config.json",
+    )
     return found
 
 
@@ -133,7 +141,11 @@ def check_round_trip(plugin: ArchitecturePlugin, folder: Path, found: DetectedAd
     registry = Registry(scratch / "registry")
     try:
         outcome = import_adapter(registry, AdapterFolder(folder), name="checked")
-        _expect(outcome.adapter.architecture == plugin.name, check, f"registered as {outcome.adapter.architecture!r}")
+        _expect(
+            outcome.adapter.architecture == plugin.name,
+            check,
+            f"registered as {outcome.adapter.architecture!r}",
+        )
         _expect(outcome.adapter.num_parameters > 0, check, "parameter_count() is 0")
         loaded = read_adapter(registry, "checked")
         copy = scratch / "copied-out"
@@ -148,12 +160,17 @@ def check_round_trip(plugin: ArchitecturePlugin, folder: Path, found: DetectedAd
     for name, tensor in written.items():
         _expect(torch.equal(loaded.tensors[name], tensor), check, f"tensor {name!r} changed on the way")
     again = plugin.detect(AdapterFolder(copy))
-    _expect(again is not None and again.config == found.config, check,
-            "the files as stored in the registry are not detected as the same adapter")
+    _expect(
+        again is not None and again.config == found.config,
+        check,
+        "the files as stored in the registry are not detected as the same adapter",
+    )
     return loaded
 
 
-def check_model_side(plugin: ArchitecturePlugin, model: Any, loaded: Any, report: ContractReport, family: str) -> None:
+def check_model_side(
+    plugin: ArchitecturePlugin, model: Any, loaded: Any, report: ContractReport, family: str
+) -> None:
     """Attach to ``model``: inactive it is the base model bit for bit, active it changes the
     output; merged equals unmerged, and unmerge restores every weight bit for bit; detach puts
     the original modules back."""
@@ -172,8 +189,11 @@ def check_model_side(plugin: ArchitecturePlugin, model: Any, loaded: Any, report
     stitched = StitchedModel(model)
     stitched.attach(loaded)
     check = f"injection ({family})"
-    _expect(torch.equal(model_output(stitched.forward(ids, mask)), base), check,
-            "attached but not active, the output is not the base model's")
+    _expect(
+        torch.equal(model_output(stitched.forward(ids, mask)), base),
+        check,
+        "attached but not active, the output is not the base model's",
+    )
     stitched.activate(loaded.name)
     active = model_output(stitched.forward(ids, mask))
     _expect(not torch.allclose(active, base), check, "active, the adapter does not change the output")
@@ -187,22 +207,36 @@ def check_model_side(plugin: ArchitecturePlugin, model: Any, loaded: Any, report
         _expect(gap <= MERGE_TOLERANCE, check, f"merged output differs from unmerged by {gap:.3g}")
         stitched.unmerge(loaded.name)
         for key, value in original.items():
-            _expect(torch.equal(live[key].detach(), value), check, f"unmerge did not restore {key!r} bit for bit")
-        _expect(torch.equal(model_output(stitched.forward(ids, mask)), active), check,
-                "after unmerge the output is not the unmerged one")
+            _expect(
+                torch.equal(live[key].detach(), value), check, f"unmerge did not restore {key!r} bit for bit"
+            )
+        _expect(
+            torch.equal(model_output(stitched.forward(ids, mask)), active),
+            check,
+            "after unmerge the output is not the unmerged one",
+        )
         report.passed.append(check)
     else:
         report.skipped["merge"] = "the plugin does not offer merge (CapabilityNotSupported)"
 
     check = f"detach ({family})"
     stitched.deactivate()
-    _expect(torch.equal(model_output(stitched.forward(ids, mask)), base), check,
-            "deactivated, the output is not the base model's")
+    _expect(
+        torch.equal(model_output(stitched.forward(ids, mask)), base),
+        check,
+        "deactivated, the output is not the base model's",
+    )
     stitched.detach(loaded.name)
-    _expect({name: type(module) for name, module in model.named_modules()} == modules, check,
-            "after detach the module tree differs from the original")
-    _expect(all(torch.equal(v, original[k]) for k, v in model.state_dict().items()), check,
-            "after detach a weight differs from the original")
+    _expect(
+        {name: type(module) for name, module in model.named_modules()} == modules,
+        check,
+        "after detach the module tree differs from the original",
+    )
+    _expect(
+        all(torch.equal(v, original[k]) for k, v in model.state_dict().items()),
+        check,
+        "after detach a weight differs from the original",
+    )
     report.passed.append(check)
 
 
@@ -227,7 +261,11 @@ def check_untrained(plugin: ArchitecturePlugin, family: str, scratch: Path) -> N
     probes = {key: torch.rand(value.shape, generator=generator) for key, value in fresh.tensors.items()}
     folder = UntrainedAdapter(fresh.config, fresh.weights_file, probes).write(scratch / "untrained")
     found = plugin.detect(AdapterFolder(folder))
-    _expect(found is not None and found.architecture == plugin.name, check, "its files are not detected as the plugin's")
+    _expect(
+        found is not None and found.architecture == plugin.name,
+        check,
+        "its files are not detected as the plugin's",
+    )
     registry = Registry(scratch / "untrained-registry")
     try:
         import_adapter(registry, AdapterFolder(folder), name="untrained")
@@ -242,7 +280,9 @@ def check_untrained(plugin: ArchitecturePlugin, family: str, scratch: Path) -> N
     for key, probe in probes.items():
         flat = probe.flatten()
         holders = sum(1 for p in new if p.numel() == flat.numel() and torch.equal(p, flat))
-        _expect(holders == 1, check, f"tensor {key!r} is held by {holders} new parameters of the model, not one")
+        _expect(
+            holders == 1, check, f"tensor {key!r} is held by {holders} new parameters of the model, not one"
+        )
 
 
 def _close(mine: Any, theirs: Any) -> bool:
@@ -250,10 +290,17 @@ def _close(mine: Any, theirs: Any) -> bool:
     import torch
 
     if isinstance(mine, dict):
-        return isinstance(theirs, dict) and mine.keys() == theirs.keys() and all(_close(mine[k], theirs[k]) for k in mine)
+        return (
+            isinstance(theirs, dict)
+            and mine.keys() == theirs.keys()
+            and all(_close(mine[k], theirs[k]) for k in mine)
+        )
     if isinstance(mine, torch.Tensor):
-        return (isinstance(theirs, torch.Tensor) and mine.shape == theirs.shape
-                and torch.allclose(mine.float(), theirs.float(), rtol=1e-5, atol=1e-6))
+        return (
+            isinstance(theirs, torch.Tensor)
+            and mine.shape == theirs.shape
+            and torch.allclose(mine.float(), theirs.float(), rtol=1e-5, atol=1e-6)
+        )
     return mine == theirs
 
 
@@ -286,12 +333,17 @@ def check_updates_round_trip(plugin: ArchitecturePlugin, loaded: Any, scratch: P
     registry = Registry(scratch / "rewritten-registry")
     try:
         outcome = import_adapter(registry, AdapterFolder(folder), name="rewritten")
-        _expect(outcome.adapter.architecture == plugin.name, check, f"written as {outcome.adapter.architecture!r}")
+        _expect(
+            outcome.adapter.architecture == plugin.name, check, f"written as {outcome.adapter.architecture!r}"
+        )
         again = plugin.module_updates(read_adapter(registry, "rewritten"))
     finally:
         registry.close()
-    _expect(len(again) == len(updates) and all(map(_same_update, updates, again)), check,
-            "the written adapter's updates differ from the ones written")
+    _expect(
+        len(again) == len(updates) and all(map(_same_update, updates, again)),
+        check,
+        "the written adapter's updates differ from the ones written",
+    )
 
 
 def check_architecture_plugin(

@@ -48,18 +48,31 @@ def check_model_family_plugin(plugin: ModelFamilyPlugin, model: Any) -> None:
 
     model_type = model.config.model_type
     _expect(isinstance(plugin.name, str) and bool(plugin.name), "name must be a non-empty string")
-    _expect(1 <= plugin.api_version <= PLUGIN_API_VERSION, f"api_version {plugin.api_version!r} is not in 1..{PLUGIN_API_VERSION}")
-    _expect(model_type in plugin.model_types, f"model_types {plugin.model_types} do not include {model_type!r}")
+    _expect(
+        1 <= plugin.api_version <= PLUGIN_API_VERSION,
+        f"api_version {plugin.api_version!r} is not in 1..{PLUGIN_API_VERSION}",
+    )
+    _expect(
+        model_type in plugin.model_types, f"model_types {plugin.model_types} do not include {model_type!r}"
+    )
     points = plugin.points
     dims = plugin.dims(model.config)
     backbone = model.base_model
     layers = _submodule(backbone, points.layers, "layers")
-    _expect(len(layers) == dims.num_layers, f"{points.layers!r} has {len(layers)} layers, dims say {dims.num_layers}")
+    _expect(
+        len(layers) == dims.num_layers,
+        f"{points.layers!r} has {len(layers)} layers, dims say {dims.num_layers}",
+    )
     embeddings = _submodule(backbone, points.word_embeddings, "word_embeddings").weight
-    _expect(tuple(embeddings.shape) == (dims.vocab_size, dims.hidden_size),
-            f"word embeddings are {tuple(embeddings.shape)}, dims say ({dims.vocab_size}, {dims.hidden_size})")
+    _expect(
+        tuple(embeddings.shape) == (dims.vocab_size, dims.hidden_size),
+        f"word embeddings are {tuple(embeddings.shape)}, dims say ({dims.vocab_size}, {dims.hidden_size})",
+    )
     _expect(dims.head_dim > 0, f"head_dim {dims.head_dim} is not positive")
-    _expect(dims.num_heads % dims.num_kv_heads == 0, f"{dims.num_heads} heads are not a multiple of {dims.num_kv_heads} kv heads")
+    _expect(
+        dims.num_heads % dims.num_kv_heads == 0,
+        f"{dims.num_heads} heads are not a multiple of {dims.num_kv_heads} kv heads",
+    )
     for index, layer in enumerate(layers):
         where = f"layer {index}"
         for point in PROJECTION_POINTS:
@@ -67,13 +80,24 @@ def check_model_family_plugin(plugin: ModelFamilyPlugin, model: Any) -> None:
             if path is None:
                 continue
             module = _submodule(layer, path, f"{where} {point}")
-            _expect(_is_projection(module), f"{where} {point} {path!r} is a {type(module).__name__}, not a projection")
+            _expect(
+                _is_projection(module),
+                f"{where} {point} {path!r} is a {type(module).__name__}, not a projection",
+            )
             conv1d = type(module).__name__ == "Conv1D"
-            _expect(conv1d == plugin.conv1d_projections,
-                    f"{where} {point} {path!r} is a {type(module).__name__} but conv1d_projections is {plugin.conv1d_projections}")
-        _expect(points.qkv is not None or None not in (points.q, points.k, points.v), "q, k, v need paths or a fused qkv")
+            _expect(
+                conv1d == plugin.conv1d_projections,
+                f"{where} {point} {path!r} is a {type(module).__name__} but conv1d_projections is {plugin.conv1d_projections}",
+            )
+        _expect(
+            points.qkv is not None or None not in (points.q, points.k, points.v),
+            "q, k, v need paths or a fused qkv",
+        )
         for path in points.ffn_in:
-            _expect(_is_projection(_submodule(layer, path, f"{where} ffn_in")), f"{where} ffn_in {path!r} is not a projection")
+            _expect(
+                _is_projection(_submodule(layer, path, f"{where} ffn_in")),
+                f"{where} ffn_in {path!r} is not a projection",
+            )
         for point in MODULE_POINTS:
             path = getattr(points, point)
             if path is not None:
@@ -81,7 +105,9 @@ def check_model_family_plugin(plugin: ModelFamilyPlugin, model: Any) -> None:
     manager.register("model", plugin.name, plugin)
     try:
         stitched = StitchedModel(model)
-        _expect(stitched.family is plugin, f"the engine picked family {stitched.family.name!r} for {model_type!r}")
+        _expect(
+            stitched.family is plugin, f"the engine picked family {stitched.family.name!r} for {model_type!r}"
+        )
         _expect(len(stitched.layer_paths()) == dims.num_layers, "the engine does not find the layers")
     finally:
         manager.unregister("model", plugin.name)

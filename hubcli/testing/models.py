@@ -44,21 +44,38 @@ def tiny_model(family: str, seed: int = 0) -> Any:
     if family in ("bert", "roberta"):
         config_class = tf.BertConfig if family == "bert" else tf.RobertaConfig
         extra = {"max_position_embeddings": 66, "pad_token_id": 1} if family == "roberta" else {}
-        config = config_class(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                              intermediate_size=37, num_labels=3, **sizes, **extra)
-        model_class = tf.BertForSequenceClassification if family == "bert" else tf.RobertaForSequenceClassification
+        config = config_class(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=37,
+            num_labels=3,
+            **sizes,
+            **extra,
+        )
+        model_class = (
+            tf.BertForSequenceClassification if family == "bert" else tf.RobertaForSequenceClassification
+        )
         model = model_class(config)
     elif family == "distilbert":
-        config = tf.DistilBertConfig(dim=32, n_layers=2, n_heads=4, hidden_dim=37, num_labels=3,
-                                     max_position_embeddings=64, **sizes)
+        config = tf.DistilBertConfig(
+            dim=32, n_layers=2, n_heads=4, hidden_dim=37, num_labels=3, max_position_embeddings=64, **sizes
+        )
         model = tf.DistilBertForSequenceClassification(config)
     elif family == "gpt2":
-        config = tf.GPT2Config(n_embd=32, n_layer=2, n_head=4, n_positions=64, bos_token_id=0,
-                               eos_token_id=0, **sizes)
+        config = tf.GPT2Config(
+            n_embd=32, n_layer=2, n_head=4, n_positions=64, bos_token_id=0, eos_token_id=0, **sizes
+        )
         model = tf.GPT2LMHeadModel(config)
     else:
-        config = tf.LlamaConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                num_key_value_heads=2, intermediate_size=37, **sizes)
+        config = tf.LlamaConfig(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            intermediate_size=37,
+            **sizes,
+        )
         model = tf.LlamaForCausalLM(config)
     generator = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():

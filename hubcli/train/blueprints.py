@@ -30,18 +30,50 @@ from hubcli.evaluate.tasks import PEFT_TASK
 
 STD = 0.02
 BOTTLENECK_VARIANTS: dict[str, dict[str, Any]] = {
-    "seq_bn": {"mh_adapter": False, "output_adapter": True, "original_ln_before": True, "non_linearity": "relu",
-               "reduction_factor": 16, "is_parallel": False, "scaling": 1.0, "residual_before_ln": True},
-    "double_seq_bn": {"mh_adapter": True, "output_adapter": True, "original_ln_before": False,
-                      "non_linearity": "swish", "reduction_factor": 16, "is_parallel": False, "scaling": 1.0,
-                      "residual_before_ln": True},
-    "par_bn": {"mh_adapter": False, "output_adapter": True, "original_ln_before": False, "non_linearity": "relu",
-               "reduction_factor": 2, "is_parallel": True, "scaling": 4.0, "residual_before_ln": True},
+    "seq_bn": {
+        "mh_adapter": False,
+        "output_adapter": True,
+        "original_ln_before": True,
+        "non_linearity": "relu",
+        "reduction_factor": 16,
+        "is_parallel": False,
+        "scaling": 1.0,
+        "residual_before_ln": True,
+    },
+    "double_seq_bn": {
+        "mh_adapter": True,
+        "output_adapter": True,
+        "original_ln_before": False,
+        "non_linearity": "swish",
+        "reduction_factor": 16,
+        "is_parallel": False,
+        "scaling": 1.0,
+        "residual_before_ln": True,
+    },
+    "par_bn": {
+        "mh_adapter": False,
+        "output_adapter": True,
+        "original_ln_before": False,
+        "non_linearity": "relu",
+        "reduction_factor": 2,
+        "is_parallel": True,
+        "scaling": 4.0,
+        "residual_before_ln": True,
+    },
 }
 """The ``adapters`` presets (``seq_bn`` = Pfeiffer, ``double_seq_bn`` = Houlsby, ``par_bn`` = He et al.)."""
-BOTTLENECK_COMMON = {"adapter_residual_before_ln": False, "cross_adapter": False, "dropout": 0.0,
-                     "init_weights": "bert", "leave_out": [], "ln_after": False, "ln_before": False,
-                     "original_ln_after": True, "phm_layer": False, "use_gating": False}
+BOTTLENECK_COMMON = {
+    "adapter_residual_before_ln": False,
+    "cross_adapter": False,
+    "dropout": 0.0,
+    "init_weights": "bert",
+    "leave_out": [],
+    "ln_after": False,
+    "ln_before": False,
+    "original_ln_after": True,
+    "phm_layer": False,
+    "use_gating": False,
+}
 
 
 class TrainOptionError(HubcliError):
@@ -68,11 +100,16 @@ class Blueprint:
 
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "adapter_config.json").write_text(json.dumps(self.config, indent=2))
-        save_file({k: v.detach().contiguous().cpu() for k, v in self.tensors.items()}, str(folder / self.weights_file))
+        save_file(
+            {k: v.detach().contiguous().cpu() for k, v in self.tensors.items()},
+            str(folder / self.weights_file),
+        )
         if self.head_config is not None:
             (folder / "head_config.json").write_text(json.dumps(self.head_config, indent=2))
-            save_file({k: v.detach().contiguous().cpu() for k, v in self.head_tensors.items()},
-                      str(folder / "model_head.safetensors"))
+            save_file(
+                {k: v.detach().contiguous().cpu() for k, v in self.head_tensors.items()},
+                str(folder / "model_head.safetensors"),
+            )
         return folder
 
     def all_tensors(self) -> dict[str, torch.Tensor]:
@@ -103,7 +140,9 @@ class Shape:
     word_embeddings: torch.Tensor
 
 
-def _options(given: Mapping[str, str], allowed: Mapping[str, Callable[[str], Any]], architecture: str) -> dict[str, Any]:
+def _options(
+    given: Mapping[str, str], allowed: Mapping[str, Callable[[str], Any]], architecture: str
+) -> dict[str, Any]:
     unknown = sorted(set(given) - set(allowed))
     if unknown:
         raise TrainOptionError(
@@ -132,8 +171,12 @@ def _targets(shape: Shape, names: str) -> list[str]:
         else:
             raise TrainOptionError(f"unknown target {name!r} (use q, k, v, o, ffn_in, ffn_out)")
         relative.append(found)
-    paths = [f"{layer}.{r}" for layer in shape.layer_paths for r in dict.fromkeys(relative)
-             if f"{layer}.{r}" in shape.projections]
+    paths = [
+        f"{layer}.{r}"
+        for layer in shape.layer_paths
+        for r in dict.fromkeys(relative)
+        if f"{layer}.{r}" in shape.projections
+    ]
     if not paths:
         raise TrainOptionError(f"targets {names!r} match no projection of this {shape.model_type} model")
     return paths
@@ -151,17 +194,29 @@ def _peft_head(shape: Shape, task: str, labels: list[str]) -> tuple[list[str], d
         raise TrainOptionError(f"this {shape.model_type} model has no task head for {task}")
     outputs = 1 if task == "regression" else len(labels)
     key = f"base_model.model.{shape.head}"
-    return [shape.head], {f"{key}.weight": _normal(outputs, shape.hidden), f"{key}.bias": torch.zeros(outputs)}
+    return [shape.head], {
+        f"{key}.weight": _normal(outputs, shape.hidden),
+        f"{key}.bias": torch.zeros(outputs),
+    }
 
 
 def _peft_config(peft_type: str, task: str, base: str, **keys: Any) -> dict[str, Any]:
-    return {"peft_type": peft_type, "task_type": PEFT_TASK[task], "base_model_name_or_path": base,
-            "inference_mode": True, **keys}
+    return {
+        "peft_type": peft_type,
+        "task_type": PEFT_TASK[task],
+        "base_model_name_or_path": base,
+        "inference_mode": True,
+        **keys,
+    }
 
 
 def lora(shape: Shape, task: str, labels: list[str], base: str, given: Mapping[str, str]) -> Blueprint:
-    options = {"r": 8, "alpha": 16.0, "targets": "q,v",
-               **_options(given, {"r": int, "alpha": float, "targets": str}, "lora")}
+    options = {
+        "r": 8,
+        "alpha": 16.0,
+        "targets": "q,v",
+        **_options(given, {"r": int, "alpha": float, "targets": str}, "lora"),
+    }
     rank = options["r"]
     tensors: dict[str, torch.Tensor] = {}
     paths = _targets(shape, options["targets"])
@@ -171,10 +226,21 @@ def lora(shape: Shape, task: str, labels: list[str], base: str, given: Mapping[s
         tensors[f"base_model.model.{path}.lora_A.weight"] = torch.empty(rank, fan_in).uniform_(-bound, bound)
         tensors[f"base_model.model.{path}.lora_B.weight"] = torch.zeros(fan_out, rank)
     saved, head = _peft_head(shape, task, labels)
-    config = _peft_config("LORA", task, base, r=rank, lora_alpha=options["alpha"], target_modules=paths,
-                          modules_to_save=saved or None, bias="none", lora_dropout=0.0,
-                          fan_in_fan_out=shape.family == "gpt2")
-    return Blueprint("lora", "peft", config, "adapter_model.safetensors", {**tensors, **head}, peft_task=PEFT_TASK[task])
+    config = _peft_config(
+        "LORA",
+        task,
+        base,
+        r=rank,
+        lora_alpha=options["alpha"],
+        target_modules=paths,
+        modules_to_save=saved or None,
+        bias="none",
+        lora_dropout=0.0,
+        fan_in_fan_out=shape.family == "gpt2",
+    )
+    return Blueprint(
+        "lora", "peft", config, "adapter_model.safetensors", {**tensors, **head}, peft_task=PEFT_TASK[task]
+    )
 
 
 def ia3(shape: Shape, task: str, labels: list[str], base: str, given: Mapping[str, str]) -> Blueprint:
@@ -187,33 +253,75 @@ def ia3(shape: Shape, task: str, labels: list[str], base: str, given: Mapping[st
         size = (1, fan_in) if path in feedforward else (fan_out, 1)
         tensors[f"base_model.model.{path}.ia3_l"] = torch.ones(size)
     saved, head = _peft_head(shape, task, labels)
-    config = _peft_config("IA3", task, base, target_modules=paths, feedforward_modules=feedforward,
-                          modules_to_save=saved or None, fan_in_fan_out=shape.family == "gpt2")
-    return Blueprint("ia3", "peft", config, "adapter_model.safetensors", {**tensors, **head}, peft_task=PEFT_TASK[task])
+    config = _peft_config(
+        "IA3",
+        task,
+        base,
+        target_modules=paths,
+        feedforward_modules=feedforward,
+        modules_to_save=saved or None,
+        fan_in_fan_out=shape.family == "gpt2",
+    )
+    return Blueprint(
+        "ia3", "peft", config, "adapter_model.safetensors", {**tensors, **head}, peft_task=PEFT_TASK[task]
+    )
 
 
-def prefix_tuning(shape: Shape, task: str, labels: list[str], base: str, given: Mapping[str, str]) -> Blueprint:
+def prefix_tuning(
+    shape: Shape, task: str, labels: list[str], base: str, given: Mapping[str, str]
+) -> Blueprint:
     options = {"tokens": 10, **_options(given, {"tokens": int}, "prefix_tuning")}
     tokens = options["tokens"]
     table = _normal(tokens, shape.num_layers * 2 * shape.kv_width)
     saved, head = _peft_head(shape, task, labels)
-    config = _peft_config("PREFIX_TUNING", task, base, num_virtual_tokens=tokens, num_layers=shape.num_layers,
-                          token_dim=shape.kv_width, num_attention_heads=shape.num_heads,
-                          num_transformer_submodules=1, prefix_projection=False, modules_to_save=saved or None)
-    return Blueprint("prefix_tuning", "peft", config, "adapter_model.safetensors",
-                     {"prompt_embeddings": table, **head}, peft_task=PEFT_TASK[task])
+    config = _peft_config(
+        "PREFIX_TUNING",
+        task,
+        base,
+        num_virtual_tokens=tokens,
+        num_layers=shape.num_layers,
+        token_dim=shape.kv_width,
+        num_attention_heads=shape.num_heads,
+        num_transformer_submodules=1,
+        prefix_projection=False,
+        modules_to_save=saved or None,
+    )
+    return Blueprint(
+        "prefix_tuning",
+        "peft",
+        config,
+        "adapter_model.safetensors",
+        {"prompt_embeddings": table, **head},
+        peft_task=PEFT_TASK[task],
+    )
 
 
-def prompt_tuning(shape: Shape, task: str, labels: list[str], base: str, given: Mapping[str, str]) -> Blueprint:
+def prompt_tuning(
+    shape: Shape, task: str, labels: list[str], base: str, given: Mapping[str, str]
+) -> Blueprint:
     options = {"tokens": 10, **_options(given, {"tokens": int}, "prompt_tuning")}
     tokens = options["tokens"]
     rows = torch.randint(0, shape.word_embeddings.shape[0], (tokens,))
     table = shape.word_embeddings[rows].detach().clone().float()
     saved, head = _peft_head(shape, task, labels)
-    config = _peft_config("PROMPT_TUNING", task, base, num_virtual_tokens=tokens, token_dim=shape.hidden,
-                          num_transformer_submodules=1, prompt_tuning_init="RANDOM", modules_to_save=saved or None)
-    return Blueprint("prompt_tuning", "peft", config, "adapter_model.safetensors",
-                     {"prompt_embeddings": table, **head}, peft_task=PEFT_TASK[task])
+    config = _peft_config(
+        "PROMPT_TUNING",
+        task,
+        base,
+        num_virtual_tokens=tokens,
+        token_dim=shape.hidden,
+        num_transformer_submodules=1,
+        prompt_tuning_init="RANDOM",
+        modules_to_save=saved or None,
+    )
+    return Blueprint(
+        "prompt_tuning",
+        "peft",
+        config,
+        "adapter_model.safetensors",
+        {"prompt_embeddings": table, **head},
+        peft_task=PEFT_TASK[task],
+    )
 
 
 def bottleneck(
@@ -221,17 +329,24 @@ def bottleneck(
 ) -> Blueprint:
     """An AdapterHub bottleneck adapter with an AdapterHub classification head (the engine runs
     such heads for classification tasks only)."""
-    options = {"variant": "seq_bn",
-               **_options(given, {"variant": str, "reduction_factor": float, "non_linearity": str}, "bottleneck")}
+    options = {
+        "variant": "seq_bn",
+        **_options(given, {"variant": str, "reduction_factor": float, "non_linearity": str}, "bottleneck"),
+    }
     if options["variant"] not in BOTTLENECK_VARIANTS:
-        raise TrainOptionError(f"bottleneck: unknown variant {options['variant']!r} (use {', '.join(BOTTLENECK_VARIANTS)})")
+        raise TrainOptionError(
+            f"bottleneck: unknown variant {options['variant']!r} (use {', '.join(BOTTLENECK_VARIANTS)})"
+        )
     if task not in ("classification", "pair-classification"):
-        raise TrainOptionError(f"bottleneck adapters train with an AdapterHub classification head: not for {task}")
+        raise TrainOptionError(
+            f"bottleneck adapters train with an AdapterHub classification head: not for {task}"
+        )
     method = {**BOTTLENECK_COMMON, **BOTTLENECK_VARIANTS[options.pop("variant")], **options}
     down = max(1, int(shape.hidden // method["reduction_factor"]))
     encoder = shape.family in ("bert", "roberta", "distilbert")
     places = (["attention.output" if encoder else "attention_adapters"] if method["mh_adapter"] else []) + (
-        ["output" if encoder else "output_adapters"] if method["output_adapter"] else [])
+        ["output" if encoder else "output_adapters"] if method["output_adapter"] else []
+    )
     tensors: dict[str, torch.Tensor] = {}
     for layer in range(shape.num_layers):
         for place in places:
@@ -240,16 +355,42 @@ def bottleneck(
             tensors[f"{key}.adapter_down.0.bias"] = torch.zeros(down)
             tensors[f"{key}.adapter_up.weight"] = _normal(shape.hidden, down)
             tensors[f"{key}.adapter_up.bias"] = torch.zeros(shape.hidden)
-    envelope = {"config": method, "hidden_size": shape.hidden, "model_class": "AdapterModel",
-                "model_name": base, "model_type": shape.model_type, "name": name, "version": "adapters.1.3.0"}
-    head_config = {"config": {"head_type": "classification", "num_labels": len(labels), "layers": 2,
-                              "activation_function": "tanh", "label2id": {label: i for i, label in enumerate(labels)},
-                              "use_pooler": False, "bias": True, "dropout_prob": None},
-                   "hidden_size": shape.hidden, "model_class": "AdapterModel", "model_name": base,
-                   "model_type": shape.model_type, "name": name, "version": "adapters.1.3.0"}
-    head = {f"heads.{name}.1.weight": _normal(shape.hidden, shape.hidden), f"heads.{name}.1.bias": torch.zeros(shape.hidden),
-            f"heads.{name}.4.weight": _normal(len(labels), shape.hidden), f"heads.{name}.4.bias": torch.zeros(len(labels))}
-    return Blueprint("bottleneck", "adapterhub", envelope, "adapter.safetensors", tensors, head_config, head, None)
+    envelope = {
+        "config": method,
+        "hidden_size": shape.hidden,
+        "model_class": "AdapterModel",
+        "model_name": base,
+        "model_type": shape.model_type,
+        "name": name,
+        "version": "adapters.1.3.0",
+    }
+    head_config = {
+        "config": {
+            "head_type": "classification",
+            "num_labels": len(labels),
+            "layers": 2,
+            "activation_function": "tanh",
+            "label2id": {label: i for i, label in enumerate(labels)},
+            "use_pooler": False,
+            "bias": True,
+            "dropout_prob": None,
+        },
+        "hidden_size": shape.hidden,
+        "model_class": "AdapterModel",
+        "model_name": base,
+        "model_type": shape.model_type,
+        "name": name,
+        "version": "adapters.1.3.0",
+    }
+    head = {
+        f"heads.{name}.1.weight": _normal(shape.hidden, shape.hidden),
+        f"heads.{name}.1.bias": torch.zeros(shape.hidden),
+        f"heads.{name}.4.weight": _normal(len(labels), shape.hidden),
+        f"heads.{name}.4.bias": torch.zeros(len(labels)),
+    }
+    return Blueprint(
+        "bottleneck", "adapterhub", envelope, "adapter.safetensors", tensors, head_config, head, None
+    )
 
 
 PEFT_BUILDERS = {"lora": lora, "ia3": ia3, "prefix_tuning": prefix_tuning, "prompt_tuning": prompt_tuning}
@@ -273,18 +414,35 @@ def shape_of(stitched: Any) -> Shape:
         kind = type(module).__name__
         if kind == "Linear" and path.rsplit(".", 1)[-1] not in points.heads or kind == "Conv1D":
             weight = module.weight
-            projections[path] = (weight.shape[0], weight.shape[1]) if kind == "Conv1D" else (weight.shape[1], weight.shape[0])
+            projections[path] = (
+                (weight.shape[0], weight.shape[1]) if kind == "Conv1D" else (weight.shape[1], weight.shape[0])
+            )
     head = next((h for h in points.heads if isinstance(getattr(model, h, None), nn.Module)), None)
     return Shape(
-        family=stitched.family.name, model_type=model.config.model_type, prefix=model.base_model_prefix,
-        layers=points.layers, layer_paths=stitched.layer_paths(), num_layers=dims.num_layers, hidden=dims.hidden_size, num_heads=dims.num_heads,
-        kv_width=dims.num_kv_heads * dims.head_dim, points=points, projections=projections, head=head,
+        family=stitched.family.name,
+        model_type=model.config.model_type,
+        prefix=model.base_model_prefix,
+        layers=points.layers,
+        layer_paths=stitched.layer_paths(),
+        num_layers=dims.num_layers,
+        hidden=dims.hidden_size,
+        num_heads=dims.num_heads,
+        kv_width=dims.num_kv_heads * dims.head_dim,
+        points=points,
+        projections=projections,
+        head=head,
         word_embeddings=stitched.module(points.word_embeddings).weight,
     )
 
 
 def blueprint(
-    architecture: str, stitched: Any, task: str, labels: list[str], base: str, options: Mapping[str, str], name: str
+    architecture: str,
+    stitched: Any,
+    task: str,
+    labels: list[str],
+    base: str,
+    options: Mapping[str, str],
+    name: str,
 ) -> Blueprint:
     shape = shape_of(stitched)
     if architecture == "bottleneck":
@@ -303,11 +461,15 @@ def plugin_blueprint(
     from hubcli import discovery
 
     if architecture not in discovery.manager.names("architecture"):
-        raise TrainOptionError(f"cannot train architecture {architecture!r} (choose {', '.join(ARCHITECTURES)})")
+        raise TrainOptionError(
+            f"cannot train architecture {architecture!r} (choose {', '.join(ARCHITECTURES)})"
+        )
     plugin = discovery.architecture(architecture)
     fresh = plugin.untrained(stitched, options, PEFT_TASK[task], labels)
     fmt = plugin.formats[0] if plugin.formats else ""
-    return Blueprint(architecture, fmt, fresh.config, fresh.weights_file, fresh.tensors, peft_task=PEFT_TASK[task])
+    return Blueprint(
+        architecture, fmt, fresh.config, fresh.weights_file, fresh.tensors, peft_task=PEFT_TASK[task]
+    )
 
 
 def probe_copy(blueprint: Blueprint, generator: torch.Generator) -> Blueprint:
@@ -316,5 +478,7 @@ def probe_copy(blueprint: Blueprint, generator: torch.Generator) -> Blueprint:
     parameters the engine built, whatever the engine copied or reshaped."""
     probe = copy.copy(blueprint)
     probe.tensors = {k: torch.rand(v.shape, generator=generator) for k, v in blueprint.tensors.items()}
-    probe.head_tensors = {k: torch.rand(v.shape, generator=generator) for k, v in blueprint.head_tensors.items()}
+    probe.head_tensors = {
+        k: torch.rand(v.shape, generator=generator) for k, v in blueprint.head_tensors.items()
+    }
     return probe

@@ -45,8 +45,15 @@ class FusionTrainResult:
     model: Any = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "architecture": "fusion", "spec": self.spec, "trained_parameters": self.parameters,
-                "untrained": self.untrained, "evaluations": self.evaluations, "final": self.final.as_dict()}
+        return {
+            "name": self.name,
+            "architecture": "fusion",
+            "spec": self.spec,
+            "trained_parameters": self.parameters,
+            "untrained": self.untrained,
+            "evaluations": self.evaluations,
+            "final": self.final.as_dict(),
+        }
 
 
 def train_fusion_entry(
@@ -81,7 +88,9 @@ def train_fusion_entry(
     task_name = request.task or infer_task(None, train_data.rows, request.label_field)
     if task_name not in FUSION_TASKS:
         raise HubcliError(f"--fuse trains a classification head of the fusion's own: not for {task_name}")
-    fields = resolve_fields(task_name, train_data.rows[0], request.text_field, request.text_pair_field, request.label_field)
+    fields = resolve_fields(
+        task_name, train_data.rows[0], request.text_field, request.text_pair_field, request.label_field
+    )
     labels = label_names_of(train_data, fields, False)
 
     torch.manual_seed(settings.seed)
@@ -91,16 +100,29 @@ def train_fusion_entry(
     tree = Block("fuse", tuple(AdapterRef(name) for name in fused))
     setup = activate(stitched, tree)
     layers = fusion_layers(setup)
-    layers.add_head({"head_type": "classification", "num_labels": len(labels), "layers": 2,
-                     "activation_function": "tanh", "label2id": {label: i for i, label in enumerate(labels)},
-                     "use_pooler": False, "bias": True, "dropout_prob": None})
+    layers.add_head(
+        {
+            "head_type": "classification",
+            "num_labels": len(labels),
+            "layers": 2,
+            "activation_function": "tanh",
+            "label2id": {label: i for i, label in enumerate(labels)},
+            "use_pooler": False,
+            "bias": True,
+            "dropout_prob": None,
+        }
+    )
     stitched.model.requires_grad_(False)
     if stitched.task_heads is None or not len(stitched.task_heads.copies):
         # the engine computes sequence logits (and so runs the fusion's head) where an adapter
         # with an AdapterHub head is active, as every bottleneck ``hubcli train`` makes carries
-        raise HubcliError(f"--fuse {','.join(fused)}: none of these adapters has an AdapterHub classification head")
+        raise HubcliError(
+            f"--fuse {','.join(fused)}: none of these adapters has an AdapterHub classification head"
+        )
 
-    task = Task(task_name, load_tokenizer(request.base), fields, labels, train_data.label_names, request.max_length)
+    task = Task(
+        task_name, load_tokenizer(request.base), fields, labels, train_data.label_names, request.max_length
+    )
     task.use_labels(sorted({*labels, *label_names_of(eval_data, fields, False)}))
     metric, sign = MAIN_METRIC[task_name]
     untrained = measure(stitched, task, eval_data.rows, settings.batch_size)
@@ -110,9 +132,13 @@ def train_fusion_entry(
         random.Random(settings.seed + epoch).shuffle(rows)
         encoded = [task.encode(chunk) for chunk in batches(rows, settings.batch_size)]
         targets = {id(inputs): target for inputs, target in encoded}
-        losses = train_fusion(stitched.model, setup, [inputs for inputs, _ in encoded],
-                              lambda output, inputs, targets=targets: task.loss(output["logits"], targets[id(inputs)]),
-                              learning_rate=settings.learning_rate)
+        losses = train_fusion(
+            stitched.model,
+            setup,
+            [inputs for inputs, _ in encoded],
+            lambda output, inputs, targets=targets: task.loss(output["logits"], targets[id(inputs)]),
+            learning_rate=settings.learning_rate,
+        )
         for loss in losses:
             on_step(loss)
         scores = measure(stitched, task, eval_data.rows, settings.batch_size)
@@ -125,17 +151,32 @@ def train_fusion_entry(
     spec = format_spec(Block("fuse", tree.children, {"fusion": request.name}))
     with tempfile.TemporaryDirectory(prefix="hubcli-train-") as scratch:
         folder = save_fusion(setup, Path(scratch) / request.name)
-        import_adapter(registry, AdapterFolder(folder), name=request.name, base_model=request.base,
-                       source_kind="train", source=f"hubcli train --fuse {train_data.name}",
-                       tags=("trained", task_name, *request.tags),
-                       description=f"trained by hubcli train --fuse {','.join(fused)} on {train_data.name} ({task_name}); "
-                                   f"{settings.epochs} epochs, lr {settings.learning_rate}, seed {settings.seed}")
+        import_adapter(
+            registry,
+            AdapterFolder(folder),
+            name=request.name,
+            base_model=request.base,
+            source_kind="train",
+            source=f"hubcli train --fuse {train_data.name}",
+            tags=("trained", task_name, *request.tags),
+            description=f"trained by hubcli train --fuse {','.join(fused)} on {train_data.name} ({task_name}); "
+            f"{settings.epochs} epochs, lr {settings.learning_rate}, seed {settings.seed}",
+        )
     final = evaluate_target(
         registry,
-        EvalRequest(target=spec, dataset=eval_data, task=task_name, text_field=fields.text,
-                    text_pair_field=fields.pair, label_field=fields.label, batch_size=settings.batch_size,
-                    device=request.device, base=request.base, max_length=request.max_length,
-                    extra={"after_training": True}),
+        EvalRequest(
+            target=spec,
+            dataset=eval_data,
+            task=task_name,
+            text_field=fields.text,
+            text_pair_field=fields.pair,
+            label_field=fields.label,
+            batch_size=settings.batch_size,
+            device=request.device,
+            base=request.base,
+            max_length=request.max_length,
+            extra={"after_training": True},
+        ),
     )
     count = sum(p.numel() for p in layers.parameters())
     return FusionTrainResult(request.name, spec, untrained, evaluations, final, count, stitched)

@@ -87,7 +87,9 @@ def fit(
     evaluated weights are in place afterwards."""
     torch.manual_seed(settings.seed)
     shuffle = random.Random(settings.seed)
-    optimizer = torch.optim.AdamW(list(trainable.parameters.values()), lr=settings.learning_rate, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(
+        list(trainable.parameters.values()), lr=settings.learning_rate, weight_decay=0.0
+    )
     metric, sign = MAIN_METRIC[task.name]
     per_epoch = max(1, -(-len(train_rows) // settings.batch_size))
     every = settings.eval_every or per_epoch
@@ -111,7 +113,19 @@ def fit(
     stitched.model.train()
     try:
         for _ in range(settings.epochs):
-            if _train_epoch(stitched, trainable, task, train_rows, settings, shuffle, optimizer, every, history, on_step, evaluate):
+            if _train_epoch(
+                stitched,
+                trainable,
+                task,
+                train_rows,
+                settings,
+                shuffle,
+                optimizer,
+                every,
+                history,
+                on_step,
+                evaluate,
+            ):
                 break
     finally:
         stitched.model.eval()

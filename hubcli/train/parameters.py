@@ -70,7 +70,12 @@ def match(stitched: StitchedModel, name: str, probes: Mapping[str, torch.Tensor]
     for key, probe in probes.items():
         flat = probe.flatten().float()
         hit = next(
-            (p for p in by_size.get(probe.numel(), []) if torch.equal(p.detach().flatten().float().cpu(), flat)), None
+            (
+                p
+                for p in by_size.get(probe.numel(), [])
+                if torch.equal(p.detach().flatten().float().cpu(), flat)
+            ),
+            None,
         )
         if hit is None:
             raise HubcliError(f"adapter {name!r}: the engine keeps no trainable parameter for tensor {key!r}")

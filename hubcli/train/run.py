@@ -83,7 +83,9 @@ class TrainResult:
         }
 
 
-def split_rows(source: str, split: str | None, eval_split: str | None, seed: int) -> tuple[datasets.Dataset, datasets.Dataset]:
+def split_rows(
+    source: str, split: str | None, eval_split: str | None, seed: int
+) -> tuple[datasets.Dataset, datasets.Dataset]:
     """(training rows, evaluation rows): the named splits of a folder or Hub dataset; by the
     file's ``split`` column when it has one; else a seeded 10 % holdout."""
     if not datasets.is_local_file(source):
@@ -100,15 +102,19 @@ def split_rows(source: str, split: str | None, eval_split: str | None, seed: int
         present = {row.get(datasets.SPLIT_COLUMN) for row in whole.rows}
         chosen = eval_split or next((name for name in EVAL_SPLITS if name in present), None)
         if chosen is None:
-            raise HubcliError(f"{source}: no evaluation split (none of {', '.join(EVAL_SPLITS)}); pass --eval-split")
+            raise HubcliError(
+                f"{source}: no evaluation split (none of {', '.join(EVAL_SPLITS)}); pass --eval-split"
+            )
         return train, datasets.load(source, chosen)
     rows = list(whole.rows)
     random.Random(seed).shuffle(rows)
     held = max(1, int(len(rows) * HOLDOUT))
     label = f"holdout-{seed}"
     make = datasets.Dataset
-    return (make(whole.name, f"train-{seed}", rows[held:], whole.source_digest, whole.label_names),
-            make(whole.name, label, rows[:held], whole.source_digest, whole.label_names))
+    return (
+        make(whole.name, f"train-{seed}", rows[held:], whole.source_digest, whole.label_names),
+        make(whole.name, label, rows[:held], whole.source_digest, whole.label_names),
+    )
 
 
 def train_adapter(
@@ -137,19 +143,37 @@ def train_adapter(
     settings = request.settings
     train_data, eval_data = split_rows(request.dataset, request.split, request.eval_split, settings.seed)
     task_name = request.task or infer_task(None, train_data.rows, request.label_field)
-    fields = resolve_fields(task_name, train_data.rows[0], request.text_field, request.text_pair_field, request.label_field)
+    fields = resolve_fields(
+        task_name, train_data.rows[0], request.text_field, request.text_pair_field, request.label_field
+    )
     token_level = task_name == "token-classification"
-    labels = [] if fields.label is None or task_name == "regression" else label_names_of(train_data, fields, token_level)
+    labels = (
+        []
+        if fields.label is None or task_name == "regression"
+        else label_names_of(train_data, fields, token_level)
+    )
 
     torch.manual_seed(settings.seed)
     peft_task = PEFT_TASK[task_name] if blueprints.needs_task_model(request.architecture) else None
     stitched = StitchedModel(load_base_model(request.base, task=peft_task, device=request.device))
-    fresh = blueprints.blueprint(request.architecture, stitched, task_name, labels, request.base, request.options, request.name)
+    fresh = blueprints.blueprint(
+        request.architecture, stitched, task_name, labels, request.base, request.options, request.name
+    )
     probe = blueprints.probe_copy(fresh, torch.Generator().manual_seed(settings.seed))
     with tempfile.TemporaryDirectory(prefix="hubcli-train-") as scratch:
         found = detect(AdapterFolder(probe.write(Path(scratch) / "probe")))
-    stitched.attach(LoadedAdapter(request.name, found.architecture, found.format, found.config, probe.config,
-                                  probe.tensors, probe.head_tensors, probe.head_config))
+    stitched.attach(
+        LoadedAdapter(
+            request.name,
+            found.architecture,
+            found.format,
+            found.config,
+            probe.config,
+            probe.tensors,
+            probe.head_tensors,
+            probe.head_config,
+        )
+    )
     stitched.activate(request.name)
     stitched.model.requires_grad_(False)
     trainable = match(stitched, request.name, probe.all_tensors())
@@ -176,15 +200,32 @@ def train_adapter(
     )
     with tempfile.TemporaryDirectory(prefix="hubcli-train-") as scratch:
         folder = fresh.write(Path(scratch) / request.name)
-        import_adapter(registry, AdapterFolder(folder), name=request.name, base_model=request.base,
-                       source_kind="train", source=f"hubcli train {train_data.name}",
-                       tags=("trained", task_name, *request.tags), description=description,
-                       labels=labels or None, model_type=stitched.model.config.model_type)
+        import_adapter(
+            registry,
+            AdapterFolder(folder),
+            name=request.name,
+            base_model=request.base,
+            source_kind="train",
+            source=f"hubcli train {train_data.name}",
+            tags=("trained", task_name, *request.tags),
+            description=description,
+            labels=labels or None,
+            model_type=stitched.model.config.model_type,
+        )
     final = evaluate_target(
         registry,
-        EvalRequest(target=request.name, dataset=eval_data, task=task_name, text_field=fields.text,
-                    text_pair_field=fields.pair, label_field=fields.label, batch_size=settings.batch_size,
-                    device=request.device, base=request.base, max_length=request.max_length,
-                    extra={"after_training": True, "steps": history.steps}),
+        EvalRequest(
+            target=request.name,
+            dataset=eval_data,
+            task=task_name,
+            text_field=fields.text,
+            text_pair_field=fields.pair,
+            label_field=fields.label,
+            batch_size=settings.batch_size,
+            device=request.device,
+            base=request.base,
+            max_length=request.max_length,
+            extra={"after_training": True, "steps": history.steps},
+        ),
     )
     return TrainResult(request.name, request.architecture, history, final, count, stitched)

@@ -37,12 +37,25 @@ ACTIONS: tuple[TuiAction, ...] = (
     TuiAction("maximize", "f11", "Max", "Maximise the focused panel, or restore the layout"),
     TuiAction("toggle_theme", "f12", "Theme", "Switch between the dark and the light theme"),
     TuiAction("pull", "ctrl+l", "Pull", "Pull adapters from a Hub repository"),
-    TuiAction("push", "ctrl+u", "Push", "Push the selected adapter to a Hub repository", needs_selection=True),
+    TuiAction(
+        "push", "ctrl+u", "Push", "Push the selected adapter to a Hub repository", needs_selection=True
+    ),
     TuiAction("stitch", "ctrl+t", "Stitch", "Compose adapters into a stitch recipe", needs_adapters=1),
     TuiAction("eval", "ctrl+n", "Eval", "Evaluate the selected adapter on a dataset", needs_selection=True),
-    TuiAction("merge", "ctrl+g", "Merge", "Merge adapters into a new one (linear, TIES, DARE, SVD …)", needs_adapters=2),
-    TuiAction("compare", "ctrl+r", "Compare", "Heatmap of weight distances or layer CKA between adapters",
-              needs_adapters=1),
+    TuiAction(
+        "merge",
+        "ctrl+g",
+        "Merge",
+        "Merge adapters into a new one (linear, TIES, DARE, SVD …)",
+        needs_adapters=2,
+    ),
+    TuiAction(
+        "compare",
+        "ctrl+r",
+        "Compare",
+        "Heatmap of weight distances or layer CKA between adapters",
+        needs_adapters=1,
+    ),
     TuiAction("hub", "ctrl+b", "Hub", "Search the Hub for adapters, see their files, pull one"),
     TuiAction("focus_filter", "slash", "Filter", "Type to filter adapters", show=False),
 )

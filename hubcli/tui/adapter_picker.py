@@ -54,8 +54,9 @@ class AdapterPicker(Vertical):
             super().__init__()
             self.choice = choice
 
-    def __init__(self, registry: Registry, *, multiple: bool, preselected: list[str] | None = None,
-                 **kwargs: object) -> None:
+    def __init__(
+        self, registry: Registry, *, multiple: bool, preselected: list[str] | None = None, **kwargs: object
+    ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.registry = registry
         self.multiple = multiple
@@ -83,8 +84,14 @@ class AdapterPicker(Vertical):
         self.query_one("#picker-list").focus()
 
     def _load(self, search: str) -> None:
-        self.run_worker(lambda: find_choices(self.registry, search), thread=True, group="picker",
-                        exclusive=True, exit_on_error=False, description="list adapters")
+        self.run_worker(
+            lambda: find_choices(self.registry, search),
+            thread=True,
+            group="picker",
+            exclusive=True,
+            exit_on_error=False,
+            description="list adapters",
+        )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Worker events do not bubble, so the picker reports its own failures."""

@@ -49,9 +49,15 @@ class AdapterQuery:
     descending: bool = False
 
     def describe(self) -> str:
-        parts = [f"{kind} {value}" for kind, value in (
-            ("base", self.base_model), ("arch", self.architecture), ("tag", self.tag),
-        ) if value]
+        parts = [
+            f"{kind} {value}"
+            for kind, value in (
+                ("base", self.base_model),
+                ("arch", self.architecture),
+                ("tag", self.tag),
+            )
+            if value
+        ]
         if self.search:
             parts.append(f"“{self.search}”")
         order = f"by {self.sort}{' ↓' if self.descending else ''}"

@@ -54,5 +54,3 @@ class AddDialog(FormDialog[AddRequest | None]):
             return
         name = self.query_one("#name", Input).value.strip() or None
         self.dismiss(AddRequest(Path(path).expanduser(), name))
-
-

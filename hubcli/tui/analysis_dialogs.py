@@ -51,8 +51,12 @@ class PickAdaptersDialog(FormDialog[ResultT | None]):
         with Vertical():
             yield Label(self.TITLE_TEXT, classes="title")
             yield Label("Adapters (Space checks; the order checked is the order used)")
-            yield AdapterPicker(self.registry, multiple=True, preselected=[self.selected] if self.selected else [],
-                                id="picker")
+            yield AdapterPicker(
+                self.registry,
+                multiple=True,
+                preselected=[self.selected] if self.selected else [],
+                id="picker",
+            )
             yield from self.options()
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
@@ -139,8 +143,10 @@ class CompareRequest:
     """Set: layer-by-layer CKA on a dataset instead of weight distances."""
 
 
-COMPARISONS = (("weight distances (two or more adapters)", "weights"),
-               ("layer-by-layer CKA on a dataset (base vs one adapter, or two adapters)", "cka"))
+COMPARISONS = (
+    ("weight distances (two or more adapters)", "weights"),
+    ("layer-by-layer CKA on a dataset (base vs one adapter, or two adapters)", "cka"),
+)
 
 
 class CompareDialog(PickAdaptersDialog[CompareRequest]):
@@ -182,8 +188,10 @@ class CompareDialog(PickAdaptersDialog[CompareRequest]):
         bases = [c.base_model for c in picker.chosen.values() if c.base_model]
         base = self.query_one("#base", Input).value.strip() or (bases[0] if bases else "")
         if len(chosen) not in (1, 2):
-            self.notify("CKA compares the base with one adapter, or two adapters: check one or two.",
-                        severity="warning")
+            self.notify(
+                "CKA compares the base with one adapter, or two adapters: check one or two.",
+                severity="warning",
+            )
         elif not dataset or not base:
             self.notify("CKA needs a dataset and a base model.", severity="warning")
         else:

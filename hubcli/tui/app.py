@@ -80,8 +80,7 @@ class HubcliApp(RegistryActions):
     #groups:focus, #adapters:focus, #jobs:focus, #detail:focus-within { border: round $accent; }
     """
     BINDINGS: ClassVar[list[Binding]] = [
-        Binding(action.key, action.id, action.label, id=action.id, show=action.show)
-        for action in ACTIONS
+        Binding(action.key, action.id, action.label, id=action.id, show=action.show) for action in ACTIONS
     ]
     COMMANDS = App.COMMANDS | {ActionsProvider}
 
@@ -104,8 +103,9 @@ class HubcliApp(RegistryActions):
         with Horizontal(id="body"):
             yield GroupTree(id="groups")
             with Vertical(id="main"):
-                yield FilterInput(self.state.filter, placeholder="Filter: name, base model, task, tag …",
-                                  id="filter")
+                yield FilterInput(
+                    self.state.filter, placeholder="Filter: name, base model, task, tag …", id="filter"
+                )
                 yield AdapterTable(self.registry, query, id="adapters")
                 yield AdapterDetail(self.registry, id="detail")
         yield JobsPanel(id="jobs")
@@ -113,14 +113,20 @@ class HubcliApp(RegistryActions):
 
     def on_mount(self) -> None:
         self.theme = self.state.theme
-        keymap = load_keymap(self.home, [a.id for a in ACTIONS] + [*TABLE_BINDING_IDS, *JOBS_BINDING_IDS,
-                                                                   *HUB_BINDING_IDS, *COMPOSER_BINDING_IDS])
+        keymap = load_keymap(
+            self.home,
+            [a.id for a in ACTIONS]
+            + [*TABLE_BINDING_IDS, *JOBS_BINDING_IDS, *HUB_BINDING_IDS, *COMPOSER_BINDING_IDS],
+        )
         self.set_keymap(keymap.keys)
         for problem in keymap.problems:
             self.notify(problem, title="Keymap", severity="warning", timeout=10, markup=False)
         self.user_keys = keymap.keys
-        for panel, shown in (("groups", self.state.show_groups), ("detail", self.state.show_detail),
-                             ("jobs", self.state.show_jobs)):
+        for panel, shown in (
+            ("groups", self.state.show_groups),
+            ("detail", self.state.show_detail),
+            ("jobs", self.state.show_jobs),
+        ):
             self.query_one(f"#{panel}").display = shown
         self.sub_title = self.registry.display_location
         self.query_one(AdapterTable).focus()
@@ -140,7 +146,11 @@ class HubcliApp(RegistryActions):
         """Header count and side-panel groups, both from aggregate queries, in a worker."""
         self.run_worker(
             lambda: (self.registry.count_adapters(), group_counts(self.registry)),
-            thread=True, group="counts", exclusive=True, exit_on_error=False, description="count adapters",
+            thread=True,
+            group="counts",
+            exclusive=True,
+            exit_on_error=False,
+            description="count adapters",
         )
 
     @on(Worker.StateChanged)

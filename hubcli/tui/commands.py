@@ -27,8 +27,9 @@ class ActionsProvider(Provider):
 
     async def discover(self) -> Hits:
         for action in self._available():
-            yield DiscoveryHit(action.description, partial(self.app.run_action, action.id),
-                               help=self._help(action))
+            yield DiscoveryHit(
+                action.description, partial(self.app.run_action, action.id), help=self._help(action)
+            )
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
@@ -36,5 +37,9 @@ class ActionsProvider(Provider):
             text = f"{action.label}: {action.description}"
             score = matcher.match(text)
             if score > 0:
-                yield Hit(score, matcher.highlight(text), partial(self.app.run_action, action.id),
-                          help=self._help(action))
+                yield Hit(
+                    score,
+                    matcher.highlight(text),
+                    partial(self.app.run_action, action.id),
+                    help=self._help(action),
+                )

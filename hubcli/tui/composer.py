@@ -48,7 +48,7 @@ class RecipeRequest:
 
 def block_arguments(block: DraftBlock) -> str:
     """The block's arguments as typed in the text form: ``sizes=[2, 2]``."""
-    return format_spec(to_node(DraftBlock(block.kind, [], block.args)))[len(block.kind) + 1:-1]
+    return format_spec(to_node(DraftBlock(block.kind, [], block.args)))[len(block.kind) + 1 : -1]
 
 
 def node_label(node: DraftNode) -> Text:
@@ -94,8 +94,9 @@ class ComposerDialog(Dialog[RecipeRequest | None]):
                 with Vertical():
                     yield Label("Composition (Delete removes)")
                     yield Tree("composition", id="tree")
-                    yield Input(placeholder="arguments of the highlighted block, e.g. sizes=[2, 2]",
-                                id="args")
+                    yield Input(
+                        placeholder="arguments of the highlighted block, e.g. sizes=[2, 2]", id="args"
+                    )
             yield Static("", id="spec", markup=False)
             yield Static("", id="verdict", markup=False)
             with Horizontal(id="save-row"):
@@ -197,8 +198,12 @@ class ComposerDialog(Dialog[RecipeRequest | None]):
         elif checked.problem is None:
             verdict.update(Text("✓ valid composition", style="green"))
         else:
-            where = caret(checked.text, checked.column).split("\n")[1][1:] if checked.column is not None else ""
-            verdict.update(Text(f"{where}\n" if where else "", style="red bold") + Text(checked.problem, style="red"))
+            where = (
+                caret(checked.text, checked.column).split("\n")[1][1:] if checked.column is not None else ""
+            )
+            verdict.update(
+                Text(f"{where}\n" if where else "", style="red bold") + Text(checked.problem, style="red")
+            )
 
     # -- saving ----------------------------------------------------------------------------
 

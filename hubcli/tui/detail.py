@@ -192,12 +192,19 @@ Switch tabs with **Left/Right** when the tab bar is focused, or click them.
         files = self.query_one("#files", DataTable)
         files.clear()
         for file in details.files:
-            files.add_row(file.path, file.role, Text(human_size(file.size), justify="right"),
-                          file.sha256[:16] + "…")
+            files.add_row(
+                file.path, file.role, Text(human_size(file.size), justify="right"), file.sha256[:16] + "…"
+            )
         evaluations = self.query_one("#evaluations", DataTable)
         evaluations.clear()
         for e in details.evaluations:
-            evaluations.add_row(e.dataset, e.split or "-", e.metric, Text(f"{e.value:.4g}", justify="right"),
-                                Text(str(e.n), justify="right"), e.created_at.strftime("%Y-%m-%d %H:%M"))
+            evaluations.add_row(
+                e.dataset,
+                e.split or "-",
+                e.metric,
+                Text(f"{e.value:.4g}", justify="right"),
+                Text(str(e.n), justify="right"),
+                e.created_at.strftime("%Y-%m-%d %H:%M"),
+            )
         self.query_one("#evaluation-bars", Static).update(evaluation_bars(details.evaluations))
         self.query_one("#card", Markdown).update(details.card or "*No model card stored for this adapter.*")

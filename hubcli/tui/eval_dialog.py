@@ -81,11 +81,16 @@ class EvalDialog(FormDialog[EvalAnswers | None]):
             return
         limit = self._value("limit")
         metrics = (self._value("metrics") or "").replace(",", " ").split()
-        self.dismiss(EvalAnswers(
-            dataset=dataset, split=self._value("split"), task=self._value("task"),
-            text_field=self._value("text_field"), text_pair_field=self._value("text_pair_field"),
-            label_field=self._value("label_field"), metrics=tuple(metrics),
-            limit=int(limit) if limit and int(limit) > 0 else None, base=self._value("base"),
-        ))
-
-
+        self.dismiss(
+            EvalAnswers(
+                dataset=dataset,
+                split=self._value("split"),
+                task=self._value("task"),
+                text_field=self._value("text_field"),
+                text_pair_field=self._value("text_pair_field"),
+                label_field=self._value("label_field"),
+                metrics=tuple(metrics),
+                limit=int(limit) if limit and int(limit) > 0 else None,
+                base=self._value("base"),
+            )
+        )

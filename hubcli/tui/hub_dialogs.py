@@ -50,12 +50,14 @@ class PullDialog(FormDialog[PullRequest | None]):
         if not repo:
             self.notify("Type a repository first.", severity="warning")
             return
-        self.dismiss(PullRequest(
-            repo=repo,
-            revision=_optional(self.query_one("#revision", Input).value),
-            name=_optional(self.query_one("#name", Input).value),
-            every=self.query_one("#every", Checkbox).value,
-        ))
+        self.dismiss(
+            PullRequest(
+                repo=repo,
+                revision=_optional(self.query_one("#revision", Input).value),
+                name=_optional(self.query_one("#name", Input).value),
+                every=self.query_one("#every", Checkbox).value,
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -91,10 +93,10 @@ class PushDialog(FormDialog[PushRequest | None]):
         if not repo:
             self.notify("Type a repository first.", severity="warning")
             return
-        self.dismiss(PushRequest(
-            repo=repo,
-            revision=_optional(self.query_one("#revision", Input).value),
-            private=self.query_one("#private", Checkbox).value,
-        ))
-
-
+        self.dismiss(
+            PushRequest(
+                repo=repo,
+                revision=_optional(self.query_one("#revision", Input).value),
+                private=self.query_one("#private", Checkbox).value,
+            )
+        )

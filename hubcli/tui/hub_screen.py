@@ -33,11 +33,16 @@ def metadata(adapter: HubAdapter, files: list[tasks.HubFile] | None) -> Table:
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
     modified = adapter.last_modified.strftime("%Y-%m-%d %H:%M") if adapter.last_modified else "-"
-    for label, value in (("Repository", adapter.id), ("Library", adapter.library or "-"),
-                         ("Base model", adapter.base_model or "-"),
-                         ("Downloads", f"{adapter.downloads:,}"), ("Likes", str(adapter.likes)),
-                         ("Modified", modified), ("Private", "yes" if adapter.private else "no"),
-                         ("Tags", ", ".join(adapter.tags) or "-")):
+    for label, value in (
+        ("Repository", adapter.id),
+        ("Library", adapter.library or "-"),
+        ("Base model", adapter.base_model or "-"),
+        ("Downloads", f"{adapter.downloads:,}"),
+        ("Likes", str(adapter.likes)),
+        ("Modified", modified),
+        ("Private", "yes" if adapter.private else "no"),
+        ("Tags", ", ".join(adapter.tags) or "-"),
+    ):
         grid.add_row(label, Text(value))
     if files is None:
         grid.add_row("Files", Text("loading …", style="dim"))
@@ -98,8 +103,9 @@ and files show on the right. **p** pulls it into the registry (same job as the p
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#results", DataTable).add_columns("Repository", "Library", "Base model", "Downloads",
-                                                          "Likes", "Modified")
+        self.query_one("#results", DataTable).add_columns(
+            "Repository", "Library", "Base model", "Downloads", "Likes", "Modified"
+        )
         self.query_one("#query", Input).focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -123,8 +129,14 @@ and files show on the right. **p** pulls it into the registry (same job as the p
         library = self.query_one("#library", Select).value
         chosen = library if isinstance(library, str) else None
         self.query_one("#details", Static).update(Text("searching …", style="dim"))
-        self.run_worker(lambda: tasks.search_hub(query, chosen), thread=True, group="hub-search",
-                        exclusive=True, exit_on_error=False, description=f"search the Hub for {query!r}")
+        self.run_worker(
+            lambda: tasks.search_hub(query, chosen),
+            thread=True,
+            group="hub-search",
+            exclusive=True,
+            exit_on_error=False,
+            description=f"search the Hub for {query!r}",
+        )
 
     @on(Select.Changed, "#library")
     def _library_changed(self) -> None:
@@ -152,9 +164,14 @@ and files show on the right. **p** pulls it into the registry (same job as the p
         table.clear()
         for a in results:
             modified = a.last_modified.strftime("%Y-%m-%d") if a.last_modified else "-"
-            table.add_row(a.id, a.library or "-", a.base_model or "-",
-                          Text(human_count(a.downloads), justify="right"), Text(str(a.likes), justify="right"),
-                          modified)
+            table.add_row(
+                a.id,
+                a.library or "-",
+                a.base_model or "-",
+                Text(human_count(a.downloads), justify="right"),
+                Text(str(a.likes), justify="right"),
+                modified,
+            )
         if results:
             table.focus()
         else:
@@ -167,8 +184,14 @@ and files show on the right. **p** pulls it into the registry (same job as the p
         if adapter is None:
             return
         self.query_one("#details", Static).update(metadata(adapter, None))
-        self.run_worker(lambda: (adapter.id, tasks.hub_files(adapter.id)), thread=True, group="hub-files",
-                        exclusive=True, exit_on_error=False, description=f"list the files of {adapter.id}")
+        self.run_worker(
+            lambda: (adapter.id, tasks.hub_files(adapter.id)),
+            thread=True,
+            group="hub-files",
+            exclusive=True,
+            exit_on_error=False,
+            description=f"list the files of {adapter.id}",
+        )
 
     # -- pull ------------------------------------------------------------------------------
 

@@ -43,7 +43,9 @@ def load_keymap(home: Path, known_ids: Iterable[str]) -> UserKeymap:
     result = UserKeymap()
     for action_id, keys in data.items():
         if action_id not in known:
-            result.problems.append(f"{path}: unknown action {action_id!r} (known: {', '.join(sorted(known))})")
+            result.problems.append(
+                f"{path}: unknown action {action_id!r} (known: {', '.join(sorted(known))})"
+            )
         elif not isinstance(keys, str) or not keys.strip():
             result.problems.append(f"{path}: {action_id} must be a non-empty string of keys")
         else:

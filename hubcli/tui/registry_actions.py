@@ -65,8 +65,9 @@ class RegistryActions(App[None]):
 
     # -- jobs ------------------------------------------------------------------------------
 
-    def start_job(self, title: str, work: Callable[[tasks.Progress], Any],
-                  on_result: Callable[[Any], str] | None = None) -> Job:
+    def start_job(
+        self, title: str, work: Callable[[tasks.Progress], Any], on_result: Callable[[Any], str] | None = None
+    ) -> Job:
         """Run ``work(progress)`` in a thread worker, listed in the jobs panel.
 
         ``progress`` may be called from any thread (Hub downloads report from their own pool);
@@ -88,8 +89,9 @@ class RegistryActions(App[None]):
 
         self.jobs.append(job)
         self.main.query_one(JobsPanel).add_job(job)
-        job.worker = self.run_worker(partial(work, progress), thread=True, group="jobs",
-                                     exit_on_error=False, description=title)
+        job.worker = self.run_worker(
+            partial(work, progress), thread=True, group="jobs", exit_on_error=False, description=title
+        )
         return job
 
     def _job_progress(self, job: Job, done: int, total: int | None, what: str) -> None:
@@ -117,9 +119,12 @@ class RegistryActions(App[None]):
             else:
                 job.message = str(result)
             if isinstance(result, VerifyReport) and not result.ok:
-                problems = [f"missing {sha}" for sha in result.missing] + [f"corrupt {sha}" for sha in result.corrupt]
-                self.push_screen(MessageDialog("Verify found problems", "\n".join([job.message, *problems]),
-                                               error=True))
+                problems = [f"missing {sha}" for sha in result.missing] + [
+                    f"corrupt {sha}" for sha in result.corrupt
+                ]
+                self.push_screen(
+                    MessageDialog("Verify found problems", "\n".join([job.message, *problems]), error=True)
+                )
             else:
                 self.notify(job.message, title=job.title, markup=False)
         elif state == WorkerState.ERROR:
@@ -140,8 +145,10 @@ class RegistryActions(App[None]):
     def action_add(self) -> None:
         def added(request: AddRequest | None) -> None:
             if request is not None:
-                self.start_job(f"add {request.path.name}",
-                               partial(tasks.add_from_disk, self.registry, request.path, request.name))
+                self.start_job(
+                    f"add {request.path.name}",
+                    partial(tasks.add_from_disk, self.registry, request.path, request.name),
+                )
 
         self.push_screen(AddDialog(Path.cwd()), added)
 
@@ -155,8 +162,10 @@ class RegistryActions(App[None]):
             if yes:
                 self.start_job(f"rm {name}", partial(tasks.remove, self.registry, name))
 
-        self.push_screen(ConfirmDialog("Remove adapter", f"Remove {name!r} and the files only it uses?",
-                                       confirm="Remove"), confirmed)
+        self.push_screen(
+            ConfirmDialog("Remove adapter", f"Remove {name!r} and the files only it uses?", confirm="Remove"),
+            confirmed,
+        )
 
     def action_tag(self) -> None:
         adapter = self.table.selected
@@ -166,8 +175,9 @@ class RegistryActions(App[None]):
 
         def changed(change: TagChange | None) -> None:
             if change is not None:
-                self.start_job(f"tag {name}",
-                               partial(tasks.retag, self.registry, name, change.add, change.remove))
+                self.start_job(
+                    f"tag {name}", partial(tasks.retag, self.registry, name, change.add, change.remove)
+                )
 
         self.push_screen(TagDialog(name, self.registry.tags(adapter)), changed)
 
@@ -179,9 +189,17 @@ class RegistryActions(App[None]):
         self.push_screen(PullDialog(), answered)
 
     def start_pull(self, request: PullRequest) -> None:
-        self.start_job(f"pull {request.repo}", partial(
-            tasks.pull_from_hub, self.registry, request.repo, request.revision, request.name, request.every,
-        ))
+        self.start_job(
+            f"pull {request.repo}",
+            partial(
+                tasks.pull_from_hub,
+                self.registry,
+                request.repo,
+                request.revision,
+                request.name,
+                request.every,
+            ),
+        )
 
     def action_hub(self) -> None:
         self.push_screen(HubScreen())
@@ -197,18 +215,27 @@ class RegistryActions(App[None]):
 
         def answered(request: PushRequest | None) -> None:
             if request is not None:
-                self.start_job(f"push {name}", partial(
-                    tasks.push_to_hub, self.registry, name, request.repo, request.revision, request.private
-                ))
+                self.start_job(
+                    f"push {name}",
+                    partial(
+                        tasks.push_to_hub,
+                        self.registry,
+                        name,
+                        request.repo,
+                        request.revision,
+                        request.private,
+                    ),
+                )
 
         self.push_screen(PushDialog(name, adapter.format), answered)
 
     def action_stitch(self) -> None:
         def answered(request: RecipeRequest | None) -> None:
             if request is not None:
-                self.start_job(f"recipe {request.name}", partial(
-                    tasks.save_recipe, self.registry, request.name, request.base, request.tree
-                ))
+                self.start_job(
+                    f"recipe {request.name}",
+                    partial(tasks.save_recipe, self.registry, request.name, request.base, request.tree),
+                )
 
         self.push_screen(ComposerDialog(self.registry), answered)
 
@@ -231,9 +258,10 @@ class RegistryActions(App[None]):
     def action_merge(self) -> None:
         def answered(request: MergeRequest | None) -> None:
             if request is not None:
-                self.start_job(f"merge {request.name}", partial(
-                    tasks.merge, self.registry, request.name, request.sources, request.spec
-                ))
+                self.start_job(
+                    f"merge {request.name}",
+                    partial(tasks.merge, self.registry, request.name, request.sources, request.spec),
+                )
 
         self.push_screen(MergeDialog(self.registry, self._selected_name()), answered)
 
@@ -245,8 +273,9 @@ class RegistryActions(App[None]):
                 work = partial(tasks.compare, self.registry, request.names, request.metric)
             else:
                 model_a, model_b = request.cka.models(request.names)
-                work = partial(tasks.compare_cka, self.registry, request.cka.base, model_a, model_b,
-                               request.cka.dataset)
+                work = partial(
+                    tasks.compare_cka, self.registry, request.cka.base, model_a, model_b, request.cka.dataset
+                )
             self.start_job(f"compare {', '.join(request.names)}", work, on_result=self._show_similarity)
 
         self.push_screen(CompareDialog(self.registry, self._selected_name()), answered)

@@ -120,7 +120,9 @@ def pull_from_hub(
     """``hubcli pull``: download ``repo`` and register its adapter(s)."""
     from hubcli.hub.pull import pull
 
-    report = pull(registry, repo, revision=revision, name=name, all_=every, on_progress=_hub_progress(progress))
+    report = pull(
+        registry, repo, revision=revision, name=name, all_=every, on_progress=_hub_progress(progress)
+    )
     names = ", ".join(repr(item.outcome.adapter.name) for item in report.adapters)
     if report.up_to_date:
         return f"{report.ref.label}: up to date ({names})"
@@ -133,8 +135,9 @@ def push_to_hub(
     """``hubcli push``: upload adapter ``name`` (in its stored format) to ``repo``."""
     from hubcli.hub.push import push
 
-    report = push(registry, name, repo, revision=revision, private=private,
-                  on_progress=_hub_progress(progress))
+    report = push(
+        registry, name, repo, revision=revision, private=private, on_progress=_hub_progress(progress)
+    )
     where = f"{report.repo_id}@{report.revision}"
     if report.up_to_date:
         return f"{name}: up to date with {where}, nothing pushed"

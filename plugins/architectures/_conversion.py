@@ -46,8 +46,11 @@ def write_weights(folder: Path, filename: str, tensors: dict[str, torch.Tensor])
     """Weights as safetensors with the ``format: pt`` metadata transformers and PEFT expect."""
     from safetensors.torch import save_file
 
-    save_file({key: t.detach().contiguous() for key, t in tensors.items()}, str(folder / filename),
-              metadata={"format": "pt"})
+    save_file(
+        {key: t.detach().contiguous() for key, t in tensors.items()},
+        str(folder / filename),
+        metadata={"format": "pt"},
+    )
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,9 @@ class AdapterHubPlaces:
         return any(other and other != inner and other.endswith("." + inner) for other in others)
 
 
-def uniform_layers(adapter: LoadedAdapter, fmt: str, modules: dict[str, LayerModule]) -> tuple[set[str], list[int]]:
+def uniform_layers(
+    adapter: LoadedAdapter, fmt: str, modules: dict[str, LayerModule]
+) -> tuple[set[str], list[int]]:
     """The in-layer modules every adapted layer has, and the layers between 0 and the last
     adapted one that have none (AdapterHub's ``leave_out``). AdapterHub applies one set of
     places to every layer it does not leave out, so any other pattern is refused."""
@@ -135,9 +140,13 @@ def uniform_layers(adapter: LoadedAdapter, fmt: str, modules: dict[str, LayerMod
     shapes = {frozenset(inner) for inner in per_layer.values()}
     if len(shapes) > 1:
         differing = sorted(per_layer.items())
-        raise refusal(adapter, fmt, "layers adapt different modules "
-                      f"({'; '.join(f'layer {i}: {sorted(s)}' for i, s in differing[:2])}); "
-                      "AdapterHub adapts the same places in every layer")
+        raise refusal(
+            adapter,
+            fmt,
+            "layers adapt different modules "
+            f"({'; '.join(f'layer {i}: {sorted(s)}' for i, s in differing[:2])}); "
+            "AdapterHub adapts the same places in every layer",
+        )
     leave_out = [i for i in range(max(per_layer) + 1) if i not in per_layer]
     return set(next(iter(shapes))), leave_out
 
@@ -148,16 +157,21 @@ def places_text(places: AdapterHubPlaces) -> str:
     return ", ".join(p for p in named if p)
 
 
-def adapterhub_places_of(adapter: LoadedAdapter, fmt: str, model_type: str | None, paths: list[str]
-                         ) -> tuple[AdapterHubPlaces, dict[str, LayerModule], dict[str, str]]:
+def adapterhub_places_of(
+    adapter: LoadedAdapter, fmt: str, model_type: str | None, paths: list[str]
+) -> tuple[AdapterHubPlaces, dict[str, LayerModule], dict[str, str]]:
     """For a PEFT adapter's wrapped module ``paths``: the family's AdapterHub places, each path
     split at its layer, and each in-layer module's switch; refused where ``adapters`` has none.
     The model type is the file's (``auto_mapping``), else the caller's ``model_type``."""
     model_type = peft_envelope(adapter).guessed_model_type() or model_type
     if model_type is None:
-        raise refusal(adapter, fmt, "the PEFT config names no model type (PEFT writes auto_mapping only "
-                      "for bare backbones); the AdapterHub envelope and its module places depend on it "
-                      "(give it with --model-type)")
+        raise refusal(
+            adapter,
+            fmt,
+            "the PEFT config names no model type (PEFT writes auto_mapping only "
+            "for bare backbones); the AdapterHub envelope and its module places depend on it "
+            "(give it with --model-type)",
+        )
     places = AdapterHubPlaces.of(model_type)
     modules: dict[str, LayerModule] = {}
     switches: dict[str, str] = {}
@@ -165,8 +179,9 @@ def adapterhub_places_of(adapter: LoadedAdapter, fmt: str, model_type: str | Non
         found = places.split(path)
         switch = places.switch(found.inner) if found else None
         if found is None or switch is None:
-            raise refusal(adapter, fmt, f"module {path!r}: AdapterHub adapts only {places_text(places)} "
-                          "of every layer")
+            raise refusal(
+                adapter, fmt, f"module {path!r}: AdapterHub adapts only {places_text(places)} of every layer"
+            )
         modules[path], switches[found.inner] = found, switch
     return places, modules, switches
 
@@ -176,8 +191,9 @@ def peft_envelope(adapter: LoadedAdapter) -> _peft.PeftEnvelope:
     return _peft.PeftEnvelope.model_validate({key: adapter.raw_config.get(key) for key in keys})
 
 
-def adapterhub_envelope(adapter: LoadedAdapter, method: dict[str, Any], *, name: str, hidden_size: int | None,
-                        model_type: str) -> dict[str, Any]:
+def adapterhub_envelope(
+    adapter: LoadedAdapter, method: dict[str, Any], *, name: str, hidden_size: int | None, model_type: str
+) -> dict[str, Any]:
     """``adapter_config.json`` of ``adapters``: the method config and the keys around it."""
     source = peft_envelope(adapter)
     return {
@@ -199,14 +215,19 @@ def peft_envelope_from_adapterhub(envelope: _adapterhub.Envelope) -> dict[str, A
     return {
         "task_type": None,
         "base_model_name_or_path": envelope.model_name,
-        "auto_mapping": {"base_model_class": model_class,
-                         "parent_library": f"transformers.models.{module}.modeling_{module}"} if module else None,
+        "auto_mapping": {
+            "base_model_class": model_class,
+            "parent_library": f"transformers.models.{module}.modeling_{module}",
+        }
+        if module
+        else None,
         "inference_mode": True,
     }
 
 
-def peft_targets(places: AdapterHubPlaces, modules: dict[str, LayerModule], leave_out: list[int], *,
-                 layer_option: bool) -> dict[str, Any]:
+def peft_targets(
+    places: AdapterHubPlaces, modules: dict[str, LayerModule], leave_out: list[int], *, layer_option: bool
+) -> dict[str, Any]:
     """``target_modules`` naming the adapted projections as PEFT users write them (in-layer
     paths), except where PEFT's suffix rule would also catch another projection: those are
     listed by full path. Left-out layers become ``layers_to_transform`` where the PEFT method
@@ -222,8 +243,9 @@ def peft_targets(places: AdapterHubPlaces, modules: dict[str, LayerModule], leav
     }
 
 
-def adapterhub_modules(adapter: LoadedAdapter, fmt: str, params: tuple[str, ...]
-                       ) -> tuple[AdapterHubPlaces, dict[str, dict[str, torch.Tensor]], dict[str, LayerModule]]:
+def adapterhub_modules(
+    adapter: LoadedAdapter, fmt: str, params: tuple[str, ...]
+) -> tuple[AdapterHubPlaces, dict[str, dict[str, torch.Tensor]], dict[str, LayerModule]]:
     """An AdapterHub LoRA-family adapter's tensors grouped by module (``….loras.<name>.<param>``),
     with the family's places; anything but ``params`` is refused."""
     envelope = _adapterhub.Envelope.model_validate(adapter.raw_config)

@@ -26,11 +26,17 @@ class AverageBlock(CompositionPlugin):
 
     def check_arguments(self, args: Mapping[str, Any], children: int) -> dict[str, Any]:
         checked = super().check_arguments(args, children)
-        weights = number_list(self.name, "weights", checked, children) if "weights" in checked else (1.0,) * children
+        weights = (
+            number_list(self.name, "weights", checked, children)
+            if "weights" in checked
+            else (1.0,) * children
+        )
         if flag(self.name, "normalize", checked, default=True):
             total = sum(weights)
             if total <= 0 or any(w < 0 for w in weights):
-                raise SpecError(f"average: weights must be non-negative with a positive sum, got {list(weights)}")
+                raise SpecError(
+                    f"average: weights must be non-negative with a positive sum, got {list(weights)}"
+                )
             weights = tuple(w / total for w in weights)
         return {"weights": tuple(float(w) for w in weights)}
 

@@ -30,7 +30,9 @@ class BatchSplitBlock(CompositionPlugin):
             return {"sizes": sizes(self.name, checked, children)}
         rows = checked["rows"]
         if not isinstance(rows, tuple) or not rows:
-            raise SpecError("batch_split: rows must be a non-empty list of child numbers, e.g. rows=[0, 1, -1]")
+            raise SpecError(
+                "batch_split: rows must be a non-empty list of child numbers, e.g. rows=[0, 1, -1]"
+            )
         if not all(isinstance(row, int) and -1 <= row < children for row in rows):
             raise SpecError(
                 f"batch_split: rows must be child numbers 0…{children - 1} or -1 (no adapter), got {list(rows)}"

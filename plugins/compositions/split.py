@@ -22,7 +22,9 @@ class SplitBlock(CompositionPlugin):
     def check_arguments(self, args: Mapping[str, Any], children: int) -> dict[str, Any]:
         checked = super().check_arguments(args, children)
         if "sizes" not in checked:
-            raise SpecError(f"split: needs sizes=[…], one token count per child, e.g. sizes=[{', '.join(['64'] * children)}]")
+            raise SpecError(
+                f"split: needs sizes=[…], one token count per child, e.g. sizes=[{', '.join(['64'] * children)}]"
+            )
         return {"sizes": sizes(self.name, checked, children)}
 
     def route(self, state: Routed, children: Sequence[Child], args: Mapping[str, Any], owned: Any) -> Routed:

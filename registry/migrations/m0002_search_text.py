@@ -27,4 +27,3 @@ def upgrade(conn: Connection) -> None:
         fields = [row.name, row.base_model, row.task, row.description, *tags[row.id]]
         text = "\n".join(f for f in fields if f).lower()
         conn.execute(update(adapter).where(adapter.c.id == row.id).values(search_text=text))
-

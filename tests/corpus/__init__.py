@@ -169,16 +169,30 @@ def _non_utf8_tar(root: Path) -> Path:
 
 
 CASES: dict[str, Case] = {
-    "truncated-json": Case(_config_text('{"peft_type": "LORA", "r": 2'), "adapter_config.json: invalid JSON at line 1"),
+    "truncated-json": Case(
+        _config_text('{"peft_type": "LORA", "r": 2'), "adapter_config.json: invalid JSON at line 1"
+    ),
     "malformed-json": Case(_config_text('{"peft_type": "LORA",}'), "adapter_config.json: invalid JSON"),
     "empty-config": Case(_config_text(""), "adapter_config.json: invalid JSON at line 1 column 1"),
     "config-not-object": Case(_config_text("[1, 2]"), "adapter_config.json: expected a JSON object"),
     "config-not-utf8": Case(lambda r: _bad_encoding(r), "adapter_config.json: not UTF-8"),
     "wrong-type-rank": Case(_edit_config(lambda c: c.update(r="eight")), "adapter_config.json"),
-    "unknown-peft-type": Case(_edit_config(lambda c: c.update(peft_type="VERA")), "no installed architecture recognises"),
+    "unknown-peft-type": Case(
+        _edit_config(lambda c: c.update(peft_type="VERA")), "no installed architecture recognises"
+    ),
     "unknown-adapterhub-architecture": Case(
-        _config_text(json.dumps({"config": {"architecture": "reft"}, "model_name": "m", "model_type": "bert",
-                                 "name": "x", "version": "adapters.1.3.0", "hidden_size": 32})),
+        _config_text(
+            json.dumps(
+                {
+                    "config": {"architecture": "reft"},
+                    "model_name": "m",
+                    "model_type": "bert",
+                    "name": "x",
+                    "version": "adapters.1.3.0",
+                    "hidden_size": 32,
+                }
+            )
+        ),
         "adapter_config.json",
     ),
     "missing-weights": Case(_missing_weights, "adapter_model"),
@@ -188,28 +202,43 @@ CASES: dict[str, Case] = {
     ),
     "header-not-json": Case(_weights_bytes(struct.pack("<Q", 4) + b"\xff\xfe{{"), "header is not valid JSON"),
     "offsets-past-end": Case(
-        _weights_bytes(_raw_safetensors({LORA_A: {"dtype": "F32", "shape": [2, 32], "data_offsets": [0, 256]}}, b"\0" * 16)),
+        _weights_bytes(
+            _raw_safetensors(
+                {LORA_A: {"dtype": "F32", "shape": [2, 32], "data_offsets": [0, 256]}}, b"\0" * 16
+            )
+        ),
         "past the end of the data",
     ),
     "declared-2gb-tensor": Case(
-        _weights_bytes(_raw_safetensors(
-            {LORA_A: {"dtype": "F32", "shape": [1 << 29], "data_offsets": [0, 1 << 31]}}, b"\0" * 64
-        )),
+        _weights_bytes(
+            _raw_safetensors(
+                {LORA_A: {"dtype": "F32", "shape": [1 << 29], "data_offsets": [0, 1 << 31]}}, b"\0" * 64
+            )
+        ),
         "past the end of the data",
     ),
     "size-disagrees-with-shape": Case(
-        _weights_bytes(_raw_safetensors({LORA_A: {"dtype": "F32", "shape": [2, 32], "data_offsets": [0, 8]}}, b"\0" * 8)),
+        _weights_bytes(
+            _raw_safetensors({LORA_A: {"dtype": "F32", "shape": [2, 32], "data_offsets": [0, 8]}}, b"\0" * 8)
+        ),
         "declares shape [2, 32] F32 but spans 8 bytes",
     ),
     "overlapping-tensors": Case(
-        _weights_bytes(_raw_safetensors({
-            "a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
-            "b": {"dtype": "F32", "shape": [4], "data_offsets": [8, 24]},
-        }, b"\0" * 24)),
+        _weights_bytes(
+            _raw_safetensors(
+                {
+                    "a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
+                    "b": {"dtype": "F32", "shape": [4], "data_offsets": [8, 24]},
+                },
+                b"\0" * 24,
+            )
+        ),
         "overlap",
     ),
     "unknown-dtype": Case(
-        _weights_bytes(_raw_safetensors({"a": {"dtype": "Q4", "shape": [4], "data_offsets": [0, 2]}}, b"\0" * 2)),
+        _weights_bytes(
+            _raw_safetensors({"a": {"dtype": "Q4", "shape": [4], "data_offsets": [0, 2]}}, b"\0" * 2)
+        ),
         "unknown dtype 'Q4'",
     ),
     "lora-a-without-b": Case(_drop_tensor, "lora_B"),

@@ -423,7 +423,11 @@ class Generator:
             if os.environ.get("GOLDENS_VERBOSE"):
                 traceback.print_exc()
             last = traceback.extract_tb(e.__traceback__)[-1]
-            where = f" (raised in adapters {Path(last.filename).name}:{last.name})" if "adapters" in last.filename else ""
+            where = (
+                f" (raised in adapters {Path(last.filename).name}:{last.name})"
+                if "adapters" in last.filename
+                else ""
+            )
             msg = (str(e).strip().splitlines() or [""])[0][:300]
             self.skip(case_id, f"{type(e).__name__}: {msg}{where}")
 
@@ -452,7 +456,10 @@ class Generator:
                 # adapters 1.3.0: prefix tuning shares one pool module under several keys, and
                 # safetensors refuses tensors that share memory.
                 shutil.rmtree(sdir, ignore_errors=True)
-                self.skip(f"{case_id}_safetensors", f"save_adapter(use_safetensors=True) failed: {str(e).strip().splitlines()[0][:200]}")
+                self.skip(
+                    f"{case_id}_safetensors",
+                    f"save_adapter(use_safetensors=True) failed: {str(e).strip().splitlines()[0][:200]}",
+                )
 
         extra = {}
         if name == "prefix_tuning":
@@ -486,7 +493,9 @@ class Generator:
                 cj = json.loads((src / "adapter_config.json").read_text())
                 cj["config"]["flat"] = True
                 (src / "adapter_config.json").write_text(json.dumps(cj))
-                extra["ejected_reload_note"] = "reloads only with adapter_config.json config.flat patched to true"
+                extra["ejected_reload_note"] = (
+                    "reloads only with adapter_config.json config.flat patched to true"
+                )
             loaded = m2.load_adapter(str(src), use_safetensors=d.name.endswith("_safetensors"))
             m2.set_active_adapters(loaded)
             m2.eval()
@@ -517,7 +526,9 @@ class Generator:
             expected=rel(p),
             expected_shapes={k: list(v.shape) for k, v in out.items()},
             randomised_params=len(changed),
-            max_abs_diff_vs_base=max_diff(out, ctx["base_out"]) if out["last_hidden_state"].shape == ctx["base_out"]["last_hidden_state"].shape else None,
+            max_abs_diff_vs_base=max_diff(out, ctx["base_out"])
+            if out["last_hidden_state"].shape == ctx["base_out"]["last_hidden_state"].shape
+            else None,
             reload_max_abs_diff=reload,
             **extra,
         )
@@ -684,7 +695,12 @@ class Generator:
             ],
             active=name,
             composition=None,
-            head={"name": name, "type": "classification", "num_labels": 3, "call": f"add_classification_head({name!r}, num_labels=3)"},
+            head={
+                "name": name,
+                "type": "classification",
+                "num_labels": 3,
+                "call": f"add_classification_head({name!r}, num_labels=3)",
+            },
             input=ctx["inp_rel"],
             expected=rel(p),
             expected_shapes={k: list(v.shape) for k, v in out.items()},

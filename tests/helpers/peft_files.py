@@ -17,8 +17,13 @@ LAYERS = 2
 def write_peft_lora(folder: Path, *, rank: int = 2, seed: int = 0, pickle: bool = False) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     config = {
-        "peft_type": "LORA", "r": rank, "lora_alpha": 2 * rank, "target_modules": ["query", "value"],
-        "base_model_name_or_path": "tiny-bert", "task_type": None, "bias": "none",
+        "peft_type": "LORA",
+        "r": rank,
+        "lora_alpha": 2 * rank,
+        "target_modules": ["query", "value"],
+        "base_model_name_or_path": "tiny-bert",
+        "task_type": None,
+        "bias": "none",
         "fan_in_fan_out": False,
     }
     (folder / "adapter_config.json").write_text(json.dumps(config))

@@ -29,11 +29,21 @@ def write_tiny_bert(folder: Path, *, task: str = "classification", seed: int = 0
     tokenizer = tf.BertTokenizer(vocab={word: index for index, word in enumerate(SPECIAL + WORDS)})
     tokenizer.save_pretrained(folder)
     torch.manual_seed(seed)
-    config = tf.BertConfig(vocab_size=len(SPECIAL) + len(WORDS), hidden_size=32, num_hidden_layers=2,
-                           num_attention_heads=4, intermediate_size=37, max_position_embeddings=64,
-                           hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, initializer_range=0.5)
-    model_class = {"classification": tf.BertForSequenceClassification,
-                   "token-classification": tf.BertForTokenClassification}.get(task, tf.BertModel)
+    config = tf.BertConfig(
+        vocab_size=len(SPECIAL) + len(WORDS),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        initializer_range=0.5,
+    )
+    model_class = {
+        "classification": tf.BertForSequenceClassification,
+        "token-classification": tf.BertForTokenClassification,
+    }.get(task, tf.BertModel)
     model_class(config).save_pretrained(folder)
     return folder
 
@@ -63,10 +73,20 @@ def write_tiny_gpt2(folder: Path, tokenizer_from: Path, seed: int = 0) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     # GPT-2 reads no token_type_ids (it would add them as token embeddings): do not produce them.
-    tf.AutoTokenizer.from_pretrained(tokenizer_from, model_input_names=["input_ids", "attention_mask"]).save_pretrained(folder)
+    tf.AutoTokenizer.from_pretrained(
+        tokenizer_from, model_input_names=["input_ids", "attention_mask"]
+    ).save_pretrained(folder)
     torch.manual_seed(seed)
-    config = tf.GPT2Config(vocab_size=len(SPECIAL) + len(WORDS), n_embd=32, n_layer=2, n_head=4, n_positions=64,
-                           bos_token_id=2, eos_token_id=3, pad_token_id=0)
+    config = tf.GPT2Config(
+        vocab_size=len(SPECIAL) + len(WORDS),
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        n_positions=64,
+        bos_token_id=2,
+        eos_token_id=3,
+        pad_token_id=0,
+    )
     tf.GPT2LMHeadModel(config).save_pretrained(folder)
     return folder
 

@@ -33,16 +33,31 @@ def tiny_model(family: str, hidden: int = 32, seed: int = 0) -> tuple[torch.nn.M
     if family in ("bert", "roberta"):
         config_class = tf.BertConfig if family == "bert" else tf.RobertaConfig
         extra = {"max_position_embeddings": 66, "pad_token_id": 1} if family == "roberta" else {}
-        config = config_class(hidden_size=hidden, num_hidden_layers=2, num_attention_heads=4,
-                              intermediate_size=37, num_labels=3, **common, **extra)
-        model_class = tf.BertForSequenceClassification if family == "bert" else tf.RobertaForSequenceClassification
+        config = config_class(
+            hidden_size=hidden,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=37,
+            num_labels=3,
+            **common,
+            **extra,
+        )
+        model_class = (
+            tf.BertForSequenceClassification if family == "bert" else tf.RobertaForSequenceClassification
+        )
         return model_class(config).eval(), "SEQ_CLS"
     if family == "gpt2":
         config = tf.GPT2Config(n_embd=hidden, n_layer=2, n_head=4, bos_token_id=0, eos_token_id=0, **common)
         return tf.GPT2LMHeadModel(config).eval(), "CAUSAL_LM"
     if family == "llama":
-        config = tf.LlamaConfig(hidden_size=hidden, num_hidden_layers=2, num_attention_heads=4,
-                                num_key_value_heads=2, intermediate_size=37, **common)
+        config = tf.LlamaConfig(
+            hidden_size=hidden,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            intermediate_size=37,
+            **common,
+        )
         return tf.LlamaForCausalLM(config).eval(), "CAUSAL_LM"
     raise ValueError(family)
 
@@ -60,8 +75,13 @@ def peft_config(method: str, family: str, task: str) -> Any:
     """The PEFT config of one test case (``method`` as in the test ids)."""
     import peft
 
-    lora: dict[str, Any] = {"task_type": task, "r": 4, "lora_alpha": 6,
-                            "target_modules": LORA_TARGETS[family], "fan_in_fan_out": family == "gpt2"}
+    lora: dict[str, Any] = {
+        "task_type": task,
+        "r": 4,
+        "lora_alpha": 6,
+        "target_modules": LORA_TARGETS[family],
+        "fan_in_fan_out": family == "gpt2",
+    }
     if method == "lora":
         return peft.LoraConfig(**lora)
     if method == "rslora":
@@ -75,8 +95,9 @@ def peft_config(method: str, family: str, task: str) -> Any:
         return peft.LoraConfig(**{**lora, "target_modules": pattern})
     if method == "rank_pattern":
         key = PATTERN_KEYS[family]
-        return peft.LoraConfig(**{**lora, "target_modules": "all-linear"},
-                               rank_pattern={key: 2}, alpha_pattern={key: 11})
+        return peft.LoraConfig(
+            **{**lora, "target_modules": "all-linear"}, rank_pattern={key: 2}, alpha_pattern={key: 11}
+        )
     if method == "ia3":
         return peft.IA3Config(task_type=task)
     if method == "prefix":
@@ -103,7 +124,9 @@ def peft_adapter(family: str, method: str, folder: Path, hidden: int = 32, seed:
     with torch.no_grad():
         for name, param in wrapped.named_parameters():
             if any(part in name for part in TRAINED):
-                param.copy_(torch.randn(param.shape, generator=generator) * 0.2 + (1.0 if "ia3_l" in name else 0.0))
+                param.copy_(
+                    torch.randn(param.shape, generator=generator) * 0.2 + (1.0 if "ia3_l" in name else 0.0)
+                )
     wrapped.eval()
     wrapped.save_pretrained(folder)
     return base, wrapped

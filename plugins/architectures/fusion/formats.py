@@ -68,12 +68,16 @@ def detect(folder: AdapterFolder) -> DetectedAdapter | None:
         if own.head is not None:
             label2id = own.head.get("label2id") or {}
             facts = {"task": own.head.get("head_type"), "labels": sorted(label2id, key=label2id.get) or None}
-        return _detected(folder, "hubcli", own.adapters, own.config, OWN_CONFIG, (OWN_WEIGHTS,), facts, own.head)
+        return _detected(
+            folder, "hubcli", own.adapters, own.config, OWN_CONFIG, (OWN_WEIGHTS,), facts, own.head
+        )
     if not folder.exists(ADAPTERHUB_CONFIG):
         return None
     hub = parse(AdapterHubFusionFile, folder.read_json(ADAPTERHUB_CONFIG), folder.where(ADAPTERHUB_CONFIG))
     facts = {"base_model": hub.model_name, "model_type": hub.model_type, "hidden_size": hub.hidden_size}
-    return _detected(folder, "adapterhub", hub.adapter_names, hub.config, ADAPTERHUB_CONFIG, ADAPTERHUB_WEIGHTS, facts)
+    return _detected(
+        folder, "adapterhub", hub.adapter_names, hub.config, ADAPTERHUB_CONFIG, ADAPTERHUB_WEIGHTS, facts
+    )
 
 
 def _detected(

@@ -38,7 +38,9 @@ QKV = ("q", "k", "v")
 VECTOR = "ia3_l"
 
 
-def export(adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str, model_type: str | None = None) -> None:
+def export(
+    adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str, model_type: str | None = None
+) -> None:
     config = IA3Config.model_validate(adapter.config)
     if adapter.format == _peft.FORMAT and fmt == _adapterhub.FORMAT:
         _peft_to_adapterhub(adapter, config, folder, name, model_type)
@@ -48,38 +50,62 @@ def export(adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str, model_t
         raise refusal(adapter, fmt, "no such conversion")
 
 
-def _peft_to_adapterhub(adapter: LoadedAdapter, config: IA3Config, folder: Path, name: str,
-                        model_type: str | None) -> None:
+def _peft_to_adapterhub(
+    adapter: LoadedAdapter, config: IA3Config, folder: Path, name: str, model_type: str | None
+) -> None:
     fmt = _adapterhub.FORMAT
     if config.modules_to_save:
-        raise refusal(adapter, fmt, f"modules saved whole (modules_to_save={config.modules_to_save}) "
-                      "have no AdapterHub equivalent")
+        raise refusal(
+            adapter,
+            fmt,
+            f"modules saved whole (modules_to_save={config.modules_to_save}) have no AdapterHub equivalent",
+        )
     vectors: dict[str, torch.Tensor] = {}
     for key, tensor in adapter.tensors.items():
         path = _peft.module_of(key, VECTOR)
         if path is None:
             raise refusal(adapter, fmt, f"tensor {key!r} has no AdapterHub equivalent")
         if config.is_feedforward(path):
-            raise refusal(adapter, fmt, f"PEFT scales the input of feed-forward module {path!r} "
-                          "(feedforward_modules); AdapterHub IA³ scales outputs only, and an "
-                          "activation lies between the two")
+            raise refusal(
+                adapter,
+                fmt,
+                f"PEFT scales the input of feed-forward module {path!r} "
+                "(feedforward_modules); AdapterHub IA³ scales outputs only, and an "
+                "activation lies between the two",
+            )
         vectors[path] = tensor
     places, modules, switches = adapterhub_places_of(adapter, fmt, model_type, list(vectors))
     _, leave_out = uniform_layers(adapter, fmt, modules)
     enabled = set(switches.values())
     attn = [m for m in QKV if m in enabled or "qkv" in enabled]
     method = {
-        "architecture": "lora", "r": 1, "alpha": 1, "attn_matrices": attn, "selfattn_lora": bool(attn),
-        "intermediate_lora": "intermediate" in enabled, "output_lora": "output" in enabled,
-        "leave_out": leave_out, "composition_mode": "scale", "dropout": 0.0, "init_weights": "ia3",
-        "init_weights_seed": None, "dtype": None, "use_gating": False, "use_dora": False,
-        "vera_b": None, "vera_d": None,
+        "architecture": "lora",
+        "r": 1,
+        "alpha": 1,
+        "attn_matrices": attn,
+        "selfattn_lora": bool(attn),
+        "intermediate_lora": "intermediate" in enabled,
+        "output_lora": "output" in enabled,
+        "leave_out": leave_out,
+        "composition_mode": "scale",
+        "dropout": 0.0,
+        "init_weights": "ia3",
+        "init_weights_seed": None,
+        "dtype": None,
+        "use_gating": False,
+        "use_dora": False,
+        "vera_b": None,
+        "vera_d": None,
     }
     tensors = {f"{path}.loras.{name}.lora_B": v.reshape(-1, 1) for path, v in vectors.items()}
-    widths = (places.hidden_size(modules[path].inner, None, vector.numel()) for path, vector in vectors.items())
+    widths = (
+        places.hidden_size(modules[path].inner, None, vector.numel()) for path, vector in vectors.items()
+    )
     hidden = next((width for width in widths if width is not None), None)
-    write_config(folder, adapterhub_envelope(adapter, method, name=name, hidden_size=hidden,
-                                             model_type=places.model_type))
+    write_config(
+        folder,
+        adapterhub_envelope(adapter, method, name=name, hidden_size=hidden, model_type=places.model_type),
+    )
     write_weights(folder, _adapterhub.WEIGHT_FILES[0], tensors)
 
 
@@ -90,7 +116,9 @@ def _adapterhub_to_peft(adapter: LoadedAdapter, config: IA3Config, folder: Path)
     if config.use_gating:
         raise refusal(adapter, fmt, "gated IA³ (use_gating) has no PEFT equivalent")
     if adapter.head_config is not None:
-        raise refusal(adapter, fmt, "the AdapterHub prediction head (head_config.json) has no PEFT equivalent")
+        raise refusal(
+            adapter, fmt, "the AdapterHub prediction head (head_config.json) has no PEFT equivalent"
+        )
     places, grouped, modules = adapterhub_modules(adapter, fmt, ("lora_B",))
     tensors: dict[str, torch.Tensor] = {}
     for path, params in grouped.items():
@@ -104,13 +132,16 @@ def _adapterhub_to_peft(adapter: LoadedAdapter, config: IA3Config, folder: Path)
             vector = spread
         tensors[f"{_peft.MODULE_PREFIX}{path}.{VECTOR}"] = vector.reshape(-1, 1)
     envelope = _adapterhub.Envelope.model_validate(adapter.raw_config)
-    write_config(folder, {
-        **peft_envelope_from_adapterhub(envelope),
-        **peft_targets(places, modules, targets.leave_out, layer_option=False),
-        "peft_type": "IA3",
-        "feedforward_modules": [],
-        "fan_in_fan_out": places.family.conv1d_projections,
-        "init_ia3_weights": True,
-        "modules_to_save": None,
-    })
+    write_config(
+        folder,
+        {
+            **peft_envelope_from_adapterhub(envelope),
+            **peft_targets(places, modules, targets.leave_out, layer_option=False),
+            "peft_type": "IA3",
+            "feedforward_modules": [],
+            "fan_in_fan_out": places.family.conv1d_projections,
+            "init_ia3_weights": True,
+            "modules_to_save": None,
+        },
+    )
     write_weights(folder, _peft.WEIGHT_FILES[0], tensors)

@@ -73,7 +73,7 @@ def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
         slot = target.slot(path)
         base = slot.base
         feedforward = config.is_feedforward(path)
-        out_features, in_features = (base.weight.shape[::-1] if is_conv1d(base) else base.weight.shape)
+        out_features, in_features = base.weight.shape[::-1] if is_conv1d(base) else base.weight.shape
         expected = in_features if feedforward else out_features
         if tensor.numel() != expected:
             raise ModelMismatchError(

@@ -40,7 +40,9 @@ PEFT_WEIGHTS = _peft.WEIGHT_FILES[0]
 HUB_WEIGHTS = _adapterhub.WEIGHT_FILES[0]
 
 
-def export(adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str, model_type: str | None = None) -> None:
+def export(
+    adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str, model_type: str | None = None
+) -> None:
     config = LoraConfig.model_validate(adapter.config)
     if adapter.format == _peft.FORMAT and fmt == _adapterhub.FORMAT:
         _peft_to_adapterhub(adapter, config, folder, name, model_type)
@@ -79,16 +81,21 @@ def _peft_pairs(adapter: LoadedAdapter) -> dict[str, dict[str, torch.Tensor]]:
                 pairs.setdefault(module, {})[part] = tensor
                 break
         else:
-            raise refusal(adapter, _adapterhub.FORMAT, f"tensor {key!r} (embedding or convolution "
-                          "LoRA, or another extra) has no AdapterHub equivalent")
+            raise refusal(
+                adapter,
+                _adapterhub.FORMAT,
+                f"tensor {key!r} (embedding or convolution "
+                "LoRA, or another extra) has no AdapterHub equivalent",
+            )
     for module, pair in pairs.items():
         if pair["A"].dim() != 2:
             raise refusal(adapter, _adapterhub.FORMAT, f"{module!r} is a convolution LoRA")
     return pairs
 
 
-def _peft_to_adapterhub(adapter: LoadedAdapter, config: LoraConfig, folder: Path, name: str,
-                        model_type: str | None) -> None:
+def _peft_to_adapterhub(
+    adapter: LoadedAdapter, config: LoraConfig, folder: Path, name: str, model_type: str | None
+) -> None:
     fmt = _adapterhub.FORMAT
     _refuse_peft_options(adapter, config)
     pairs = _peft_pairs(adapter)
@@ -104,16 +111,34 @@ def _peft_to_adapterhub(adapter: LoadedAdapter, config: LoraConfig, folder: Path
         tensors[f"{path}.loras.{name}.lora_A"] = lora_a
         tensors[f"{path}.loras.{name}.lora_B"] = pair["B"]
     method = {
-        "architecture": "lora", "r": config.r, "alpha": config.alpha, "attn_matrices": attn,
-        "selfattn_lora": bool(attn), "intermediate_lora": "intermediate" in enabled,
-        "output_lora": "output" in enabled, "leave_out": leave_out, "composition_mode": "add",
-        "dropout": config.dropout, "init_weights": "lora", "init_weights_seed": None, "dtype": None,
-        "use_gating": False, "use_dora": False, "vera_b": None, "vera_d": None,
+        "architecture": "lora",
+        "r": config.r,
+        "alpha": config.alpha,
+        "attn_matrices": attn,
+        "selfattn_lora": bool(attn),
+        "intermediate_lora": "intermediate" in enabled,
+        "output_lora": "output" in enabled,
+        "leave_out": leave_out,
+        "composition_mode": "add",
+        "dropout": config.dropout,
+        "init_weights": "lora",
+        "init_weights_seed": None,
+        "dtype": None,
+        "use_gating": False,
+        "use_dora": False,
+        "vera_b": None,
+        "vera_d": None,
     }
-    hidden = next(width for path, pair in pairs.items() if (width := places.hidden_size(
-        modules[path].inner, pair["A"].shape[1], pair["B"].shape[0])) is not None)
-    write_config(folder, adapterhub_envelope(adapter, method, name=name, hidden_size=hidden,
-                                             model_type=places.model_type))
+    hidden = next(
+        width
+        for path, pair in pairs.items()
+        if (width := places.hidden_size(modules[path].inner, pair["A"].shape[1], pair["B"].shape[0]))
+        is not None
+    )
+    write_config(
+        folder,
+        adapterhub_envelope(adapter, method, name=name, hidden_size=hidden, model_type=places.model_type),
+    )
     write_weights(folder, HUB_WEIGHTS, tensors)
 
 
@@ -127,8 +152,12 @@ def _adapterhub_to_peft(adapter: LoadedAdapter, config: LoraConfig, folder: Path
     if config.use_gating or config.use_dora:
         raise refusal(adapter, fmt, "gated LoRA (use_gating) and DoRA have no PEFT equivalent in this form")
     if adapter.head_config is not None:
-        raise refusal(adapter, fmt, "the AdapterHub prediction head (head_config.json) has no PEFT "
-                      "equivalent (PEFT saves the model's own head through modules_to_save)")
+        raise refusal(
+            adapter,
+            fmt,
+            "the AdapterHub prediction head (head_config.json) has no PEFT "
+            "equivalent (PEFT saves the model's own head through modules_to_save)",
+        )
     places, grouped, modules = adapterhub_modules(adapter, fmt, ("lora_A", "lora_B"))
     alpha = float(config.r) if config.scaling_rule == "1" else config.alpha
     tensors: dict[str, torch.Tensor] = {}
@@ -142,27 +171,31 @@ def _adapterhub_to_peft(adapter: LoadedAdapter, config: LoraConfig, folder: Path
         tensors[f"{_peft.MODULE_PREFIX}{path}.lora_B.weight"] = lora_b
     r, alpha, rank_pattern, alpha_pattern = _ranks(ranks, len(modules), config.r, alpha)
     envelope = _adapterhub.Envelope.model_validate(adapter.raw_config)
-    write_config(folder, {
-        **peft_envelope_from_adapterhub(envelope),
-        **peft_targets(places, modules, targets.leave_out, layer_option=True),
-        "peft_type": "LORA",
-        "r": r,
-        "lora_alpha": alpha,
-        "rank_pattern": rank_pattern,
-        "alpha_pattern": alpha_pattern,
-        "lora_dropout": config.dropout,
-        "fan_in_fan_out": places.family.conv1d_projections,
-        "bias": "none",
-        "use_rslora": False,
-        "use_dora": False,
-        "init_lora_weights": True,
-        "modules_to_save": None,
-    })
+    write_config(
+        folder,
+        {
+            **peft_envelope_from_adapterhub(envelope),
+            **peft_targets(places, modules, targets.leave_out, layer_option=True),
+            "peft_type": "LORA",
+            "r": r,
+            "lora_alpha": alpha,
+            "rank_pattern": rank_pattern,
+            "alpha_pattern": alpha_pattern,
+            "lora_dropout": config.dropout,
+            "fan_in_fan_out": places.family.conv1d_projections,
+            "bias": "none",
+            "use_rslora": False,
+            "use_dora": False,
+            "init_lora_weights": True,
+            "modules_to_save": None,
+        },
+    )
     write_weights(folder, PEFT_WEIGHTS, tensors)
 
 
-def _unstack_fused(lora_a: torch.Tensor, lora_b: torch.Tensor, targets: _adapterhub.AdapterHubTargets,
-                   rank: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _unstack_fused(
+    lora_a: torch.Tensor, lora_b: torch.Tensor, targets: _adapterhub.AdapterHubTargets, rank: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The stacked pair of a fused q|k|v projection as one PEFT pair.
 
     Block g (the g-th enabled matrix) adds B_g · A_g to the g-th enabled third of the output.
@@ -179,8 +212,9 @@ def _unstack_fused(lora_a: torch.Tensor, lora_b: torch.Tensor, targets: _adapter
     return (blocks_a[0] if shared else lora_a), spread
 
 
-def _ranks(fused: dict[str, int], modules: int, r: int, alpha: float
-           ) -> tuple[int, float, dict[str, int], dict[str, float]]:
+def _ranks(
+    fused: dict[str, int], modules: int, r: int, alpha: float
+) -> tuple[int, float, dict[str, int], dict[str, float]]:
     """PEFT's r, lora_alpha, rank_pattern and alpha_pattern when fused modules changed rank;
     alpha grows with the rank so that s = alpha / r stays what AdapterHub used."""
     grown = {path: rank for path, rank in fused.items() if rank != r}
@@ -189,8 +223,12 @@ def _ranks(fused: dict[str, int], modules: int, r: int, alpha: float
     if len(fused) == modules and len(set(fused.values())) == 1:  # only fused modules: one rank
         rank = next(iter(fused.values()))
         return rank, alpha * rank / r, {}, {}
-    return (r, alpha, {_exact(p): rank for p, rank in grown.items()},
-            {_exact(p): alpha * rank / r for p, rank in grown.items()})
+    return (
+        r,
+        alpha,
+        {_exact(p): rank for p, rank in grown.items()},
+        {_exact(p): alpha * rank / r for p, rank in grown.items()},
+    )
 
 
 def _exact(path: str) -> str:

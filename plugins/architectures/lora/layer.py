@@ -134,7 +134,9 @@ def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
                 f"(out×in) but the model's projection is {weight.shape[0]}×{weight.shape[1]}"
             )
         like = {"device": weight.device, "dtype": weight.dtype}
-        optional = {part: parts[part].to(**like) if part in parts else None for part in ("magnitude", "B_bias")}
+        optional = {
+            part: parts[part].to(**like) if part in parts else None for part in ("magnitude", "B_bias")
+        }
         delta = LoraDelta(
             lora_a.to(**like),
             lora_b.to(**like),
@@ -149,7 +151,9 @@ def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
 def merge(target: AttachTarget, name: str) -> None:
     slots = target.slots_of(name)
     if any(slot.adapters[name].b_bias is not None for slot in slots):  # refuse before touching any
-        raise CapabilityNotSupported(f"adapter {name!r}: a LoRA with a bias on B (lora_bias) cannot be merged exactly")
+        raise CapabilityNotSupported(
+            f"adapter {name!r}: a LoRA with a bias on B (lora_bias) cannot be merged exactly"
+        )
     for slot in slots:
         slot.merge(name)
 

@@ -36,7 +36,9 @@ class FuseBlock(CompositionPlugin):
         checked = super().check_arguments(args, children)
         fusion = checked.get("fusion")
         if fusion is not None and not isinstance(fusion, str):
-            raise SpecError(f"fuse: fusion must name a registered fusion, e.g. fusion=my-fusion, got {fusion!r}")
+            raise SpecError(
+                f"fuse: fusion must name a registered fusion, e.g. fusion=my-fusion, got {fusion!r}"
+            )
         return {"static": flag(self.name, "static", checked, default=False), "fusion": fusion}
 
     def build(self, children: Sequence[str], args: Mapping[str, Any], target: AttachTarget) -> Any:
@@ -47,11 +49,15 @@ class FuseBlock(CompositionPlugin):
         if len(set(names)) != len(names):
             raise SpecError(f"fuse: an adapter appears twice in fuse({', '.join(names)})")
         blocks = getattr(target, "blocks", {})
-        points = {where: slot for where, slot in blocks.items() if all(name in slot.adapters for name in names)}
+        points = {
+            where: slot for where, slot in blocks.items() if all(name in slot.adapters for name in names)
+        }
         if not points:
             raise SpecError(f"fuse({', '.join(names)}): no sub-block holds all of these adapters")
         like = next(next(iter(points.values())).adapters[names[0]].parameters())
-        return FusionLayers(names, points, target.dims.hidden_size, FusionSettings.preset(args["static"]), like)
+        return FusionLayers(
+            names, points, target.dims.hidden_size, FusionSettings.preset(args["static"]), like
+        )
 
     def save_owned(self, owned: Any, folder: Path) -> None:
         from plugins.compositions.fuse.files import save_layers
@@ -78,5 +84,7 @@ class FuseBlock(CompositionPlugin):
         if not isinstance(state, BlockState):
             raise CompositionError("fuse only runs at bottleneck sub-blocks")
         if not all(name in state.slot.adapters for name in names):
-            raise CompositionError(f"fuse({', '.join(map(str, names))}): not every adapter sits at this sub-block")
+            raise CompositionError(
+                f"fuse({', '.join(map(str, names))}): not every adapter sits at this sub-block"
+            )
         return fuse(state, names, owned)  # type: ignore[arg-type]

@@ -29,7 +29,9 @@ from plugins.compositions.fuse.settings import FusionSettings
 
 def fusion_layers(setup: CompositionSetup, adapters: list[str] | None = None) -> FusionLayers:
     """The fusion layers of the (only, or the one over ``adapters``) fuse block of ``setup``."""
-    found = [o for o in setup.owned.values() if isinstance(o, FusionLayers) and adapters in (None, o.adapters)]
+    found = [
+        o for o in setup.owned.values() if isinstance(o, FusionLayers) and adapters in (None, o.adapters)
+    ]
     if len(found) != 1:
         raise ModelMismatchError(f"the active composition has {len(found)} matching fuse blocks, not one")
     return found[0]
@@ -71,7 +73,9 @@ def fusion_names(folder: str | Path) -> list[str] | None:
     """The adapters a saved fusion (AdapterHub's or ours) was trained over, in order."""
     folder = Path(folder)
     own = (folder / OWN_CONFIG).is_file()
-    names = _read_json(folder / (OWN_CONFIG if own else ADAPTERHUB_CONFIG)).get("adapters" if own else "adapter_names")
+    names = _read_json(folder / (OWN_CONFIG if own else ADAPTERHUB_CONFIG)).get(
+        "adapters" if own else "adapter_names"
+    )
     return names if isinstance(names, list) else None
 
 
@@ -88,7 +92,9 @@ def load_into(layers: FusionLayers, folder: str | Path) -> FusionLayers:
     try:
         settings = FusionSettings.model_validate(data["config"])
     except (KeyError, ValidationError) as exc:
-        raise AdapterFormatError(f"{folder}: fusion settings are malformed ({str(exc).splitlines()[0]})") from None
+        raise AdapterFormatError(
+            f"{folder}: fusion settings are malformed ({str(exc).splitlines()[0]})"
+        ) from None
     layers.reconfigure(settings)
     if own and data.get("head"):
         layers.add_head(data["head"])
@@ -98,7 +104,9 @@ def load_into(layers: FusionLayers, folder: str | Path) -> FusionLayers:
         state = load_file(folder / OWN_WEIGHTS)
     else:
         state = _adapterhub_state(folder)
-    head = {key.removeprefix(HEAD_PREFIX): state.pop(key) for key in list(state) if key.startswith(HEAD_PREFIX)}
+    head = {
+        key.removeprefix(HEAD_PREFIX): state.pop(key) for key in list(state) if key.startswith(HEAD_PREFIX)
+    }
     if layers.head is not None:
         _load_head(layers.head, head, folder)
     expected = layers.layers.state_dict()
@@ -111,7 +119,9 @@ def load_into(layers: FusionLayers, folder: str | Path) -> FusionLayers:
         )
     for key, tensor in state.items():
         if tensor.shape != expected[key].shape:
-            raise ModelMismatchError(f"{folder}: fusion weight {key} is {tuple(tensor.shape)}, expected {tuple(expected[key].shape)}")
+            raise ModelMismatchError(
+                f"{folder}: fusion weight {key} is {tuple(tensor.shape)}, expected {tuple(expected[key].shape)}"
+            )
     layers.layers.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
     return layers
 
@@ -131,7 +141,9 @@ def save_layers(layers: FusionLayers, folder: str | Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in layers.layers.state_dict().items()}
     if layers.head is not None:
-        state.update({HEAD_PREFIX + k: v.detach().to("cpu").contiguous() for k, v in layers.head.state_dict().items()})
+        state.update(
+            {HEAD_PREFIX + k: v.detach().to("cpu").contiguous() for k, v in layers.head.state_dict().items()}
+        )
     save_file(state, folder / OWN_WEIGHTS)
     config = {"format": OWN_FORMAT, "adapters": layers.adapters, "config": layers.config.model_dump()}
     if layers.head_config is not None:

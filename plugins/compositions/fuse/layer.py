@@ -57,7 +57,9 @@ class FusionLayer(nn.Module):
         """``adapters``' penalty keeping the value matrix near the identity (dynamic fusion)."""
         if not (self.config.regularization and self.config.value):
             return None
-        eye = torch.eye(self.value.weight.shape[0], device=self.value.weight.device, dtype=self.value.weight.dtype)
+        eye = torch.eye(
+            self.value.weight.shape[0], device=self.value.weight.device, dtype=self.value.weight.dtype
+        )
         return 0.01 * (eye - self.value.weight).pow(2).sum()
 
 
@@ -72,15 +74,23 @@ class FusionLayers(nn.Module):
     """One ``FusionLayer`` per sub-block where all fused adapters sit, keyed "{layer}.{position}"
     in ``state_dict`` order; what the fuse block owns and trains."""
 
-    def __init__(self, adapters: list[str], points: dict[tuple[int, str], Any], hidden: int, config: FusionSettings,
-                 like: torch.Tensor) -> None:
+    def __init__(
+        self,
+        adapters: list[str],
+        points: dict[tuple[int, str], Any],
+        hidden: int,
+        config: FusionSettings,
+        like: torch.Tensor,
+    ) -> None:
         super().__init__()
         self.adapters = adapters
         self.config = config
         self.hidden = hidden
         self.placement = {"device": like.device, "dtype": like.dtype}
         self.slots = {id(slot): f"{layer}_{position}" for (layer, position), slot in points.items()}
-        self.layers = nn.ModuleDict({key: FusionLayer(hidden, config).to(**self.placement) for key in self.slots.values()})
+        self.layers = nn.ModuleDict(
+            {key: FusionLayer(hidden, config).to(**self.placement) for key in self.slots.values()}
+        )
         self.head: nn.Module | None = None
         """The fusion's own classification head (``adapters`` names a fusion's head after the
         fusion, never one of its children's); None: the model's own head runs."""
@@ -109,7 +119,9 @@ class FusionLayers(nn.Module):
 def fuse(state: BlockState, names: list[str], layers: FusionLayers) -> BlockState:
     """The fused sub-block state (see the module docstring)."""
     for name in names:
-        if not all(hasattr(state.slot.adapters[name], part) for part in ("config", "adapter_down", "adapter_up")):
+        if not all(
+            hasattr(state.slot.adapters[name], part) for part in ("config", "adapter_down", "adapter_up")
+        ):
             raise CompositionError(f"fuse: adapter {name!r} is not a bottleneck adapter")
     config = state.slot.adapters[names[-1]].config
     hidden, block = state.hidden, state.block

@@ -25,8 +25,15 @@ ADAPTERHUB_KEY = re.compile(
     r"(?:^|\.)(?P<layer>\d+)\.(?P<location>attention\.output|attention_adapters|output|output_adapters)"
     r"\.adapter_fusion_layer\.[^.]+\.(?P<param>(?:query|key|value)\.(?:weight|bias))$"
 )
-OWN_KEY = re.compile(r"^(?P<layer>\d+)_(?P<position>attention|ffn)\.(?P<param>(?:query|key|value)\.(?:weight|bias))$")
-POSITION = {"attention.output": "attention", "attention_adapters": "attention", "output": "ffn", "output_adapters": "ffn"}
+OWN_KEY = re.compile(
+    r"^(?P<layer>\d+)_(?P<position>attention|ffn)\.(?P<param>(?:query|key|value)\.(?:weight|bias))$"
+)
+POSITION = {
+    "attention.output": "attention",
+    "attention_adapters": "attention",
+    "output": "ffn",
+    "output_adapters": "ffn",
+}
 
 
 def own_key(adapterhub_key: str) -> str | None:

@@ -44,7 +44,12 @@ def train_fusion(
             for batch in batches:
                 optimizer.zero_grad()
                 value = loss(model(**batch), batch)
-                penalties = [p for layers in fusions for layer in layers.layers.values() if (p := layer.regularization()) is not None]
+                penalties = [
+                    p
+                    for layers in fusions
+                    for layer in layers.layers.values()
+                    if (p := layer.regularization()) is not None
+                ]
                 total = value + sum(penalties) if penalties else value
                 total.backward()
                 optimizer.step()

@@ -87,7 +87,9 @@ class BitFitArchitecture(ArchitecturePlugin):
         return DetectedAdapter(
             architecture=METHOD,
             format=FORMAT,
-            config=BitFitConfig(targets=saved.targets, modules_to_save=saved.modules_to_save).model_dump(mode="json"),
+            config=BitFitConfig(targets=saved.targets, modules_to_save=saved.modules_to_save).model_dump(
+                mode="json"
+            ),
             files=files,
             base_model=saved.base_model,
             model_type=saved.model_type,
@@ -105,7 +107,9 @@ class BitFitArchitecture(ArchitecturePlugin):
             info = tensors[name]
             module = module_of(name)
             if module is None:
-                raise AdapterValidationError(f"{WEIGHTS_FILE}: tensor {name!r} is not a bias delta (<module>.bias)")
+                raise AdapterValidationError(
+                    f"{WEIGHTS_FILE}: tensor {name!r} is not a bias delta (<module>.bias)"
+                )
             if len(info.shape) != 1 or info.shape[0] == 0:
                 raise AdapterValidationError(
                     f"{WEIGHTS_FILE}: tensor {name!r} has shape {list(info.shape)}; a bias delta is a "
@@ -184,8 +188,14 @@ def save_bitfit(
     ``modules_to_save``, saved whole."""
     from hubcli_bitfit.files import write_folder
 
-    config = BitFitFile(method=METHOD, targets=list(targets), modules_to_save=list(modules_to_save or []),
-                        base_model=base_model, model_type=model_type, task_type=task_type)
+    config = BitFitFile(
+        method=METHOD,
+        targets=list(targets),
+        modules_to_save=list(modules_to_save or []),
+        base_model=base_model,
+        model_type=model_type,
+        task_type=task_type,
+    )
     write_folder(folder, config, deltas, head or {})
 
 

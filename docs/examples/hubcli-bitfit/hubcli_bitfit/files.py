@@ -15,7 +15,10 @@ from hubcli_bitfit.config import CONFIG_FILE, METHOD, WEIGHTS_FILE, BitFitConfig
 
 
 def write_folder(
-    folder: str | Path, config: BitFitFile, deltas: Mapping[str, torch.Tensor], head: Mapping[str, torch.Tensor]
+    folder: str | Path,
+    config: BitFitFile,
+    deltas: Mapping[str, torch.Tensor],
+    head: Mapping[str, torch.Tensor],
 ) -> None:
     canonical = BitFitConfig(targets=config.targets, modules_to_save=config.modules_to_save)
     bad = [name for name in deltas if module_of(name) is None]
@@ -23,7 +26,9 @@ def write_folder(
         raise HubcliError(f"save_bitfit: deltas must be named '<module>.bias' (got {bad or 'none'})")
     stray = [name for name in head if canonical.saved_module_of(name) is None]
     if stray:
-        raise HubcliError(f"save_bitfit: head tensor {stray[0]!r} is in none of modules_to_save {config.modules_to_save}")
+        raise HubcliError(
+            f"save_bitfit: head tensor {stray[0]!r} is in none of modules_to_save {config.modules_to_save}"
+        )
     held = {found[0] for name in head if (found := canonical.saved_module_of(name))}
     empty = [module for module in config.modules_to_save if module not in held]
     if empty:
@@ -31,7 +36,10 @@ def write_folder(
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     (out / CONFIG_FILE).write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    tensors = {name: tensor.detach().to("cpu", torch.float32).contiguous() for name, tensor in {**deltas, **head}.items()}
+    tensors = {
+        name: tensor.detach().to("cpu", torch.float32).contiguous()
+        for name, tensor in {**deltas, **head}.items()
+    }
     save_file(tensors, str(out / WEIGHTS_FILE))
 
 
@@ -51,7 +59,10 @@ def weighted_sum(
 
 
 def write_updates(
-    updates: Sequence[ModuleUpdate], folder: Path, sources: Sequence[LoadedAdapter], saved: Mapping[str, torch.Tensor]
+    updates: Sequence[ModuleUpdate],
+    folder: Path,
+    sources: Sequence[LoadedAdapter],
+    saved: Mapping[str, torch.Tensor],
 ) -> None:
     """The reverse of ``BitFitArchitecture.module_updates`` (``hubcli merge`` writes its result
     with it)."""
@@ -69,7 +80,12 @@ def write_updates(
             f"bitfit: {sources[0].name!r} and {differing!r} differ in targets or modules_to_save"
         )
     raw = sources[0].raw_config
-    config = BitFitFile(method=METHOD, targets=configs[0].targets, modules_to_save=configs[0].modules_to_save,
-                        base_model=raw.get("base_model"), model_type=raw.get("model_type"),
-                        task_type=raw.get("task_type"))
+    config = BitFitFile(
+        method=METHOD,
+        targets=configs[0].targets,
+        modules_to_save=configs[0].modules_to_save,
+        base_model=raw.get("base_model"),
+        model_type=raw.get("model_type"),
+        task_type=raw.get("task_type"),
+    )
     write_folder(folder, config, deltas, saved)

@@ -22,21 +22,26 @@ STD = 0.02
 def _projections_with_bias(target: AttachTarget) -> dict[str, nn.Module]:
     """Full-model path → projection, for every Linear / Conv1D with a bias inside a layer."""
     layers = tuple(path + "." for path in target.layer_paths())
-    return {path: module for path, module in target.model.named_modules()
-            if path.startswith(layers) and is_projection(module) and module.bias is not None}
+    return {
+        path: module
+        for path, module in target.model.named_modules()
+        if path.startswith(layers) and is_projection(module) and module.bias is not None
+    }
 
 
 def _default_targets(target: AttachTarget, projections: Mapping[str, nn.Module]) -> list[str]:
     """Every projection with a bias: their paths inside one layer (``attention.self.query``)."""
     first = target.layer_paths()[0] + "."
-    return [path[len(first):] for path in projections if path.startswith(first)]
+    return [path[len(first) :] for path in projections if path.startswith(first)]
 
 
 def _new_head(target: AttachTarget, labels: Sequence[str]) -> tuple[list[str], dict[str, torch.Tensor]]:
     """The model's task-head modules, copied, with the label-sized layer re-initialised for
     ``labels`` (N(0, 0.02) weights, zero bias)."""
     model = target.model
-    modules = [name for name in target.family.points.heads if isinstance(getattr(model, name, None), nn.Module)]
+    modules = [
+        name for name in target.family.points.heads if isinstance(getattr(model, name, None), nn.Module)
+    ]
     outputs = model.config.num_labels
     tensors: dict[str, torch.Tensor] = {}
     for module in modules:
@@ -49,8 +54,9 @@ def _new_head(target: AttachTarget, labels: Sequence[str]) -> tuple[list[str], d
     return modules, tensors
 
 
-def untrained(target: AttachTarget, options: Mapping[str, str], task_type: str | None,
-              labels: Sequence[str]) -> UntrainedAdapter:
+def untrained(
+    target: AttachTarget, options: Mapping[str, str], task_type: str | None, labels: Sequence[str]
+) -> UntrainedAdapter:
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
         raise HubcliError(f"bitfit: unknown option {unknown[0]!r} (allowed: {', '.join(OPTIONS)})")
@@ -62,12 +68,22 @@ def untrained(target: AttachTarget, options: Mapping[str, str], task_type: str |
     if not targets:
         raise HubcliError("bitfit: the option targets names no module (e.g. targets=query,value)")
     config = BitFitConfig(targets=targets)
-    deltas = {f"{path}.bias": torch.zeros(module.bias.shape)
-              for path, module in projections.items() if config.targets_module(path)}
+    deltas = {
+        f"{path}.bias": torch.zeros(module.bias.shape)
+        for path, module in projections.items()
+        if config.targets_module(path)
+    }
     if not deltas:
         model_type = target.model.config.model_type
-        raise HubcliError(f"bitfit: targets {targets} match no projection with a bias in this {model_type} model")
+        raise HubcliError(
+            f"bitfit: targets {targets} match no projection with a bias in this {model_type} model"
+        )
     modules, head = _new_head(target, labels) if task_type in HEAD_TASKS and labels else ([], {})
-    saved = BitFitFile(method=METHOD, targets=targets, modules_to_save=modules, model_type=target.model.config.model_type,
-                       task_type=task_type)
+    saved = BitFitFile(
+        method=METHOD,
+        targets=targets,
+        modules_to_save=modules,
+        model_type=target.model.config.model_type,
+        task_type=task_type,
+    )
     return UntrainedAdapter(saved.model_dump(mode="json"), WEIGHTS_FILE, {**deltas, **head})

@@ -13,10 +13,17 @@ from hubcli_bitfit import BitFitArchitecture
 
 @pytest.mark.parametrize("family", ["bert", "roberta", "distilbert", "gpt2"])
 def test_bitfit_meets_the_contract(family, tmp_path) -> None:
-    report = check_architecture_plugin(BitFitArchitecture(), write_bitfit_with_head, tmp_path, families=[family])
+    report = check_architecture_plugin(
+        BitFitArchitecture(), write_bitfit_with_head, tmp_path, families=[family]
+    )
     assert report.passed == [
-        "declaration", f"detection ({family})", f"save/load round-trip ({family})",
-        f"injection ({family})", f"merge ({family})", f"detach ({family})", f"updates round-trip ({family})",
+        "declaration",
+        f"detection ({family})",
+        f"save/load round-trip ({family})",
+        f"injection ({family})",
+        f"merge ({family})",
+        f"detach ({family})",
+        f"updates round-trip ({family})",
         f"untrained adapter ({family})",
     ]
     assert report.skipped == {}
@@ -28,4 +35,7 @@ def test_hubcli_finds_the_installed_package(run_hubcli) -> None:
     assert result.exit_code == 0, result.stderr
     row = next(r for r in result.json() if (r["kind"], r["name"]) == ("architecture", "bitfit"))
     assert (row["distribution"], row["target"], row["status"]) == (
-        "hubcli-bitfit", "hubcli_bitfit:BitFitArchitecture", "loaded")
+        "hubcli-bitfit",
+        "hubcli_bitfit:BitFitArchitecture",
+        "loaded",
+    )

@@ -56,9 +56,14 @@ def test_missing_weights_are_named(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("deltas", "message"),
     [
-        ({QUERY_BIAS: torch.ones(4, 8)}, rf"tensor '{QUERY_BIAS}' has shape \[4, 8\]; a bias delta is a vector"),
-        ({"encoder.layer.0.output.dense.bias": torch.ones(32)},
-         r"module 'encoder.layer.0.output.dense', which is not among the config's targets \['query'\]"),
+        (
+            {QUERY_BIAS: torch.ones(4, 8)},
+            rf"tensor '{QUERY_BIAS}' has shape \[4, 8\]; a bias delta is a vector",
+        ),
+        (
+            {"encoder.layer.0.output.dense.bias": torch.ones(32)},
+            r"module 'encoder.layer.0.output.dense', which is not among the config's targets \['query'\]",
+        ),
     ],
 )
 def test_tensors_that_disagree_with_the_config_are_refused(tmp_path, run_hubcli, deltas, message) -> None:

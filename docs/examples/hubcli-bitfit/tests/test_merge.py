@@ -25,15 +25,22 @@ def test_a_linear_merge_averages_the_deltas_and_heads(tmp_path, run_hubcli, temp
 
     shown = run_hubcli("show", "soup", "--json").json()
     assert (shown["architecture"], shown["format"], "merged" in shown["tags"]) == ("bitfit", "native", True)
-    path = temp_registry.file_path(next(f for f in temp_registry.files(temp_registry.get_adapter("soup"))
-                                        if f.path == "bitfit.safetensors"))
+    path = temp_registry.file_path(
+        next(
+            f
+            for f in temp_registry.files(temp_registry.get_adapter("soup"))
+            if f.path == "bitfit.safetensors"
+        )
+    )
     stored = load_file(path)
     expected = average_bitfit([first, second], [0.25, 0.75])
     for key, value in expected.items():
         torch.testing.assert_close(stored[key], value, rtol=0, atol=1e-6)
     heads = [load_file(tmp_path / name / "bitfit.safetensors") for name in ("a", "b")]
-    torch.testing.assert_close(stored["classifier.weight"],
-                               0.25 * heads[0]["classifier.weight"] + 0.75 * heads[1]["classifier.weight"])
+    torch.testing.assert_close(
+        stored["classifier.weight"],
+        0.25 * heads[0]["classifier.weight"] + 0.75 * heads[1]["classifier.weight"],
+    )
 
     stitched = load(model, ["a", "b", "soup"], registry=temp_registry, activate=False)
     stitched.activate("soup")

@@ -45,12 +45,16 @@ def test_one_adapter_shifts_the_biases(family, tmp_path, run_hubcli, temp_regist
     torch.testing.assert_close(output, expected, rtol=0, atol=1e-6)
 
 
-def test_stacked_adapters_add_and_average_mixes_like_averaged_parameters(tmp_path, run_hubcli, temp_registry) -> None:
+def test_stacked_adapters_add_and_average_mixes_like_averaged_parameters(
+    tmp_path, run_hubcli, temp_registry
+) -> None:
     model = tiny_model("bert")
     first = write_bitfit(tmp_path / "a", model, "bert", seed=1)
     second = write_bitfit(tmp_path / "b", model, "bert", seed=2)
     averaged = average_bitfit([first, second], [0.25, 0.75])
-    save_bitfit(tmp_path / "avg", averaged, ["query", "value", "output.dense"], model_type="bert", task_type="SEQ_CLS")
+    save_bitfit(
+        tmp_path / "avg", averaged, ["query", "value", "output.dense"], model_type="bert", task_type="SEQ_CLS"
+    )
     for name in ("a", "b", "avg"):
         registered(run_hubcli, tmp_path / name, name)
     ids, mask = tiny_inputs()
@@ -82,11 +86,15 @@ def test_batch_split_gives_each_row_its_own_adapter(tmp_path, run_hubcli, temp_r
     torch.testing.assert_close(routed[1], by_first[1], rtol=0, atol=1e-6)
 
 
-def test_a_saved_head_with_its_own_label_count_replaces_the_base_head(tmp_path, run_hubcli, temp_registry) -> None:
+def test_a_saved_head_with_its_own_label_count_replaces_the_base_head(
+    tmp_path, run_hubcli, temp_registry
+) -> None:
     model = tiny_model("bert")  # 3 labels
     delta = random_deltas(model, ["query"])
     head = {"classifier.weight": torch.randn(2, 32), "classifier.bias": torch.randn(2)}
-    save_bitfit(tmp_path / "h", delta, ["query"], head=head, modules_to_save=["classifier"], task_type="SEQ_CLS")
+    save_bitfit(
+        tmp_path / "h", delta, ["query"], head=head, modules_to_save=["classifier"], task_type="SEQ_CLS"
+    )
     registered(run_hubcli, tmp_path / "h", "h")
     reference = copy.deepcopy(model)
     reference.classifier = torch.nn.Linear(32, 2)
@@ -105,15 +113,22 @@ def test_a_model_without_biases_is_refused(tmp_path, run_hubcli, temp_registry) 
     llama = tiny_model("llama")
     save_bitfit(tmp_path / "l", {"model.layers.0.self_attn.q_proj.bias": torch.ones(32)}, ["q_proj"])
     registered(run_hubcli, tmp_path / "l", "l")
-    with pytest.raises(ModelMismatchError, match=r"'model.layers.0.self_attn.q_proj' has no bias .*BitFit needs one"):
+    with pytest.raises(
+        ModelMismatchError, match=r"'model.layers.0.self_attn.q_proj' has no bias .*BitFit needs one"
+    ):
         load(llama, ["l"], registry=temp_registry)
 
 
-def test_a_delta_of_the_wrong_size_is_refused_before_anything_changes(tmp_path, run_hubcli, temp_registry) -> None:
+def test_a_delta_of_the_wrong_size_is_refused_before_anything_changes(
+    tmp_path, run_hubcli, temp_registry
+) -> None:
     model = tiny_model("bert")
     before = {name: type(module) for name, module in model.named_modules()}
     save_bitfit(tmp_path / "w", {"bert.encoder.layer.0.attention.self.query.bias": torch.ones(16)}, ["query"])
     registered(run_hubcli, tmp_path / "w", "w")
-    with pytest.raises(ModelMismatchError, match=r"shape \[16\] but 'bert.encoder.layer.0.attention.self.query' has a bias of shape \[32\]"):
+    with pytest.raises(
+        ModelMismatchError,
+        match=r"shape \[16\] but 'bert.encoder.layer.0.attention.self.query' has a bias of shape \[32\]",
+    ):
         load(model, ["w"], registry=temp_registry)
     assert {name: type(module) for name, module in model.named_modules()} == before

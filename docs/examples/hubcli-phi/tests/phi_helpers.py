@@ -6,8 +6,15 @@ from __future__ import annotations
 import torch
 import transformers
 
-PHI_SIZES = {"vocab_size": 100, "hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2,
-             "num_attention_heads": 4, "max_position_embeddings": 64, "pad_token_id": 0}
+PHI_SIZES = {
+    "vocab_size": 100,
+    "hidden_size": 32,
+    "intermediate_size": 37,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "max_position_embeddings": 64,
+    "pad_token_id": 0,
+}
 
 
 def tiny_phi(head: str = "causal_lm", seed: int = 0) -> transformers.PreTrainedModel:
@@ -16,7 +23,9 @@ def tiny_phi(head: str = "causal_lm", seed: int = 0) -> transformers.PreTrainedM
     hide a dropped bias), in eval mode."""
     torch.manual_seed(seed)
     config = transformers.PhiConfig(**PHI_SIZES, num_labels=3)
-    model_class = transformers.PhiForCausalLM if head == "causal_lm" else transformers.PhiForSequenceClassification
+    model_class = (
+        transformers.PhiForCausalLM if head == "causal_lm" else transformers.PhiForSequenceClassification
+    )
     model = model_class(config)
     generator = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():

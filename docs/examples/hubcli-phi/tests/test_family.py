@@ -36,8 +36,10 @@ def test_the_kit_names_a_wrong_path() -> None:
 def write_peft_lora(folder, model: torch.nn.Module, task_type: str) -> torch.Tensor:
     """A LoRA PEFT saves for ``model`` with random trained values (PEFT starts B at zero);
     returns PEFT's own output for the kit's tiny inputs, the reference."""
-    wrapped = peft.get_peft_model(copy.deepcopy(model),
-                                  peft.LoraConfig(task_type=task_type, r=4, lora_alpha=6, target_modules=LORA_TARGETS))
+    wrapped = peft.get_peft_model(
+        copy.deepcopy(model),
+        peft.LoraConfig(task_type=task_type, r=4, lora_alpha=6, target_modules=LORA_TARGETS),
+    )
     generator = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for name, parameter in wrapped.named_parameters():
@@ -47,12 +49,16 @@ def write_peft_lora(folder, model: torch.nn.Module, task_type: str) -> torch.Ten
     ids, mask = tiny_inputs()
     with torch.inference_mode():
         expected = model_output(wrapped.eval()(input_ids=ids, attention_mask=mask))
-        assert not torch.allclose(expected, model_output(model(input_ids=ids, attention_mask=mask)), atol=1e-3)
+        assert not torch.allclose(
+            expected, model_output(model(input_ids=ids, attention_mask=mask)), atol=1e-3
+        )
     return expected
 
 
 @pytest.mark.parametrize(("head", "task_type"), [("causal_lm", "CAUSAL_LM"), ("seq_cls", "SEQ_CLS")])
-def test_a_peft_lora_runs_the_same_through_hubcli(head, task_type, tmp_path, run_hubcli, temp_registry) -> None:
+def test_a_peft_lora_runs_the_same_through_hubcli(
+    head, task_type, tmp_path, run_hubcli, temp_registry
+) -> None:
     model = tiny_phi(head)
     expected = write_peft_lora(tmp_path / "lora", model, task_type)
     ids, mask = tiny_inputs()
@@ -65,7 +71,10 @@ def test_a_peft_lora_runs_the_same_through_hubcli(head, task_type, tmp_path, run
 
 def test_the_cli_lists_the_installed_family(run_hubcli) -> None:
     rows = {(row["kind"], row["name"]): row for row in run_hubcli("plugins", "--check", "--json").json()}
-    assert (rows[("model", "phi")]["distribution"], rows[("model", "phi")]["status"]) == ("hubcli-phi", "loaded")
+    assert (rows[("model", "phi")]["distribution"], rows[("model", "phi")]["status"]) == (
+        "hubcli-phi",
+        "loaded",
+    )
 
 
 def test_hubcli_predict_loads_a_phi_base_from_its_folder(tmp_path, run_hubcli) -> None:
@@ -74,7 +83,9 @@ def test_hubcli_predict_loads_a_phi_base_from_its_folder(tmp_path, run_hubcli) -
     model.save_pretrained(tmp_path / "base")
     expected = write_peft_lora(tmp_path / "lora", model, "SEQ_CLS")
     assert run_hubcli("add", tmp_path / "lora", "--name", "phi-lora").exit_code == 0
-    predicted = run_hubcli("predict", tmp_path / "base", "phi-lora", "--input-ids", json.dumps(TINY_INPUT_IDS), "--json")
+    predicted = run_hubcli(
+        "predict", tmp_path / "base", "phi-lora", "--input-ids", json.dumps(TINY_INPUT_IDS), "--json"
+    )
     assert predicted.exit_code == 0, predicted.stderr
     # the first row has no padding: the same with or without the attention mask predict leaves out
     torch.testing.assert_close(torch.tensor(predicted.json()["values"])[0], expected[0], rtol=0, atol=1e-5)

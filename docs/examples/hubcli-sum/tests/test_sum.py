@@ -62,7 +62,9 @@ def test_sum_adds_the_changes_of_its_children(two_loras, temp_registry) -> None:
     ids, mask = tiny_inputs()
     with torch.inference_mode():
         expected = model_output(expected_model(input_ids=ids, attention_mask=mask))
-        assert not torch.allclose(expected, model_output(model(input_ids=ids, attention_mask=mask)), atol=1e-3)
+        assert not torch.allclose(
+            expected, model_output(model(input_ids=ids, attention_mask=mask)), atol=1e-3
+        )
     stitched = load(model, ["a", "b"], registry=temp_registry, activate=False)
     activate(stitched, "sum(a, b)")
     torch.testing.assert_close(model_output(stitched.forward(ids, mask)), expected, rtol=0, atol=1e-5)
@@ -98,7 +100,9 @@ def test_the_cli_lists_and_uses_the_installed_block(two_loras, run_hubcli, tmp_p
     ``hubcli stitch`` runs it by name."""
     listed = {(row["kind"], row["name"]): row for row in run_hubcli("plugins", "--check", "--json").json()}
     assert (listed[("composition", "sum")]["distribution"], listed[("composition", "sum")]["status"]) == (
-        "hubcli-sum", "loaded")
+        "hubcli-sum",
+        "loaded",
+    )
     from hubcli.testing import save_tiny_model
 
     base = save_tiny_model("bert", tmp_path / "base")
