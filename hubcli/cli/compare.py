@@ -211,7 +211,10 @@ def _compare_cka(
     examples = read_token_ids(
         dataset, tokenizer_source=base, column=column, max_length=max_length, limit=limit
     )
-    model_a, model_b = _model(base, spec_a), _model(base, spec_b)
+    from hubcli.evaluate.pipeline import quiet_transformers
+
+    with quiet_transformers():  # no weight-loading bars or load reports between our own lines
+        model_a, model_b = _model(base, spec_a), _model(base, spec_b)
     pad_id = getattr(model_a.config, "pad_token_id", None) or 0
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task("running both models", total=len(examples))

@@ -133,12 +133,15 @@ def stitch_model(
     the registry, composition active."""
     from hubcli.compose.setup import activate
     from hubcli.engine import StitchedModel, load_base_model, read_adapter
+    from hubcli.evaluate.pipeline import quiet_transformers
 
     loaded = [read_adapter(registry, name) for name in dict.fromkeys(tree.adapters())]
     tasks = [task for item in loaded if (task := item.raw_config.get("task_type"))]
-    stitched = StitchedModel(
-        load_base_model(base, task=tasks[0] if tasks else None, dtype=dtype, device=device)
-    )
+    # No weight-loading bar and no load report (the head the adapter brings is "missing" from
+    # the base checkpoint by design): predict and stitch print only their own lines.
+    with quiet_transformers():
+        base_model = load_base_model(base, task=tasks[0] if tasks else None, dtype=dtype, device=device)
+    stitched = StitchedModel(base_model)
     for item in loaded:
         stitched.attach(item)
     load_registered_fusions(registry, activate(stitched, tree))
