@@ -1,0 +1,202 @@
+"""The worlds the documentation's examples run in (see tests/helpers/docs_runner.py).
+
+A world is a working directory holding the folders and files a page names, a fresh registry
+(``HUBCLI_HOME``) and an HF cache of its own, and — for pages that pull, push or search — the
+session's test Hub (tests/hub_server.py) holding the repositories the page uses. Everything is
+made here from real parts: tiny BERTs built from configs with a word-level tokenizer
+(tests/helpers/text_models.py), LoRAs saved by PEFT's own ``save_pretrained``, AdapterHub folders
+copied from the goldens that the ``adapters`` library wrote (tests/golden/), and the registry of
+``hubcli demo`` on the bundled all-MiniLM-L6-v2 for the pages built on the demo.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tests.helpers.docs_runner import World
+from tests.helpers.text_models import sentiment_rows, write_jsonl, write_tiny_bert
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "adapterhub"
+TINY_BERT = "./tiny-bert"
+"""The base model the tiny worlds' adapters are made for: a folder in the working directory."""
+
+
+@contextmanager
+def _quiet_transformers():
+    from transformers.utils import logging
+
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+        logging.enable_progress_bar()
+
+
+def new_world(root: Path) -> World:
+    """An empty working directory with its own registry and HF cache."""
+    cwd = root / "work"
+    cwd.mkdir(parents=True)
+    env = {
+        "HUBCLI_HOME": str(root / "hubcli-home"),
+        "HF_HUB_CACHE": str(root / "hf-cache"),
+        "COLUMNS": "160",
+    }
+    return World(cwd, env)
+
+
+# -- adapters and data ------------------------------------------------------------------------------
+
+
+def save_peft_lora(
+    folder: Path,
+    base: Path,
+    *,
+    seed: int,
+    r: int = 8,
+    targets: tuple[str, ...] = ("query", "value"),
+    head: bool = True,
+    scale: float = 0.2,
+    base_name: str = TINY_BERT,
+) -> Path:
+    """A LoRA saved by PEFT's ``save_pretrained`` for the tiny BERT at ``base``: a sequence
+    classifier (its head in ``modules_to_save``) or, with ``head=False``, a bare-backbone LoRA.
+    Its weights are random (seeded): PEFT starts B at zero, which would make every LoRA the same."""
+    import peft
+    import torch
+    import transformers as tf
+
+    with _quiet_transformers():
+        model = (tf.AutoModelForSequenceClassification if head else tf.AutoModel).from_pretrained(base)
+    model.name_or_path = base_name  # as when loaded from the working directory
+    config = peft.LoraConfig(
+        task_type="SEQ_CLS" if head else None, r=r, lora_alpha=2 * r, target_modules=list(targets)
+    )
+    wrapped = peft.get_peft_model(model, config)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in wrapped.named_parameters():
+            if "lora_" in name or "modules_to_save" in name:
+                param.copy_(torch.randn(param.shape, generator=generator) * scale)
+    wrapped.save_pretrained(folder)
+    return folder
+
+
+def nudged_copy(source: Path, folder: Path, *, seed: int, scale: float) -> Path:
+    """A copy of a PEFT LoRA folder with noise of ``scale`` added to every tensor."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(source, folder)
+    tensors = load_file(folder / "adapter_model.safetensors")
+    generator = torch.Generator().manual_seed(seed)
+    nudged = {k: v + scale * torch.randn(v.shape, generator=generator) for k, v in tensors.items()}
+    save_file(nudged, folder / "adapter_model.safetensors", metadata={"format": "pt"})
+    return folder
+
+
+def golden(name: str, folder: Path, model: str = "bert") -> Path:
+    """An AdapterHub folder written by the real ``adapters`` library (tests/golden/README.md)."""
+    shutil.copytree(GOLDEN / model / "adapters" / name, folder)
+    return folder
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    with path.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def with_split(rows: list[dict[str, Any]], test: int) -> list[dict[str, Any]]:
+    """``rows`` with a ``split`` column: the last ``test`` rows are ``test``, the rest ``train``."""
+    return [{**row, "split": "test" if i >= len(rows) - test else "train"} for i, row in enumerate(rows)]
+
+
+BROKEN_CONFIG = '{\n  "peft_type": "LORA"\n    "r": 8\n}\n'
+"""An ``adapter_config.json`` with a comma missing at the end of line 2."""
+
+
+def tiny_world(root: Path) -> World:
+    """A working directory with ``./tiny-bert`` (a 2-layer BERT sequence classifier with a
+    word-level tokenizer and labels named negative, positive) and ``./reviews.csv`` (short sentences labelled positive/negative)."""
+    world = new_world(root)
+    base = write_tiny_bert(world.cwd / "tiny-bert")
+    config = json.loads((base / "config.json").read_text())
+    config["id2label"] = {"0": "negative", "1": "positive"}
+    config["label2id"] = {"negative": 0, "positive": 1}
+    (base / "config.json").write_text(json.dumps(config, indent=2))
+    write_csv(world.cwd / "reviews.csv", sentiment_rows(80, seed=1))
+    return world
+
+
+# -- the test Hub -----------------------------------------------------------------------------------
+
+
+def publish(hub: Any, repo_id: str, folder: Path, *, downloads: int = 0, likes: int = 0) -> None:
+    """Put a folder on the test Hub as one commit on ``main`` (what an upload leaves there)."""
+    from tests.hub_server import StoredFile
+
+    state = hub.state
+    repo = state.repos.get(repo_id) or state.create_repo(repo_id)
+    files = {
+        str(path.relative_to(folder)): StoredFile(
+            path.read_bytes(), lfs=path.suffix in (".safetensors", ".bin")
+        )
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+    state.commit(repo, "main", files, set(), f"upload {folder.name}")
+    repo.downloads, repo.likes = downloads, likes
+
+
+def use_hub(world: World, hub: Any) -> None:
+    world.env.update(HF_ENDPOINT=hub.endpoint, HF_TOKEN=hub.token)
+
+
+# -- the pages --------------------------------------------------------------------------------------
+
+
+def readme(root: Path, hub: Any) -> World:
+    world = tiny_world(root)
+    cwd = world.cwd
+    save_peft_lora(cwd / "my-lora", cwd / "tiny-bert", seed=1)
+    golden("seq_bn", cwd / "adapterhub-sst2")
+    (cwd / "broken").mkdir()
+    (cwd / "broken" / "adapter_config.json").write_text(BROKEN_CONFIG)
+    use_hub(world, hub)
+    staging = root / "to-publish"
+    publish(
+        hub,
+        "someone/tiny-bert-lora",
+        save_peft_lora(staging / "other", cwd / "tiny-bert", seed=2, head=False),
+    )
+    return world
+
+
+WORLDS: dict[str, Callable[..., World]] = {
+    "README.md": readme,
+}
+"""Each page's world builder; it takes the world's root folder and, where it needs one, ``hub``."""
+
+
+def needs_hub(doc: str) -> bool:
+    import inspect
+
+    return "hub" in inspect.signature(WORLDS[doc]).parameters
+
+
+def describe(world: World) -> str:
+    return json.dumps({"cwd": str(world.cwd), **world.env}, indent=2)
+
+
+__all__ = ["WORLDS", "needs_hub", "write_jsonl", "with_split"]
