@@ -1,7 +1,8 @@
 """SVG snapshots of the main screens (pytest-textual-snapshot; update with --snapshot-update).
 
 Everything drawn must be the same on every run and machine: the registry and the adapters'
-source folders have relative paths, and the adapters' timestamps are pinned.
+source folders have relative paths, the adapters' timestamps are pinned, and toasts stay up
+(``toasts_stay``) instead of expiring on the wall clock.
 """
 
 from __future__ import annotations
@@ -22,6 +23,17 @@ from registry import Adapter, Registry
 from tests.test_tui_support import add_sample_adapters, settle
 
 SIZE = (130, 40)
+TOAST_LIFETIME_S = 24 * 3600.0
+
+
+@pytest.fixture(autouse=True)
+def toasts_stay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A toast (e.g. "compare … done", raised when a job ends) lives ``NOTIFICATION_TIMEOUT``
+    seconds of wall-clock time, 5 by default, counted from the moment it is raised. The snapshot
+    is taken a few seconds later: about 3 s on an idle machine, 10 s and more with the cores busy
+    (xdist, other work), after which the toast was gone and the heatmap snapshot differed. With
+    a lifetime of a day, a toast raised before the snapshot is in it, however slow the machine."""
+    monkeypatch.setattr(HubcliApp, "NOTIFICATION_TIMEOUT", TOAST_LIFETIME_S)
 
 
 @pytest.fixture
@@ -118,6 +130,8 @@ def test_similarity_heatmap(snap_compare, tmp_path: Path, monkeypatch: pytest.Mo
             picker.query_one(SelectionList).toggle(name)
         await pilot.click("#confirm")
         await settle(pilot, lambda: isinstance(app.screen, SimilarityScreen), timeout=30)
+        # The job's "done" toast is raised right after the screen is pushed: draw it before the shot.
+        await settle(pilot, lambda: len(app.screen.query("Toast")) == 1)
 
     try:
         assert snap_compare(HubcliApp(registry), terminal_size=SIZE, run_before=compare_all)
