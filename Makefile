@@ -21,11 +21,15 @@ EXAMPLE_PLUGINS = docs/examples/hubcli-bitfit docs/examples/hubcli-sum docs/exam
 EDITABLES = -e . $(addprefix -e ,$(EXAMPLE_PLUGINS))
 
 # A changed lock rebuilds the venv from scratch: `pip install -r` adds and upgrades but never
-# removes, and "exactly the lock" means nothing more either.
-$(VENV)/.installed: $(LOCK) pyproject.toml $(addsuffix /pyproject.toml,$(EXAMPLE_PLUGINS))
+# removes, and "exactly the lock" means nothing more either. A changed pyproject.toml (entry
+# points, say) only reinstalls the editable packages.
+$(VENV)/.locked: $(LOCK)
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.locked pyproject.toml $(addsuffix /pyproject.toml,$(EXAMPLE_PLUGINS))
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation $(EDITABLES)
 	$(BIN)/python -m pip check
 	touch $@

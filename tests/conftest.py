@@ -50,6 +50,15 @@ def pytest_configure(config: pytest.Config) -> None:
     torch.set_num_threads(1)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark by what a test needs, so `-m "not postgres"` or `-m tui` select without a list to keep."""
+    for item in items:
+        if "postgres_admin_url" in getattr(item, "fixturenames", ()) or "[postgresql" in item.nodeid:
+            item.add_marker(pytest.mark.postgres)
+        if item.path.name.startswith("test_tui"):
+            item.add_marker(pytest.mark.tui)
+
+
 @pytest.fixture
 def hubcli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh registry folder that HUBCLI_HOME points at for this test."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 ADAPTERS = ("demo-sentiment-lora", "demo-sentiment-bottleneck", "demo-sentiment-lora-r4")
 
 
+@pytest.mark.slow
 def test_demo_builds_a_registry_and_is_idempotent(cli, registry) -> None:
     first = cli("demo", "--steps", "2", "--json")
     assert first.exit_code == 0, first.stderr

@@ -67,6 +67,7 @@ def with_shifted_biases(model: torch.nn.Module, *deltas: dict[str, torch.Tensor]
     return model
 
 
+@pytest.mark.slow
 def test_the_bitfit_package_passes_its_own_tests() -> None:
     """What the plugin's author runs in its folder (its conftest loads ``hubcli.testing``)."""
     folder = EXAMPLES / "hubcli-bitfit"
@@ -223,6 +224,7 @@ def hubcli(env: dict[str, str], *args: object) -> subprocess.CompletedProcess[st
     )
 
 
+@pytest.mark.slow
 def test_a_broken_plugin_is_marked_and_every_other_command_works(tmp_path) -> None:
     env = broken_plugin_env(tmp_path, strict=False)
     write_bitfit(tmp_path / "bf", tiny_model("bert"), "bert")

@@ -18,6 +18,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
 PACKAGES = {"hubcli-sum": "hubcli_sum", "hubcli-phi": "hubcli_phi"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("folder", "module"), PACKAGES.items())
 def test_the_example_package_is_installed_and_passes_its_own_tests(folder: str, module: str) -> None:
     try:

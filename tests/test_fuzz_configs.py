@@ -7,6 +7,7 @@ import json
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -85,6 +86,7 @@ adapterhub_configs = st.fixed_dictionaries(
 @given(
     config=peft_configs | adapterhub_configs | st.dictionaries(st.text(max_size=10), json_values, max_size=5)
 )
+@pytest.mark.slow
 def test_detection_never_crashes(config: dict) -> None:
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "adapter_config.json").write_text(json.dumps(config))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import multiprocessing
 from pathlib import Path
 
+import pytest
+
 from registry import NewAdapter, NewFile, Registry
 
 WORKERS = 8
@@ -44,6 +46,7 @@ def _writer(home: str, url: str | None, worker: int, root: str, start, results) 
     results.put(created)
 
 
+@pytest.mark.slow
 def test_concurrent_writers_land_exactly_once(any_registry: Registry, tmp_path: Path) -> None:
     context = multiprocessing.get_context("spawn")
     start, results = context.Barrier(WORKERS), context.Queue()

@@ -39,6 +39,7 @@ def _train(
     )
 
 
+@pytest.mark.slow
 def test_lora_learns_what_the_base_cannot(registry, tiny_bert: Path, sentiment: Path) -> None:
     chance = evaluate_target(registry, EvalRequest("-", str(sentiment), split="test", base=str(tiny_bert)))
     result = _train(registry, tiny_bert, sentiment, "lora", "sentiment-lora")

@@ -60,6 +60,7 @@ def large_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registr
     registry.close()
 
 
+@pytest.mark.slow
 def test_starts_pages_and_filters_100k_adapters_without_loading_them_all(large_registry: Registry) -> None:
     async def scenario() -> None:
         app = HubcliApp(large_registry)
