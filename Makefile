@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 PIP_TOOLS_SPEC ?= pip-tools==7.7.0
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo test check lint format lock test-latest postgres
+.PHONY: setup adapters-venv demo test check lint format lock test-latest postgres
 setup: $(VENV)/.installed
 
 # The example third-party plugins (docs/examples: hubcli-bitfit, an architecture; hubcli-sum, a
@@ -34,6 +34,18 @@ $(VENV)/.installed: $(VENV)/.locked pyproject.toml $(addsuffix /pyproject.toml,$
 	$(BIN)/python -m pip check
 	touch $@
 
+# The `adapters` library (AdapterHub) pins transformers 4, so the tests that run it live use a
+# venv of its own, from its own lock (tests/golden/README.md). make_adapterhub_goldens.sh uses it.
+ADAPTERS_VENV = tests/golden/.venv-adapters
+ADAPTERS_LOCK = tests/golden/requirements-adapters-lock.txt
+adapters-venv: $(ADAPTERS_VENV)/.installed
+$(ADAPTERS_VENV)/.installed: $(ADAPTERS_LOCK)
+	rm -rf $(ADAPTERS_VENV)
+	$(PYTHON) -m venv $(ADAPTERS_VENV)
+	$(ADAPTERS_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r $(ADAPTERS_LOCK)
+	$(ADAPTERS_VENV)/bin/python -m pip check
+	touch $@
+
 demo: setup
 	HF_HUB_OFFLINE=1 $(BIN)/hubcli demo
 
@@ -49,7 +61,7 @@ check: setup
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-test: check postgres
+test: check postgres adapters-venv
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 
 lint: check
@@ -58,7 +70,8 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Regenerate the lock from pyproject.toml's [dev] extras and requirements-lock.in. Pins already
+# Regenerate the locks: hubcli's from pyproject.toml's [dev] extras and requirements-lock.in, the
+# adapters venv's from tests/golden/requirements-adapters.in. Pins already
 # in the lock are kept (pip-compile's default); `make lock UPGRADE=--upgrade` moves everything to
 # the newest versions the ranges allow, `UPGRADE="--upgrade-package peft"` one package.
 UPGRADE ?=
@@ -68,12 +81,15 @@ lock:
 	.venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
 		--extra dev --strip-extras --no-emit-index-url --no-emit-find-links $(UPGRADE) \
 		--output-file $(LOCK) pyproject.toml $(LOCK:.txt=.in)
+	.venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+		--strip-extras --no-emit-index-url --no-emit-find-links $(UPGRADE) \
+		--output-file $(ADAPTERS_LOCK) tests/golden/requirements-adapters.in
 
 # The suite against the newest versions pyproject's ranges allow (torch stays at TORCH_SPEC), in
 # a venv of its own: drift is found by this command, not by a newcomer. Dated results go in
 # docs/development.md.
 LATEST = .venv-latest
-test-latest: postgres
+test-latest: postgres adapters-venv
 	rm -rf $(LATEST)
 	$(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/python -m pip install --quiet --upgrade pip

@@ -7,8 +7,8 @@
 # The `adapters` library (AdapterHub) 1.3.0 pins transformers~=4.57.6 and cannot be installed
 # next to the project's transformers 5, so this script keeps it in its own venv:
 #     tests/golden/.venv-adapters   (gitignored; reused when present)
-# It installs torch==2.13.0 FIRST (a local CPU build here; a plain `torch` would pull a
-# multi-GB CUDA build), then adapters==1.3.0 (which brings transformers 4.57.x), then runs
+# `make adapters-venv` builds it from tests/golden/requirements-adapters-lock.txt (torch's CPU
+# build, adapters==1.3.0, transformers 4.57.x, all hashed); then this script runs
 # make_adapterhub_goldens.py, which wipes and rewrites tests/golden/adapterhub/.
 # No network beyond the package registry is needed: all base models are built from configs.
 #
@@ -21,15 +21,10 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENV="$HERE/.venv-adapters"
 PY="${PYTHON:-python3}"
 
-if [ ! -x "$VENV/bin/python" ]; then
-    "$PY" -m venv "$VENV"
-fi
-
 if [ "${SKIP_INSTALL:-0}" != "1" ]; then
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    # torch first, pinned, so adapters' dependency resolution does not pick a CUDA build.
-    "$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
-    "$VENV/bin/python" -m pip install --quiet "adapters==1.3.0" "safetensors"
+    # The venv comes from its hashed lock (requirements-adapters-lock.txt: torch's CPU build,
+    # adapters 1.3.0 and the transformers 4.57 it brings), as `make test` builds it.
+    make -C "$HERE/../.." --no-print-directory adapters-venv PYTHON="$PY"
 fi
 
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
