@@ -268,4 +268,6 @@ def architectures() -> dict[str, ArchitecturePlugin]:
 
 
 def architecture(name: str) -> ArchitecturePlugin:
-    return manager.load("architecture", name)
+    plugin = manager.load("architecture", name)
+    assert isinstance(plugin, ArchitecturePlugin)  # `load` refuses an instance of another class
+    return plugin

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from sqlalchemy import event, func
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session, create_engine, delete, select
+from sqlmodel import Session, col, create_engine, delete, select
 
 from registry import migrations
 from registry.errors import AdapterExists, AdapterNotFound, RegistryError
@@ -124,6 +124,15 @@ def _is_write_conflict(exc: Exception) -> bool:
     )
 
 
+def _current_row(session: Session, adapter: Adapter) -> Adapter:
+    """``adapter``'s row in ``session``, for an update; a concurrent ``rm`` may have removed it since
+    it was looked up."""
+    row = session.get(Adapter, adapter.id)
+    if row is None:
+        raise AdapterNotFound(f"no adapter named {adapter.name!r} (it was just removed)")
+    return row
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -221,7 +230,7 @@ class Registry:
     def _discard_unregistered(self, shas: set[str]) -> None:
         """Delete blobs written for a failed add that nothing registered or claims."""
         with self.session() as session:
-            registered = set(session.exec(select(Blob.sha256).where(Blob.sha256.in_(shas))))
+            registered = set(session.exec(select(Blob.sha256).where(col(Blob.sha256).in_(shas))))
         self.store.delete(shas - registered - self.store.live_claims())
 
     def _register(self, new: NewAdapter, stored: list[tuple[NewFile, str, int]]) -> AddResult:
@@ -235,7 +244,9 @@ class Registry:
                     f"an adapter named {new.name!r} already exists with different content "
                     f"(choose another name with --name, or `hubcli rm {new.name}` first)"
                 )
-            known = set(session.exec(select(Blob.sha256).where(Blob.sha256.in_([s for _, s, _ in stored]))))
+            known = set(
+                session.exec(select(Blob.sha256).where(col(Blob.sha256).in_([s for _, s, _ in stored])))
+            )
             for _, sha, size in stored:
                 if sha not in known:
                     session.add(Blob(sha256=sha, size=size))
@@ -249,12 +260,14 @@ class Registry:
             adapter.search_text = search_text(adapter, new.tags)
             session.add(adapter)
             session.flush()
+            adapter_id = adapter.id
+            assert adapter_id is not None  # the flush assigned the primary key
             for item, sha, size in stored:
                 session.add(
-                    AdapterFile(adapter_id=adapter.id, path=item.path, role=item.role, sha256=sha, size=size)
+                    AdapterFile(adapter_id=adapter_id, path=item.path, role=item.role, sha256=sha, size=size)
                 )
             for tag in sorted(set(new.tags)):
-                session.add(Tag(adapter_id=adapter.id, name=tag))
+                session.add(Tag(adapter_id=adapter_id, name=tag))
             session.flush()
             checkpoint("before-commit")
             session.commit()
@@ -274,7 +287,7 @@ class Registry:
             adapter = session.exec(select(Adapter).where(Adapter.name == name)).first()
             if adapter is not None:
                 return adapter
-            close = session.exec(select(Adapter.name).where(Adapter.name.contains(name)).limit(3)).all()
+            close = session.exec(select(Adapter.name).where(col(Adapter.name).contains(name)).limit(3)).all()
         hint = f" (did you mean {', '.join(close)}?)" if close else " (see `hubcli list`)"
         raise AdapterNotFound(f"no adapter named {name!r}{hint}")
 
@@ -298,10 +311,10 @@ class Registry:
         if base_model:
             query = query.where(Adapter.base_model == base_model)
         if tag:
-            query = query.where(Adapter.id.in_(select(Tag.adapter_id).where(Tag.name == tag)))
+            query = query.where(col(Adapter.id).in_(select(Tag.adapter_id).where(Tag.name == tag)))
         if search:
             literal = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            query = query.where(Adapter.search_text.like(f"%{literal}%", escape="\\"))
+            query = query.where(col(Adapter.search_text).like(f"%{literal}%", escape="\\"))
         column = getattr(Adapter, sort)
         query = query.order_by(column.desc() if descending else column, Adapter.name)
         query = query.offset(offset)
@@ -332,7 +345,9 @@ class Registry:
         result: dict[int, list[str]] = {i: [] for i in adapter_ids}
         with self.session() as session:
             rows = session.exec(
-                select(Tag.adapter_id, Tag.name).where(Tag.adapter_id.in_(adapter_ids)).order_by(Tag.name)
+                select(Tag.adapter_id, Tag.name)
+                .where(col(Tag.adapter_id).in_(adapter_ids))
+                .order_by(Tag.name)
             )
             for adapter_id, name in rows:
                 result[adapter_id].append(name)
@@ -343,14 +358,16 @@ class Registry:
         return self._retrying(lambda: self._set_tags(adapter, set(add), set(remove)))
 
     def _set_tags(self, adapter: Adapter, add: set[str], remove: set[str]) -> list[str]:
+        adapter_id = adapter.id
+        assert adapter_id is not None  # a row read from the database
         with self.session() as session:
-            current = set(session.exec(select(Tag.name).where(Tag.adapter_id == adapter.id)))
+            current = set(session.exec(select(Tag.name).where(Tag.adapter_id == adapter_id)))
             for tag in sorted(add - current):
-                session.add(Tag(adapter_id=adapter.id, name=tag))
+                session.add(Tag(adapter_id=adapter_id, name=tag))
             if remove:
-                session.exec(delete(Tag).where(Tag.adapter_id == adapter.id, Tag.name.in_(remove)))
+                session.exec(delete(Tag).where(col(Tag.adapter_id) == adapter_id, col(Tag.name).in_(remove)))
             tags = sorted((current | add) - remove)
-            row = session.get(Adapter, adapter.id)
+            row = _current_row(session, adapter)
             row.updated_at = utcnow()
             row.search_text = search_text(row, tags)
             session.commit()
@@ -362,7 +379,7 @@ class Registry:
 
         def write() -> None:
             with self.session() as session:
-                row = session.get(Adapter, adapter.id)
+                row = _current_row(session, adapter)
                 row.labels = list(labels)
                 row.updated_at = utcnow()
                 session.commit()
@@ -380,11 +397,13 @@ class Registry:
         with self.session() as session:
             shas = set(session.exec(select(AdapterFile.sha256).where(AdapterFile.adapter_id == adapter.id)))
             for model in (AdapterFile, Tag, Evaluation, Remote):
-                session.exec(delete(model).where(model.adapter_id == adapter.id))
-            session.exec(delete(Adapter).where(Adapter.id == adapter.id))
-            still_used = set(session.exec(select(AdapterFile.sha256).where(AdapterFile.sha256.in_(shas))))
+                session.exec(delete(model).where(col(model.adapter_id) == adapter.id))
+            session.exec(delete(Adapter).where(col(Adapter.id) == adapter.id))
+            still_used = set(
+                session.exec(select(AdapterFile.sha256).where(col(AdapterFile.sha256).in_(shas)))
+            )
             unused = shas - still_used
-            session.exec(delete(Blob).where(Blob.sha256.in_(unused)))
+            session.exec(delete(Blob).where(col(Blob.sha256).in_(unused)))
             session.commit()
         return unused
 
@@ -428,7 +447,7 @@ class Registry:
         if dataset:
             query = query.where(Evaluation.dataset == dataset)
         with self.session() as session:
-            return list(session.exec(query.order_by(Evaluation.created_at, Evaluation.id)))
+            return list(session.exec(query.order_by(col(Evaluation.created_at), col(Evaluation.id))))
 
     def save_composition(self, composition: Composition) -> Composition:
         with self.session() as session:
@@ -451,7 +470,7 @@ class Registry:
 
     def remotes(self, adapter: Adapter) -> list[Remote]:
         with self.session() as session:
-            query = select(Remote).where(Remote.adapter_id == adapter.id).order_by(Remote.pushed_at)
+            query = select(Remote).where(Remote.adapter_id == adapter.id).order_by(col(Remote.pushed_at))
             return list(session.exec(query))
 
 

@@ -37,12 +37,12 @@ def available() -> list[ModuleType]:
 
 
 def latest_version() -> int:
-    return available()[-1].VERSION
+    return int(available()[-1].VERSION)
 
 
 def current_version(conn: Connection) -> int:
     schema_migrations.create(conn, checkfirst=True)
-    return conn.execute(select(func.coalesce(func.max(schema_migrations.c.version), 0))).scalar_one()
+    return int(conn.execute(select(func.coalesce(func.max(schema_migrations.c.version), 0))).scalar_one())
 
 
 def migrate(conn: Connection) -> list[int]:
