@@ -20,7 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timezone, UTC
 from pathlib import Path
 
 from sqlalchemy import insert
@@ -180,7 +180,7 @@ def main() -> None:
         ),
     ]
     print(
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {count:,} adapters, "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {count:,} adapters, "
         f"SQLite, median of {args.rounds}\n"
     )
     print("| what | time |")

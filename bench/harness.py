@@ -8,7 +8,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timezone, UTC
 from typing import Any
 
 import torch
@@ -55,7 +55,7 @@ def header(args: argparse.Namespace) -> str:
     )
     timing = "thread CPU time" if clock(args.device) is time.thread_time else "wall time"
     return (
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine}, {args.device}, {args.dtype}, "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine}, {args.device}, {args.dtype}, "
         f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {timing}, "
         f"{args.stat} of {args.rounds} rounds\n"
     )
