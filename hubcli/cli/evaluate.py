@@ -91,12 +91,16 @@ def eval_command(
         base=base,
     )
     with quiet_transformers(), progress_bar("rows", quiet=as_json) as bar:
-        job = bar.add_task(f"eval {target}", total=None, note="")
+        jobs: list[Any] = []  # the bar appears once the rows are ready: a refusal before prints none
+
+        def start(total: int) -> None:
+            jobs.append(bar.add_task(f"eval {target}", total=total, note=""))
+
         result = evaluate_target(
             state.registry(),
             request,
-            on_start=lambda total: bar.update(job, total=total),
-            on_batch=lambda rows: bar.advance(job, rows),
+            on_start=start,
+            on_batch=lambda rows: bar.advance(jobs[0], rows),
         )
 
     def render(d: dict[str, Any]) -> None:
