@@ -146,6 +146,7 @@ def train_command(
                 registry,
                 request,
                 [n.strip() for n in fuse.split(",") if n.strip()],
+                on_start=lambda total: bar.update(job, total=total),
                 on_step=step,
                 on_eval=evaluated,
             )

@@ -13,6 +13,7 @@ imported fusion passes; the final scores come from ``hubcli eval`` on
 
 from __future__ import annotations
 
+import math
 import random
 import tempfile
 from collections.abc import Callable, Sequence
@@ -61,11 +62,13 @@ def train_fusion_entry(
     request: TrainRequest,
     fused: Sequence[str],
     *,
+    on_start: Callable[[int], None] = lambda _: None,
     on_step: Callable[[float], None] = lambda _: None,
     on_eval: Callable[[dict[str, Any]], None] = lambda _: None,
 ) -> FusionTrainResult:
     """Train ``fuse(*fused)`` with a head of its own on ``request``'s dataset and register it as
-    ``request.name``; ``request.architecture`` and ``options`` are not used."""
+    ``request.name``; ``request.architecture`` and ``options`` are not used. ``on_start`` gets
+    the number of steps before the first, ``on_step`` each step's loss as it ends."""
     from hubcli.adapter_folder import AdapterFolder
     from hubcli.compose.setup import activate
     from hubcli.compose.spec import AdapterRef, Block
@@ -128,19 +131,19 @@ def train_fusion_entry(
     untrained = measure(stitched, task, eval_data.rows, settings.batch_size)
     best, best_state, evaluations = untrained, _state(layers), []
     rows = list(train_data.rows)
+    on_start(settings.epochs * math.ceil(len(rows) / settings.batch_size))
     for epoch in range(settings.epochs):
         random.Random(settings.seed + epoch).shuffle(rows)
         encoded = [task.encode(chunk) for chunk in batches(rows, settings.batch_size)]
         targets = {id(inputs): target for inputs, target in encoded}
-        losses = train_fusion(
+        train_fusion(
             stitched.model,
             setup,
             [inputs for inputs, _ in encoded],
             lambda output, inputs, targets=targets: task.loss(output["logits"], targets[id(inputs)]),
             learning_rate=settings.learning_rate,
+            on_step=on_step,
         )
-        for loss in losses:
-            on_step(loss)
         scores = measure(stitched, task, eval_data.rows, settings.batch_size)
         evaluations.append({"epoch": epoch + 1, "scores": scores})
         on_eval(evaluations[-1])

@@ -24,9 +24,11 @@ def train_fusion(
     *,
     learning_rate: float = 1e-4,
     epochs: int = 1,
+    on_step: Callable[[float], None] = lambda _: None,
 ) -> list[float]:
     """Train the fusion layers of ``setup`` (active on ``model``) on ``batches`` (keyword
-    inputs of the model), minimising ``loss(output, batch)``; returns the loss of every step.
+    inputs of the model), minimising ``loss(output, batch)``; returns the loss of every step,
+    also handed to ``on_step`` as each step ends (for progress bars).
 
     ``batches`` is iterated once per epoch (pass a list for several epochs)."""
     fusions = [owned for owned in setup.owned.values() if isinstance(owned, FusionLayers)]
@@ -54,6 +56,7 @@ def train_fusion(
                 total.backward()
                 optimizer.step()
                 losses.append(float(value.detach()))
+                on_step(losses[-1])
     finally:
         model.train(was_training)
     return losses
