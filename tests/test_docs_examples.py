@@ -8,6 +8,11 @@ in docs/development.md, "Executed documentation".
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+from pathlib import Path
+
 import pytest
 
 from tests.helpers.docs_runner import (
@@ -20,10 +25,40 @@ from tests.helpers.docs_runner import (
     parse_blocks,
     split_line,
 )
-from tests.helpers.docs_worlds import WORLDS, needs_hub
+from tests.helpers.docs_worlds import WORLDS, fixtures_of
 
 PAGES = documents()
 RUNNABLE = [doc for doc in PAGES if "$ hubcli" in (ROOT / doc).read_text(encoding="utf-8")]
+
+
+DEMO_PAGE = "docs/demo.md"
+
+
+@pytest.fixture(scope="session")
+def demo_page(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """docs/demo.md's examples (`hubcli demo` on the bundled MiniLM, about 30 s), run once per
+    test session, also across xdist workers (a file lock in the session's shared temp folder):
+    the failures, and the world it leaves for the pages built on the demo."""
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    shared, result = root / "docs-demo", root / "docs-demo.json"
+    with FileLock(str(root / "docs-demo.lock")):
+        if not result.exists():
+            shutil.rmtree(shared, ignore_errors=True)
+            world = WORLDS[DEMO_PAGE](shared)
+            failures = DocRunner(world).run_blocks(collect(DEMO_PAGE))
+            result.write_text(json.dumps({"failures": failures, "cwd": str(world.cwd), "env": world.env}))
+    return json.loads(result.read_text())
+
+
+@pytest.fixture
+def demo_registry(demo_page: dict):
+    from tests.helpers.docs_runner import World
+
+    return World(Path(demo_page["cwd"]), dict(demo_page["env"]))
 
 
 @pytest.mark.parametrize("doc", PAGES)
@@ -40,9 +75,11 @@ def test_opt_outs_are_rare() -> None:
 def test_docs_examples(doc: str, tmp_path, request: pytest.FixtureRequest) -> None:
     blocks = collect(doc)
     assert doc in WORLDS, f"{doc}: no world for its examples; add one to tests/helpers/docs_worlds.py"
-    hub = request.getfixturevalue("hub") if needs_hub(doc) else None
-    world = WORLDS[doc](tmp_path, hub) if hub is not None else WORLDS[doc](tmp_path)
-    failures = DocRunner(world).run_blocks(blocks)
+    if doc == DEMO_PAGE:  # run once per session, since other pages build on what it leaves
+        failures = request.getfixturevalue("demo_page")["failures"]
+    else:
+        fixtures = {name: request.getfixturevalue(name) for name in fixtures_of(doc)}
+        failures = DocRunner(WORLDS[doc](tmp_path, **fixtures)).run_blocks(blocks)
     assert not failures, f"{len(failures)} example(s) of {doc} do not do what the page shows:\n\n" + (
         "\n\n".join(failures)
     )
@@ -106,22 +143,3 @@ def test_output_comparison_normalises_space_and_honours_the_ellipsis() -> None:
     assert output_matches(["name …", "my-lora …", "…"], printed)
     assert not output_matches(["name params", "my-lora 2.1K"], printed)  # a line left out
     assert not output_matches(["name params", "my-lora 2.2K", "…"], printed)
-
-
-def test_predict_and_stitch_print_only_their_own_lines(tmp_path, hub) -> None:
-    """transformers' weight-loading bar and load report (the adapter's head is "missing" from
-    the base checkpoint by design) stay out of hubcli's output, as the pages show it."""
-    from tests.helpers.docs_worlds import readme
-
-    runner = DocRunner(readme(tmp_path, hub))
-    assert runner.run_line("hubcli add ./my-lora").exit_code == 0
-    predicted = runner.run_line('hubcli predict ./tiny-bert my-lora --text "a fine film"')
-    assert predicted.exit_code == 0
-    assert predicted.output.splitlines() == [
-        "./tiny-bert + my-lora (lora), float32 on cpu",
-        "input ids (1, 5) → logits (1, 2)",
-        "  [0] positive",
-    ]
-    stitched = runner.run_line("hubcli stitch ./tiny-bert my-lora --out bundle")
-    assert stitched.exit_code == 0
-    assert "Loading weights" not in stitched.output and "LOAD REPORT" not in stitched.output

@@ -188,6 +188,24 @@ def output_matches(shown: list[str], actual: str) -> bool:
     return re.fullmatch("".join(pattern), text) is not None
 
 
+def _diff(shown: list[str], actual: str) -> str:
+    """A unified diff of the shown and printed lines, where a printed line that matches the next
+    shown line (``…`` included) is written as that shown line, so only real differences show."""
+    wanted = [normalise(line) for line in shown if line.strip()]
+    printed = [normalise(line) for line in actual.splitlines() if line.strip()]
+    aligned, index = [], 0
+    for line in printed:
+        while index < len(wanted) and wanted[index] == ELLIPSIS:
+            index += 1
+        if index < len(wanted) and re.fullmatch(_line_pattern(wanted[index]), line):
+            aligned.append(wanted[index])
+            index += 1
+        else:
+            aligned.append(line)
+    diff = difflib.unified_diff(wanted, aligned, "shown in the page", "printed", lineterm="", n=2)
+    return "\n".join(list(diff)[2:])
+
+
 # -- a small shell -----------------------------------------------------------------------------------
 
 
@@ -407,10 +425,7 @@ class DocRunner:
         if outcome.exit_code != command.expected_exit_code:
             problems.append(f"exit code {outcome.exit_code}, the page implies {command.expected_exit_code}")
         if command.shown and not output_matches(command.shown, outcome.output):
-            shown = [normalise(line) for line in command.shown if line.strip()]
-            actual = [normalise(line) for line in outcome.output.splitlines() if line.strip()]
-            diff = difflib.unified_diff(shown, actual, "shown in the page", "printed", lineterm="", n=2)
-            problems.append("output differs:\n" + "\n".join(diff))
+            problems.append("output differs:\n" + _diff(command.shown, outcome.output))
         elif not command.shown and outcome.exit_code != 0:
             problems.append("output:\n" + outcome.output.rstrip())
         if outcome.error:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.helpers.docs_runner import World
-from tests.helpers.text_models import sentiment_rows, write_jsonl, write_tiny_bert
+from tests.helpers.text_models import sentiment_rows, write_tiny_bert
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "adapterhub"
 TINY_BERT = "./tiny-bert"
@@ -183,20 +183,35 @@ def readme(root: Path, hub: Any) -> World:
     return world
 
 
+def demo(root: Path) -> World:
+    """docs/demo.md: an empty registry; the page's own ``hubcli demo`` fills it."""
+    return new_world(root)
+
+
+def on_demo(root: Path, demo_registry: World) -> World:
+    """A copy of the registry docs/demo.md left (run once per session), and its variables:
+    ``$BASE`` the bundled all-MiniLM-L6-v2 folder, ``$D`` the demo's sentiment.csv (the path the
+    demo's stored scores name, so later scores compare with them)."""
+    from hubcli.demo import base_model_path
+
+    world = new_world(root)
+    shutil.copytree(demo_registry.env["HUBCLI_HOME"], world.env["HUBCLI_HOME"])
+    world.env["BASE"] = str(base_model_path())
+    world.env["D"] = str(Path(demo_registry.env["HUBCLI_HOME"]) / "demo" / "sentiment.csv")
+    return world
+
+
 WORLDS: dict[str, Callable[..., World]] = {
     "README.md": readme,
+    "docs/demo.md": demo,
+    "docs/eval.md": on_demo,
+    "docs/train.md": on_demo,
 }
-"""Each page's world builder; it takes the world's root folder and, where it needs one, ``hub``."""
+"""Each page's world builder: it takes the world's root folder and, by parameter name, the
+fixtures it needs (``hub``: the test Hub; ``demo_registry``: the world docs/demo.md left)."""
 
 
-def needs_hub(doc: str) -> bool:
+def fixtures_of(doc: str) -> list[str]:
     import inspect
 
-    return "hub" in inspect.signature(WORLDS[doc]).parameters
-
-
-def describe(world: World) -> str:
-    return json.dumps({"cwd": str(world.cwd), **world.env}, indent=2)
-
-
-__all__ = ["WORLDS", "needs_hub", "write_jsonl", "with_split"]
+    return list(inspect.signature(WORLDS[doc]).parameters)[1:]
