@@ -86,14 +86,15 @@ lock:
 		--output-file $(ADAPTERS_LOCK) tests/golden/requirements-adapters.in
 
 # The suite against the newest versions pyproject's ranges allow (torch stays at TORCH_SPEC), in
-# a venv of its own: drift is found by this command, not by a newcomer. Dated results go in
+# a venv of its own: drift is found by this command, not by a newcomer. TORCH_SPEC goes in the
+# same pip call, or the eager upgrade replaces the CPU build with a CUDA one. Dated results go in
 # docs/development.md.
 LATEST = .venv-latest
 test-latest: postgres adapters-venv
 	rm -rf $(LATEST)
 	$(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
-	$(LATEST)/bin/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(LATEST)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e ".[dev]" $(addprefix -e ,$(EXAMPLE_PLUGINS))
+	$(LATEST)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager "$(TORCH_SPEC)" \
+		-e ".[dev]" $(addprefix -e ,$(EXAMPLE_PLUGINS))
 	$(LATEST)/bin/python -m pip list --format freeze > $(LATEST)/versions.txt
 	$(LATEST)/bin/python -m pytest -q -n $(PYTEST_WORKERS)
