@@ -400,3 +400,18 @@ def test_unreachable_hub_is_one_clear_line(cli, hub: HubServer, registry) -> Non
         "(offline mode or no connection): pull it once while online"
     )
     assert registry_state(registry) == before
+
+
+def test_a_local_base_model_is_no_hub_metadata(cli, hub: HubServer, registry, loras) -> None:
+    """An adapter made on a local folder (``./tiny-bert``, an absolute path) names no
+    ``base_model`` in its card: the Hub takes only model ids there, and the link would be broken."""
+    result = cli("add", loras[0], "--name", "local", "--base", "./tiny-bert")
+    assert result.exit_code == 0, result.stderr
+    pushed = cli("push", "local", REPO)
+    assert pushed.exit_code == 0, pushed.stderr
+    card = hub.state.repos[REPO].head().files["README.md"].content.decode()
+    front = yaml.safe_load(re.match(r"^---\n(.*?)\n---\n", card, re.S)[1])
+    assert "base_model" not in front
+    assert not any(tag.startswith("base_model:") for tag in front["tags"])
+    assert "- base model: `./tiny-bert` (a local folder when it was registered)" in card
+    assert "huggingface.co/./tiny-bert" not in card

@@ -16,13 +16,27 @@ from registry import Adapter, Evaluation
 LIBRARY_NAMES = {"peft": "peft", "adapterhub": "adapter-transformers"}
 
 
+def hub_base_model(adapter: Adapter) -> str | None:
+    """The adapter's base model if it is a Hub model id; None for a local folder (``./tiny-bert``,
+    an absolute path), which the Hub's ``base_model`` metadata and links cannot name."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    if not adapter.base_model:
+        return None
+    try:
+        validate_repo_id(adapter.base_model)
+    except HFValidationError:
+        return None
+    return adapter.base_model
+
+
 def card_tags(adapter: Adapter, registry_tags: Sequence[str], fmt: str) -> list[str]:
     """Hub tags: ``adapters``, hubcli, the library, the method, the base model, the user's tags."""
     tags = ["adapters", "hubcli", LIBRARY_NAMES[fmt], adapter.architecture]
     if adapter.variant:
         tags.append(adapter.variant)
-    if adapter.base_model:
-        tags.append(f"base_model:adapter:{adapter.base_model}")
+    if base := hub_base_model(adapter):
+        tags.append(f"base_model:adapter:{base}")
     tags.extend(registry_tags)
     return list(dict.fromkeys(tags))
 
@@ -85,7 +99,7 @@ def model_card(
     ]
     data = ModelCardData(
         library_name=LIBRARY_NAMES[fmt],
-        base_model=adapter.base_model,
+        base_model=hub_base_model(adapter),
         license=adapter.license,
         tags=card_tags(adapter, registry_tags, fmt),
         datasets=sorted({e.dataset for e in evaluations}) or None,
@@ -94,8 +108,10 @@ def model_card(
     )
     method = architecture_label(adapter.architecture, adapter.variant)
     facts = [f"- method: {method}", f"- trained parameters: {adapter.num_parameters:,}"]
-    if adapter.base_model:
-        facts.append(f"- base model: [{adapter.base_model}](https://huggingface.co/{adapter.base_model})")
+    if base := hub_base_model(adapter):
+        facts.append(f"- base model: [{base}](https://huggingface.co/{base})")
+    elif adapter.base_model:
+        facts.append(f"- base model: `{adapter.base_model}` (a local folder when it was registered)")
     if adapter.task:
         facts.append(f"- task: {adapter.task}")
     body = (
