@@ -183,6 +183,14 @@ def readme(root: Path, hub: Any) -> World:
     return world
 
 
+def export(root: Path, hub: Any) -> World:
+    world = tiny_world(root)
+    save_peft_lora(world.cwd / "peft-lora", world.cwd / "tiny-bert", seed=3, head=False)
+    golden("seq_bn", world.cwd / "adapterhub-seq-bn")
+    use_hub(world, hub)
+    return world
+
+
 def demo(root: Path) -> World:
     """docs/demo.md: an empty registry; the page's own ``hubcli demo`` fills it."""
     return new_world(root)
@@ -204,6 +212,7 @@ def on_demo(root: Path, demo_registry: World) -> World:
 WORLDS: dict[str, Callable[..., World]] = {
     "README.md": readme,
     "docs/demo.md": demo,
+    "docs/export.md": export,
     "docs/eval.md": on_demo,
     "docs/train.md": on_demo,
 }
