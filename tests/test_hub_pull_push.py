@@ -415,3 +415,17 @@ def test_a_local_base_model_is_no_hub_metadata(cli, hub: HubServer, registry, lo
     assert not any(tag.startswith("base_model:") for tag in front["tags"])
     assert "- base model: `./tiny-bert` (a local folder when it was registered)" in card
     assert "huggingface.co/./tiny-bert" not in card
+
+
+def test_a_new_branch_of_main_holding_the_files_is_up_to_date(cli, hub: HubServer, registry, loras) -> None:
+    """``--revision NEW`` starts NEW at main; when main holds the adapter already, nothing is
+    committed and the push says so (instead of 'pushed' over an empty commit)."""
+    add(cli, loras[0], "orig")
+    assert cli("push", "orig", REPO).exit_code == 0
+    repo = hub.state.repos[REPO]
+    commits, main = len(repo.commits), repo.branches["main"]
+    branched = cli("push", "orig", REPO, "--revision", "experiments", "--json")
+    assert branched.exit_code == 0, branched.stderr
+    report = branched.json()
+    assert report["up_to_date"] is True and report["commit"] == main
+    assert repo.branches["experiments"] == main and len(repo.commits) == commits

@@ -151,12 +151,16 @@ def push(
     with registry.store.staging() as staging, hub_errors(ref.repo_id, branch, url):
         files = local_files(registry, adapter, ref.repo_id, fmt, staging)
         on_progress(Progress("checking", detail=ref.repo_id))
-        if commit := remote_commit_if_same(api, ref.repo_id, branch, files):
-            report = PushReport(name, ref.repo_id, url, branch, commit, fmt, [f.path for f in files], True)
-        else:
+        commit = remote_commit_if_same(api, ref.repo_id, branch, files)
+        if commit is None:
             api.create_repo(ref.repo_id, private=private, exist_ok=True)
             if branch != "main" and not create_pr:
                 api.create_branch(ref.repo_id, branch=branch, exist_ok=True)
+                # a new branch starts at main, which may hold these very files: nothing to commit
+                commit = remote_commit_if_same(api, ref.repo_id, branch, files)
+        if commit is not None:
+            report = PushReport(name, ref.repo_id, url, branch, commit, fmt, [f.path for f in files], True)
+        else:
             total = sum(f.size for f in files)
             on_progress(Progress("uploading", 0, total, detail=f"{len(files)} files"))
             info = api.create_commit(
