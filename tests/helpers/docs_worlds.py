@@ -76,7 +76,7 @@ def save_peft_lora(
 
     with _quiet_transformers():
         model = (tf.AutoModelForSequenceClassification if head else tf.AutoModel).from_pretrained(base)
-    model.name_or_path = base_name  # as when loaded from the working directory
+    model.name_or_path = model.config._name_or_path = base_name  # as if loaded under that name
     config = peft.LoraConfig(
         task_type="SEQ_CLS" if head else None, r=r, lora_alpha=2 * r, target_modules=list(targets)
     )
@@ -142,8 +142,11 @@ def tiny_world(root: Path) -> World:
 # -- the test Hub -----------------------------------------------------------------------------------
 
 
-def publish(hub: Any, repo_id: str, folder: Path, *, downloads: int = 0, likes: int = 0) -> None:
-    """Put a folder on the test Hub as one commit on ``main`` (what an upload leaves there)."""
+def publish(
+    hub: Any, repo_id: str, folder: Path, *, downloads: int = 0, likes: int = 0, tag: str | None = None
+) -> str:
+    """Put a folder on the test Hub as one commit on ``main`` (what an upload leaves there),
+    optionally tagged; returns the commit sha."""
     from tests.hub_server import StoredFile
 
     state = hub.state
@@ -155,8 +158,17 @@ def publish(hub: Any, repo_id: str, folder: Path, *, downloads: int = 0, likes: 
         for path in sorted(folder.rglob("*"))
         if path.is_file()
     }
-    state.commit(repo, "main", files, set(), f"upload {folder.name}")
+    commit = state.commit(repo, "main", files, set(), f"upload {folder.name}")
     repo.downloads, repo.likes = downloads, likes
+    if tag:
+        repo.tags[tag] = commit.sha
+    return commit.sha
+
+
+def card(library: str, base: str, tags: list[str]) -> str:
+    """A model card's front matter as the Hub reads it (library, base model, tags)."""
+    listed = "".join(f"- {tag}\n" for tag in tags)
+    return f"---\nlibrary_name: {library}\nbase_model: {base}\ntags:\n{listed}---\n\n# An adapter\n"
 
 
 def use_hub(world: World, hub: Any) -> None:
@@ -191,6 +203,30 @@ def export(root: Path, hub: Any) -> World:
     return world
 
 
+GOLDEN_BERT = "hubcli-golden/tiny-bert"
+"""The id the AdapterHub goldens give their tiny BERT (``model_name``); the hub page's adapters
+are all made on that model (tests/golden/adapterhub/bert/base), so they say the same."""
+
+
+def hub_page(root: Path, hub: Any) -> World:
+    """docs/hub.md: a bottleneck (AdapterHub files) and a LoRA with a tagged release on the test
+    Hub, a repository of someone else's, and a LoRA folder to push."""
+    world = new_world(root)
+    base, staging = GOLDEN / "bert" / "base", root / "to-publish"
+    bottleneck = golden("seq_bn", staging / "seq-bn-sst2")
+    (bottleneck / "README.md").write_text(
+        card("adapter-transformers", GOLDEN_BERT, ["adapters", "adapter-transformers", "text-classification"])
+    )
+    publish(hub, "someone/seq-bn-sst2", bottleneck, downloads=1210, likes=3)
+    for seed, tag in ((4, "v1.0"), (5, None)):
+        lora = save_peft_lora(staging / f"lora-{seed}", base, seed=seed, head=False, base_name=GOLDEN_BERT)
+        publish(hub, "me/lora-sst2", lora, downloads=50, tag=tag)
+    publish(hub, "someone/else", golden("lora", staging / "else"))
+    save_peft_lora(world.cwd / "sst2-lora", base, seed=6, head=False, base_name=GOLDEN_BERT)
+    use_hub(world, hub)
+    return world
+
+
 def demo(root: Path) -> World:
     """docs/demo.md: an empty registry; the page's own ``hubcli demo`` fills it."""
     return new_world(root)
@@ -213,6 +249,7 @@ WORLDS: dict[str, Callable[..., World]] = {
     "README.md": readme,
     "docs/demo.md": demo,
     "docs/export.md": export,
+    "docs/hub.md": hub_page,
     "docs/eval.md": on_demo,
     "docs/train.md": on_demo,
 }
