@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.helpers.docs_runner import World
-from tests.helpers.text_models import sentiment_rows, write_tiny_bert
+from tests.helpers.text_models import sentiment_rows, write_jsonl, write_tiny_bert
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "adapterhub"
 TINY_BERT = "./tiny-bert"
@@ -227,6 +227,35 @@ def hub_page(root: Path, hub: Any) -> World:
     return world
 
 
+def compare(root: Path) -> World:
+    """docs/compare.md: six LoRAs on the tiny BERT (query/value, r = 4) registered —
+    ``sst2-run2`` a nudged copy of ``sst2-run1``, ``sst2-run3`` of ``sst2-run2``, ``mnli-run2``
+    of ``mnli-run1``, ``qnli`` on its own — and ``sentiment.jsonl`` with 50 test rows."""
+    from tests.helpers.docs_runner import DocRunner
+
+    world = tiny_world(root)
+    cwd, made = world.cwd, root / "loras"
+    rows = sentiment_rows(200, seed=2)
+    write_jsonl(cwd / "sentiment.jsonl", with_split(rows, 50))
+
+    def lora(name: str, seed: int) -> Path:
+        return save_peft_lora(made / name, cwd / "tiny-bert", seed=seed, r=4, head=False)
+
+    folders = {
+        "sst2-run1": lora("sst2-run1", 11),
+        "mnli-run1": lora("mnli-run1", 12),
+        "qnli": lora("qnli", 13),
+    }
+    folders["sst2-run2"] = nudged_copy(folders["sst2-run1"], made / "sst2-run2", seed=21, scale=0.08)
+    folders["sst2-run3"] = nudged_copy(folders["sst2-run2"], made / "sst2-run3", seed=22, scale=0.08)
+    folders["mnli-run2"] = nudged_copy(folders["mnli-run1"], made / "mnli-run2", seed=23, scale=0.08)
+    runner = DocRunner(world)
+    for name in ("sst2-run1", "sst2-run2", "sst2-run3", "mnli-run1", "mnli-run2", "qnli"):
+        added = runner.run_line(f"hubcli add {folders[name]} --name {name}")
+        assert added.exit_code == 0, added.output
+    return world
+
+
 def demo(root: Path) -> World:
     """docs/demo.md: an empty registry; the page's own ``hubcli demo`` fills it."""
     return new_world(root)
@@ -248,6 +277,7 @@ def on_demo(root: Path, demo_registry: World) -> World:
 WORLDS: dict[str, Callable[..., World]] = {
     "README.md": readme,
     "docs/demo.md": demo,
+    "docs/compare.md": compare,
     "docs/export.md": export,
     "docs/hub.md": hub_page,
     "docs/eval.md": on_demo,
