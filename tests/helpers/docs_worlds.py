@@ -227,6 +227,16 @@ def hub_page(root: Path, hub: Any) -> World:
     return world
 
 
+def compositions(root: Path) -> World:
+    """docs/compositions.md: ``./tiny-bert`` is the goldens' BERT (no tokenizer: the page passes
+    token ids), ``adapters/`` what the ``adapters`` library saved for it (tests/golden/)."""
+    world = new_world(root)
+    shutil.copytree(GOLDEN / "bert" / "base", world.cwd / "tiny-bert")
+    for name in ("seq_bn", "seq_bn_2", "seq_bn_3", "fusion"):
+        golden(name, world.cwd / "adapters" / name)
+    return world
+
+
 def compare(root: Path) -> World:
     """docs/compare.md: six LoRAs on the tiny BERT (query/value, r = 4) registered —
     ``sst2-run2`` a nudged copy of ``sst2-run1``, ``sst2-run3`` of ``sst2-run2``, ``mnli-run2``
@@ -278,6 +288,7 @@ WORLDS: dict[str, Callable[..., World]] = {
     "README.md": readme,
     "docs/demo.md": demo,
     "docs/compare.md": compare,
+    "docs/compositions.md": compositions,
     "docs/export.md": export,
     "docs/hub.md": hub_page,
     "docs/eval.md": on_demo,
