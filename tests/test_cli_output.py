@@ -5,7 +5,7 @@ training bar that counts real steps for fusions too."""
 from __future__ import annotations
 
 from tests.helpers.docs_runner import DocRunner
-from tests.helpers.docs_worlds import readme
+from tests.helpers.docs_worlds import bitfit, readme
 
 
 def test_predict_and_stitch_print_only_their_own_lines(tmp_path, hub) -> None:
@@ -20,9 +20,12 @@ def test_predict_and_stitch_print_only_their_own_lines(tmp_path, hub) -> None:
         "input ids (1, 5) → logits (1, 2)",
         "  [0] positive",
     ]
-    stitched = runner.run_line("hubcli stitch ./tiny-bert my-lora --out bundle")
-    assert stitched.exit_code == 0
-    assert "Loading weights" not in stitched.output and "LOAD REPORT" not in stitched.output
+    for out in ("--out bundle", "--out merged --merge"):
+        stitched = runner.run_line(f"hubcli stitch ./tiny-bert my-lora {out}")
+        assert stitched.exit_code == 0
+        for noise in ("Loading weights", "LOAD REPORT", "Writing model shards"):
+            assert noise not in stitched.output
+        assert stitched.output.splitlines()[0] == "./tiny-bert + my-lora"
 
 
 def test_a_refused_eval_draws_no_progress_bar(tmp_path, hub) -> None:
@@ -60,3 +63,21 @@ def test_fusion_training_reports_each_step_as_it_ends(registry) -> None:
         on_step=reported.append,
     )
     assert len(losses) == 6 and reported == losses
+
+
+def test_a_parameter_merge_refusal_names_the_method(tmp_path) -> None:
+    """Parameter averaging serves bottleneck adapters and plugins' parameter methods (BitFit):
+    its refusals name the adapters' own method."""
+    runner = DocRunner(bitfit(tmp_path))
+    assert runner.run_line("hubcli add ./my-bitfit").exit_code == 0
+    trained = "hubcli train --arch bitfit --base ./base --dataset sst2.jsonl --name t --max-steps 1"
+    assert runner.run_line(trained).exit_code == 0
+    refused = runner.run_line("hubcli merge t my-bitfit --name mixed")
+    assert refused.exit_code == 1
+    assert refused.output.strip() == (
+        "Error: 't' and 'my-bitfit' have different bitfit configs: modules_to_save is ['classifier'] vs []"
+    )
+    ties = runner.run_line("hubcli merge t t --name twice --method ties")
+    assert ties.output.strip() == (
+        "Error: bitfit adapters merge only with --method linear (parameter averaging), not ties"
+    )

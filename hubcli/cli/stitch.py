@@ -253,14 +253,16 @@ def stitch(
     if out is not None:
         from hubcli.compose.bundle import write_bundle
         from hubcli.compose.export import save_merged
+        from hubcli.evaluate.pipeline import quiet_transformers
 
         stitched, loaded = stitch_model(registry, base, tree, dtype=dtype)
         if fusion is not None:
             load_fuse_block(stitched.setup, fusion)
-        if merge:
-            save_merged(stitched, out)
-        else:
-            write_bundle(out, base, tree, loaded, stitched.setup)
+        with quiet_transformers():  # no "Writing model shards" bar from save_pretrained
+            if merge:
+                save_merged(stitched, out)
+            else:
+                write_bundle(out, base, tree, loaded, stitched.setup)
         data["out"] = str(out)
         data["merged"] = merge
 

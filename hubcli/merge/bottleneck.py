@@ -40,13 +40,14 @@ def merge(
     spec: MergeSpec,
 ) -> MergedAdapter:
     """Σ w̄ᵢ θᵢ for every parameter θ (weights normalised to sum 1)."""
+    first = adapters[0]
+    kind = first.architecture  # bottleneck, or a plugin's parameter-update method (BitFit …)
     if spec.method != "linear":
         raise MergeError(
-            f"bottleneck adapters merge only with --method linear (parameter averaging), not {spec.method}"
+            f"{kind} adapters merge only with --method linear (parameter averaging), not {spec.method}"
         )
     if spec.rank is not None:
-        raise MergeError("--rank applies to LoRA; bottleneck parameters are averaged")
-    first = adapters[0]
+        raise MergeError(f"--rank applies to LoRA; {kind} parameters are averaged")
     for other in adapters[1:]:
         differing = sorted(
             k for k in first.config.keys() | other.config.keys() if first.config.get(k) != other.config.get(k)
@@ -54,7 +55,7 @@ def merge(
         if differing:
             key = differing[0]
             raise MergeError(
-                f"{first.name!r} and {other.name!r} have different bottleneck configs: {key} is "
+                f"{first.name!r} and {other.name!r} have different {kind} configs: {key} is "
                 f"{first.config.get(key)!r} vs {other.config.get(key)!r}"
             )
     groups = [parameters_of(adapter, own) for adapter, own in zip(adapters, updates, strict=True)]
