@@ -145,7 +145,7 @@ def _commands(body: list[str], doc: str, first_line: int) -> list[Command]:
         text = line[2:]
         while text.rstrip().endswith("\\") and index + 1 < len(body):
             index += 1
-            text = text.rstrip()[:-1] + " " + body[index].strip()
+            text = text.rstrip()[:-1].rstrip() + " " + body[index].strip()
         index += 1
         shown = []
         while index < len(body) and not body[index].startswith("$ "):

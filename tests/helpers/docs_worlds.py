@@ -266,6 +266,76 @@ def compare(root: Path) -> World:
     return world
 
 
+def save_bitfit_deltas(folder: Path, base: Path, *, seed: int) -> Path:
+    """A BitFit adapter (docs/examples/hubcli-bitfit) as its ``save_bitfit`` writes one: random
+    deltas for the biases of query, value and output.dense of the tiny BERT at ``base``."""
+    import torch
+    import transformers as tf
+    from hubcli_bitfit import save_bitfit
+
+    targets = ["query", "value", "output.dense"]
+    with _quiet_transformers():
+        model = tf.AutoModelForSequenceClassification.from_pretrained(base)
+    generator = torch.Generator().manual_seed(seed)
+    deltas = {
+        f"{path}.bias": torch.randn(module.bias.shape, generator=generator) * 0.5
+        for path, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and any(path.endswith(t) for t in targets)
+    }
+    save_bitfit(folder, deltas, targets, base_model="./base", model_type="bert", task_type="SEQ_CLS")
+    return folder
+
+
+def bitfit(root: Path) -> World:
+    """The BitFit plugin's pages: ``./base`` (the tiny BERT), ``sst2.jsonl``, ``./my-bitfit``."""
+    world = new_world(root)
+    base = write_tiny_bert(world.cwd / "base")
+    write_jsonl(world.cwd / "sst2.jsonl", sentiment_rows(120, seed=3))
+    save_bitfit_deltas(world.cwd / "my-bitfit", base, seed=7)
+    return world
+
+
+def sum_block(root: Path) -> World:
+    """hubcli-sum's page: ``./base`` and two LoRAs for it saved by PEFT."""
+    world = new_world(root)
+    base = write_tiny_bert(world.cwd / "base")
+    for seed, name in ((8, "sentiment"), (9, "topic")):
+        save_peft_lora(world.cwd / name, base, seed=seed, head=False, base_name="./base")
+    return world
+
+
+def phi(root: Path) -> World:
+    """hubcli-phi's page: ``./tiny-phi`` (a 2-layer Phi language model built from its config)
+    and ``./my-phi-lora``, a LoRA PEFT saved for it."""
+    import peft
+    import torch
+    import transformers as tf
+
+    world = new_world(root)
+    torch.manual_seed(0)
+    config = tf.PhiConfig(
+        vocab_size=100,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=64,
+        pad_token_id=0,
+    )
+    model = tf.PhiForCausalLM(config)
+    model.save_pretrained(world.cwd / "tiny-phi")
+    model.name_or_path = model.config._name_or_path = "./tiny-phi"
+    lora = peft.LoraConfig(task_type="CAUSAL_LM", r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"])
+    wrapped = peft.get_peft_model(model, lora)
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, param in wrapped.named_parameters():
+            if "lora_" in name:
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.2)
+    wrapped.save_pretrained(world.cwd / "my-phi-lora")
+    return world
+
+
 def demo(root: Path) -> World:
     """docs/demo.md: an empty registry; the page's own ``hubcli demo`` fills it."""
     return new_world(root)
@@ -291,7 +361,11 @@ WORLDS: dict[str, Callable[..., World]] = {
     "docs/compositions.md": compositions,
     "docs/export.md": export,
     "docs/hub.md": hub_page,
+    "docs/plugins.md": bitfit,
     "docs/eval.md": on_demo,
+    "docs/examples/hubcli-bitfit/README.md": bitfit,
+    "docs/examples/hubcli-phi/README.md": phi,
+    "docs/examples/hubcli-sum/README.md": sum_block,
     "docs/train.md": on_demo,
 }
 """Each page's world builder: it takes the world's root folder and, by parameter name, the
