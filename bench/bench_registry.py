@@ -20,7 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone, UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import insert

@@ -7,7 +7,7 @@ migrating an empty database yields exactly these tables and columns.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone, UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint

@@ -11,11 +11,10 @@ checks the file, returning problems as text for the app to show instead of faili
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import tomllib
 
 KEYMAP_FILE = "tui-keymap.toml"
 
