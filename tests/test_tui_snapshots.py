@@ -8,7 +8,7 @@ source folders have relative paths, the adapters' timestamps are pinned, and toa
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -44,7 +44,7 @@ def fixed_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     registry = Registry(Path("home"))
     add_sample_adapters(registry, Path("src"))
     with registry.engine.begin() as connection:
-        pinned = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+        pinned = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
         connection.execute(update(Adapter).values(created_at=pinned, updated_at=pinned))
     yield registry
     registry.close()
