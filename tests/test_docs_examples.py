@@ -23,12 +23,13 @@ from tests.helpers.docs_runner import (
     documents,
     output_matches,
     parse_blocks,
+    runs_hubcli,
     split_line,
 )
 from tests.helpers.docs_worlds import WORLDS, fixtures_of
 
 PAGES = documents()
-RUNNABLE = [doc for doc in PAGES if "$ hubcli" in (ROOT / doc).read_text(encoding="utf-8")]
+RUNNABLE = [doc for doc in PAGES if runs_hubcli((ROOT / doc).read_text(encoding="utf-8"))]
 
 
 DEMO_PAGE = "docs/demo.md"
@@ -133,6 +134,8 @@ def test_skip_marker_needs_a_reason_and_a_block() -> None:
         parse_blocks("<!-- docs-test: skip -->\n```console\n$ hubcli list\n```\n", "p.md")
     with pytest.raises(DocsFormatError, match="right above"):
         parse_blocks("<!-- docs-test: skip — why -->\n\nsome text\n", "p.md")
+    quoted = "Skip with `<!-- docs-test: skip — reason -->` above the fence.\n"
+    assert parse_blocks(quoted, "p.md") == [] and not runs_hubcli(quoted + "a line with `$ hubcli add`\n")
 
 
 def test_output_comparison_normalises_space_and_honours_the_ellipsis() -> None:

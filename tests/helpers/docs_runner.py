@@ -29,7 +29,9 @@ WIDTH = 160
 ELLIPSIS = "…"
 
 _FENCE = re.compile(r"^(?P<indent> *)(?P<fence>```+|~~~+)\s*(?P<lang>[^\s`]*)")
-_MARKER = re.compile(r"<!--\s*docs-test:\s*(?P<body>.*?)\s*-->")
+_MARKER = re.compile(r"\s*<!--\s*docs-test:\s*(?P<body>.*?)\s*-->\s*")
+"""A marker is an HTML comment on a line of its own (prose may quote one in backticks)."""
+_RUNS_HUBCLI = re.compile(r"^\s*\$ hubcli", re.M)
 _SKIP = re.compile(r"skip\s*(?:[—–:-]+\s*)?(?P<reason>.*)")
 _ASSIGNMENT = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>.*)", re.S)
 
@@ -75,6 +77,11 @@ def documents(root: Path = ROOT) -> list[str]:
     return sorted(found, key=lambda doc: (doc != "README.md", doc))
 
 
+def runs_hubcli(text: str) -> bool:
+    """Whether a page has lines starting with ``$ hubcli`` (in blocks that must then run)."""
+    return _RUNS_HUBCLI.search(text) is not None
+
+
 def parse_blocks(text: str, doc: str) -> list[Block]:
     """The fenced blocks of ``text`` that hold ``$ hubcli`` lines.
 
@@ -85,7 +92,7 @@ def parse_blocks(text: str, doc: str) -> list[Block]:
     markers: dict[int, str] = {}  # line index of the marker -> its reason
     index = 0
     while index < len(lines):
-        marker = _MARKER.search(lines[index])
+        marker = _MARKER.fullmatch(lines[index])
         if marker:
             skip = _SKIP.fullmatch(marker["body"])
             if skip is None:
