@@ -14,6 +14,8 @@ from hubcli.engine import StitchedModel, load
 from hubcli.engine.families import family_for
 from hubcli.errors import HubcliError, ModelMismatchError
 from hubcli.importer import import_adapter
+from hubcli.testing.tolerance import assert_outputs_close
+from tests.helpers import peft_goldens
 from tests.helpers.tiny_models import LORA_TARGETS, inputs, output_of, peft_adapter
 
 SMALL = {
@@ -114,22 +116,25 @@ def test_mismatched_adapter_is_one_clear_line(
 
 
 def test_several_adapters_attached_switch_and_stack(registry, tmp_path):
-    base, lora_a = peft_adapter("bert", "lora", tmp_path / "a", seed=0)
-    _, lora_b = peft_adapter("bert", "dora", tmp_path / "b", seed=0)
-    _, prefix = peft_adapter("bert", "prefix", tmp_path / "c", seed=0)
-    names = [_import(registry, tmp_path / d, n) for d, n in (("a", "la"), ("b", "lb"), ("c", "px"))]
-    ids, mask = inputs()
+    """Two LoRAs made with PEFT here and a prefix from the PEFT goldens (PEFT cannot run prefix
+    tuning on BERT with every transformers the ranges allow), all on the goldens' tiny BERT."""
+    base = peft_goldens.base_model("bert")
+    _, lora_a = peft_adapter("bert", "lora", tmp_path / "a", seed=0, model=base)
+    _, lora_b = peft_adapter("bert", "dora", tmp_path / "b", seed=0, model=base)
+    names = [_import(registry, tmp_path / d, n) for d, n in (("a", "la"), ("b", "lb"))]
+    names.append(_import(registry, peft_goldens.adapter_dir("bert/prefix"), "px"))
+    ids, mask = peft_goldens.inputs("bert")
     with torch.no_grad():
         expected = {
-            n: output_of(m(input_ids=ids, attention_mask=mask))
-            for n, m in zip(names, (lora_a, lora_b, prefix), strict=True)
+            n: output_of(m(input_ids=ids, attention_mask=mask)) for n, m in (("la", lora_a), ("lb", lora_b))
         }
+        expected["px"] = peft_goldens.expected("bert/prefix")["logits"]
         base_output = output_of(base(input_ids=ids, attention_mask=mask))
     stitched = load(base, names, registry=registry, activate=False)
     assert torch.equal(output_of(stitched.forward(ids, mask)), base_output)
     for name in ("px", "la", "lb", "la"):
         stitched.activate(name)
-        assert (output_of(stitched.forward(ids, mask)) - expected[name]).abs().max() <= 1e-5
+        assert_outputs_close(output_of(stitched.forward(ids, mask)), expected[name], stitched)
 
     # Stacked LoRAs add their deltas: merging both one after the other gives the same output.
     stitched.activate("la", "lb")
@@ -165,7 +170,7 @@ def test_base_loaded_from_a_model_folder(registry, tmp_path, family):
         expected = output_of(wrapped(input_ids=ids, attention_mask=mask))
     stitched = load(str(tmp_path / "base"), [name], registry=registry)
     assert type(stitched.model).__name__ == type(base).__name__  # task type picked the head
-    assert (output_of(stitched.forward(ids, mask)) - expected).abs().max() <= 1e-5
+    assert_outputs_close(output_of(stitched.forward(ids, mask)), expected, stitched)
 
 
 @pytest.mark.parametrize(
@@ -204,7 +209,7 @@ def test_more_families_match_peft(registry, tmp_path, make, method):
     with torch.no_grad():
         expected = output_of(wrapped(input_ids=ids, attention_mask=mask))
     stitched = load(base, [_import(registry, tmp_path / "adapter", "x")], registry=registry)
-    assert (output_of(stitched.forward(ids, mask)) - expected).abs().max() <= 1e-5
+    assert_outputs_close(output_of(stitched.forward(ids, mask)), expected, stitched)
 
 
 @pytest.mark.parametrize("family", ["bert", "gpt2"])
@@ -215,7 +220,7 @@ def test_lora_with_regex_targets_matches_peft(registry, tmp_path, family):
         expected = output_of(wrapped(input_ids=ids, attention_mask=mask))
     stitched = load(base, [_import(registry, tmp_path / "adapter", "r")], registry=registry)
     assert len(stitched.slots) == 2 * len(LORA_TARGETS[family]) + (2 if family == "gpt2" else 0)
-    assert (output_of(stitched.forward(ids, mask)) - expected).abs().max() <= 1e-5
+    assert_outputs_close(output_of(stitched.forward(ids, mask)), expected, stitched)
 
 
 def test_lora_with_a_bias_on_b_matches_peft_and_refuses_to_merge(registry, tmp_path):
@@ -224,6 +229,6 @@ def test_lora_with_a_bias_on_b_matches_peft_and_refuses_to_merge(registry, tmp_p
     with torch.no_grad():
         expected = output_of(wrapped(input_ids=ids, attention_mask=mask))
     stitched = load(base, [_import(registry, tmp_path / "adapter", "b")], registry=registry)
-    assert (output_of(stitched.forward(ids, mask)) - expected).abs().max() <= 1e-5
+    assert_outputs_close(output_of(stitched.forward(ids, mask)), expected, stitched)
     with pytest.raises(HubcliError, match="cannot be merged exactly"):
         stitched.merge("b")

@@ -110,14 +110,18 @@ def peft_config(method: str, family: str, task: str) -> Any:
 TRAINED = ("lora_", "ia3_l", "prompt_encoder", "modules_to_save.default")
 
 
-def peft_adapter(family: str, method: str, folder: Path, hidden: int = 32, seed: int = 0):
-    """Save a randomised PEFT adapter for a tiny ``family`` model into ``folder``.
+def peft_adapter(family: str, method: str, folder: Path, hidden: int = 32, seed: int = 0, model: Any = None):
+    """Save a randomised PEFT adapter for a tiny ``family`` model (or for a copy of ``model``, a
+    model of that family with the same head) into ``folder``.
 
     Returns ``(base, peft_model)``: ``base`` is an untouched copy of the base model (PEFT wraps
     its own copy in place)."""
     import peft
 
-    model, task = tiny_model(family, hidden, seed)
+    if model is None:
+        model, task = tiny_model(family, hidden, seed)
+    else:
+        model, task = copy.deepcopy(model), "SEQ_CLS" if family in ("bert", "roberta") else "CAUSAL_LM"
     base = copy.deepcopy(model)
     wrapped = peft.get_peft_model(model, peft_config(method, family, task))
     generator = torch.Generator().manual_seed(seed + 1)
