@@ -4,7 +4,8 @@ Every composition, fusion and saved-setup case of the manifest runs here: its ``
 composition dict is converted with ``hubcli.compose.adapterhub.from_adapterhub`` (which turns
 ``Average(w)`` into ``average(w/N, normalize=0)``: ``adapters`` divides by N once more than
 hubcli does), the adapters are imported into the test's registry and attached, and every
-expected tensor must match within 1e-5. The one case no conversion can match is a Stack of
+expected tensor must match within ``hubcli.testing.tolerance`` (float32 through the model's
+layers). The one case no conversion can match is a Stack of
 LoRAs: ``adapters`` chains them, hubcli adds their deltas, so ``lora_stack`` is compared with
 the base model whose weights carry W + ΔW₁ + ΔW₂ instead.
 """
@@ -25,11 +26,11 @@ from hubcli.compose.adapterhub import from_adapterhub
 from hubcli.compose.setup import activate
 from hubcli.engine import StitchedModel, read_adapter
 from hubcli.importer import import_adapter
+from hubcli.testing.tolerance import assert_outputs_close
 from plugins.compositions.fuse.files import load_fusion
 
 GOLDEN = Path(__file__).parent / "golden" / "adapterhub"
 MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
-TOLERANCE = 1e-5
 KINDS = ("composition", "fusion", "adapter_setup")
 
 
@@ -67,11 +68,6 @@ def run(stitched: StitchedModel, inputs: dict[str, torch.Tensor]) -> Any:
         return stitched.model(**inputs)
 
 
-def max_difference(got: torch.Tensor, want: torch.Tensor) -> float:
-    assert got.shape == want.shape, f"shape {tuple(got.shape)}, expected {tuple(want.shape)}"
-    return (got - want).abs().max().item()
-
-
 def with_lora_deltas_merged(case: dict[str, Any], stitched: StitchedModel) -> torch.nn.Module:
     """The base model with every attached LoRA's s·B·A added to its projection weights."""
     model = copy.deepcopy(base_model(case))
@@ -99,7 +95,7 @@ def test_matches_adapters(registry, case):
                 "last_hidden_state": with_lora_deltas_merged(case, stitched)(**inputs).last_hidden_state
             }
     for key, want in expected.items():
-        assert max_difference(output[key], want) <= TOLERANCE, key
+        assert_outputs_close(output[key], want, stitched, what=key)
 
 
 def case_by_id(case_id: str) -> dict[str, Any]:
@@ -120,13 +116,13 @@ def test_average_is_the_weighted_mean_without_the_extra_division(registry, model
     twice = run(stitched, inputs).last_hidden_state
     activate(stitched, first)
     single = run(stitched, inputs).last_hidden_state
-    assert max_difference(twice, single) <= TOLERANCE
+    assert_outputs_close(twice, single, stitched)
 
     activate(stitched, f"average({first}, {second}, weights=[7, 3])")
     normalised = run(stitched, inputs).last_hidden_state
     activate(stitched, f"average({first}, {second}, weights=[0.7, 0.3], normalize=0)")
-    assert max_difference(run(stitched, inputs).last_hidden_state, normalised) <= TOLERANCE
+    assert_outputs_close(run(stitched, inputs).last_hidden_state, normalised, stitched)
 
     activate(stitched, f"average({first}, {second}, weights=[0.35, 0.15], normalize=0)")
     golden = load_file(GOLDEN / case["expected"])["last_hidden_state"]
-    assert max_difference(run(stitched, inputs).last_hidden_state, golden) <= TOLERANCE
+    assert_outputs_close(run(stitched, inputs).last_hidden_state, golden, stitched)

@@ -30,6 +30,7 @@ from hubcli.testing import (
     tiny_model,
 )
 from hubcli.testing.models import TINY_INPUT_IDS
+from hubcli.testing.tolerance import assert_outputs_close, assert_weights_close
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
 BITFIT_TARGETS = ["query", "value", "output.dense"]
@@ -119,7 +120,7 @@ def test_bitfit_through_the_cli(cli, tmp_path) -> None:
     predicted = cli("predict", base, "bf1", "--input-ids", json.dumps(TINY_INPUT_IDS), "--json")
     assert predicted.exit_code == 0, predicted.stderr
     expected = model_output(with_shifted_biases(tiny_model("bert"), first)(input_ids=ids)).detach()
-    torch.testing.assert_close(torch.tensor(predicted.json()["values"]), expected, rtol=0, atol=1e-5)
+    assert_outputs_close(torch.tensor(predicted.json()["values"]), expected, base)
 
     merged = cli("stitch", base, "stack(bf1, bf2)", "--out", tmp_path / "merged", "--merge", "--json")
     assert merged.exit_code == 0, merged.stderr
@@ -127,14 +128,13 @@ def test_bitfit_through_the_cli(cli, tmp_path) -> None:
 
     plain = AutoModelForSequenceClassification.from_pretrained(tmp_path / "merged").eval()
     reference = with_shifted_biases(tiny_model("bert"), first, second)
-    for name, parameter in reference.named_parameters():
-        torch.testing.assert_close(dict(plain.named_parameters())[name], parameter, rtol=0, atol=1e-6)
+    for name, parameter in reference.named_parameters():  # a bias plus two shifts: a sum of 3
+        assert_weights_close(dict(plain.named_parameters())[name], parameter, width=3, what=name)
     with torch.inference_mode():
-        torch.testing.assert_close(
+        assert_outputs_close(
             plain(input_ids=ids, attention_mask=mask).logits,
             reference(input_ids=ids, attention_mask=mask).logits,
-            rtol=0,
-            atol=1e-5,
+            plain,
         )
 
     refused = cli("stitch", base, "parallel(bf1, bf2)")

@@ -22,9 +22,10 @@ from safetensors.torch import load_file, save_file
 from hubcli.adapter_folder import AdapterFolder
 from hubcli.exporting import export_adapter
 from hubcli.importer import import_adapter
+from hubcli.testing.tolerance import output_tolerance
 from registry import Registry
 from tests.test_export_ia3 import OUTPUT_TARGETS
-from tests.test_export_lora import GOLDEN, TARGETS, TOLERANCE, case_named, golden_base, golden_inputs
+from tests.test_export_lora import GOLDEN, TARGETS, case_named, golden_base, golden_inputs
 
 ADAPTERS_PYTHON = GOLDEN.parent / ".venv-adapters" / "bin" / "python"
 RUN_WITH_ADAPTERS = """
@@ -135,4 +136,8 @@ def test_the_adapters_library_runs_what_hubcli_exported_in_adapterhub_format(
     )
     assert result.returncode == 0, result.stderr[-2000:]
     differences = dict(zip(cases, json.loads(result.stdout.strip().splitlines()[-1]), strict=True))
-    assert all(d <= TOLERANCE for d in differences.values()), differences
+    limits = [output_tolerance(job["base"], load_file(job["expected"])["last_hidden_state"]) for job in jobs]
+    assert all(d <= limit for d, limit in zip(differences.values(), limits, strict=True)), (
+        differences,
+        limits,
+    )

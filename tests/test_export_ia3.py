@@ -22,12 +22,12 @@ from hubcli.engine import StitchedModel, read_adapter
 from hubcli.errors import CapabilityNotSupported
 from hubcli.exporting import export_adapter
 from hubcli.importer import import_adapter
+from hubcli.testing.tolerance import assert_outputs_close
 from registry import Registry
 from tests.test_export_lora import (
     GOLDEN,
     INPUT_IDS,
     MASK,
-    TOLERANCE,
     case_named,
     golden_base,
     golden_inputs,
@@ -55,7 +55,7 @@ def test_adapterhub_ia3_exported_to_peft_reproduces_the_golden_output_in_peft(
     with torch.inference_mode():
         got = native(**golden_inputs(case)).last_hidden_state
     want = load_file(GOLDEN / case["expected"])["last_hidden_state"]
-    assert (got - want).abs().max().item() <= TOLERANCE
+    assert_outputs_close(got, want, native)
 
 
 def peft_ia3(family: str, folder: Path, **options: Any) -> tuple[torch.nn.Module, Any]:
@@ -96,7 +96,7 @@ def test_peft_ia3_exported_to_adapterhub_runs_like_peft(
     stitched.activate("as-hub")
     with torch.inference_mode():
         got = base(input_ids=INPUT_IDS, attention_mask=MASK).last_hidden_state
-    assert (got - want).abs().max().item() <= TOLERANCE
+    assert_outputs_close(got, want, base)
 
     export_adapter(registry, "as-hub", tmp_path / "back", "peft")
     original = load_file(tmp_path / "peft" / "adapter_model.safetensors")
@@ -142,4 +142,4 @@ def test_left_out_layers_stay_unadapted_in_peft(registry: Registry, tmp_path: Pa
     with torch.inference_mode():
         want = stitched.model(**golden_inputs(case)).last_hidden_state
         got = native(**golden_inputs(case)).last_hidden_state
-    assert (got - want).abs().max().item() <= TOLERANCE
+    assert_outputs_close(got, want, native)

@@ -23,11 +23,11 @@ from hubcli.engine import StitchedModel, read_adapter
 from hubcli.errors import CapabilityNotSupported
 from hubcli.exporting import export_adapter
 from hubcli.importer import import_adapter
+from hubcli.testing.tolerance import assert_outputs_close
 from registry import Registry
 
 GOLDEN = Path(__file__).parent / "golden" / "adapterhub"
 MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
-TOLERANCE = 1e-5
 GOLDEN_LORAS = [
     f"{model}/{case}" for model in ("bert", "roberta", "gpt2", "llama") for case in ("lora", "lora_full")
 ]
@@ -61,7 +61,7 @@ def test_adapterhub_lora_exported_to_peft_reproduces_the_golden_output_in_peft(
     with torch.inference_mode():
         got = model(**golden_inputs(case)).last_hidden_state
     want = load_file(GOLDEN / case["expected"])["last_hidden_state"]
-    assert (got - want).abs().max().item() <= TOLERANCE
+    assert_outputs_close(got, want, model)
 
 
 def test_llama_feed_forward_places_follow_the_adapterhub_swap(registry: Registry, tmp_path: Path) -> None:
@@ -207,7 +207,7 @@ def test_peft_lora_exported_to_adapterhub_runs_like_peft(
     stitched.activate("as-hub")
     with torch.inference_mode():
         got = base(input_ids=INPUT_IDS, attention_mask=MASK).last_hidden_state
-    assert (got - want).abs().max().item() <= TOLERANCE
+    assert_outputs_close(got, want, base)
 
     export_adapter(registry, "as-hub", tmp_path / "back", "peft")
     original = load_file(tmp_path / "peft" / "adapter_model.safetensors")
@@ -315,4 +315,4 @@ def test_a_task_model_lora_converts_with_the_model_type_given(
     stitched.activate("causal-hub")
     with torch.inference_mode():
         got = base(input_ids=INPUT_IDS).logits
-    assert (got - want).abs().max().item() <= TOLERANCE
+    assert_outputs_close(got, want, base)

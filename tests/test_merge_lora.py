@@ -12,6 +12,7 @@ import torch
 from hubcli.engine import load
 from hubcli.merge.pipeline import merge_adapters
 from hubcli.merge.spec import make_spec
+from hubcli.testing.tolerance import assert_outputs_close, assert_weights_close
 from tests.helpers.tiny_models import inputs
 from tests.test_merge_support import (
     lora_deltas,
@@ -64,21 +65,21 @@ def test_exact_merge_is_the_weighted_sum_and_runs_like_it(registry, two_loras, t
     got = merged_deltas(registry, "ab")
     assert set(got) == set(expected) and len(got) == 6
     for module, delta in expected.items():
-        assert (got[module] - delta).abs().max().item() <= 1e-6
+        assert_weights_close(got[module], delta, width=8, dtype=torch.float32)
 
     ids, mask = inputs()
     with torch.no_grad():
         direct = with_deltas(two_loras, expected)(input_ids=ids, attention_mask=mask).logits
         plain = two_loras(input_ids=ids, attention_mask=mask).logits
     engine = load(copy.deepcopy(two_loras), ["ab"], registry=registry).forward(ids, mask).logits
-    assert (engine - direct).abs().max().item() <= 1e-5
+    assert_outputs_close(engine, direct, two_loras)
     assert (engine - plain).abs().max().item() > 1e-2, "the merged adapter changed nothing"
 
     folder = registered_folder(registry, "ab", tmp_path / "ab-files")
     wrapped = peft.PeftModel.from_pretrained(copy.deepcopy(two_loras), folder).eval()
     with torch.no_grad():
         by_peft = wrapped(input_ids=ids, attention_mask=mask).logits
-    assert (by_peft - direct).abs().max().item() <= 1e-5
+    assert_outputs_close(by_peft, direct, two_loras)
 
 
 def test_exact_merge_agrees_with_peft_cat(registry, two_loras, tmp_path):
@@ -89,7 +90,7 @@ def test_exact_merge_agrees_with_peft_cat(registry, two_loras, tmp_path):
     ours = merged_deltas(registry, "ab")
     for module, delta in ours.items():
         layer = wrapped.base_model.model.get_submodule(module)
-        assert (layer.get_delta_weight("cat").double() - delta).abs().max().item() <= 1e-6
+        assert_weights_close(layer.get_delta_weight("cat").double(), delta, width=8, dtype=torch.float32)
 
 
 def test_averaging_a_and_b_separately_is_wrong(registry, two_loras, tmp_path):
@@ -119,7 +120,7 @@ def test_svd_truncation_is_the_best_low_rank_approximation(registry, two_loras):
     for module, delta in expected.items():
         u, s, vh = torch.linalg.svd(delta)
         best = u[:, :3] @ torch.diag(s[:3]) @ vh[:3]
-        assert (got[module] - best).abs().max().item() <= 1e-5
+        assert_weights_close(got[module], best, width=3, dtype=torch.float32)
         assert ((delta - got[module]).norm() / delta.norm()).item() == pytest.approx(
             (s[3:].norm() / s.norm()).item(), rel=1e-4
         )
@@ -130,7 +131,7 @@ def test_svd_truncation_is_the_best_low_rank_approximation(registry, two_loras):
     full = merge_adapters(registry, "ab8", ["a", "b"], make_spec(2, weights=[0.5, 0.5], rank=8))
     assert full.report["relative_frobenius_error"] < 1e-6
     for module, delta in merged_deltas(registry, "ab8").items():
-        assert (delta - expected[module]).abs().max().item() <= 1e-5
+        assert_weights_close(delta, expected[module], width=8, dtype=torch.float32)
 
 
 def test_different_scalings_and_ranks_concatenate_exactly(registry, tmp_path):
@@ -144,7 +145,9 @@ def test_different_scalings_and_ranks_concatenate_exactly(registry, tmp_path):
     second = lora_deltas(registered_tensors(registry, "r4"), SCALING)
     got = merged_deltas(registry, "mix")
     for module in first:
-        assert (got[module] - (first[module] + 2.0 * second[module])).abs().max().item() <= 1e-6
+        assert_weights_close(
+            got[module], (first[module] + 2.0 * second[module]), width=6, dtype=torch.float32
+        )
     assert registry.get_adapter("mix").method_config["r"] == 6
 
 
@@ -164,7 +167,7 @@ def test_ties_and_dare_act_on_dense_deltas(registry, two_loras, method):
         dense = combine([d[module] for d in deltas], spec, generator)
         u, s, vh = torch.linalg.svd(dense)
         best = u[:, :8] @ torch.diag(s[:8]) @ vh[:8]
-        assert (got[module] - best).abs().max().item() <= 1e-5
+        assert_weights_close(got[module], best, width=8, dtype=torch.float32)
     again = merge_adapters(registry, "m2", ["a", "b"], spec)
     assert again.adapter.digest == outcome.adapter.digest
     if method != "ties":
@@ -184,7 +187,13 @@ def test_ties_agrees_with_peft_ties_svd(registry, two_loras, tmp_path):
     )
     for module, delta in merged_deltas(registry, "t").items():
         layer = wrapped.base_model.model.get_submodule(module)
-        assert (layer.get_delta_weight("t").double() - delta).abs().max().item() <= 1e-5
+        assert_weights_close(
+            layer.get_delta_weight("t").double(),
+            delta,
+            width=max(delta.shape),
+            dtype=torch.float32,
+            factorised=True,
+        )
 
 
 def run_merged(registry, base, name, tmp_path):
@@ -216,8 +225,8 @@ def test_per_module_ranks_are_written_as_patterns_peft_reads(registry, tmp_path)
     with torch.no_grad():
         direct = with_deltas(base, expected)(input_ids=ids, attention_mask=mask).logits
     engine, by_peft = run_merged(registry, base, "pq", tmp_path)
-    assert (engine - direct).abs().max().item() <= 1e-5
-    assert (by_peft - direct).abs().max().item() <= 1e-5
+    assert_outputs_close(engine, direct, base)
+    assert_outputs_close(by_peft, direct, base)
 
 
 def test_gpt2_conv1d_loras_merge_exactly(registry, tmp_path):
@@ -234,7 +243,7 @@ def test_gpt2_conv1d_loras_merge_exactly(registry, tmp_path):
     ids, mask = inputs()
     with torch.no_grad():
         plain = base(input_ids=ids, attention_mask=mask).logits
-    assert (engine - by_peft).abs().max().item() <= 1e-5
+    assert_outputs_close(engine, by_peft, base)
     assert (engine - plain).abs().max().item() > 1e-2
     reference = peft.PeftModel.from_pretrained(copy.deepcopy(base), tmp_path / "g1", adapter_name="g1")
     reference.load_adapter(tmp_path / "g2", adapter_name="g2")
@@ -242,7 +251,7 @@ def test_gpt2_conv1d_loras_merge_exactly(registry, tmp_path):
     reference.set_adapter("cat")
     with torch.no_grad():
         by_peft_cat = reference.eval()(input_ids=ids, attention_mask=mask).logits
-    assert (engine - by_peft_cat).abs().max().item() <= 1e-5
+    assert_outputs_close(engine, by_peft_cat, base)
 
 
 def test_svd_is_the_weighted_sum_truncated_as_peft_svd(registry, two_loras, tmp_path):
@@ -255,7 +264,7 @@ def test_svd_is_the_weighted_sum_truncated_as_peft_svd(registry, two_loras, tmp_
     assert full.report["factoring"] == "svd" and full.report["ranks"] == [8]
     assert full.report["relative_frobenius_error"] < 1e-6
     for module, delta in merged_deltas(registry, "s8").items():
-        assert (delta - expected[module]).abs().max().item() <= 1e-5
+        assert_weights_close(delta, expected[module], width=8, dtype=torch.float32)
 
     default = merge_adapters(registry, "s", ["a", "b"], make_spec(2, method="svd", weights=weights))
     assert default.report["ranks"] == [4] and 0 < default.report["relative_frobenius_error"] < 1
@@ -267,9 +276,11 @@ def test_svd_is_the_weighted_sum_truncated_as_peft_svd(registry, two_loras, tmp_
     for module, delta in expected.items():
         u, s, vh = torch.linalg.svd(delta)
         best = u[:, :4] @ torch.diag(s[:4]) @ vh[:4]
-        assert (got[module] - best).abs().max().item() <= 1e-5
+        assert_weights_close(got[module], best, width=4, dtype=torch.float32)
         by_peft = wrapped.base_model.model.get_submodule(module).get_delta_weight("svd").double()
-        assert (got[module] - by_peft).abs().max().item() <= 1e-5
+        assert_weights_close(
+            got[module], by_peft, width=max(best.shape), dtype=torch.float32, factorised=True
+        )
 
 
 def test_dare_ties_agrees_with_peft_dare_ties_svd_on_the_same_masks(
@@ -320,9 +331,9 @@ def test_dare_ties_agrees_with_peft_dare_ties_svd_on_the_same_masks(
     )
     for module, delta in merged_deltas(registry, "dt").items():
         by_peft = wrapped.base_model.model.get_submodule(module).get_delta_weight("dt").double()
-        assert (by_peft - delta).abs().max().item() <= 1e-5
+        assert_weights_close(by_peft, delta, width=max(delta.shape), dtype=torch.float32, factorised=True)
         first, second = (torch.where(kept[(module, i)], deltas[i][module] / density, 0.0) for i in range(2))
         larger = torch.where(first.abs() >= second.abs(), first, second)
         by_hand = torch.where(torch.sign(first) == torch.sign(second), (first + second) / 2, larger)
-        assert (by_hand - delta).abs().max().item() <= 1e-5
+        assert_weights_close(by_hand, delta, width=max(delta.shape), dtype=torch.float32, factorised=True)
         assert bool((first != 0).logical_xor(second != 0).any()), "the masks dropped nothing"

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from hubcli.testing.tolerance import assert_outputs_close
+
 GOLDEN = Path(__file__).parent / "golden" / "adapterhub" / "bert"
 BASE = str(GOLDEN / "base")
 IDS = [[5, 9, 14, 3, 77, 41, 8], [12, 6, 90, 31, 4, 18, 2], [7, 7, 21, 60, 3, 9, 11]]
@@ -69,7 +71,7 @@ def test_bundle_reloads_to_the_same_outputs(cli, adapters, tmp_path):
     stitched = load_bundle(tmp_path / "bundle")
     with torch.inference_mode():
         got = stitched.model(input_ids=torch.tensor(IDS)).last_hidden_state
-    assert (got - predict(cli, spec)).abs().max().item() <= 1e-6
+    assert_outputs_close(got, predict(cli, spec), BASE)
 
 
 def test_merged_lora_stack_is_a_plain_transformers_model(cli, adapters, tmp_path):
@@ -81,7 +83,7 @@ def test_merged_lora_stack_is_a_plain_transformers_model(cli, adapters, tmp_path
     assert not any("lora" in key or "base" in key.split(".") for key in plain.state_dict())
     with torch.inference_mode():
         got = plain(input_ids=torch.tensor(IDS)).last_hidden_state
-    assert (got - predict(cli, "stack(lora, ia3, lora_2)")).abs().max().item() <= 1e-5
+    assert_outputs_close(got, predict(cli, "stack(lora, ia3, lora_2)"), BASE)
     refused = cli("stitch", BASE, "stack(seq_bn, lora)", "--out", tmp_path / "no", "--merge")
     assert refused.exit_code == 1 and "adapter 'seq_bn' works on sub-blocks" in refused.stderr
 
@@ -96,7 +98,7 @@ def test_predict_per_row_equals_each_row_alone(cli, adapters):
     deactivated = cli("predict", BASE, "lora", "--input-ids", json.dumps(IDS), "--json", "--per-row", "-,-,-")
     assert deactivated.exit_code == 1 and "name at least one adapter" in deactivated.stderr
     for row, single in enumerate(singles):
-        assert (got[row] - single).abs().max().item() <= 1e-5
+        assert_outputs_close(got[row], single, BASE)
     wrong = cli("predict", BASE, "lora", "--input-ids", json.dumps(IDS), "--per-row", "lora,lora_2")
     assert wrong.exit_code == 1 and "2 row assignments for a batch of 3 rows" in wrong.stderr
 
@@ -120,7 +122,7 @@ def test_bundle_keeps_a_trained_fusion(cli, tmp_path):
     with torch.inference_mode():
         got = stitched.model(**{k: torch.tensor(v) for k, v in inputs.items()}).last_hidden_state
     want = load_file(GOLDEN / "expected" / "fusion.safetensors")["last_hidden_state"]
-    assert (got - want).abs().max().item() <= 1e-5
+    assert_outputs_close(got, want, BASE)
     wrong = cli(
         "stitch",
         BASE,
@@ -158,4 +160,4 @@ def test_adapterhub_setup_file_gives_the_adapters_numbers(cli, tmp_path):
     # its last position: compare the first row, which has no padding
     values = torch.tensor(got.json()["values"])
     assert all(inputs["attention_mask"][0])
-    assert (values[0] - want[0]).abs().max().item() <= 1e-5
+    assert_outputs_close(values[0], want[0], BASE)

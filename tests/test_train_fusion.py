@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from hubcli.testing.tolerance import assert_outputs_close
 from hubcli.train.fusion import train_fusion_entry
 from hubcli.train.loop import LoopSettings
 from hubcli.train.run import TrainRequest, train_adapter
@@ -67,8 +68,8 @@ def test_fusion_learns_registers_and_reloads(registry, tiny_bert: Path, sentimen
     ids = torch.tensor([[2, 5, 19, 3, 0], [2, 11, 28, 17, 3]])
     mask = torch.tensor([[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]])
     reloaded, _ = stitch_model(registry, str(tiny_bert), checked(registry, parse(result.spec)).root)
-    torch.testing.assert_close(
-        reloaded.forward(ids, mask)["logits"], result.model.forward(ids, mask)["logits"]
+    assert_outputs_close(
+        reloaded.forward(ids, mask)["logits"], result.model.forward(ids, mask)["logits"], reloaded
     )
 
 

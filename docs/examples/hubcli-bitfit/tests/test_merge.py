@@ -4,10 +4,10 @@ updates and writes the result back as a BitFit folder, so a linear merge is para
 
 from __future__ import annotations
 
-import torch
 from hubcli.compose.setup import activate
 from hubcli.engine import load
 from hubcli.testing import model_output, tiny_inputs, tiny_model
+from hubcli.testing.tolerance import assert_outputs_close, assert_weights_close
 from safetensors.torch import load_file
 
 from bitfit_helpers import write_bitfit
@@ -35,11 +35,12 @@ def test_a_linear_merge_averages_the_deltas_and_heads(tmp_path, run_hubcli, temp
     stored = load_file(path)
     expected = average_bitfit([first, second], [0.25, 0.75])
     for key, value in expected.items():
-        torch.testing.assert_close(stored[key], value, rtol=0, atol=1e-6)
+        assert_weights_close(stored[key], value, width=2, what=key)
     heads = [load_file(tmp_path / name / "bitfit.safetensors") for name in ("a", "b")]
-    torch.testing.assert_close(
+    assert_weights_close(
         stored["classifier.weight"],
         0.25 * heads[0]["classifier.weight"] + 0.75 * heads[1]["classifier.weight"],
+        width=2,
     )
 
     stitched = load(model, ["a", "b", "soup"], registry=temp_registry, activate=False)
@@ -48,7 +49,7 @@ def test_a_linear_merge_averages_the_deltas_and_heads(tmp_path, run_hubcli, temp
     activate(stitched, "average(a, b, weights=[1, 3])")
     averaged = model_output(stitched.forward(*tiny_inputs()))
     # BERT's head is one Linear on the pooled state: averaging its outputs = averaging its weights.
-    torch.testing.assert_close(soup, averaged, rtol=0, atol=1e-5)
+    assert_outputs_close(soup, averaged, model)
 
 
 def test_merges_that_need_a_shared_base_are_refused(tmp_path, run_hubcli) -> None:

@@ -11,6 +11,7 @@ from hubcli.compose.setup import activate
 from hubcli.engine import load
 from hubcli.errors import ModelMismatchError
 from hubcli.testing import model_output, tiny_inputs, tiny_model
+from hubcli.testing.tolerance import assert_outputs_close
 
 from bitfit_helpers import random_deltas, write_bitfit
 from hubcli_bitfit import average_bitfit, save_bitfit
@@ -42,7 +43,7 @@ def test_one_adapter_shifts_the_biases(family, tmp_path, run_hubcli, temp_regist
     expected = shifted(model, delta)
     stitched = load(model, ["a"], registry=temp_registry)  # attaches to ``model`` itself
     output = model_output(stitched.forward(*tiny_inputs()))
-    torch.testing.assert_close(output, expected, rtol=0, atol=1e-6)
+    assert_outputs_close(output, expected, model)
 
 
 def test_stacked_adapters_add_and_average_mixes_like_averaged_parameters(
@@ -63,13 +64,13 @@ def test_stacked_adapters_add_and_average_mixes_like_averaged_parameters(
     stitched = load(model, ["a", "b", "avg"], registry=temp_registry, activate=False)
     stitched.activate("a", "b")
     stacked = model_output(stitched.forward(ids, mask))
-    torch.testing.assert_close(stacked, expected_stack, rtol=0, atol=1e-6)
+    assert_outputs_close(stacked, expected_stack, model)
 
     activate(stitched, "average(a, b, weights=[1, 3])")
     mixed = model_output(stitched.forward(ids, mask))
     stitched.activate("avg")
-    torch.testing.assert_close(mixed, model_output(stitched.forward(ids, mask)), rtol=0, atol=1e-6)
-    torch.testing.assert_close(mixed, expected_average, rtol=0, atol=1e-6)
+    assert_outputs_close(mixed, model_output(stitched.forward(ids, mask)), model)
+    assert_outputs_close(mixed, expected_average, model)
 
 
 def test_batch_split_gives_each_row_its_own_adapter(tmp_path, run_hubcli, temp_registry) -> None:
@@ -82,8 +83,8 @@ def test_batch_split_gives_each_row_its_own_adapter(tmp_path, run_hubcli, temp_r
     stitched = load(model, ["a", "b"], registry=temp_registry, activate=False)
     activate(stitched, "batch_split(a, b, rows=[1, 0])")
     routed = model_output(stitched.forward(*tiny_inputs()))
-    torch.testing.assert_close(routed[0], by_second[0], rtol=0, atol=1e-6)
-    torch.testing.assert_close(routed[1], by_first[1], rtol=0, atol=1e-6)
+    assert_outputs_close(routed[0], by_second[0], model)
+    assert_outputs_close(routed[1], by_first[1], model)
 
 
 def test_a_saved_head_with_its_own_label_count_replaces_the_base_head(
@@ -104,7 +105,7 @@ def test_a_saved_head_with_its_own_label_count_replaces_the_base_head(
     expected = shifted(reference, delta)
 
     stitched = load(model, ["h"], registry=temp_registry)
-    torch.testing.assert_close(model_output(stitched.forward(*tiny_inputs())), expected, rtol=0, atol=1e-6)
+    assert_outputs_close(model_output(stitched.forward(*tiny_inputs())), expected, model)
     stitched.deactivate()
     assert model_output(stitched.forward(*tiny_inputs())).shape[-1] == 3  # the base head is back
 

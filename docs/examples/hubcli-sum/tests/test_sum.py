@@ -13,6 +13,7 @@ from hubcli.compose.setup import activate
 from hubcli.compose.spec import SpecError
 from hubcli.engine import load
 from hubcli.testing import model_output, tiny_inputs, tiny_model
+from hubcli.testing.tolerance import assert_outputs_close
 
 TARGETS = ["query", "value", "output.dense"]
 
@@ -67,7 +68,7 @@ def test_sum_adds_the_changes_of_its_children(two_loras, temp_registry) -> None:
         )
     stitched = load(model, ["a", "b"], registry=temp_registry, activate=False)
     activate(stitched, "sum(a, b)")
-    torch.testing.assert_close(model_output(stitched.forward(ids, mask)), expected, rtol=0, atol=1e-5)
+    assert_outputs_close(model_output(stitched.forward(ids, mask)), expected, model)
 
 
 def test_sum_is_average_without_normalisation(two_loras, temp_registry) -> None:
@@ -77,7 +78,7 @@ def test_sum_is_average_without_normalisation(two_loras, temp_registry) -> None:
     activate(stitched, "sum(a, b)")
     summed = model_output(stitched.forward(ids, mask))
     activate(stitched, "average(a, b, weights=[1, 1], normalize=0)")
-    torch.testing.assert_close(model_output(stitched.forward(ids, mask)), summed, rtol=0, atol=1e-6)
+    assert_outputs_close(model_output(stitched.forward(ids, mask)), summed, model)
 
 
 @pytest.mark.parametrize(
