@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 PIP_TOOLS_SPEC ?= pip-tools==7.7.0
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup adapters-venv demo test check lint format lock test-latest postgres
+.PHONY: setup adapters-venv demo test check lint format lock test-latest system-packages
 setup: $(VENV)/.installed
 
 # The example third-party plugins (docs/examples: hubcli-bitfit, an architecture; hubcli-sum, a
@@ -49,10 +49,15 @@ $(ADAPTERS_VENV)/.installed: $(ADAPTERS_LOCK)
 demo: setup
 	HF_HUB_OFFLINE=1 $(BIN)/hubcli demo
 
-# The registry tests start a throwaway PostgreSQL server; install its binaries if missing.
-postgres:
-	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)
+# Debian packages the tests use, installed when missing: PostgreSQL's binaries (the registry
+# tests start a throwaway server) and jq (the executed docs pipe `hubcli … --json` into it).
+system-packages:
+	@missing=""; \
+	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v jq >/dev/null || missing="$$missing jq"; \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 # Format, lint, layering contracts (import-linter) and types (mypy), as CI runs them.
 check: setup
@@ -61,7 +66,7 @@ check: setup
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-test: check postgres adapters-venv
+test: check system-packages adapters-venv
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 
 lint: check
@@ -90,7 +95,7 @@ lock:
 # same pip call, or the eager upgrade replaces the CPU build with a CUDA one. Dated results go in
 # docs/development.md.
 LATEST = .venv-latest
-test-latest: postgres adapters-venv
+test-latest: system-packages adapters-venv
 	rm -rf $(LATEST)
 	$(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
