@@ -15,30 +15,16 @@ import csv
 import json
 import shutil
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from hubcli.evaluate.pipeline import quiet_transformers
 from tests.helpers.docs_runner import World
 from tests.helpers.text_models import sentiment_rows, write_jsonl, write_tiny_bert
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "adapterhub"
 TINY_BERT = "./tiny-bert"
 """The base model the tiny worlds' adapters are made for: a folder in the working directory."""
-
-
-@contextmanager
-def _quiet_transformers():
-    from transformers.utils import logging
-
-    verbosity = logging.get_verbosity()
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        logging.set_verbosity(verbosity)
-        logging.enable_progress_bar()
 
 
 def new_world(root: Path) -> World:
@@ -74,7 +60,7 @@ def save_peft_lora(
     import torch
     import transformers as tf
 
-    with _quiet_transformers():
+    with quiet_transformers():
         model = (tf.AutoModelForSequenceClassification if head else tf.AutoModel).from_pretrained(base)
     model.name_or_path = model.config._name_or_path = base_name  # as if loaded under that name
     config = peft.LoraConfig(
@@ -274,7 +260,7 @@ def save_bitfit_deltas(folder: Path, base: Path, *, seed: int) -> Path:
     from hubcli_bitfit import save_bitfit
 
     targets = ["query", "value", "output.dense"]
-    with _quiet_transformers():
+    with quiet_transformers():
         model = tf.AutoModelForSequenceClassification.from_pretrained(base)
     generator = torch.Generator().manual_seed(seed)
     deltas = {
