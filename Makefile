@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 PIP_TOOLS_SPEC ?= pip-tools==7.7.0
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup adapters-venv demo test check lint format lock test-latest system-packages
+.PHONY: setup adapters-venv demo test check format lock test-latest system-packages
 setup: $(VENV)/.installed
 
 # The example third-party plugins (docs/examples: hubcli-bitfit, an architecture; hubcli-sum, a
@@ -69,7 +69,6 @@ check: setup
 test: check system-packages adapters-venv
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 
-lint: check
 
 format: setup
 	$(BIN)/ruff format .
