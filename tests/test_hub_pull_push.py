@@ -413,8 +413,19 @@ def test_a_local_base_model_is_no_hub_metadata(cli, hub: HubServer, registry, lo
     front = yaml.safe_load(re.match(r"^---\n(.*?)\n---\n", card, re.S)[1])
     assert "base_model" not in front
     assert not any(tag.startswith("base_model:") for tag in front["tags"])
-    assert "- base model: `./tiny-bert` (a local folder when it was registered)" in card
+    assert "- base model: `tiny-bert` (a local folder when it was registered)" in card
     assert "huggingface.co/./tiny-bert" not in card
+
+
+def test_a_local_base_models_path_is_not_published(cli, hub: HubServer, registry, loras, tmp_path) -> None:
+    """Only a local base folder's own name reaches the card, never the path (a user name in it)."""
+    private = tmp_path / "home" / "someone-private" / "models" / "my-base"
+    result = cli("add", loras[0], "--name", "local", "--base", str(private))
+    assert result.exit_code == 0, result.stderr
+    assert cli("push", "local", REPO).exit_code == 0
+    card = hub.state.repos[REPO].head().files["README.md"].content.decode()
+    assert "- base model: `my-base` (a local folder when it was registered)" in card
+    assert "someone-private" not in card
 
 
 def test_a_new_branch_of_main_holding_the_files_is_up_to_date(cli, hub: HubServer, registry, loras) -> None:

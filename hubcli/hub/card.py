@@ -9,6 +9,7 @@ pushing unchanged content yields a byte-identical card and no new commit.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import PurePath
 
 from hubcli.formatting import architecture_label
 from registry import Adapter, Evaluation
@@ -42,7 +43,7 @@ def card_tags(adapter: Adapter, registry_tags: Sequence[str], fmt: str) -> list[
 
 
 def _usage(adapter: Adapter, repo_id: str, fmt: str) -> str:
-    base = adapter.base_model or "BASE_MODEL_ID"
+    base = hub_base_model(adapter) or "BASE_MODEL_ID"  # a local folder is no id for others
     if fmt == "peft":
         native = (
             "```python\nfrom transformers import AutoModel\nfrom peft import PeftModel\n\n"
@@ -111,7 +112,9 @@ def model_card(
     if base := hub_base_model(adapter):
         facts.append(f"- base model: [{base}](https://huggingface.co/{base})")
     elif adapter.base_model:
-        facts.append(f"- base model: `{adapter.base_model}` (a local folder when it was registered)")
+        # only the folder's own name: the path around it is private to the machine it came from
+        folder = PurePath(adapter.base_model.rstrip("/\\")).name or adapter.base_model
+        facts.append(f"- base model: `{folder}` (a local folder when it was registered)")
     if adapter.task:
         facts.append(f"- task: {adapter.task}")
     body = (
