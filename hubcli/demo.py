@@ -92,7 +92,7 @@ def run_demo(
     registry: Any, *, max_steps: int | None = None, say: Callable[[str], None] = lambda _: None
 ) -> DemoReport:
     """Train, register and score the demo adapters (``max_steps`` caps each training run)."""
-    from hubcli.evaluate.pipeline import quiet_transformers
+    from hubcli.engine.loading import quiet_transformers
 
     base, data = base_model_path(), demo_dataset(registry)
     report = DemoReport(str(base), str(data))

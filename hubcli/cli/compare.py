@@ -211,7 +211,7 @@ def _compare_cka(
     examples = read_token_ids(
         dataset, tokenizer_source=base, column=column, max_length=max_length, limit=limit
     )
-    from hubcli.evaluate.pipeline import quiet_transformers
+    from hubcli.engine.loading import quiet_transformers
 
     with quiet_transformers():  # no weight-loading bars or load reports between our own lines
         model_a, model_b = _model(base, spec_a), _model(base, spec_b)
@@ -339,7 +339,8 @@ def merge_hint(
     the two over many pairs. The average is removed from the registry afterwards."""
     _check_metric(metric)
     from hubcli.analysis.merge_hint import measure
-    from hubcli.evaluate.pipeline import EvalRequest, quiet_transformers
+    from hubcli.engine.loading import quiet_transformers
+    from hubcli.evaluate.pipeline import EvalRequest
 
     request = EvalRequest(
         target=a,

@@ -72,7 +72,8 @@ def eval_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Evaluate TARGET on a dataset, store one row per metric, print the scores."""
-    from hubcli.evaluate.pipeline import EvalRequest, evaluate_target, quiet_transformers
+    from hubcli.engine.loading import quiet_transformers
+    from hubcli.evaluate.pipeline import EvalRequest, evaluate_target
     from hubcli.evaluate.progress import progress_bar
 
     request = EvalRequest(

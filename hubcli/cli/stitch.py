@@ -133,7 +133,7 @@ def stitch_model(
     the registry, composition active."""
     from hubcli.compose.setup import activate
     from hubcli.engine import StitchedModel, load_base_model, read_adapter
-    from hubcli.evaluate.pipeline import quiet_transformers
+    from hubcli.engine.loading import quiet_transformers
 
     loaded = [read_adapter(registry, name) for name in dict.fromkeys(tree.adapters())]
     tasks = [task for item in loaded if (task := item.raw_config.get("task_type"))]
@@ -253,7 +253,7 @@ def stitch(
     if out is not None:
         from hubcli.compose.bundle import write_bundle
         from hubcli.compose.export import save_merged
-        from hubcli.evaluate.pipeline import quiet_transformers
+        from hubcli.engine.loading import quiet_transformers
 
         stitched, loaded = stitch_model(registry, base, tree, dtype=dtype)
         if fusion is not None:

@@ -97,7 +97,7 @@ def train_command(
         raise typer.BadParameter(
             "--config sets a new adapter's options; a fusion has none", param_hint="--config"
         )
-    from hubcli.evaluate.pipeline import quiet_transformers
+    from hubcli.engine.loading import quiet_transformers
     from hubcli.evaluate.progress import progress_bar
     from hubcli.train.loop import LoopSettings
     from hubcli.train.run import TrainRequest, train_adapter

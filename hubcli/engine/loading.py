@@ -4,6 +4,8 @@ a registry adapter's config and tensors."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,23 @@ AUTO_CLASS_OF_TASK = {
     "QUESTION_ANS": "AutoModelForQuestionAnswering",
 }
 """PEFT task types whose base model has a head; anything else loads the bare backbone."""
+
+
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """No per-load weight bars or load reports from transformers while our own bar tells
+    progress; transformers' settings are restored afterwards (commands also run in-process)."""
+    from transformers.utils import logging
+
+    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+        if bars:
+            logging.enable_progress_bar()
 
 
 def torch_dtype(name: str) -> torch.dtype:

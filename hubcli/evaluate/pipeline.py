@@ -3,8 +3,7 @@ usable from Python (the demo and the training command call it too)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,23 +61,6 @@ class EvalResult:
             "fingerprint": self.fingerprint,
             "branches": [{"branch": b.name, "scores": b.scores} for b in self.branches],
         }
-
-
-@contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """No per-load weight bars or load reports from transformers while our own bar tells
-    progress; transformers' settings are restored afterwards (commands also run in-process)."""
-    from transformers.utils import logging
-
-    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        logging.set_verbosity(verbosity)
-        if bars:
-            logging.enable_progress_bar()
 
 
 def load_tokenizer(base: str) -> Any:

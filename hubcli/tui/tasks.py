@@ -159,7 +159,8 @@ def evaluate(registry: Registry, target: str, answers: EvalAnswers, progress: Pr
     """``hubcli eval TARGET …``: score on the dataset and store one Evaluation row per metric.
 
     Cancelling stops between batches, before anything is stored."""
-    from hubcli.evaluate.pipeline import EvalRequest, evaluate_target, quiet_transformers
+    from hubcli.engine.loading import quiet_transformers
+    from hubcli.evaluate.pipeline import EvalRequest, evaluate_target
 
     progress(0, None, "loading the model and the data")
     rows = {"done": 0, "total": 0}

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hubcli.evaluate.pipeline import quiet_transformers
+from hubcli.engine.loading import quiet_transformers
 from tests.helpers.docs_runner import World
 from tests.helpers.text_models import sentiment_rows, write_jsonl, write_tiny_bert
 
