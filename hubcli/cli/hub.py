@@ -20,7 +20,7 @@ from hubcli.cli.output import JsonFlag, console, emit, err_console
 from hubcli.formatting import architecture_label, human_count, human_size
 
 if TYPE_CHECKING:
-    from hubcli.hub.progress import ProgressCallback
+    from hubcli.progress import ProgressCallback
 
 app = typer.Typer()
 

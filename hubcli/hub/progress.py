@@ -8,30 +8,9 @@ update as a ``Progress`` event, so callers never deal with tqdm.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-
-@dataclass(frozen=True)
-class Progress:
-    """One step of a long Hub operation.
-
-    ``stage`` is a short phrase ("downloading", "importing", "uploading" …); ``done`` and
-    ``total`` are bytes for transfers (``total`` None when unknown) and 0 otherwise.
-    """
-
-    stage: str
-    done: int = 0
-    total: int | None = None
-    detail: str = ""
-
-
-ProgressCallback = Callable[[Progress], None]
-
-
-def ignore_progress(_: Progress) -> None:
-    """The default callback: no output."""
+from hubcli.progress import Progress, ProgressCallback
 
 
 class ByteCounter:

@@ -20,8 +20,9 @@ from pathlib import Path
 from hubcli.adapter_folder import AdapterFolder
 from hubcli.hub import settings
 from hubcli.hub.errors import HubError, HubUnavailable, hub_errors
-from hubcli.hub.progress import ByteCounter, Progress, ProgressCallback, ignore_progress
+from hubcli.hub.progress import ByteCounter
 from hubcli.importer import CONFIG_FILES, ImportOutcome, check_name, choose_adapter_folders, import_adapter
+from hubcli.progress import Progress, ProgressCallback, ignore_progress
 from registry import Registry
 from registry.faults import checkpoint
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from hubcli.hub import settings
 from hubcli.hub.card import model_card
 from hubcli.hub.errors import hub_errors
-from hubcli.hub.progress import Progress, ProgressCallback, ignore_progress
 from hubcli.hub.pull import parse_repo_ref
+from hubcli.progress import Progress, ProgressCallback, ignore_progress
 from registry import Adapter, Registry, Remote
 
 CARD_ROLE = "card"

@@ -18,8 +18,8 @@ from hubcli.merge.spec import MergeSpec
 from registry import Registry, VerifyReport
 
 if TYPE_CHECKING:
-    from hubcli.hub.progress import Progress as HubProgress
     from hubcli.hub.search import HubAdapter
+    from hubcli.progress import Progress as HubProgress
     from hubcli.tui.eval_dialog import EvalAnswers
 
 Progress = Callable[[int, int | None, str], None]
