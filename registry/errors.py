@@ -29,5 +29,12 @@ class StoreCorrupt(RegistryError):
     title = "Blob store problem"
 
 
+class BlobDamaged(StoreCorrupt):
+    """A registered file whose blob is missing, has the wrong size or no longer hashes to its
+    sha256: raised when the file is read for use, so damage is never stitched, exported or pushed."""
+
+    title = "Damaged file"
+
+
 class SchemaTooNew(RegistryError):
     title = "Registry schema is newer than this hubcli"

@@ -333,7 +333,16 @@ class Registry:
             return list(session.exec(query.order_by(AdapterFile.path)))
 
     def file_path(self, file: AdapterFile) -> Path:
-        return self.store.path(file.sha256)
+        """Where ``file``'s content is, checked against its size and sha256 first: every reader
+        of adapter files (stitch, predict, eval, export, push, compare) goes through here, so a
+        damaged blob stops the command with one line instead of being used."""
+        return self.store.verified_path(file.sha256, file.size, lambda: self._file_label(file))
+
+    def _file_label(self, file: AdapterFile) -> str:
+        with self.session() as session:
+            adapter = session.get(Adapter, file.adapter_id)
+        owner = repr(adapter.name) if adapter is not None else f"#{file.adapter_id}"
+        return f"adapter {owner}, file {file.path}"
 
     def tags(self, adapter: Adapter) -> list[str]:
         with self.session() as session:

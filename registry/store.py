@@ -15,14 +15,15 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from registry.errors import StoreCorrupt
+from registry.errors import BlobDamaged, StoreCorrupt
 from registry.faults import checkpoint
 
 CHUNK = 1 << 20
+VERIFY_HINT = "`hubcli verify` lists every damaged file; remove the adapter and add or pull it again"
 
 
 def sha256_file(path: Path) -> str:
@@ -63,12 +64,40 @@ class BlobStore:
         self.staging_root = home / "staging"
         for folder in (self.blobs, self.tmp, self.claims, self.staging_root):
             folder.mkdir(parents=True, exist_ok=True)
+        self._verified: set[tuple[str, int, int, int]] = set()
 
     def path(self, sha256: str) -> Path:
         return self.blobs / sha256[:2] / sha256
 
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
+
+    def verified_path(self, sha256: str, size: int, describe: Callable[[], str]) -> Path:
+        """The path of blob ``sha256`` after checking that it is there, ``size`` bytes long and
+        still hashes to its name; ``BlobDamaged`` (one line starting with ``describe()``, which names the file for people) otherwise.
+
+        A blob is hashed once per process while its file stays the same (same inode, size and
+        modification time), so reading an adapter many times costs one hash of its files."""
+        path = self.path(sha256)
+        try:
+            stat = path.stat()
+        except OSError:
+            raise BlobDamaged(
+                f"{describe()}: its stored file is missing (blob {sha256[:12]}); {VERIFY_HINT}"
+            ) from None
+        if stat.st_size != size:
+            raise BlobDamaged(
+                f"{describe()}: its stored file has {stat.st_size} bytes, {size} were registered "
+                f"(blob {sha256[:12]}); {VERIFY_HINT}"
+            )
+        seen = (sha256, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        if seen not in self._verified:
+            if sha256_file(path) != sha256:
+                raise BlobDamaged(
+                    f"{describe()}: its stored file no longer matches its sha256 (blob {sha256[:12]}); {VERIFY_HINT}"
+                )
+            self._verified.add(seen)
+        return path
 
     def put(self, source: Path, expected: str | None = None) -> tuple[str, int]:
         """Copy ``source`` into the store; return (sha256, size) of what was stored.
