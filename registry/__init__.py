@@ -13,7 +13,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from registry.errors import AdapterExists, AdapterNotFound, RegistryError, SchemaTooNew, StoreCorrupt
+from registry.errors import (
+    AdapterExists,
+    AdapterNotFound,
+    RegistryError,
+    RegistryUnavailable,
+    SchemaTooNew,
+    StoreCorrupt,
+)
 
 if TYPE_CHECKING:
     from registry.registry import (
@@ -61,6 +68,7 @@ __all__ = [
     "NewFile",
     "Registry",
     "RegistryError",
+    "RegistryUnavailable",
     "Remote",
     "SchemaTooNew",
     "StoreCorrupt",

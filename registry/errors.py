@@ -36,5 +36,13 @@ class BlobDamaged(StoreCorrupt):
     title = "Damaged file"
 
 
+class RegistryUnavailable(RegistryError):
+    """The registry's folder or database cannot be used as it is (a file where the folder should
+    be, a damaged or foreign database, a read-only or full disk): the message names the path and
+    what to do, and nothing is written."""
+
+    title = "Registry unavailable"
+
+
 class SchemaTooNew(RegistryError):
     title = "Registry schema is newer than this hubcli"

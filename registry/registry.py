@@ -13,19 +13,20 @@ import fcntl
 import hashlib
 import os
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import event, func
-from sqlalchemy.engine import Engine
+from sqlalchemy import event, func, inspect
+from sqlalchemy.engine import URL, Engine, ExceptionContext
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, create_engine, delete, select
 
 from registry import migrations
-from registry.errors import AdapterExists, AdapterNotFound, RegistryError
+from registry.errors import AdapterExists, AdapterNotFound, RegistryError, RegistryUnavailable
 from registry.faults import checkpoint
 from registry.schema import (
     Adapter,
@@ -142,17 +143,101 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+DATABASE_PROBLEMS = {
+    "file is not a database": "the database file is damaged or not a database: move registry.db "
+    "aside to start an empty registry (its blobs stay), or restore it from a backup",
+    "database disk image is malformed": "the database file is damaged: move registry.db aside to "
+    "start an empty registry (its blobs stay), or restore it from a backup",
+    "unable to open database file": "the database file cannot be opened (a folder of that name, "
+    "or no permission to read it)",
+    "attempt to write a readonly database": "the database is read-only: give hubcli write access "
+    "to the registry folder, or use another HUBCLI_HOME",
+    "database or disk is full": "the disk is full: free space and run the command again "
+    "(nothing was registered)",
+    "disk i/o error": "the disk reported an I/O error: check the file system",
+}
+"""SQLite's words for a database that cannot be used → what the user can do about it."""
+
+
+def _database_problem(exc: BaseException) -> str | None:
+    text_ = str(exc).lower()
+    return next((remedy for sign, remedy in DATABASE_PROBLEMS.items() if sign in text_), None)
+
+
+def _prepare_home(home: Path, database: Path | None) -> None:
+    """Create the registry folder, refusing a file where it or its database should be."""
+    if home.exists() and not home.is_dir():
+        raise RegistryUnavailable(
+            f"{home}: the registry folder is a file: point HUBCLI_HOME (or --home) at a folder"
+        )
+    home.mkdir(parents=True, exist_ok=True)
+    if database is not None and database.exists() and not database.is_file():
+        raise RegistryUnavailable(f"{database}: the registry database is not a file: move it aside")
+
+
+@contextlib.contextmanager
+def _environment_errors(home: Path) -> Iterator[None]:
+    """What the operating system refuses while a registry opens (no permission, read-only or
+    full disk, a path through a file) as one line naming the folder."""
+    try:
+        yield
+    except OSError as exc:
+        raise RegistryUnavailable(
+            f"{home}: cannot use the registry folder ({exc.strerror or exc}): "
+            "check its permissions and free space, or point HUBCLI_HOME at another folder"
+        ) from exc
+
+
 class Registry:
     """A registry in ``home`` (blobs, staging) with its database at ``url`` or ``home``."""
 
     def __init__(self, home: Path, url: str | None = None) -> None:
         self.home = Path(home)
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.url = url or f"sqlite:///{self.home / 'registry.db'}"
-        self.store = BlobStore(self.home)
+        self.url = url or URL.create("sqlite", database=str(self.home / "registry.db")).render_as_string()
+        with _environment_errors(self.home):
+            _prepare_home(self.home, None if url else self.home / "registry.db")
         self.engine = self._create_engine(self.url)
-        with self._file_lock("migrate.lock"), self.engine.begin() as conn:
+        event.listen(self.engine, "handle_error", self._database_error)
+        self._refuse_unusable_database()
+        with _environment_errors(self.home):
+            self.store = BlobStore(self.home)
+        with _environment_errors(self.home), self._file_lock("migrate.lock"), self.engine.begin() as conn:
             migrations.migrate(conn)
+
+    @property
+    def _database_name(self) -> str:
+        """The database as errors name it: its file for SQLite, the URL without password else."""
+        if self.url.startswith("sqlite"):
+            return str(self.engine.url.database)
+        return self.display_location
+
+    def _refuse_unusable_database(self) -> None:
+        """A damaged or foreign database is refused before anything is written: for SQLite
+        through a read-only connection of its own, since the engine's first connection already
+        switches the file to WAL mode."""
+        if not self.url.startswith("sqlite"):
+            with self.engine.connect() as conn:
+                migrations.refuse_foreign(set(inspect(conn).get_table_names()), self._database_name)
+            return
+        path = Path(self._database_name)
+        if not path.is_file():
+            return
+        try:
+            with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+                tables = {
+                    row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                }
+        except sqlite3.DatabaseError as exc:
+            problem = _database_problem(exc) or str(exc)
+            raise RegistryUnavailable(f"{path}: {problem}") from exc
+        migrations.refuse_foreign(tables, str(path))
+
+    def _database_error(self, context: ExceptionContext) -> None:
+        """Turn a database that cannot be used (damaged, not a database, read-only, full disk)
+        into one line naming it; write conflicts pass through for ``_retrying``."""
+        problem = _database_problem(context.original_exception)
+        if problem is not None:
+            raise RegistryUnavailable(f"{self._database_name}: {problem}") from context.original_exception
 
     @contextlib.contextmanager
     def _file_lock(self, name: str) -> Iterator[None]:

@@ -134,10 +134,13 @@ class BlobStore:
             self.path(sha).unlink(missing_ok=True)
 
     def all_blobs(self) -> Iterator[str]:
+        """Every stored blob's name; anything else in the store (a folder, a stray file at the
+        top) is passed over, so that cleanup and verify never trip on junk."""
         for prefix in self.blobs.iterdir():
             if prefix.is_dir():
                 for blob in prefix.iterdir():
-                    yield blob.name
+                    if blob.is_file():
+                        yield blob.name
 
     @contextlib.contextmanager
     def staging(self) -> Iterator[Path]:

@@ -15,7 +15,7 @@ from types import ModuleType
 from sqlalchemy import Column, DateTime, Integer, MetaData, Table, func, select, text
 from sqlalchemy.engine import Connection
 
-from registry.errors import SchemaTooNew
+from registry.errors import RegistryUnavailable, SchemaTooNew
 
 _meta = MetaData()
 schema_migrations = Table(
@@ -43,6 +43,17 @@ def latest_version() -> int:
 def current_version(conn: Connection) -> int:
     schema_migrations.create(conn, checkfirst=True)
     return int(conn.execute(select(func.coalesce(func.max(schema_migrations.c.version), 0))).scalar_one())
+
+
+def refuse_foreign(tables: set[str], where: str) -> None:
+    """Refuse a database that holds ``tables`` but no ``schema_migrations``: another program's
+    database, which migrating would fill with hubcli's tables."""
+    if tables and schema_migrations.name not in tables:
+        shown = ", ".join(sorted(tables)[:3]) + (" …" if len(tables) > 3 else "")
+        raise RegistryUnavailable(
+            f"{where} is not a hubcli registry (it holds other tables: {shown}): "
+            "point HUBCLI_HOME (or HUBCLI_DATABASE_URL) at hubcli's own"
+        )
 
 
 def migrate(conn: Connection) -> list[int]:
