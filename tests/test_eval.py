@@ -80,10 +80,11 @@ def test_eval_adapter_stores_rows_and_shows_them(registry, cli, tiny_bert: Path,
 def test_scores_equal_a_hand_computation(registry, tiny_bert: Path, sentiment: Path) -> None:
     """The stored accuracy is the share of rows whose argmax is the row's label, by name."""
     from hubcli.engine import load
-    from hubcli.evaluate.pipeline import EvalRequest, evaluate_target, load_tokenizer
+    from hubcli.engine.loading import load_tokenizer
+    from hubcli.services.evaluating import EvalRequest, evaluate
 
     _quick(registry, tiny_bert, sentiment, "a")
-    result = evaluate_target(registry, EvalRequest("a", str(sentiment), split="test"))
+    result = evaluate(registry, EvalRequest("a", str(sentiment), split="test"))
     rows = data.load(str(sentiment), "test").rows
     tokenizer = load_tokenizer(str(tiny_bert))
     model = load(str(tiny_bert), ["a"], registry=registry)

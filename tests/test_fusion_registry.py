@@ -29,7 +29,7 @@ def fused(cli):
 
 
 def golden_hidden(registry, spec: str) -> torch.Tensor:
-    from hubcli.cli.stitch import checked, stitch_model
+    from hubcli.services.stitching import checked, stitch_model
 
     stitched, _ = stitch_model(registry, BASE, checked(registry, parse(spec)).root)
     inputs = json.loads((GOLDEN / "inputs.json").read_text())
@@ -50,7 +50,7 @@ def test_adapterhub_fusion_imports_and_reproduces_the_golden_output(cli, fused, 
 
 
 def test_own_saved_fusion_imports_and_loads_identically(cli, fused, registry, tmp_path):
-    from hubcli.cli.stitch import checked, stitch_model
+    from hubcli.services.stitching import checked, stitch_model
     from plugins.compositions.fuse.files import load_fusion, save_fusion
 
     stitched, _ = stitch_model(

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from hubcli.engine import load
-from hubcli.evaluate.pipeline import EvalRequest, evaluate_target
+from hubcli.services.evaluating import EvalRequest, evaluate
 from hubcli.train.loop import LoopSettings
 from hubcli.train.parameters import adapter_modules
 from hubcli.train.run import TrainRequest, train_adapter
@@ -41,7 +41,7 @@ def _train(
 
 @pytest.mark.slow
 def test_lora_learns_what_the_base_cannot(registry, tiny_bert: Path, sentiment: Path) -> None:
-    chance = evaluate_target(registry, EvalRequest("-", str(sentiment), split="test", base=str(tiny_bert)))
+    chance = evaluate(registry, EvalRequest("-", str(sentiment), split="test", base=str(tiny_bert)))
     result = _train(registry, tiny_bert, sentiment, "lora", "sentiment-lora")
     before = chance.branches[0].scores["accuracy"]
     after = result.final.branches[0].scores["accuracy"]

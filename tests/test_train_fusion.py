@@ -48,7 +48,7 @@ def experts(registry, tiny_bert: Path, sentiment: Path) -> list[str]:
 
 
 def test_fusion_learns_registers_and_reloads(registry, tiny_bert: Path, sentiment: Path, experts) -> None:
-    from hubcli.cli.stitch import checked, stitch_model
+    from hubcli.services.stitching import checked, stitch_model
     from hubcli.compose.text import parse
 
     settings = LoopSettings(epochs=3, learning_rate=1e-2, batch_size=16)

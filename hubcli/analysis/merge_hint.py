@@ -25,8 +25,8 @@ from hubcli import __version__
 from hubcli.analysis.hint_records import pair_target
 from hubcli.analysis.modules import AdapterWeights, registry_weights
 from hubcli.analysis.weights import distances
-from hubcli.errors import HubcliError
-from hubcli.evaluate.pipeline import EvalRequest, EvalResult, evaluate_target
+from hubcli.plugin_api import HubcliError
+from hubcli.services.evaluating import EvalRequest, EvalResult, evaluate
 from registry import Evaluation, Registry
 
 TEMPORARY_PREFIX = "merge-hint-tmp-"
@@ -94,7 +94,7 @@ def _evaluate_average(registry: Registry, pair: Sequence[str], request: EvalRequ
     temporary = f"{TEMPORARY_PREFIX}{uuid.uuid4().hex[:12]}"
     merge_adapters(registry, temporary, pair, make_spec(len(pair), method=MERGE_METHOD))
     try:
-        return evaluate_target(registry, replace(request, target=temporary), store=False)
+        return evaluate(registry, replace(request, target=temporary), store=False)
     finally:
         registry.remove_adapter(temporary)
 
@@ -142,7 +142,7 @@ def measure(
     for name in pair:
         stored = _stored_scores(registry, name, average, request.dtype)
         if stored is None:
-            stored = evaluate_target(registry, replace(request, target=name)).branches[0].scores
+            stored = evaluate(registry, replace(request, target=name)).branches[0].scores
         else:
             reused.append(name)
         scores[name] = stored

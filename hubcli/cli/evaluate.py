@@ -1,8 +1,8 @@
 """``hubcli eval TARGET --dataset D``: score an adapter, a composition or a recipe on a dataset
 and store the scores; ``hubcli evals``: the stored scores as a comparison table.
 
-torch, transformers, scikit-learn and datasets are imported inside ``eval`` only; ``evals``
-reads the registry and nothing else.
+The work is ``hubcli.services.evaluating``'s (torch, transformers, scikit-learn and datasets
+are imported inside it only); ``evals`` reads the registry and nothing else.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from rich.table import Table
 
 from hubcli.cli.context import state
 from hubcli.cli.output import JsonFlag, console, emit
+from hubcli.progress import Progress
 
 app = typer.Typer()
 
@@ -73,8 +74,8 @@ def eval_command(
 ) -> None:
     """Evaluate TARGET on a dataset, store one row per metric, print the scores."""
     from hubcli.engine.loading import quiet_transformers
-    from hubcli.evaluate.pipeline import EvalRequest, evaluate_target
     from hubcli.evaluate.progress import progress_bar
+    from hubcli.services.evaluating import SCORING, EvalRequest, evaluate
 
     request = EvalRequest(
         target=target,
@@ -94,15 +95,14 @@ def eval_command(
     with quiet_transformers(), progress_bar("rows", quiet=as_json) as bar:
         jobs: list[Any] = []  # the bar appears once the rows are ready: a refusal before prints none
 
-        def start(total: int) -> None:
-            jobs.append(bar.add_task(f"eval {target}", total=total, note=""))
+        def show(event: Progress) -> None:
+            if event.stage != SCORING:
+                return
+            if not jobs:
+                jobs.append(bar.add_task(f"eval {target}", total=event.total, note=""))
+            bar.update(jobs[0], completed=event.done)
 
-        result = evaluate_target(
-            state.registry(),
-            request,
-            on_start=start,
-            on_batch=lambda rows: bar.advance(jobs[0], rows),
-        )
+        result = evaluate(state.registry(), request, show)
 
     def render(d: dict[str, Any]) -> None:
         where = Path(d["dataset"]).name + (f" [{d['split']}]" if d["split"] else "")

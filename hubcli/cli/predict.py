@@ -1,13 +1,13 @@
 """``hubcli predict``: run a base model with one registry adapter on a few inputs.
 
 Meant for checking an adapter by eye and for comparing numbers with other libraries: ``--json``
-prints the complete output tensor. torch and transformers are imported inside the command.
+prints the complete output tensor. The work is ``hubcli.services.predicting``'s; this module
+parses the options and prints.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -38,59 +38,6 @@ def parse_input_ids(text: str) -> list[list[int]]:
             param_hint="--input-ids",
         )
     return value
-
-
-def _batch(rows: list[list[int]], pad_id: int) -> tuple[Any, Any]:
-    """Right-padded ids and the attention mask that hides the padding."""
-    import torch
-
-    width = max(len(row) for row in rows)
-    ids = torch.tensor([row + [pad_id] * (width - len(row)) for row in rows])
-    mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows])
-    return ids, mask
-
-
-TOKENIZER_FILES = (
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "vocab.txt",
-    "vocab.json",
-    "tokenizer.model",
-    "spiece.model",
-    "sentencepiece.bpe.model",
-)
-
-
-def _tokenize(base: str, texts: list[str]) -> tuple[Any, Any]:
-    from transformers import AutoTokenizer
-
-    from hubcli.errors import HubcliError
-
-    folder = Path(base)
-    # transformers 5 builds an empty-vocabulary tokenizer from config.json alone: refuse that.
-    if folder.is_dir() and not any((folder / name).is_file() for name in TOKENIZER_FILES):
-        raise HubcliError(
-            f"no tokenizer files in {base} (e.g. tokenizer.json): pass --input-ids instead of --text"
-        )
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(base)
-    except (OSError, ValueError) as exc:
-        raise HubcliError(
-            f"no tokenizer for {base!r} ({str(exc).splitlines()[0]}): pass --input-ids instead of --text"
-        ) from None
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    encoded = tokenizer(texts, return_tensors="pt", padding=True)
-    return encoded["input_ids"], encoded["attention_mask"]
-
-
-def _label_names(adapter_labels: list[str] | None, config: Any, count: int) -> list[str]:
-    if adapter_labels and len(adapter_labels) == count:
-        return list(adapter_labels)
-    id2label = getattr(config, "id2label", None) or {}
-    if len(id2label) == count:
-        return [str(id2label[i]) for i in range(count)]
-    return [str(i) for i in range(count)]
 
 
 @app.command()
@@ -125,36 +72,13 @@ def predict(
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         raise typer.BadParameter(f"unknown device {device!r}", param_hint="--device")
 
-    import torch
+    from hubcli.services.predicting import PredictRequest
+    from hubcli.services.predicting import predict as run_prediction
 
-    from hubcli.cli.stitch import stitch_for_predict
-
-    registry = state.registry()
-    stitched, record = stitch_for_predict(registry, base, adapter, per_row, dtype=dtype, device=device)
-    if rows is not None:
-        ids, mask = _batch(rows, getattr(stitched.model.config, "pad_token_id", None) or 0)
-    else:
-        ids, mask = _tokenize(base, text or [])
-    output = stitched.forward(ids, mask)
-    kind = "logits" if output.get("logits") is not None else "last_hidden_state"
-    values = output[kind].to(torch.float32).cpu()
-    data: dict[str, Any] = {
-        "base": base,
-        "adapter": adapter,
-        "architecture": record.architecture,
-        "dtype": dtype,
-        "device": device,
-        "input_shape": list(ids.shape),
-        "output": kind,
-        "shape": list(values.shape),
-    }
-    if kind == "logits" and values.dim() == 2:
-        names = _label_names(record.labels, stitched.model.config, values.shape[1])
-        data["labels"] = [names[i] for i in values.argmax(dim=-1).tolist()]
-    elif kind == "logits" and values.dim() == 3:  # a language-model head: the predicted next token
-        last = mask.sum(dim=1).cpu() - 1
-        data["next_token_ids"] = values[torch.arange(values.shape[0]), last].argmax(dim=-1).tolist()
-    data["values"] = values.tolist()
+    request = PredictRequest(
+        base, adapter, texts=text, input_ids=rows, dtype=dtype, device=device, per_row=per_row
+    )
+    result = run_prediction(state.registry(), request)
 
     def render(d: dict[str, Any]) -> None:
         console.print(f"{d['base']} + {d['adapter']} ({d['architecture']}), {d['dtype']} on {d['device']}")
@@ -164,4 +88,4 @@ def predict(
         for row, token in enumerate(d.get("next_token_ids", [])):
             console.print(f"  [{row}] next token id {token}")
 
-    emit(data, as_json, render)
+    emit(result.as_dict(), as_json, render)

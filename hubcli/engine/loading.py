@@ -12,8 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hubcli.errors import AdapterFormatError, HubcliError
-from hubcli.plugin_api import LoadedAdapter
+from hubcli.plugin_api import AdapterFormatError, HubcliError, LoadedAdapter
 from registry import Registry
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -74,6 +73,27 @@ def load_base_model(
         except OSError as exc:
             raise HubcliError(f"cannot load base model {str(base)!r}: {str(exc).splitlines()[0]}") from None
     return model.to(device=device, dtype=torch_dtype(dtype)).eval()
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "tokenizer.model")
+
+
+def load_tokenizer(base: str) -> Any:
+    """The base model's tokenizer, for evaluating and training on text; decoders without a pad
+    token pad with their end token."""
+    from transformers import AutoTokenizer
+
+    folder = Path(base)
+    # transformers 5 builds an empty-vocabulary tokenizer from config.json alone: refuse that.
+    if folder.is_dir() and not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise HubcliError(f"no tokenizer files in {base} (e.g. tokenizer.json): evaluation needs text input")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base)
+    except (OSError, ValueError) as exc:
+        raise HubcliError(f"no tokenizer for {base!r}: {str(exc).splitlines()[0]}") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
 
 
 def _read_json(path: Path, label: str) -> dict[str, Any]:

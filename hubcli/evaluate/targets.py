@@ -1,6 +1,6 @@
 """From a TARGET to a runnable model: an adapter name, a composition spec or a saved recipe
-(stitched through ``hubcli.cli.stitch``'s public functions, so eval runs exactly what
-``hubcli stitch`` and ``predict`` run), or ``-`` for the bare base model.
+(stitched by ``hubcli.services.evaluating`` through the stitching service, so eval runs exactly
+what ``hubcli stitch`` and ``predict`` run), or ``-`` for the bare base model.
 
 A parallel composition yields one output per child: each child is a *branch* and gets its own
 scores. Every branch knows its head's label names, for the by-name label matching of
@@ -11,12 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from hubcli.errors import HubcliError
+from hubcli.plugin_api import HubcliError
+
+if TYPE_CHECKING:
+    from hubcli.compose.validate import Validated
+    from hubcli.engine import StitchedModel
+    from registry import Registry
 
 BARE = "-"
 """The TARGET that means the base model alone (with an untrained head where the task needs one)."""
@@ -69,22 +74,16 @@ def _labels_for(stitched: Any, registry: Any, names: list[str]) -> list[str]:
     return [str(id2label[i]) for i in range(len(id2label))]
 
 
-def stitch_target(registry: Any, target: str, base: str | None, *, dtype: str, device: str) -> Runnable:
-    """The model TARGET names, stitched onto ``base`` (default: the recipe's or the first
-    adapter's base model)."""
-    from hubcli.cli.stitch import checked, resolve_spec, stitch_model
+def stitched_runnable(
+    registry: Registry, stitched: StitchedModel, validated: Validated, base: str, peft_task: str | None
+) -> Runnable:
+    """How to run a stitched TARGET: one branch for the whole model, or one per child of the
+    block that replicates the batch (a parallel block)."""
     from hubcli.compose.setup import CompositionSetup, outputs_per_child
     from hubcli.compose.spec import AdapterRef
     from hubcli.compose.text import format_spec
 
-    tree, recipe_base = resolve_spec(registry, target)
-    validated = checked(registry, tree)
     names = list(dict.fromkeys(validated.adapters()))
-    base = base or recipe_base or next((b for n in names if (b := registry.get_adapter(n).base_model)), None)
-    if base is None:
-        raise HubcliError(f"{target!r}: no base model recorded; pass --base")
-    stitched, loaded = stitch_model(registry, base, validated.root, dtype=dtype, device=device)
-    peft_task = next((t for item in loaded if (t := item.raw_config.get("task_type"))), None)
     setup = stitched.setup
     replicas = setup.replicas() if isinstance(setup, CompositionSetup) else 1
 

@@ -19,9 +19,8 @@ from typing import Any
 
 import torch
 
-from hubcli.errors import HubcliError
+from hubcli.engine.loading import load_tokenizer
 from hubcli.evaluate import data as datasets
-from hubcli.evaluate.pipeline import EvalRequest, EvalResult, evaluate_target, load_tokenizer
 from hubcli.evaluate.tasks import (
     PEFT_TASK,
     TASKS,
@@ -31,6 +30,8 @@ from hubcli.evaluate.tasks import (
     label_names_of,
     resolve_fields,
 )
+from hubcli.plugin_api import HubcliError
+from hubcli.services.evaluating import EvalRequest, EvalResult, evaluate
 from hubcli.train import blueprints
 from hubcli.train.loop import History, LoopSettings, fit
 from hubcli.train.parameters import match
@@ -125,10 +126,9 @@ def train_adapter(
     on_step: Callable[[float], None] = lambda _: None,
     on_eval: Callable[[dict[str, Any]], None] = lambda _: None,
 ) -> TrainResult:
-    from hubcli.adapter_folder import AdapterFolder
     from hubcli.engine import StitchedModel, load_base_model
     from hubcli.importer import check_name, detect, import_adapter
-    from hubcli.plugin_api import LoadedAdapter
+    from hubcli.plugin_api import AdapterFolder, LoadedAdapter
     from registry.errors import AdapterNotFound
 
     check_name(request.name)
@@ -212,7 +212,7 @@ def train_adapter(
             labels=labels or None,
             model_type=stitched.model.config.model_type,
         )
-    final = evaluate_target(
+    final = evaluate(
         registry,
         EvalRequest(
             target=request.name,

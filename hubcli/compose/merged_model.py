@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from hubcli.compose.setup import CompositionSetup
-from hubcli.compose.spec import SpecError
 from hubcli.engine import StitchedModel
+from hubcli.plugin_api import SpecError
 
 
 def save_merged(stitched: StitchedModel, folder: Path) -> Path:
