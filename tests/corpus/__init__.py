@@ -168,6 +168,53 @@ def _non_utf8_tar(root: Path) -> Path:
     return target
 
 
+def _archived_lora(root: Path, damage: Callable[[bytes], bytes]) -> Path:
+    """A good LoRA's .tar.gz, its bytes then passed through ``damage``. The weights are random
+    (stored uncompressed inside deflate), so a flipped byte changes content, not the structure."""
+    folder = _lora(root / "src")
+    target = root / "adapter.tar.gz"
+    with tarfile.open(target, "w:gz") as bundle:
+        bundle.add(folder, arcname="adapter")
+    target.write_bytes(damage(target.read_bytes()))
+    return target
+
+
+def _flip_inside(data: bytes) -> bytes:
+    middle = len(data) // 2
+    return data[:middle] + bytes([data[middle] ^ 0x55]) + data[middle + 1 :]
+
+
+def _zip_member_with(flag_bits: int = 0, compress_type: int = zipfile.ZIP_STORED) -> Callable[[Path], Path]:
+    """A zip whose one member declares these flags and method in its headers (what an encrypted
+    member or a method Python cannot read looks like to a reader)."""
+
+    def build(root: Path) -> Path:
+        root.mkdir(parents=True, exist_ok=True)
+        target = root / "adapter.zip"
+        with zipfile.ZipFile(target, "w") as bundle:
+            bundle.writestr("adapter/adapter_config.json", "{}")
+        data = bytearray(target.read_bytes())
+        for signature, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # the method follows the flags
+            struct.pack_into("<HH", data, data.index(signature) + flags_at, flag_bits, compress_type)
+        target.write_bytes(bytes(data))
+        return target
+
+    return build
+
+
+def _zip_bomb(root: Path) -> Path:
+    """A zip whose one member declares 2 GiB unpacked (headers edited: no 2 GiB is ever written)."""
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / "adapter.zip"
+    with zipfile.ZipFile(target, "w") as bundle:
+        bundle.writestr("adapter/adapter_model.safetensors", b"\0" * 1024, compress_type=zipfile.ZIP_DEFLATED)
+    data = bytearray(target.read_bytes())
+    for signature, size_at in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        struct.pack_into("<I", data, data.index(signature) + size_at, 2 * 1024**3)
+    target.write_bytes(bytes(data))
+    return target
+
+
 CASES: dict[str, Case] = {
     "truncated-json": Case(
         _config_text('{"peft_type": "LORA", "r": 2'), "adapter_config.json: invalid JSON at line 1"
@@ -254,6 +301,14 @@ CASES: dict[str, Case] = {
     "zip-absolute": Case(_zip_absolute, "would be written outside"),
     "tar-non-utf8-name": Case(_non_utf8_tar, "not UTF-8"),
     "not-an-archive": Case(lambda r: _not_an_archive(r), "cannot read archive"),
+    "tar-gz-flipped-byte": Case(lambda r: _archived_lora(r, _flip_inside), "cannot read archive"),
+    "tar-gz-cut-off": Case(lambda r: _archived_lora(r, lambda d: d[: len(d) - 9]), "cannot read archive"),
+    "tar-gz-trailing-garbage": Case(
+        lambda r: _archived_lora(r, lambda d: d + b"garbage"), "cannot read archive"
+    ),
+    "zip-encrypted-member": Case(_zip_member_with(flag_bits=0x1), "is encrypted"),
+    "zip-unknown-compression": Case(_zip_member_with(compress_type=99), "uses compression method 99"),
+    "zip-bomb": Case(_zip_bomb, "a decompression bomb"),
 }
 
 
