@@ -51,10 +51,9 @@ def compositions(batch: int, seq: int) -> dict[str, str]:
 
 def seq_bn_adapters(shape: dict[str, Any], count: int) -> list[Any]:
     """``count`` random Pfeiffer adapters for the shape (canonical config from the golden)."""
-    from hubcli.adapter_folder import AdapterFolder
     from hubcli.engine import read_adapter
     from hubcli.importer import import_adapter
-    from hubcli.plugin_api import LoadedAdapter
+    from hubcli.plugin_api import AdapterFolder, LoadedAdapter
     from registry import Registry
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -111,10 +111,9 @@ def hubcli_with_adapters(model: torch.nn.Module, wrapped: Any, count: int, args:
     registry for its canonical config, the others sharing it with their own tensors)."""
     import peft
 
-    from hubcli.adapter_folder import AdapterFolder
     from hubcli.engine import StitchedModel, load_base_model, read_adapter
     from hubcli.importer import import_adapter
-    from hubcli.plugin_api import LoadedAdapter
+    from hubcli.plugin_api import AdapterFolder, LoadedAdapter
     from registry import Registry
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -110,8 +110,8 @@ def import_times(scratch: Path) -> list[tuple[str, float]]:
     import numpy as np
     from safetensors.numpy import save_file
 
-    from hubcli.adapter_folder import AdapterFolder
     from hubcli.importer import import_adapter
+    from hubcli.plugin_api import AdapterFolder
 
     folder = scratch / "big-lora"
     folder.mkdir(parents=True)

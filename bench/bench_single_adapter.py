@@ -114,9 +114,9 @@ def peft_config(method: str, shape: dict[str, Any]) -> Any:
 def bench_shape(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     import peft
 
-    from hubcli.adapter_folder import AdapterFolder
     from hubcli.engine import load
     from hubcli.importer import import_adapter
+    from hubcli.plugin_api import AdapterFolder
     from registry import Registry
 
     shape = SHAPES[name]

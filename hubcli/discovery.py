@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
-from hubcli.errors import HubcliError, PluginError
 from hubcli.plugin_api import (
     PLUGIN_API_VERSION,
     ArchitecturePlugin,
     CompositionPlugin,
+    HubcliError,
     ModelFamilyPlugin,
     Plugin,
+    PluginError,
 )
 
 BUILTIN_DISTRIBUTION = "hubcli"

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hubcli import discovery
-from hubcli.adapter_folder import AdapterFolder
-from hubcli.errors import CapabilityNotSupported, HubcliError, PluginError
+from hubcli.plugin_api import AdapterFolder, CapabilityNotSupported, HubcliError, PluginError
 from registry import Adapter, Registry
 
 FORMATS = ("peft", "adapterhub")
@@ -111,7 +110,7 @@ def check_written(folder: Path, architecture: str, fmt: str) -> None:
     """Detect and validate ``folder`` as ``hubcli add`` would; it must be ``architecture`` in
     ``fmt``. A plugin whose export its own reader refuses is a plugin bug: said as such."""
     from hubcli.importer import detect, validated_role
-    from hubcli.tensor_files import read_safetensors_header
+    from hubcli.plugin_api import read_safetensors_header
 
     where = AdapterFolder(folder)
     try:

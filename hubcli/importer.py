@@ -13,15 +13,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from hubcli import discovery
-from hubcli.adapter_folder import AdapterFolder
-from hubcli.errors import AdapterFormatError, AdapterValidationError, HubcliError, PluginError
-from hubcli.plugin_api import FILE_ROLES, DetectedAdapter
-from hubcli.tensor_files import (
+from hubcli.plugin_api import (
+    FILE_ROLES,
+    AdapterFolder,
+    AdapterFormatError,
+    AdapterValidationError,
+    DetectedAdapter,
+    HubcliError,
+    PluginError,
     TensorInfo,
-    convert_pickle_to_safetensors,
-    count_non_finite,
     read_safetensors_header,
 )
+from hubcli.tensor_files import convert_pickle_to_safetensors, count_non_finite
 from registry import Adapter, NewAdapter, NewFile, Registry, content_digest
 from registry.faults import checkpoint
 from registry.store import sha256_file

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from hubcli.adapter_folder import AdapterFolder
 from hubcli.analysis.modules import IncomparableAdapters, LowRankFactors, adapter_weights
 from hubcli.analysis.weights import distances
 from hubcli.engine import read_adapter
 from hubcli.importer import import_adapter
+from hubcli.plugin_api import AdapterFolder
 from registry import Registry
 
 GOLDEN_BERT = Path(__file__).parent / "golden" / "adapterhub" / "bert"

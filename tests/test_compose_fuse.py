@@ -8,10 +8,10 @@ from pathlib import Path
 
 import torch
 
-from hubcli.adapter_folder import AdapterFolder
 from hubcli.compose.setup import activate
 from hubcli.engine import StitchedModel, read_adapter
 from hubcli.importer import import_adapter
+from hubcli.plugin_api import AdapterFolder
 from plugins.compositions.fuse.files import load_fusion, save_fusion
 from plugins.compositions.fuse.layer import FusionLayers
 from plugins.compositions.fuse.training import train_fusion

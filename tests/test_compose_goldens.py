@@ -21,11 +21,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from hubcli.adapter_folder import AdapterFolder
 from hubcli.compose.adapterhub import from_adapterhub
 from hubcli.compose.setup import activate
 from hubcli.engine import StitchedModel, read_adapter
 from hubcli.importer import import_adapter
+from hubcli.plugin_api import AdapterFolder
 from hubcli.testing.tolerance import assert_outputs_close
 from plugins.compositions.fuse.files import load_fusion
 

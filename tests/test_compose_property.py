@@ -10,10 +10,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hubcli.adapter_folder import AdapterFolder
 from hubcli.compose.setup import activate, deactivate
 from hubcli.engine import StitchedModel, read_adapter
 from hubcli.importer import import_adapter
+from hubcli.plugin_api import AdapterFolder
 from hubcli.testing.tolerance import assert_outputs_close
 from registry import Registry
 

@@ -12,13 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from hubcli.adapter_folder import AdapterFolder
 from hubcli.compose import gathered
-from hubcli.compose.routing import CompositionError
 from hubcli.compose.setup import activate, deactivate, outputs_per_child, per_row
-from hubcli.compose.spec import SpecError
 from hubcli.engine import StitchedModel, read_adapter
 from hubcli.importer import import_adapter
+from hubcli.plugin_api import AdapterFolder, CompositionError, SpecError
 from hubcli.testing.tolerance import assert_outputs_close, tolerance
 
 GOLDENS = Path(__file__).parent / "golden" / "adapterhub"

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hubcli.compose.spec import AdapterRef, Block, SpecError, from_json, to_json
+from hubcli.compose.spec import AdapterRef, Block, from_json, to_json
 from hubcli.compose.text import SpecSyntaxError, format_spec, parse
-from hubcli.errors import HubcliError
+from hubcli.plugin_api import HubcliError, SpecError
 
 names = st.one_of(
     st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.\-/@:+]{0,12}", fullmatch=True),

@@ -9,10 +9,10 @@ import pytest
 
 from hubcli import discovery
 from hubcli.compose.adapterhub import from_adapterhub
-from hubcli.compose.spec import AdapterRef, Block, SpecError
+from hubcli.compose.spec import AdapterRef, Block
 from hubcli.compose.text import format_spec, parse
 from hubcli.compose.validate import MAX_DEPTH, validate
-from hubcli.plugin_api import CompositionPlugin
+from hubcli.plugin_api import CompositionPlugin, SpecError
 
 ARCHITECTURES = {
     "l1": "lora",

@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 
 from hubcli import discovery
-from hubcli.compose.spec import SpecError
 from hubcli.compose.text import parse
 from hubcli.compose.validate import validate
-from hubcli.plugin_api import CompositionPlugin
+from hubcli.plugin_api import CompositionPlugin, SpecError
 
 ARCHITECTURES = {"l": "lora", "b": "bottleneck", "i": "ia3", "x": "prefix_tuning"}
 

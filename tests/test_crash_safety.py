@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from hubcli.adapter_folder import AdapterFolder
 from hubcli.importer import import_adapter
+from hubcli.plugin_api import AdapterFolder
 from registry import Registry
 from tests.helpers.peft_files import write_peft_lora
 

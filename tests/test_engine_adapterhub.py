@@ -18,9 +18,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from hubcli.adapter_folder import AdapterFolder
 from hubcli.engine import StitchedModel, read_adapter
 from hubcli.importer import import_adapter
+from hubcli.plugin_api import AdapterFolder
 from hubcli.testing.tolerance import assert_outputs_close
 from registry import Registry
 
@@ -197,7 +197,7 @@ def test_bottleneck_keeps_working_when_a_lora_on_the_same_projection_leaves(regi
 def test_adapterhub_head_on_a_model_with_its_own_head_is_refused(registry: Registry) -> None:
     from transformers import AutoModelForSequenceClassification
 
-    from hubcli.errors import ModelMismatchError
+    from hubcli.plugin_api import ModelMismatchError
 
     case = case_named("bert/seq_bn_head")
     name = import_adapter(registry, AdapterFolder(GOLDEN / case["adapters"][0]["dir"])).adapter.name
@@ -210,7 +210,7 @@ def test_adapterhub_head_on_a_model_with_its_own_head_is_refused(registry: Regis
 
 def test_adapterhub_prompt_tuning_on_a_decoder_is_refused(tmp_path: Path, registry: Registry) -> None:
     """``adapters`` has no prompt tuning for decoders, and neither have we: a clear refusal."""
-    from hubcli.errors import CapabilityNotSupported
+    from hubcli.plugin_api import CapabilityNotSupported
 
     source = GOLDEN / "bert" / "adapters" / "prompt_tuning"
     folder = tmp_path / "prompt"

@@ -9,11 +9,10 @@ import pytest
 import torch
 import transformers as tf
 
-from hubcli.adapter_folder import AdapterFolder
 from hubcli.engine import StitchedModel, load
 from hubcli.engine.families import family_for
-from hubcli.errors import HubcliError, ModelMismatchError
 from hubcli.importer import import_adapter
+from hubcli.plugin_api import AdapterFolder, HubcliError, ModelMismatchError
 from hubcli.testing.tolerance import assert_outputs_close
 from tests.helpers import peft_goldens
 from tests.helpers.tiny_models import LORA_TARGETS, inputs, output_of, peft_adapter

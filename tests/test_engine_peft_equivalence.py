@@ -17,9 +17,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hubcli.adapter_folder import AdapterFolder
 from hubcli.engine import load
 from hubcli.importer import import_adapter
+from hubcli.plugin_api import AdapterFolder
 from hubcli.testing.tolerance import assert_outputs_close
 from tests.helpers import peft_goldens
 from tests.helpers.tiny_models import FAMILIES, inputs, output_of, peft_adapter

@@ -65,7 +65,7 @@ def test_perplexity_by_hand() -> None:
 
 
 def test_select_refuses_unknown_metrics() -> None:
-    from hubcli.errors import HubcliError
+    from hubcli.plugin_api import HubcliError
 
     assert metrics.select({"a": 1.0, "b": 2.0}, ["b"]) == {"b": 2.0}
     with pytest.raises(HubcliError, match="metric 'c' is not computed"):

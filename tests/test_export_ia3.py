@@ -17,11 +17,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from hubcli.adapter_folder import AdapterFolder
 from hubcli.engine import StitchedModel, read_adapter
-from hubcli.errors import CapabilityNotSupported
 from hubcli.exporting import export_adapter
 from hubcli.importer import import_adapter
+from hubcli.plugin_api import AdapterFolder, CapabilityNotSupported
 from hubcli.testing.tolerance import assert_outputs_close
 from registry import Registry
 from tests.test_export_lora import (

@@ -11,9 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hubcli.adapter_folder import AdapterFolder
-from hubcli.errors import AdapterFormatError, AdapterValidationError, HubcliError, UnsafeInputError
 from hubcli.importer import import_adapter
+from hubcli.plugin_api import (
+    AdapterFolder,
+    AdapterFormatError,
+    AdapterValidationError,
+    HubcliError,
+    UnsafeInputError,
+)
 from tests.helpers.formats import (
     PEFT_LORA_CONFIG,
     QUERY,

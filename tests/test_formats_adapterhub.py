@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import torch
 
-from hubcli.adapter_folder import AdapterFolder
 from hubcli.importer import adapter_subfolders, import_adapter
+from hubcli.plugin_api import AdapterFolder
 
 GOLDEN = Path(__file__).parent / "golden" / "adapterhub"
 MANIFEST = json.loads((GOLDEN / "manifest.json").read_text()) if GOLDEN.exists() else {"cases": []}

@@ -14,8 +14,8 @@ import pytest
 import torch
 import transformers
 
-from hubcli.adapter_folder import AdapterFolder
 from hubcli.importer import adapter_subfolders, import_adapter
+from hubcli.plugin_api import AdapterFolder
 from plugins.architectures.ia3.config import IA3Config
 from plugins.architectures.lora.config import LoraConfig
 

@@ -12,8 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hubcli import discovery
-from hubcli.adapter_folder import AdapterFolder
-from hubcli.errors import HubcliError
+from hubcli.plugin_api import AdapterFolder, HubcliError
 
 json_scalars = (
     st.none()

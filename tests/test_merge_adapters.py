@@ -234,8 +234,8 @@ def test_adapterhub_loras_merge_into_peft_layout_matching_the_adapters_library(r
     scaling; a merge of the two must equal W + Σ wᵢΔWᵢ, run by the engine and by PEFT."""
     from safetensors.torch import load_file
 
-    from hubcli.adapter_folder import AdapterFolder
     from hubcli.importer import import_adapter
+    from hubcli.plugin_api import AdapterFolder
 
     for name in ("lora", "lora_2"):
         import_adapter(registry, AdapterFolder(GOLDEN_BERT / "adapters" / name), name=name)
@@ -278,8 +278,8 @@ def test_adapterhub_loras_merge_into_peft_layout_matching_the_adapters_library(r
 
 
 def test_adapterhub_fused_qkv_loras_are_refused(registry):
-    from hubcli.adapter_folder import AdapterFolder
     from hubcli.importer import import_adapter
+    from hubcli.plugin_api import AdapterFolder
 
     folder = Path(__file__).parent / "golden/adapterhub/gpt2/adapters/lora"
     import_adapter(registry, AdapterFolder(folder), name="g")
@@ -289,8 +289,8 @@ def test_adapterhub_fused_qkv_loras_are_refused(registry):
 def test_adapterhub_ia3_merges_into_peft_layout_matching_the_adapters_library(registry):
     from safetensors.torch import load_file
 
-    from hubcli.adapter_folder import AdapterFolder
     from hubcli.importer import import_adapter
+    from hubcli.plugin_api import AdapterFolder
 
     import_adapter(registry, AdapterFolder(GOLDEN_BERT / "adapters" / "ia3"), name="ia3")
     merge_adapters(registry, "same", ["ia3", "ia3"], make_spec(2, method="ties", density=1.0))

@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from hubcli.adapter_folder import AdapterFolder
 from hubcli.importer import import_adapter
+from hubcli.plugin_api import AdapterFolder
 from registry import Registry
 from tests.helpers.tiny_models import tiny_model
 

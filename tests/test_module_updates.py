@@ -10,10 +10,9 @@ import pytest
 import torch
 
 from hubcli import discovery
-from hubcli.adapter_folder import AdapterFolder
 from hubcli.engine import load, read_adapter
 from hubcli.importer import import_adapter
-from hubcli.plugin_api import LowRankUpdate, ScaleUpdate
+from hubcli.plugin_api import AdapterFolder, LowRankUpdate, ScaleUpdate
 from hubcli.testing.tolerance import assert_weights_close
 from tests.helpers.tiny_models import peft_adapter
 

@@ -9,8 +9,7 @@ import textwrap
 import pytest
 
 from hubcli.discovery import PluginManager, manager
-from hubcli.errors import PluginError
-from hubcli.plugin_api import PLUGIN_API_VERSION
+from hubcli.plugin_api import PLUGIN_API_VERSION, PluginError
 from tests.helpers.toy_plugin import ToyArchitecture, write_toy_adapter
 
 BUILTIN_ARCHITECTURES = {"bottleneck", "ia3", "lora", "prefix_tuning", "prompt_tuning"}

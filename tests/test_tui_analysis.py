@@ -111,8 +111,8 @@ def test_compare_opens_the_heatmap(loras: Registry) -> None:
 
 
 def test_compare_by_cka_between_the_base_and_one_adapter(registry: Registry, tmp_path: Path) -> None:
-    from hubcli.adapter_folder import AdapterFolder
     from hubcli.importer import import_adapter
+    from hubcli.plugin_api import AdapterFolder
     from tests.test_analysis_modules import save_peft_lora
     from tests.test_analysis_representations import save_tiny_base, write_ids
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import torch
 
-from hubcli.errors import HubcliError
+from hubcli.plugin_api import HubcliError
 
 MIN_BATCH = 4
 """The unbiased HSIC estimator divides by n(n−3): batches need at least four examples."""

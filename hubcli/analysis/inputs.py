@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from hubcli.errors import HubcliError
+from hubcli.plugin_api import HubcliError
 
 
 class DatasetError(HubcliError):

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 import torch
 
 from hubcli import discovery
-from hubcli.errors import CapabilityNotSupported, HubcliError
 from hubcli.plugin_api import (
+    CapabilityNotSupported,
+    HubcliError,
     InsertionPoints,
     LoadedAdapter,
     LowRankUpdate,

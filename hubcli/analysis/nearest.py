@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from hubcli.analysis.modules import AdapterWeights, registry_weights
 from hubcli.analysis.weights import distances, selected
-from hubcli.errors import HubcliError
+from hubcli.plugin_api import HubcliError
 from registry import Registry
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from hubcli.errors import HubcliError
+from hubcli.plugin_api import HubcliError
 
 FORMATS = (".png", ".svg", ".pdf")
 ANNOTATE_UP_TO = 16

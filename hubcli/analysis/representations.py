@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from hubcli.analysis.cka import MinibatchCka
-from hubcli.errors import HubcliError
+from hubcli.plugin_api import HubcliError
 
 POOLS = ("mean", "tokens")
 

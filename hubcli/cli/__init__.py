@@ -41,7 +41,7 @@ class _HubcliGroup(TyperGroup):
         if command is not None:
             return command
         from hubcli.discovery import manager
-        from hubcli.errors import PluginError
+        from hubcli.plugin_api import PluginError
 
         if name not in manager.names("command"):
             return None
@@ -52,7 +52,7 @@ class _HubcliGroup(TyperGroup):
         return typer.main.get_command(plugin)
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
-        from hubcli.errors import HubcliError
+        from hubcli.plugin_api import HubcliError
         from registry.errors import RegistryError
 
         try:

@@ -40,9 +40,9 @@ def add(
     AdapterHub layout, safetensors or .bin."""
     from contextlib import ExitStack
 
-    from hubcli.adapter_folder import AdapterFolder
     from hubcli.archives import extract_archive, is_archive
     from hubcli.importer import adapter_subfolders, choose_adapter_folders, import_adapter
+    from hubcli.plugin_api import AdapterFolder
 
     registry = state.registry()
     with ExitStack() as stack:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hubcli.compose.spec import AdapterRef, Block, Node, SpecError
+from hubcli.compose.spec import AdapterRef, Block, Node
+from hubcli.plugin_api import SpecError
 
 BLOCKS = {
     "Stack": "stack",

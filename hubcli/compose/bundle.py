@@ -26,8 +26,7 @@ from typing import Any
 from hubcli.compose.setup import CompositionSetup
 from hubcli.compose.spec import Node, from_json, to_json
 from hubcli.compose.text import format_spec
-from hubcli.errors import AdapterFormatError
-from hubcli.plugin_api import LoadedAdapter
+from hubcli.plugin_api import AdapterFormatError, LoadedAdapter
 
 FORMAT = "hubcli-stitch"
 VERSION = 1

@@ -24,13 +24,13 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from hubcli.compose.routing import Child, Routed
-from hubcli.compose.spec import AdapterRef, Block, Node, SpecError, from_json
+from hubcli.compose.spec import AdapterRef, Block, Node, from_json
 from hubcli.compose.states import BlockState, HeadState, LeafState
 from hubcli.compose.text import parse
 from hubcli.compose.validate import Validated, validate
 from hubcli.engine.slots import ActiveSetup, AdapterSlot
 from hubcli.engine.stitched import StitchedModel
+from hubcli.plugin_api import Child, Routed, SpecError
 
 BATCHED_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "inputs_embeds", "labels")
 

@@ -18,23 +18,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubcli.errors import HubcliError
+from hubcli.plugin_api.errors import SpecError
 
 BLOCK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 """Block names are identifiers, so the text form can tell ``stack(`` from an adapter name."""
 
 ArgValue = int | float | str | tuple[int | float, ...]
-
-
-class SpecError(HubcliError):
-    """A composition spec that cannot be read or does not make sense; ``column`` (0-based) is
-    where in the text form the offending block or adapter starts, when known."""
-
-    title = "Invalid composition"
-
-    def __init__(self, message: str, column: int | None = None) -> None:
-        super().__init__(message)
-        self.column = column
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from hubcli.compose.routing import BATCH, Child, CompositionError, Routed
 from hubcli.engine.blocks import BlockSlot, SubBlock
 from hubcli.engine.slots import AdapterSlot
+from hubcli.plugin_api import BATCH, Child, CompositionError, Routed
 
 
 def _cut(tensor: torch.Tensor, axis: int, start: int, length: int) -> torch.Tensor:

@@ -22,7 +22,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from hubcli.compose.spec import AdapterRef, ArgValue, Block, Node, SpecError
+from hubcli.compose.spec import AdapterRef, ArgValue, Block, Node
+from hubcli.plugin_api import SpecError
 
 BARE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/@:+]*")
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")

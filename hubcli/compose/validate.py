@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hubcli import discovery
-from hubcli.compose.spec import AdapterRef, Block, Node, SpecError
-from hubcli.errors import PluginError
-from hubcli.plugin_api import CompositionPlugin
+from hubcli.compose.spec import AdapterRef, Block, Node
+from hubcli.plugin_api import CompositionPlugin, PluginError, SpecError
 
 MAX_DEPTH = 4
 """Blocks on one path from the root. ``adapters`` nests at most three deep in practice

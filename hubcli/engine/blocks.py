@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from hubcli.errors import ModelMismatchError
+from hubcli.plugin_api import ModelMismatchError
 
 POSITIONS = ("attention", "ffn")
 """The sub-blocks of a layer an adapter can sit on (``adapters``' mh_adapter / output_adapter)."""

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from hubcli.discovery import manager
-from hubcli.errors import ModelMismatchError
-from hubcli.plugin_api import ModelFamilyPlugin
+from hubcli.plugin_api import ModelFamilyPlugin, ModelMismatchError
 
 
 def family_for(model_type: str) -> ModelFamilyPlugin:

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hubcli.errors import CapabilityNotSupported, HubcliError
+from hubcli.plugin_api import CapabilityNotSupported, HubcliError
 
 
 class LeafAdapter(nn.Module):

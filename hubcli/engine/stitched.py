@@ -21,8 +21,7 @@ from hubcli.engine import blocks
 from hubcli.engine.families import family_for
 from hubcli.engine.slots import ActiveSetup, AdapterSlot, HeadSlot, InputAdapter
 from hubcli.engine.task_heads import TaskHeads, adapterhub_head
-from hubcli.errors import HubcliError, ModelMismatchError
-from hubcli.plugin_api import LoadedAdapter
+from hubcli.plugin_api import HubcliError, LoadedAdapter, ModelMismatchError
 
 
 class StitchedModel:

@@ -19,8 +19,7 @@ import torch
 from torch import nn
 
 from hubcli.engine.activations import activation
-from hubcli.errors import CapabilityNotSupported, ModelMismatchError
-from hubcli.plugin_api import LoadedAdapter
+from hubcli.plugin_api import CapabilityNotSupported, LoadedAdapter, ModelMismatchError
 
 
 def classification_head(config: Mapping[str, Any], hidden: int) -> nn.Sequential:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hubcli.errors import HubcliError
+from hubcli.plugin_api import HubcliError
 
 SPLIT_COLUMN = "split"
 LOCAL_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet")

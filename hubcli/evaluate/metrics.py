@@ -99,7 +99,7 @@ def select(scores: dict[str, float], wanted: Sequence[str]) -> dict[str, float]:
     """``scores`` restricted to ``wanted`` (all of them when ``wanted`` is empty)."""
     unknown = [name for name in wanted if name not in scores]
     if unknown:
-        from hubcli.errors import HubcliError
+        from hubcli.plugin_api import HubcliError
 
         raise HubcliError(
             f"metric {unknown[0]!r} is not computed for this task (choose from {', '.join(scores)})"

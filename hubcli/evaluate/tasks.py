@@ -17,9 +17,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from hubcli.errors import HubcliError
 from hubcli.evaluate import metrics
 from hubcli.evaluate.data import Dataset
+from hubcli.plugin_api import HubcliError
 
 TASKS = ("classification", "pair-classification", "regression", "token-classification", "causal-lm")
 PEFT_TASK = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from hubcli.errors import HubcliError
+from hubcli.plugin_api import HubcliError
 
 LOGIN_HINT = "log in with `hf auth login` or set HF_TOKEN"
 

@@ -17,11 +17,11 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hubcli.adapter_folder import AdapterFolder
 from hubcli.hub import settings
 from hubcli.hub.errors import HubError, HubUnavailable, hub_errors
 from hubcli.hub.progress import ByteCounter
 from hubcli.importer import CONFIG_FILES, ImportOutcome, check_name, choose_adapter_folders, import_adapter
+from hubcli.plugin_api import AdapterFolder
 from hubcli.progress import Progress, ProgressCallback, ignore_progress
 from registry import Registry
 from registry.faults import checkpoint

@@ -11,10 +11,9 @@ import torch
 
 from hubcli import discovery
 from hubcli.engine.heads import saved_module_of
-from hubcli.errors import CapabilityNotSupported
 from hubcli.merge.spec import MergeError, MergeSpec
 from hubcli.merge.task_vectors import weighted_sum
-from hubcli.plugin_api import LoadedAdapter, ModuleUpdate
+from hubcli.plugin_api import CapabilityNotSupported, LoadedAdapter, ModuleUpdate
 
 
 @dataclass

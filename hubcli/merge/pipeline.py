@@ -17,14 +17,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from hubcli import discovery
-from hubcli.adapter_folder import AdapterFolder
 from hubcli.engine.loading import read_adapter
-from hubcli.errors import CapabilityNotSupported
 from hubcli.importer import check_name, import_adapter
 from hubcli.merge import bottleneck, ia3, lora
 from hubcli.merge.merged import MergedAdapter, saved_modules_of, updates_of
 from hubcli.merge.spec import DARE_METHODS, ENTRY_WISE_METHODS, MergeError, MergeSpec
-from hubcli.plugin_api import LoadedAdapter, LowRankUpdate, ModuleUpdate, ParameterUpdate, ScaleUpdate
+from hubcli.plugin_api import (
+    AdapterFolder,
+    CapabilityNotSupported,
+    LoadedAdapter,
+    LowRankUpdate,
+    ModuleUpdate,
+    ParameterUpdate,
+    ScaleUpdate,
+)
 from registry import Adapter, AdapterNotFound, Registry
 
 MERGED_TAG = "merged"

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, cast, get_args
 
-from hubcli.errors import HubcliError
+from hubcli.plugin_api import HubcliError
 
 Method = Literal["linear", "task_arithmetic", "ties", "dare_linear", "dare_ties", "svd"]
 METHODS: tuple[str, ...] = get_args(Method)

@@ -1,481 +1,86 @@
-"""The plugin contract: what an adapter architecture, a composition block or a model family
-provides to hubcli.
+"""The plugin contract: everything an adapter architecture, a composition block or a model
+family touches of hubcli, in one package.
 
-Plugins are found through entry points (see ``hubcli.discovery``). This module is imported by
-fast commands, so it imports nothing heavy: torch appears only inside methods that need it.
+Plugins are found through entry points (see ``hubcli.discovery``) and import their hubcli names
+from here only: ``from hubcli.plugin_api import ArchitecturePlugin, AdapterFolder, ...``. This
+package is imported by fast commands, so it imports nothing heavy: torch appears only in
+annotations and inside methods that need it. The torch-side base classes a plugin's model code
+subclasses live in ``hubcli.plugin_api.torch_modules``, which this ``__init__`` does not import:
+import it where your model code runs.
 
-Rules for evolving it (learned from harlequin, llm and datasette): the abstract core stays
-small; optional capabilities are concrete methods with safe defaults that raise
-``CapabilityNotSupported``; an abstract method is never added to a published base class;
-``PLUGIN_API_VERSION`` is bumped when the contract changes and plugins declare the version
-they were written for.
+Submodules, by what they hold: ``kinds`` (the three plugin kinds), ``adapters`` (detected,
+loaded, untrained), ``updates`` (per-module updates), ``model`` (insertion points, sizes, the
+attach target), ``routing`` (what composition blocks route), ``errors``, ``folders`` and
+``tensors`` (adapter files and tensor headers). docs/plugin-contract.md lists every name.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
-
-from hubcli.adapter_folder import AdapterFolder
-from hubcli.errors import CapabilityNotSupported
-from hubcli.tensor_files import TensorInfo
-
-if TYPE_CHECKING:
-    import torch
-
-    from hubcli.compose.routing import Child, Routed
-
-PLUGIN_API_VERSION = 1
-"""The contract version this hubcli offers; plugins with a larger ``api_version`` are refused."""
-
-FILE_ROLES = (
-    "config",
-    "weights",
-    "head_config",
-    "head_weights",
-    "fusion_config",
-    "fusion_weights",
-    "card",
+from hubcli.plugin_api.adapters import FILE_ROLES, DetectedAdapter, LoadedAdapter, UntrainedAdapter
+from hubcli.plugin_api.errors import (
+    AdapterFormatError,
+    AdapterValidationError,
+    CapabilityNotSupported,
+    CompositionError,
+    HubcliError,
+    ModelMismatchError,
+    PluginError,
+    SpecError,
+    UnsafeInputError,
 )
-
-
-@dataclass
-class DetectedAdapter:
-    """What an architecture plugin recognised in a folder.
-
-    ``config`` is the plugin's canonical method config (JSON-able); the original config file
-    is stored verbatim as well, so keys we do not understand are never lost. ``files`` maps
-    every relative path that belongs to the adapter to its role (one of ``FILE_ROLES``).
-    """
-
-    architecture: str
-    format: str
-    config: dict[str, Any]
-    files: dict[str, str]
-    variant: str | None = None
-    name: str | None = None
-    base_model: str | None = None
-    model_type: str | None = None
-    hidden_size: int | None = None
-    task: str | None = None
-    labels: list[str] | None = None
-    license: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def files_with_role(self, role: str) -> list[str]:
-        return [path for path, r in self.files.items() if r == role]
-
-
-class Plugin(ABC):
-    """What every plugin kind shares: a name, a description and the API version it targets."""
-
-    name: ClassVar[str]
-    """The name users type (``--arch bitfit``, ``sum(a, b)``); the entry point's name must match."""
-    description: ClassVar[str] = ""
-    """One line for ``hubcli plugins``."""
-    api_version: ClassVar[int] = PLUGIN_API_VERSION
-    """The ``PLUGIN_API_VERSION`` the plugin was written for; a larger one than hubcli offers is refused."""
-
-
-class ArchitecturePlugin(Plugin):
-    """An adapter method (LoRA, bottleneck, prefix tuning …).
-
-    Import side (needed by ``hubcli add`` / ``pull``): ``detect`` and ``validate``. They read
-    files only through ``AdapterFolder`` and tensor headers, never torch.
-    """
-
-    formats: ClassVar[tuple[str, ...]] = ()
-    """Formats this plugin reads, e.g. ("peft", "adapterhub")."""
-
-    compositions: ClassVar[frozenset[str]] = frozenset()
-    """Composition blocks this method may take part in (names of composition plugins)."""
-
-    @abstractmethod
-    def detect(self, folder: AdapterFolder) -> DetectedAdapter | None:
-        """Recognise this method's files in ``folder``; None when they are not ours.
-
-        Raise ``AdapterFormatError`` when the files are clearly ours but broken (e.g. a PEFT
-        config of our type with a malformed field), so the user learns what is wrong.
-        """
-
-    @abstractmethod
-    def validate(self, adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> None:
-        """Check that the weight tensors agree with the config (names, shapes, ranks).
-
-        ``tensors`` are those of the files with role ``weights`` (``fusion_weights`` for a
-        fusion, which has no others). Raise
-        ``AdapterValidationError`` naming the tensor and the expected shape.
-        """
-
-    def parameter_count(self, adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> int:
-        """Number of trained parameters (default: every tensor of the weight files)."""
-        return sum(info.numel for info in tensors.values())
-
-    def supports_composition(self, block: str) -> bool:
-        return block in self.compositions
-
-    # -- model side (optional capabilities; see docs/engine.md) ----------------------------
-
-    def attach(self, target: AttachTarget, adapter: LoadedAdapter) -> None:
-        """Inject ``adapter``'s modules into ``target``'s model under ``adapter.name``.
-
-        Raise ``ModelMismatchError`` (one line, naming the tensor or module) when the weights do
-        not fit the model. Without this method the architecture can be stored but not run.
-        """
-        raise CapabilityNotSupported(f"architecture {self.name!r} cannot be attached to a model")
-
-    def merge(self, target: AttachTarget, name: str) -> None:
-        """Fold the attached adapter ``name`` into the base weights (exactly undoable)."""
-        raise CapabilityNotSupported(f"architecture {self.name!r} cannot merge into base weights")
-
-    def unmerge(self, target: AttachTarget, name: str) -> None:
-        """Undo ``merge``, restoring the original base weights bit for bit."""
-        raise CapabilityNotSupported(f"architecture {self.name!r} cannot merge into base weights")
-
-    # -- training (optional capability; see docs/plugin-kit.md) ------------------------------
-
-    def untrained(
-        self, target: AttachTarget, options: Mapping[str, str], task_type: str | None, labels: Sequence[str]
-    ) -> UntrainedAdapter:
-        """A new adapter for ``target``'s model, before training: what a trainer starts from.
-
-        ``options`` are the user's ``key=value`` settings (raise ``HubcliError`` naming an
-        unknown one); ``task_type`` is the PEFT task type the base was loaded for (``SEQ_CLS``,
-        ``CAUSAL_LM`` …; None: the bare backbone) and ``labels`` the label names of a
-        classification task, for the size of a new head. Every tensor returned is trained: after
-        ``attach`` each must live in exactly one parameter of the adapter's modules, which is
-        how a trainer finds them without knowing the plugin (checked by
-        ``hubcli.testing.check_architecture_plugin``).
-        """
-        raise CapabilityNotSupported(f"architecture {self.name!r} cannot create a new adapter to train")
-
-    # -- weight-space view (optional capability; see docs/plugins.md) -----------------------
-
-    def module_updates(self, adapter: LoadedAdapter) -> list[ModuleUpdate]:
-        """What ``adapter`` changes in each module it adapts, in a format-neutral form.
-
-        ``hubcli compare`` measures these and ``hubcli merge`` combines them, so neither needs
-        to know a format's tensor names or the method's scaling rules: those stay here, in one
-        place. Modules saved whole (PEFT ``modules_to_save``) are not updates and are left out.
-        Raise ``CapabilityNotSupported`` (one line, naming the option) when the adapter's effect
-        is none of the ``ModuleUpdate`` forms (e.g. DoRA, whose ΔW depends on the base weights).
-        """
-        raise CapabilityNotSupported(f"architecture {self.name!r} does not describe its per-module updates")
-
-    def write_updates(
-        self,
-        updates: Sequence[ModuleUpdate],
-        folder: Path,
-        *,
-        sources: Sequence[LoadedAdapter],
-        name: str,
-        saved: Mapping[str, torch.Tensor] | None = None,
-    ) -> None:
-        """Write an adapter whose per-module updates are ``updates`` into ``folder``: the
-        reverse of ``module_updates``, which ``hubcli merge`` uses for its result.
-
-        ``sources`` are the adapters the updates were made from: options that are not part of
-        an update (dropout, Conv1D orientation, base model) come from them, and disagreement
-        among them is refused with ``CapabilityNotSupported``. ``saved`` holds whole modules
-        (PEFT ``modules_to_save``) under their names in the sources' weight files, written
-        beside the updates. The plugin picks the format it can express every update in;
-        ``export`` converts from there.
-        """
-        raise CapabilityNotSupported(f"architecture {self.name!r} cannot write adapters from updates")
-
-    # -- export (optional capability; see docs/export.md) ------------------------------------
-
-    export_formats: ClassVar[tuple[str, ...]] = ()
-    """Formats ``export`` can write an adapter into when it is stored in another format.
-    Writing the stored format needs no plugin: the stored files are copied as they are."""
-
-    export_refusals: ClassVar[Mapping[str, str]] = {}
-    """Format → why this method cannot be written in it at all (e.g. "PEFT has no bottleneck
-    adapters"), said to the user instead of a bare refusal. Reasons that depend on one
-    adapter's options are raised by ``export`` itself."""
-
-    def export(
-        self, adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str, model_type: str | None = None
-    ) -> None:
-        """Write ``adapter`` (stored in ``adapter.format``) into ``folder`` in format ``fmt``,
-        as the native library of ``fmt`` would have saved it under the adapter name ``name``.
-        ``model_type`` is the base model's type when the adapter's own files do not say it
-        (PEFT writes it only for bare backbones); formats that need it may refuse without.
-
-        Convert only where both libraries compute the same function; otherwise raise
-        ``CapabilityNotSupported`` with one line saying which option cannot be expressed and
-        why. The caller re-detects the written folder with the installed plugins, so a wrong
-        layout is caught before anyone else sees it.
-        """
-        raise CapabilityNotSupported(
-            f"architecture {self.name!r} cannot convert an adapter from {adapter.format} to {fmt}"
-        )
-
-
-class CompositionPlugin(Plugin):
-    """A composition block (stack, split, parallel …): its arity, its arguments, which blocks it
-    may hold, and how it routes hidden states through its children at one insertion point.
-
-    Validation (``hubcli.compose.validate``) reads the class attributes and calls
-    ``check_arguments`` before any model is loaded. At run time the tree-aware setup
-    (``hubcli.compose.setup``) calls ``route`` at every insertion point (a wrapped projection or
-    a sub-block) where at least one adapter below the block has a module. ``route`` sees the
-    hidden state only through the ``Routed`` interface (``hubcli.compose.routing``), which is
-    why one implementation serves LoRA-like projections, bottleneck sub-blocks and task heads.
-    """
-
-    min_children: ClassVar[int] = 1
-    """Fewer children are refused before any model loads."""
-    max_children: ClassVar[int | None] = None
-    """More children are refused (None: no limit)."""
-    arguments: ClassVar[frozenset[str]] = frozenset()
-    """Keyword arguments the block accepts in a spec (values: numbers or lists of numbers)."""
-    nests: ClassVar[frozenset[str] | None] = None
-    """Blocks allowed as direct children (None: any block)."""
-    supported_like: ClassVar[str | None] = None
-    """A block whose support this one shares: an architecture that declares that block in its
-    ``compositions`` may take part in this one too. Architectures list the blocks they know by
-    name, so a third-party block that needs of its children only what ``average`` needs
-    (``Routed.mix``) declares ``"average"`` and LoRA, IA³ and bottleneck adapters can join it."""
-    replicates_batch: ClassVar[bool] = False
-    """True for ``parallel``: the model's inputs are repeated once per child before the first
-    layer, and the block hands each child its own share of the batch."""
-
-    def check_arguments(self, args: Mapping[str, Any], children: int) -> dict[str, Any]:
-        """The arguments, checked and normalised (raise ``HubcliError`` naming the argument).
-
-        Default: refuse any argument not in ``arguments``."""
-        from hubcli.compose.spec import SpecError
-
-        unknown = sorted(set(args) - self.arguments)
-        if unknown:
-            allowed = ", ".join(sorted(self.arguments)) or "none"
-            raise SpecError(f"{self.name}: unknown argument {unknown[0]!r} (allowed: {allowed})")
-        return dict(args)
-
-    def build(self, children: Sequence[str], args: Mapping[str, Any], target: AttachTarget) -> Any:
-        """Modules the block owns (e.g. fusion attention), created when the composition is
-        activated on ``target``; handed back to ``route`` as ``owned``. Default: none."""
-        return None
-
-    def save_owned(self, owned: Any, folder: Path) -> None:
-        """Write what ``build`` made (trained fusion layers …) into ``folder``, for stitched
-        bundles; called only for blocks whose ``build`` returned something."""
-        raise CapabilityNotSupported(f"block {self.name!r} has no trained state to save")
-
-    def load_owned(self, owned: Any, folder: Path) -> None:
-        """Read what ``save_owned`` (or the block's original library) wrote into ``owned``."""
-        raise CapabilityNotSupported(f"block {self.name!r} has no trained state to load")
-
-    @abstractmethod
-    def route(self, state: Routed, children: Sequence[Child], args: Mapping[str, Any], owned: Any) -> Routed:
-        """The state after this block: call each child (``child(state)``) on the part of the
-        state it should see and combine what they return."""
-
-
-@dataclass(frozen=True)
-class InsertionPoints:
-    """Where adapters go in a stock ``transformers`` model, as dotted module paths.
-
-    ``layers`` and ``word_embeddings`` are relative to the backbone (``model.base_model``);
-    every other path is relative to one element of the layer list. ``None`` means the family
-    has no such module (e.g. GPT-2 has no separate q/k/v: ``qkv`` names its fused projection,
-    whose output is [q | k | v] along the last dimension). Naming modules, never copying
-    forward code, is what keeps hubcli independent of the transformers version.
-    """
-
-    layers: str
-    word_embeddings: str
-    q: str | None
-    k: str | None
-    v: str | None
-    o: str
-    ffn_in: tuple[str, ...]
-    ffn_out: str
-    attention: str
-    """The attention module (receives ``past_key_values``; prefix tuning works through it)."""
-    attention_output_norm: str | None
-    """Post-LN families: the LayerNorm after the attention output projection (residual inside)."""
-    ffn_output_norm: str | None
-    """Post-LN families: the LayerNorm after the FFN output projection (residual inside)."""
-    qkv: str | None = None
-    heads: tuple[str, ...] = ("classifier", "score")
-    """Top-level module names of task heads (relative to the full model)."""
-
-
-@dataclass(frozen=True)
-class ModelDims:
-    """The sizes adapters must agree with."""
-
-    hidden_size: int
-    num_layers: int
-    num_heads: int
-    num_kv_heads: int
-    head_dim: int
-    vocab_size: int
-
-
-class ModelFamilyPlugin(Plugin):
-    """A family of ``transformers`` models and where its insertion points are."""
-
-    model_types: ClassVar[tuple[str, ...]] = ()
-    """The ``config.model_type`` values of the models this family covers."""
-    points: ClassVar[InsertionPoints]
-    """Where adapters go in these models."""
-    layer_norm: ClassVar[str] = "post"
-    """"post" (BERT: LayerNorm after the residual add) or "pre" (GPT-2, Llama)."""
-    conv1d_projections: ClassVar[bool] = False
-    """Projections are ``transformers`` ``Conv1D`` (weight stored [in, out], PEFT's
-    ``fan_in_fan_out``) rather than ``nn.Linear``."""
-    sequence_pooling: ClassVar[str] = "first"
-    """Which token a sequence-level head reads: "first" (encoders' [CLS]) or "last" (decoders:
-    the last non-padding token)."""
-
-    def dims(self, config: Any) -> ModelDims:
-        """Sizes from a ``transformers`` config; its ``attribute_map`` gives every family the
-        standard names, so one default fits all built-in families."""
-        heads = config.num_attention_heads
-        hidden = config.hidden_size
-        return ModelDims(
-            hidden_size=hidden,
-            num_layers=config.num_hidden_layers,
-            num_heads=heads,
-            num_kv_heads=getattr(config, "num_key_value_heads", None) or heads,
-            head_dim=getattr(config, "head_dim", None) or hidden // heads,
-            vocab_size=config.vocab_size,
-        )
-
-
-class AttachTarget(Protocol):
-    """What the engine offers an architecture plugin while it attaches an adapter.
-
-    Implemented by ``hubcli.engine.stitched.StitchedModel``; see docs/engine.md.
-    """
-
-    model: torch.nn.Module
-    family: ModelFamilyPlugin
-    dims: ModelDims
-
-    def module(self, path: str) -> torch.nn.Module:
-        """The module at ``path`` of the full model; ``ModelMismatchError`` if absent."""
-
-    def layer_paths(self) -> list[str]:
-        """Full-model paths of the transformer layers, in order."""
-
-    def slot(self, path: str) -> Any:
-        """The ``AdapterSlot`` wrapping the leaf module at ``path`` (created on first use)."""
-
-    def add_input_adapter(self, name: str, adapter: Any) -> None:
-        """Register a module that rewrites the model's inputs (prompt / prefix)."""
-
-    def block(self, layer: int, position: str) -> Any:
-        """The ``BlockSlot`` of sub-block ``position`` ("attention" or "ffn") of layer ``layer``
-        (index into ``layer_paths()``): where bottleneck-style adapters go."""
-
-    def add_head(self, name: str, path: str, state: Mapping[str, torch.Tensor]) -> None:
-        """Give adapter ``name`` its own copy of the head at ``path`` with weights ``state``."""
-
-    def slots_of(self, name: str) -> list[Any]:
-        """Every slot that holds a module of adapter ``name``."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class ModuleUpdate:
-    """What an adapter changes in one module (``ArchitecturePlugin.module_updates``).
-
-    ``module`` is the module's path as the adapter's files name it, without the format's
-    prefix or container (``bert.encoder.layer.0.attention.self.query``; the engine resolves it
-    against the full model or its backbone). ``part`` is set when the update acts on one of
-    q, k, v inside a fused projection whose output is [q | k | v] (GPT-2's ``c_attn``): the
-    update then covers that third of the output only.
-    """
-
-    module: str
-    part: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class LowRankUpdate(ModuleUpdate):
-    """ΔW = scaling · B · A ([out, in]; A is [r, in], B is [out, r]): LoRA and its kin.
-    An embedding's update is the same with ``in`` the vocabulary (ΔW is the table's transpose).
-    ``bias`` ([out], PEFT's ``lora_bias``) makes the output change scaling · (B·A·x + bias)."""
-
-    A: torch.Tensor
-    B: torch.Tensor
-    scaling: float
-    bias: torch.Tensor | None = None
-
-    @property
-    def rank(self) -> int:
-        return self.A.shape[0]
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (self.B.shape[0], self.A.shape[1])
-
-    def dense(self) -> torch.Tensor:
-        return self.scaling * (self.B @ self.A)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ScaleUpdate(ModuleUpdate):
-    """The module's output (or, with ``on_input``, its input) multiplied entry-wise by
-    ``vector`` (1-D, one entry per channel): IA³. "No change" is a vector of ones."""
-
-    vector: torch.Tensor
-    on_input: bool = False
-
-
-@dataclass(frozen=True, kw_only=True)
-class ParameterUpdate(ModuleUpdate):
-    """New parameters at ``module`` by parameter name: a bottleneck adapter's projections, a
-    prompt table, or base-model parameters trained with the adapter (PEFT LoRA's ``bias``)."""
-
-    tensors: dict[str, torch.Tensor]
-
-
-@dataclass
-class UntrainedAdapter:
-    """A new adapter as the files its plugin reads (``ArchitecturePlugin.untrained``): training
-    starts from these files and saves into them, so a trained adapter is detected, validated and
-    attached exactly like an imported one. ``config`` is written as ``adapter_config.json``,
-    ``tensors`` (initial values) as the safetensors file ``weights_file``."""
-
-    config: dict[str, Any]
-    weights_file: str
-    tensors: dict[str, torch.Tensor]
-
-    def write(self, folder: Path) -> Path:
-        import json
-
-        from safetensors.torch import save_file
-
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "adapter_config.json").write_text(json.dumps(self.config, indent=2), encoding="utf-8")
-        save_file(
-            {k: v.detach().contiguous().cpu() for k, v in self.tensors.items()},
-            str(folder / self.weights_file),
-        )
-        return folder
-
-
-@dataclass
-class LoadedAdapter:
-    """An adapter read back from the registry, ready to attach.
-
-    ``config`` is the architecture's canonical config (``Adapter.method_config``);
-    ``raw_config`` the original config file as stored; ``tensors`` the weight tensors with
-    their original names; ``head_tensors`` those of separate head files (AdapterHub).
-    """
-
-    name: str
-    architecture: str
-    format: str
-    config: dict[str, Any]
-    raw_config: dict[str, Any]
-    tensors: dict[str, torch.Tensor]
-    head_tensors: dict[str, torch.Tensor] = field(default_factory=dict)
-    head_config: dict[str, Any] | None = None
+from hubcli.plugin_api.folders import AdapterFolder
+from hubcli.plugin_api.kinds import (
+    PLUGIN_API_VERSION,
+    ArchitecturePlugin,
+    CompositionPlugin,
+    ModelFamilyPlugin,
+    Plugin,
+)
+from hubcli.plugin_api.model import AttachTarget, InsertionPoints, ModelDims
+from hubcli.plugin_api.routing import BATCH, SEQUENCE, Child, Routed, route_pieces, route_rows
+from hubcli.plugin_api.tensors import TensorInfo, read_safetensors_header
+from hubcli.plugin_api.updates import LowRankUpdate, ModuleUpdate, ParameterUpdate, ScaleUpdate
+
+__all__ = [
+    # kinds
+    "PLUGIN_API_VERSION",
+    "Plugin",
+    "ArchitecturePlugin",
+    "CompositionPlugin",
+    "ModelFamilyPlugin",
+    # adapters
+    "FILE_ROLES",
+    "DetectedAdapter",
+    "LoadedAdapter",
+    "UntrainedAdapter",
+    # updates
+    "ModuleUpdate",
+    "LowRankUpdate",
+    "ScaleUpdate",
+    "ParameterUpdate",
+    # model
+    "InsertionPoints",
+    "ModelDims",
+    "AttachTarget",
+    # routing
+    "BATCH",
+    "SEQUENCE",
+    "Routed",
+    "Child",
+    "route_pieces",
+    "route_rows",
+    # errors
+    "HubcliError",
+    "AdapterFormatError",
+    "AdapterValidationError",
+    "UnsafeInputError",
+    "PluginError",
+    "CapabilityNotSupported",
+    "ModelMismatchError",
+    "SpecError",
+    "CompositionError",
+    # folders and tensor headers
+    "AdapterFolder",
+    "TensorInfo",
+    "read_safetensors_header",
+]

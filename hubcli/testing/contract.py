@@ -17,10 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hubcli.adapter_folder import AdapterFolder
 from hubcli.discovery import manager
-from hubcli.errors import PluginError
-from hubcli.plugin_api import FILE_ROLES, PLUGIN_API_VERSION, ArchitecturePlugin, DetectedAdapter
+from hubcli.plugin_api import (
+    FILE_ROLES,
+    PLUGIN_API_VERSION,
+    AdapterFolder,
+    ArchitecturePlugin,
+    DetectedAdapter,
+    PluginError,
+)
 from hubcli.testing.models import model_output, tiny_inputs, tiny_model
 from hubcli.testing.tolerance import output_tolerance
 

@@ -25,8 +25,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from hubcli.errors import HubcliError
 from hubcli.evaluate.tasks import PEFT_TASK
+from hubcli.plugin_api import HubcliError
 
 STD = 0.02
 BOTTLENECK_VARIANTS: dict[str, dict[str, Any]] = {

@@ -23,10 +23,10 @@ from typing import Any
 
 import torch
 
-from hubcli.errors import HubcliError
 from hubcli.evaluate.pipeline import EvalRequest, EvalResult, evaluate_target, load_tokenizer
 from hubcli.evaluate.runner import batches
 from hubcli.evaluate.tasks import Task, infer_task, label_names_of, resolve_fields
+from hubcli.plugin_api import HubcliError
 from hubcli.train.loop import MAIN_METRIC, measure
 from hubcli.train.run import TrainRequest, split_rows
 
@@ -69,12 +69,12 @@ def train_fusion_entry(
     """Train ``fuse(*fused)`` with a head of its own on ``request``'s dataset and register it as
     ``request.name``; ``request.architecture`` and ``options`` are not used. ``on_start`` gets
     the number of steps before the first, ``on_step`` each step's loss as it ends."""
-    from hubcli.adapter_folder import AdapterFolder
     from hubcli.compose.setup import activate
     from hubcli.compose.spec import AdapterRef, Block
     from hubcli.compose.text import format_spec
     from hubcli.engine import StitchedModel, load_base_model, read_adapter
     from hubcli.importer import check_name, import_adapter
+    from hubcli.plugin_api import AdapterFolder
     from plugins.compositions.fuse.files import fusion_layers, save_fusion
     from plugins.compositions.fuse.training import train_fusion
     from registry.errors import AdapterNotFound

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from hubcli.errors import HubcliError
+from hubcli.plugin_api import HubcliError
 
 if TYPE_CHECKING:
     from hubcli.engine.stitched import StitchedModel

@@ -17,8 +17,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select
 
-from hubcli.errors import HubcliError
 from hubcli.merge.spec import METHODS, MergeSpec, make_spec, parse_weights
+from hubcli.plugin_api import HubcliError
 from hubcli.tui.adapter_picker import AdapterPicker
 from hubcli.tui.dialogs import FormDialog
 from registry import Registry

@@ -21,8 +21,9 @@ from textual.widgets import Button, Input, Label, OptionList, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from hubcli import discovery
-from hubcli.compose.spec import Node, SpecError
+from hubcli.compose.spec import Node
 from hubcli.compose.text import caret, format_spec
+from hubcli.plugin_api import SpecError
 from hubcli.tui.adapter_picker import AdapterPicker, Choice
 from hubcli.tui.composition_draft import (
     CompositionDraft,

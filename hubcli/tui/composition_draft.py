@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from hubcli.compose.spec import AdapterRef, ArgValue, Block, Node, SpecError
+from hubcli.compose.spec import AdapterRef, ArgValue, Block, Node
 from hubcli.compose.text import format_spec, parse
 from hubcli.compose.validate import validate
+from hubcli.plugin_api import SpecError
 
 
 @dataclass(eq=False)

@@ -49,9 +49,8 @@ class Similarity:
 
 def add_from_disk(registry: Registry, path: Path, name: str | None, progress: Progress) -> str:
     """Import the adapter in ``path``, or every adapter of its sub-folders (like ``add --all``)."""
-    from hubcli.adapter_folder import AdapterFolder
-    from hubcli.errors import AdapterFormatError
     from hubcli.importer import adapter_subfolders, import_adapter
+    from hubcli.plugin_api import AdapterFolder, AdapterFormatError
 
     root = AdapterFolder(Path(path).expanduser())
     found = adapter_subfolders(root)

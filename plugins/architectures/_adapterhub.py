@@ -17,9 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, PositiveInt
 
-from hubcli.adapter_folder import AdapterFolder
-from hubcli.errors import AdapterFormatError
-from hubcli.plugin_api import DetectedAdapter
+from hubcli.plugin_api import AdapterFolder, AdapterFormatError, DetectedAdapter
 from plugins.architectures._common import (
     CARD_FILE,
     CONFIG_FILE,

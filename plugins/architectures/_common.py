@@ -12,10 +12,13 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from hubcli.adapter_folder import AdapterFolder
-from hubcli.errors import AdapterFormatError, AdapterValidationError
-from hubcli.plugin_api import DetectedAdapter
-from hubcli.tensor_files import TensorInfo
+from hubcli.plugin_api import (
+    AdapterFolder,
+    AdapterFormatError,
+    AdapterValidationError,
+    DetectedAdapter,
+    TensorInfo,
+)
 
 CONFIG_FILE = "adapter_config.json"
 CARD_FILE = "README.md"

@@ -16,8 +16,7 @@ from typing import Any
 
 import torch
 
-from hubcli.errors import CapabilityNotSupported
-from hubcli.plugin_api import LoadedAdapter, ModelFamilyPlugin
+from hubcli.plugin_api import CapabilityNotSupported, LoadedAdapter, ModelFamilyPlugin
 from plugins.architectures import _adapterhub, _peft
 from plugins.architectures._common import CONFIG_FILE
 

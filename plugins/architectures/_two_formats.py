@@ -10,9 +10,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import ClassVar
 
-from hubcli.adapter_folder import AdapterFolder
-from hubcli.plugin_api import DetectedAdapter
-from hubcli.tensor_files import TensorInfo
+from hubcli.plugin_api import AdapterFolder, DetectedAdapter, TensorInfo
 from plugins.architectures import _adapterhub, _peft
 from plugins.architectures._common import read_adapter_config
 

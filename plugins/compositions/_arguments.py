@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hubcli.compose.spec import SpecError
+from hubcli.plugin_api import SpecError
 
 
 def number_list(block: str, key: str, args: Mapping[str, Any], children: int) -> tuple[float, ...]:

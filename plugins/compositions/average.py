@@ -12,9 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hubcli.compose.routing import Child, Routed
-from hubcli.compose.spec import SpecError
-from hubcli.plugin_api import CompositionPlugin
+from hubcli.plugin_api import Child, CompositionPlugin, Routed, SpecError
 from plugins.compositions._arguments import flag, number_list
 
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hubcli.compose.routing import BATCH, Child, Routed, route_pieces, route_rows
-from hubcli.compose.spec import SpecError
-from hubcli.plugin_api import CompositionPlugin
+from hubcli.plugin_api import BATCH, Child, CompositionPlugin, Routed, SpecError, route_pieces, route_rows
 from plugins.compositions._arguments import sizes
 
 

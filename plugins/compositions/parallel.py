@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hubcli.compose.routing import BATCH, Child, CompositionError, Routed, route_pieces
-from hubcli.plugin_api import CompositionPlugin
+from hubcli.plugin_api import BATCH, Child, CompositionError, CompositionPlugin, Routed, route_pieces
 
 
 class ParallelBlock(CompositionPlugin):

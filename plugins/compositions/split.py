@@ -7,9 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hubcli.compose.routing import SEQUENCE, Child, Routed, route_pieces
-from hubcli.compose.spec import SpecError
-from hubcli.plugin_api import CompositionPlugin
+from hubcli.plugin_api import SEQUENCE, Child, CompositionPlugin, Routed, SpecError, route_pieces
 from plugins.compositions._arguments import sizes
 
 

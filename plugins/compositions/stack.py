@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hubcli.compose.routing import Child, Routed
-from hubcli.plugin_api import CompositionPlugin
+from hubcli.plugin_api import Child, CompositionPlugin, Routed
 
 
 class StackBlock(CompositionPlugin):

@@ -10,10 +10,13 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import save_file
 
-from hubcli.adapter_folder import AdapterFolder
-from hubcli.errors import AdapterValidationError
-from hubcli.plugin_api import ArchitecturePlugin, DetectedAdapter
-from hubcli.tensor_files import TensorInfo
+from hubcli.plugin_api import (
+    AdapterFolder,
+    AdapterValidationError,
+    ArchitecturePlugin,
+    DetectedAdapter,
+    TensorInfo,
+)
 
 
 class ToyArchitecture(ArchitecturePlugin):

@@ -7,9 +7,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hubcli.adapter_folder import AdapterFolder
-from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, DetectedAdapter, LoadedAdapter, ModuleUpdate
-from hubcli.tensor_files import TensorInfo
+from hubcli.plugin_api import (
+    AdapterFolder,
+    ArchitecturePlugin,
+    AttachTarget,
+    DetectedAdapter,
+    LoadedAdapter,
+    ModuleUpdate,
+    TensorInfo,
+)
 from plugins.architectures import _adapterhub
 from plugins.architectures._common import read_adapter_config
 from plugins.architectures.bottleneck import formats

@@ -7,9 +7,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from hubcli.adapter_folder import AdapterFolder
-from hubcli.plugin_api import DetectedAdapter
-from hubcli.tensor_files import TensorInfo
+from hubcli.plugin_api import AdapterFolder, DetectedAdapter, TensorInfo
 from plugins.architectures import _adapterhub
 from plugins.architectures._common import (
     CONFIG_FILE,

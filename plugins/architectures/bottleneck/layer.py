@@ -27,8 +27,7 @@ from torch import nn
 
 from hubcli.engine.activations import activation
 from hubcli.engine.blocks import BlockAdapter, BlockOutput, SubBlock
-from hubcli.errors import ModelMismatchError
-from hubcli.plugin_api import AttachTarget, LoadedAdapter
+from hubcli.plugin_api import AttachTarget, LoadedAdapter, ModelMismatchError
 from plugins.architectures._common import layer_index
 from plugins.architectures.bottleneck.config import BottleneckConfig
 from plugins.architectures.bottleneck.formats import KEY

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import torch
 
-from hubcli.errors import CapabilityNotSupported
-from hubcli.plugin_api import LoadedAdapter, ModuleUpdate, ParameterUpdate
+from hubcli.plugin_api import CapabilityNotSupported, LoadedAdapter, ModuleUpdate, ParameterUpdate
 from plugins.architectures import _adapterhub
 from plugins.architectures._updates import write_adapter
 from plugins.architectures.bottleneck.formats import KEY

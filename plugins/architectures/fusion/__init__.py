@@ -6,10 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hubcli.adapter_folder import AdapterFolder
-from hubcli.errors import CapabilityNotSupported
-from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, DetectedAdapter, LoadedAdapter
-from hubcli.tensor_files import TensorInfo
+from hubcli.plugin_api import (
+    AdapterFolder,
+    ArchitecturePlugin,
+    AttachTarget,
+    CapabilityNotSupported,
+    DetectedAdapter,
+    LoadedAdapter,
+    TensorInfo,
+)
 from plugins.architectures.fusion import formats
 
 __all__ = ["FusionArchitecture"]

@@ -10,10 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hubcli.adapter_folder import AdapterFolder
-from hubcli.errors import AdapterFormatError
-from hubcli.plugin_api import DetectedAdapter
-from hubcli.tensor_files import TensorInfo
+from hubcli.plugin_api import AdapterFolder, AdapterFormatError, DetectedAdapter, TensorInfo
 from plugins.architectures._common import CARD_FILE, WHERE_KEY, Checker, first_present, parse, unsupported
 from plugins.compositions.fuse.names import (
     ADAPTERHUB_CONFIG,

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from hubcli.errors import CapabilityNotSupported
-from hubcli.plugin_api import AttachTarget, LoadedAdapter
+from hubcli.plugin_api import AttachTarget, CapabilityNotSupported, LoadedAdapter
 from plugins.architectures._adapterhub import AdapterHubTargets
 from plugins.architectures.lora.adapterhub_keys import fused_thirds, module_tensors
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hubcli.adapter_folder import AdapterFolder
-from hubcli.plugin_api import DetectedAdapter
-from hubcli.tensor_files import TensorInfo
+from hubcli.plugin_api import AdapterFolder, DetectedAdapter, TensorInfo
 from plugins.architectures import _adapterhub, _peft
 from plugins.architectures._common import CONFIG_FILE, Checker, parse, unsupported
 from plugins.architectures.ia3.config import IA3Config

@@ -15,8 +15,7 @@ from torch import nn
 
 from hubcli.engine.heads import attach_saved_modules
 from hubcli.engine.slots import LeafAdapter
-from hubcli.errors import ModelMismatchError
-from hubcli.plugin_api import AttachTarget, LoadedAdapter
+from hubcli.plugin_api import AttachTarget, LoadedAdapter, ModelMismatchError
 from plugins.architectures import _peft
 from plugins.architectures.ia3 import adapterhub_keys
 from plugins.architectures.ia3.config import IA3Config

@@ -20,8 +20,7 @@ from typing import Any
 
 import torch
 
-from hubcli.errors import CapabilityNotSupported
-from hubcli.plugin_api import LoadedAdapter, ModuleUpdate, ScaleUpdate
+from hubcli.plugin_api import CapabilityNotSupported, LoadedAdapter, ModuleUpdate, ScaleUpdate
 from plugins.architectures import _peft
 from plugins.architectures._updates import write_adapter
 from plugins.architectures.ia3.config import IA3Config

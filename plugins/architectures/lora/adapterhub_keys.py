@@ -16,8 +16,7 @@ from collections import defaultdict
 
 import torch
 
-from hubcli.errors import CapabilityNotSupported, ModelMismatchError
-from hubcli.plugin_api import AttachTarget, LoadedAdapter
+from hubcli.plugin_api import AttachTarget, CapabilityNotSupported, LoadedAdapter, ModelMismatchError
 from plugins.architectures._adapterhub import LORA_KEY, AdapterHubTargets
 
 QKV_ORDER = ("q", "k", "v")

@@ -22,8 +22,7 @@ from torch import nn
 
 from hubcli.engine.heads import attach_saved_modules
 from hubcli.engine.slots import LeafAdapter
-from hubcli.errors import CapabilityNotSupported, ModelMismatchError
-from hubcli.plugin_api import AttachTarget, LoadedAdapter
+from hubcli.plugin_api import AttachTarget, CapabilityNotSupported, LoadedAdapter, ModelMismatchError
 from plugins.architectures import _peft
 from plugins.architectures.lora import adapterhub_keys
 from plugins.architectures.lora.config import LoraConfig

@@ -23,8 +23,13 @@ from typing import Any
 
 import torch
 
-from hubcli.errors import CapabilityNotSupported
-from hubcli.plugin_api import LoadedAdapter, LowRankUpdate, ModuleUpdate, ParameterUpdate
+from hubcli.plugin_api import (
+    CapabilityNotSupported,
+    LoadedAdapter,
+    LowRankUpdate,
+    ModuleUpdate,
+    ParameterUpdate,
+)
 from plugins.architectures import _adapterhub, _peft
 from plugins.architectures._updates import write_adapter
 from plugins.architectures.lora.adapterhub_keys import QKV_ORDER, module_tensors

@@ -31,8 +31,7 @@ import torch.nn.functional as F
 
 from hubcli.engine.activations import activation
 from hubcli.engine.slots import InputAdapter
-from hubcli.errors import CapabilityNotSupported, ModelMismatchError
-from hubcli.plugin_api import AttachTarget, LoadedAdapter
+from hubcli.plugin_api import AttachTarget, CapabilityNotSupported, LoadedAdapter, ModelMismatchError
 from plugins.architectures.prefix_tuning.config import PrefixTuningConfig
 
 KEY = re.compile(r"(?:^|\.)prefix_tunings\.(?P<name>[^.]+)\.self_prefix\.(?P<param>.+)$")

@@ -17,8 +17,14 @@ from torch import nn
 
 from hubcli.engine.heads import attach_saved_modules
 from hubcli.engine.slots import InputAdapter, extend_attention_mask
-from hubcli.errors import CapabilityNotSupported, HubcliError, ModelMismatchError
-from hubcli.plugin_api import AttachTarget, LoadedAdapter, ModelDims
+from hubcli.plugin_api import (
+    AttachTarget,
+    CapabilityNotSupported,
+    HubcliError,
+    LoadedAdapter,
+    ModelDims,
+    ModelMismatchError,
+)
 from plugins.architectures.prefix_tuning import adapterhub
 from plugins.architectures.prefix_tuning.config import PrefixTuningConfig
 

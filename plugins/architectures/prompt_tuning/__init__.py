@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, DetectedAdapter, LoadedAdapter, ModuleUpdate
-from hubcli.tensor_files import TensorInfo
+from hubcli.plugin_api import (
+    ArchitecturePlugin,
+    AttachTarget,
+    DetectedAdapter,
+    LoadedAdapter,
+    ModuleUpdate,
+    TensorInfo,
+)
 from plugins.architectures import _adapterhub, _peft
 from plugins.architectures._two_formats import PeftAndAdapterHub
 from plugins.architectures.prompt_tuning import formats

@@ -19,8 +19,7 @@ import torch
 from torch import nn
 
 from hubcli.engine.slots import InputAdapter, extend_attention_mask
-from hubcli.errors import CapabilityNotSupported, ModelMismatchError
-from hubcli.plugin_api import AttachTarget, LoadedAdapter
+from hubcli.plugin_api import AttachTarget, CapabilityNotSupported, LoadedAdapter, ModelMismatchError
 from plugins.architectures.prompt_tuning.config import PromptTuningConfig
 
 SUFFIX = ".prompt_embedding.weight"

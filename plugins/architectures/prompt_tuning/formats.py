@@ -8,9 +8,7 @@ from typing import Any, Literal
 
 from pydantic import PositiveInt
 
-from hubcli.adapter_folder import AdapterFolder
-from hubcli.plugin_api import DetectedAdapter
-from hubcli.tensor_files import TensorInfo
+from hubcli.plugin_api import AdapterFolder, DetectedAdapter, TensorInfo
 from plugins.architectures import _adapterhub, _peft
 from plugins.architectures._common import CONFIG_FILE, Checker, parse
 from plugins.architectures.prompt_tuning.config import PromptTuningConfig

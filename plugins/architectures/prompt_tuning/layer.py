@@ -15,8 +15,13 @@ from torch import nn
 
 from hubcli.engine.heads import attach_saved_modules
 from hubcli.engine.slots import InputAdapter, extend_attention_mask
-from hubcli.errors import CapabilityNotSupported, HubcliError, ModelMismatchError
-from hubcli.plugin_api import AttachTarget, LoadedAdapter
+from hubcli.plugin_api import (
+    AttachTarget,
+    CapabilityNotSupported,
+    HubcliError,
+    LoadedAdapter,
+    ModelMismatchError,
+)
 from plugins.architectures.prompt_tuning import adapterhub
 from plugins.architectures.prompt_tuning.config import PromptTuningConfig
 

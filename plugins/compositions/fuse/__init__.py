@@ -15,9 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hubcli.compose.routing import Child, CompositionError, Routed
-from hubcli.compose.spec import SpecError
-from hubcli.plugin_api import AttachTarget, CompositionPlugin
+from hubcli.plugin_api import AttachTarget, Child, CompositionError, CompositionPlugin, Routed, SpecError
 from plugins.compositions._arguments import flag
 
 

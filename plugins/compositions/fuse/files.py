@@ -13,7 +13,7 @@ import torch
 from pydantic import ValidationError
 
 from hubcli.compose.setup import CompositionSetup
-from hubcli.errors import AdapterFormatError, ModelMismatchError
+from hubcli.plugin_api import AdapterFormatError, ModelMismatchError
 from plugins.compositions.fuse.layer import FusionLayers
 from plugins.compositions.fuse.names import (
     ADAPTERHUB_CONFIG,

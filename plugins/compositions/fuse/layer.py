@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from hubcli.compose.routing import CompositionError
 from hubcli.compose.states import BlockState
+from hubcli.plugin_api import CompositionError
 from plugins.compositions.fuse.settings import FusionSettings
 
 

@@ -12,19 +12,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hubcli.adapter_folder import AdapterFolder
-from hubcli.errors import AdapterFormatError, AdapterValidationError
 from hubcli.plugin_api import (
     PLUGIN_API_VERSION,
+    AdapterFolder,
+    AdapterFormatError,
+    AdapterValidationError,
     ArchitecturePlugin,
     AttachTarget,
     DetectedAdapter,
     LoadedAdapter,
     ModuleUpdate,
     ParameterUpdate,
+    TensorInfo,
     UntrainedAdapter,
 )
-from hubcli.tensor_files import TensorInfo
 from pydantic import ValidationError
 
 from hubcli_bitfit.config import (

@@ -7,8 +7,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
-from hubcli.errors import CapabilityNotSupported, HubcliError
-from hubcli.plugin_api import LoadedAdapter, ModuleUpdate, ParameterUpdate
+from hubcli.plugin_api import (
+    CapabilityNotSupported,
+    HubcliError,
+    LoadedAdapter,
+    ModuleUpdate,
+    ParameterUpdate,
+)
 from safetensors.torch import save_file
 
 from hubcli_bitfit.config import CONFIG_FILE, METHOD, WEIGHTS_FILE, BitFitConfig, BitFitFile, module_of

@@ -12,8 +12,7 @@ from collections import defaultdict
 
 import torch
 from hubcli.engine.slots import LeafAdapter
-from hubcli.errors import HubcliError, ModelMismatchError
-from hubcli.plugin_api import AttachTarget, LoadedAdapter
+from hubcli.plugin_api import AttachTarget, HubcliError, LoadedAdapter, ModelMismatchError
 from torch import nn
 
 from hubcli_bitfit.config import BitFitConfig, module_of

@@ -7,8 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import torch
-from hubcli.errors import HubcliError
-from hubcli.plugin_api import AttachTarget, UntrainedAdapter
+from hubcli.plugin_api import AttachTarget, HubcliError, UntrainedAdapter
 from torch import nn
 
 from hubcli_bitfit.config import METHOD, WEIGHTS_FILE, BitFitConfig, BitFitFile

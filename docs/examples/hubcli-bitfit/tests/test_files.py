@@ -8,8 +8,7 @@ import re
 
 import pytest
 import torch
-from hubcli.adapter_folder import AdapterFolder
-from hubcli.errors import AdapterFormatError
+from hubcli.plugin_api import AdapterFolder, AdapterFormatError
 
 from hubcli_bitfit import BitFitArchitecture, save_bitfit
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from hubcli.compose.setup import activate
 from hubcli.engine import load
-from hubcli.errors import ModelMismatchError
+from hubcli.plugin_api import ModelMismatchError
 from hubcli.testing import model_output, tiny_inputs, tiny_model
 from hubcli.testing.tolerance import assert_outputs_close
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 from hubcli.engine import StitchedModel
-from hubcli.errors import HubcliError
-from hubcli.plugin_api import LoadedAdapter
+from hubcli.plugin_api import HubcliError, LoadedAdapter
 from hubcli.testing import model_output, tiny_inputs, tiny_model
 
 from hubcli_bitfit import BitFitArchitecture

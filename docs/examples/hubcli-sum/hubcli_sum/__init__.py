@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from hubcli.plugin_api import PLUGIN_API_VERSION, CompositionPlugin
 
 if TYPE_CHECKING:
-    from hubcli.compose.routing import Child, Routed
+    from hubcli.plugin_api import Child, Routed
 
 __all__ = ["SumBlock"]
 

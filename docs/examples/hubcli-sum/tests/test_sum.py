@@ -10,8 +10,8 @@ import peft
 import pytest
 import torch
 from hubcli.compose.setup import activate
-from hubcli.compose.spec import SpecError
 from hubcli.engine import load
+from hubcli.plugin_api import SpecError
 from hubcli.testing import model_output, tiny_inputs, tiny_model
 from hubcli.testing.tolerance import assert_outputs_close
 

@@ -1,7 +1,8 @@
 """The typed errors of hubcli and its plugins.
 
 Every error has a short ``title`` and a one-line ``message`` that names the file or object and
-the problem. The CLI prints ``Error: <message>`` and exits 1; the TUI shows a dialog.
+the problem. The CLI prints ``Error: <message>`` and exits 1; the TUI shows a dialog. A plugin
+raises these (never a bare exception) to tell the user what is wrong with their input.
 """
 
 from __future__ import annotations
@@ -51,3 +52,20 @@ class ModelMismatchError(HubcliError):
     """An adapter and a base model that do not fit each other."""
 
     title = "Model mismatch"
+
+
+class SpecError(HubcliError):
+    """A composition spec that cannot be read or does not make sense; ``column`` (0-based) is
+    where in the text form the offending block or adapter starts, when known."""
+
+    title = "Invalid composition"
+
+    def __init__(self, message: str, column: int | None = None) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+class CompositionError(HubcliError):
+    """A composition that cannot run on the inputs it was given (sizes that do not add up …)."""
+
+    title = "Composition error"

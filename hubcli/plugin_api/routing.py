@@ -15,16 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hubcli.errors import HubcliError
+from hubcli.plugin_api.errors import CompositionError
 
 BATCH = 0
+"""The batch axis of every tensor in a ``Routed`` state."""
 SEQUENCE = 1
-
-
-class CompositionError(HubcliError):
-    """A composition that cannot run on the inputs it was given (sizes that do not add up …)."""
-
-    title = "Composition error"
+"""The sequence axis (where there is one)."""
 
 
 class Routed(ABC):

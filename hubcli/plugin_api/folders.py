@@ -12,8 +12,8 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from hubcli.errors import AdapterFormatError, UnsafeInputError
-from hubcli.tensor_files import TensorInfo, read_safetensors_header
+from hubcli.plugin_api.errors import AdapterFormatError, UnsafeInputError
+from hubcli.plugin_api.tensors import TensorInfo, read_safetensors_header
 
 MAX_JSON_BYTES = 16 * 1024 * 1024
 

@@ -1,0 +1,265 @@
+"""The three plugin kinds: an adapter architecture, a composition block, a model family.
+
+Rules for evolving them (learned from harlequin, llm and datasette): the abstract core stays
+small; optional capabilities are concrete methods with safe defaults that raise
+``CapabilityNotSupported``; an abstract method is never added to a published base class;
+``PLUGIN_API_VERSION`` is bumped when the contract changes and plugins declare the version
+they were written for.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from hubcli.plugin_api.adapters import DetectedAdapter, LoadedAdapter, UntrainedAdapter
+from hubcli.plugin_api.errors import CapabilityNotSupported, SpecError
+from hubcli.plugin_api.folders import AdapterFolder
+from hubcli.plugin_api.model import AttachTarget, InsertionPoints, ModelDims
+from hubcli.plugin_api.routing import Child, Routed
+from hubcli.plugin_api.tensors import TensorInfo
+from hubcli.plugin_api.updates import ModuleUpdate
+
+if TYPE_CHECKING:
+    import torch
+
+PLUGIN_API_VERSION = 1
+"""The contract version this hubcli offers; plugins with a larger ``api_version`` are refused."""
+
+
+class Plugin(ABC):
+    """What every plugin kind shares: a name, a description and the API version it targets."""
+
+    name: ClassVar[str]
+    """The name users type (``--arch bitfit``, ``sum(a, b)``); the entry point's name must match."""
+    description: ClassVar[str] = ""
+    """One line for ``hubcli plugins``."""
+    api_version: ClassVar[int] = PLUGIN_API_VERSION
+    """The ``PLUGIN_API_VERSION`` the plugin was written for; a larger one than hubcli offers is refused."""
+
+
+class ArchitecturePlugin(Plugin):
+    """An adapter method (LoRA, bottleneck, prefix tuning …).
+
+    Import side (needed by ``hubcli add`` / ``pull``): ``detect`` and ``validate``. They read
+    files only through ``AdapterFolder`` and tensor headers, never torch.
+    """
+
+    formats: ClassVar[tuple[str, ...]] = ()
+    """Formats this plugin reads, e.g. ("peft", "adapterhub")."""
+
+    compositions: ClassVar[frozenset[str]] = frozenset()
+    """Composition blocks this method may take part in (names of composition plugins)."""
+
+    @abstractmethod
+    def detect(self, folder: AdapterFolder) -> DetectedAdapter | None:
+        """Recognise this method's files in ``folder``; None when they are not ours.
+
+        Raise ``AdapterFormatError`` when the files are clearly ours but broken (e.g. a PEFT
+        config of our type with a malformed field), so the user learns what is wrong.
+        """
+
+    @abstractmethod
+    def validate(self, adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> None:
+        """Check that the weight tensors agree with the config (names, shapes, ranks).
+
+        ``tensors`` are those of the files with role ``weights`` (``fusion_weights`` for a
+        fusion, which has no others). Raise
+        ``AdapterValidationError`` naming the tensor and the expected shape.
+        """
+
+    def parameter_count(self, adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> int:
+        """Number of trained parameters (default: every tensor of the weight files)."""
+        return sum(info.numel for info in tensors.values())
+
+    def supports_composition(self, block: str) -> bool:
+        return block in self.compositions
+
+    # -- model side (optional capabilities; see docs/engine.md) ----------------------------
+
+    def attach(self, target: AttachTarget, adapter: LoadedAdapter) -> None:
+        """Inject ``adapter``'s modules into ``target``'s model under ``adapter.name``.
+
+        Raise ``ModelMismatchError`` (one line, naming the tensor or module) when the weights do
+        not fit the model. Without this method the architecture can be stored but not run.
+        """
+        raise CapabilityNotSupported(f"architecture {self.name!r} cannot be attached to a model")
+
+    def merge(self, target: AttachTarget, name: str) -> None:
+        """Fold the attached adapter ``name`` into the base weights (exactly undoable)."""
+        raise CapabilityNotSupported(f"architecture {self.name!r} cannot merge into base weights")
+
+    def unmerge(self, target: AttachTarget, name: str) -> None:
+        """Undo ``merge``, restoring the original base weights bit for bit."""
+        raise CapabilityNotSupported(f"architecture {self.name!r} cannot merge into base weights")
+
+    # -- training (optional capability; see docs/plugin-kit.md) ------------------------------
+
+    def untrained(
+        self, target: AttachTarget, options: Mapping[str, str], task_type: str | None, labels: Sequence[str]
+    ) -> UntrainedAdapter:
+        """A new adapter for ``target``'s model, before training: what a trainer starts from.
+
+        ``options`` are the user's ``key=value`` settings (raise ``HubcliError`` naming an
+        unknown one); ``task_type`` is the PEFT task type the base was loaded for (``SEQ_CLS``,
+        ``CAUSAL_LM`` …; None: the bare backbone) and ``labels`` the label names of a
+        classification task, for the size of a new head. Every tensor returned is trained: after
+        ``attach`` each must live in exactly one parameter of the adapter's modules, which is
+        how a trainer finds them without knowing the plugin (checked by
+        ``hubcli.testing.check_architecture_plugin``).
+        """
+        raise CapabilityNotSupported(f"architecture {self.name!r} cannot create a new adapter to train")
+
+    # -- weight-space view (optional capability; see docs/plugins.md) -----------------------
+
+    def module_updates(self, adapter: LoadedAdapter) -> list[ModuleUpdate]:
+        """What ``adapter`` changes in each module it adapts, in a format-neutral form.
+
+        ``hubcli compare`` measures these and ``hubcli merge`` combines them, so neither needs
+        to know a format's tensor names or the method's scaling rules: those stay here, in one
+        place. Modules saved whole (PEFT ``modules_to_save``) are not updates and are left out.
+        Raise ``CapabilityNotSupported`` (one line, naming the option) when the adapter's effect
+        is none of the ``ModuleUpdate`` forms (e.g. DoRA, whose ΔW depends on the base weights).
+        """
+        raise CapabilityNotSupported(f"architecture {self.name!r} does not describe its per-module updates")
+
+    def write_updates(
+        self,
+        updates: Sequence[ModuleUpdate],
+        folder: Path,
+        *,
+        sources: Sequence[LoadedAdapter],
+        name: str,
+        saved: Mapping[str, torch.Tensor] | None = None,
+    ) -> None:
+        """Write an adapter whose per-module updates are ``updates`` into ``folder``: the
+        reverse of ``module_updates``, which ``hubcli merge`` uses for its result.
+
+        ``sources`` are the adapters the updates were made from: options that are not part of
+        an update (dropout, Conv1D orientation, base model) come from them, and disagreement
+        among them is refused with ``CapabilityNotSupported``. ``saved`` holds whole modules
+        (PEFT ``modules_to_save``) under their names in the sources' weight files, written
+        beside the updates. The plugin picks the format it can express every update in;
+        ``export`` converts from there.
+        """
+        raise CapabilityNotSupported(f"architecture {self.name!r} cannot write adapters from updates")
+
+    # -- export (optional capability; see docs/export.md) ------------------------------------
+
+    export_formats: ClassVar[tuple[str, ...]] = ()
+    """Formats ``export`` can write an adapter into when it is stored in another format.
+    Writing the stored format needs no plugin: the stored files are copied as they are."""
+
+    export_refusals: ClassVar[Mapping[str, str]] = {}
+    """Format → why this method cannot be written in it at all (e.g. "PEFT has no bottleneck
+    adapters"), said to the user instead of a bare refusal. Reasons that depend on one
+    adapter's options are raised by ``export`` itself."""
+
+    def export(
+        self, adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str, model_type: str | None = None
+    ) -> None:
+        """Write ``adapter`` (stored in ``adapter.format``) into ``folder`` in format ``fmt``,
+        as the native library of ``fmt`` would have saved it under the adapter name ``name``.
+        ``model_type`` is the base model's type when the adapter's own files do not say it
+        (PEFT writes it only for bare backbones); formats that need it may refuse without.
+
+        Convert only where both libraries compute the same function; otherwise raise
+        ``CapabilityNotSupported`` with one line saying which option cannot be expressed and
+        why. The caller re-detects the written folder with the installed plugins, so a wrong
+        layout is caught before anyone else sees it.
+        """
+        raise CapabilityNotSupported(
+            f"architecture {self.name!r} cannot convert an adapter from {adapter.format} to {fmt}"
+        )
+
+
+class CompositionPlugin(Plugin):
+    """A composition block (stack, split, parallel …): its arity, its arguments, which blocks it
+    may hold, and how it routes hidden states through its children at one insertion point.
+
+    Validation (``hubcli.compose.validate``) reads the class attributes and calls
+    ``check_arguments`` before any model is loaded. At run time the tree-aware setup
+    (``hubcli.compose.setup``) calls ``route`` at every insertion point (a wrapped projection or
+    a sub-block) where at least one adapter below the block has a module. ``route`` sees the
+    hidden state only through the ``Routed`` interface (``hubcli.plugin_api.routing``), which is
+    why one implementation serves LoRA-like projections, bottleneck sub-blocks and task heads.
+    """
+
+    min_children: ClassVar[int] = 1
+    """Fewer children are refused before any model loads."""
+    max_children: ClassVar[int | None] = None
+    """More children are refused (None: no limit)."""
+    arguments: ClassVar[frozenset[str]] = frozenset()
+    """Keyword arguments the block accepts in a spec (values: numbers or lists of numbers)."""
+    nests: ClassVar[frozenset[str] | None] = None
+    """Blocks allowed as direct children (None: any block)."""
+    supported_like: ClassVar[str | None] = None
+    """A block whose support this one shares: an architecture that declares that block in its
+    ``compositions`` may take part in this one too. Architectures list the blocks they know by
+    name, so a third-party block that needs of its children only what ``average`` needs
+    (``Routed.mix``) declares ``"average"`` and LoRA, IA³ and bottleneck adapters can join it."""
+    replicates_batch: ClassVar[bool] = False
+    """True for ``parallel``: the model's inputs are repeated once per child before the first
+    layer, and the block hands each child its own share of the batch."""
+
+    def check_arguments(self, args: Mapping[str, Any], children: int) -> dict[str, Any]:
+        """The arguments, checked and normalised (raise ``HubcliError`` naming the argument).
+
+        Default: refuse any argument not in ``arguments``."""
+        unknown = sorted(set(args) - self.arguments)
+        if unknown:
+            allowed = ", ".join(sorted(self.arguments)) or "none"
+            raise SpecError(f"{self.name}: unknown argument {unknown[0]!r} (allowed: {allowed})")
+        return dict(args)
+
+    def build(self, children: Sequence[str], args: Mapping[str, Any], target: AttachTarget) -> Any:
+        """Modules the block owns (e.g. fusion attention), created when the composition is
+        activated on ``target``; handed back to ``route`` as ``owned``. Default: none."""
+        return None
+
+    def save_owned(self, owned: Any, folder: Path) -> None:
+        """Write what ``build`` made (trained fusion layers …) into ``folder``, for stitched
+        bundles; called only for blocks whose ``build`` returned something."""
+        raise CapabilityNotSupported(f"block {self.name!r} has no trained state to save")
+
+    def load_owned(self, owned: Any, folder: Path) -> None:
+        """Read what ``save_owned`` (or the block's original library) wrote into ``owned``."""
+        raise CapabilityNotSupported(f"block {self.name!r} has no trained state to load")
+
+    @abstractmethod
+    def route(self, state: Routed, children: Sequence[Child], args: Mapping[str, Any], owned: Any) -> Routed:
+        """The state after this block: call each child (``child(state)``) on the part of the
+        state it should see and combine what they return."""
+
+
+class ModelFamilyPlugin(Plugin):
+    """A family of ``transformers`` models and where its insertion points are."""
+
+    model_types: ClassVar[tuple[str, ...]] = ()
+    """The ``config.model_type`` values of the models this family covers."""
+    points: ClassVar[InsertionPoints]
+    """Where adapters go in these models."""
+    layer_norm: ClassVar[str] = "post"
+    """"post" (BERT: LayerNorm after the residual add) or "pre" (GPT-2, Llama)."""
+    conv1d_projections: ClassVar[bool] = False
+    """Projections are ``transformers`` ``Conv1D`` (weight stored [in, out], PEFT's
+    ``fan_in_fan_out``) rather than ``nn.Linear``."""
+    sequence_pooling: ClassVar[str] = "first"
+    """Which token a sequence-level head reads: "first" (encoders' [CLS]) or "last" (decoders:
+    the last non-padding token)."""
+
+    def dims(self, config: Any) -> ModelDims:
+        """Sizes from a ``transformers`` config; its ``attribute_map`` gives every family the
+        standard names, so one default fits all built-in families."""
+        heads = config.num_attention_heads
+        hidden = config.hidden_size
+        return ModelDims(
+            hidden_size=hidden,
+            num_layers=config.num_hidden_layers,
+            num_heads=heads,
+            num_kv_heads=getattr(config, "num_key_value_heads", None) or heads,
+            head_dim=getattr(config, "head_dim", None) or hidden // heads,
+            vocab_size=config.vocab_size,
+        )
