@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from hubcli.analysis.modules import IncomparableAdapters, LowRankFactors, adapter_weights
+from hubcli.analysis.modules import IncomparableAdapters, adapter_weights
 from hubcli.analysis.weights import distances
 from hubcli.engine import read_adapter
 from hubcli.importer import import_adapter
-from hubcli.plugin_api import AdapterFolder
+from hubcli.plugin_api import AdapterFolder, LowRankUpdate
 from registry import Registry
 
 GOLDEN_BERT = Path(__file__).parent / "golden" / "adapterhub" / "bert"
@@ -70,8 +70,8 @@ def test_peft_lora_modules_keys_factors_and_scaling(registry: Registry, tmp_path
     weights = adapter_weights(read_adapter(registry, "p"), BASE, "bert")
     assert sorted(weights.modules) == ["layer.0.q", "layer.0.v", "layer.1.q", "layer.1.v"]
     module = weights.modules["layer.1.v"]
-    assert isinstance(module, LowRankFactors)
-    assert module.scaling == 4.0 and module.shape == (32, 32) and module.a.shape == (4, 32)
+    assert isinstance(module, LowRankUpdate)
+    assert module.scaling == 4.0 and module.shape == (32, 32) and module.A.shape == (4, 32)
 
 
 def test_same_lora_in_both_formats_is_at_distance_zero(registry: Registry, tmp_path: Path) -> None:
@@ -121,7 +121,7 @@ def test_fused_gpt2_attention_and_llama_goldens(registry: Registry) -> None:
     a = loaded.tensors["h.1.attn.c_attn.loras.lora.lora_A"]
     b = loaded.tensors["h.1.attn.c_attn.loras.lora.lora_B"]
     value = weights.modules["layer.1.v"]
-    torch.testing.assert_close(value.scaling * value.b @ value.a, 2.0 * b[32:] @ a[4:])
+    torch.testing.assert_close(value.scaling * value.B @ value.A, 2.0 * b[32:] @ a[4:])
     add(registry, golden / "llama" / "adapters" / "lora_full", "llama-lora")
     llama = adapter_weights(read_adapter(registry, "llama-lora"), "tiny-llama", "llama")
     assert llama.modules["layer.0.k"].shape == (16, 32)

@@ -10,29 +10,30 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hubcli.analysis.modules import AdapterWeights, IncomparableAdapters, LowRankFactors
+from hubcli.analysis.modules import AdapterWeights, IncomparableAdapters
 from hubcli.analysis.weights import distances, thin_svds
+from hubcli.plugin_api import LowRankUpdate
 
 OUT, IN, RANK = 12, 10, 3
 
 
-def random_factors(seed: int, rank: int = RANK, scaling: float = 2.0) -> LowRankFactors:
+def random_factors(seed: int, rank: int = RANK, scaling: float = 2.0) -> LowRankUpdate:
     generator = torch.Generator().manual_seed(seed)
-    return LowRankFactors(
-        torch.randn(rank, IN, generator=generator, dtype=torch.float64),
-        torch.randn(OUT, rank, generator=generator, dtype=torch.float64),
-        scaling,
+    return LowRankUpdate(
+        A=torch.randn(rank, IN, generator=generator, dtype=torch.float64),
+        B=torch.randn(OUT, rank, generator=generator, dtype=torch.float64),
+        scaling=scaling,
     )
 
 
-def lora(name: str, **modules: LowRankFactors) -> AdapterWeights:
+def lora(name: str, **modules: LowRankUpdate) -> AdapterWeights:
     return AdapterWeights(
         name, "lora", "tiny-bert", "bert", {k.replace("_", "."): v for k, v in modules.items()}
     )
 
 
-def dense(factors: LowRankFactors) -> torch.Tensor:
-    return factors.scaling * factors.b.double() @ factors.a.double()
+def dense(factors: LowRankUpdate) -> torch.Tensor:
+    return factors.scaling * factors.B.double() @ factors.A.double()
 
 
 def dense_grassmann(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -47,7 +48,7 @@ def dense_grassmann(x: torch.Tensor, y: torch.Tensor) -> float:
     return math.sqrt(float((torch.arccos(cosines) ** 2).sum()) + missing * (math.pi / 2) ** 2)
 
 
-def one_module(metric: str, x: LowRankFactors, y: LowRankFactors) -> float:
+def one_module(metric: str, x: LowRankUpdate, y: LowRankUpdate) -> float:
     report = distances([lora("x", layer_0_q=x)], [lora("y", layer_0_q=y)], metric=metric)
     return float(report.per_module["layer.0.q"][0, 0])
 
@@ -64,11 +65,16 @@ def test_matches_dense_computation(seeds: tuple[int, int]) -> None:
 
 def test_thin_svd_is_exact() -> None:
     factors = random_factors(7)
-    rank_deficient = LowRankFactors(
-        factors.a, factors.b * torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64), 1.0
+    rank_deficient = LowRankUpdate(
+        A=factors.A, B=factors.B * torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64), scaling=1.0
     )
     svds = thin_svds(
-        [factors, random_factors(8, rank=1), rank_deficient, LowRankFactors(factors.a, 0 * factors.b, 1.0)]
+        [
+            factors,
+            random_factors(8, rank=1),
+            rank_deficient,
+            LowRankUpdate(A=factors.A, B=0 * factors.B, scaling=1.0),
+        ]
     )
     assert svds.rank.tolist() == [RANK, 1, 2, 0] and svds.u.shape == (4, OUT, RANK)
     for index, module in enumerate([factors, random_factors(8, rank=1), rank_deficient]):
@@ -83,7 +89,7 @@ def test_reparametrisation_changes_nothing() -> None:
     x, y = random_factors(0), random_factors(1)
     mixing = torch.randn(RANK, RANK, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
     mixing += 3 * torch.eye(RANK, dtype=torch.float64)
-    x_again = LowRankFactors(torch.linalg.solve(mixing, x.a), x.b @ mixing, x.scaling)
+    x_again = LowRankUpdate(A=torch.linalg.solve(mixing, x.A), B=x.B @ mixing, scaling=x.scaling)
     for metric in ("l2", "cosine", "grassmann"):
         assert one_module(metric, x_again, y) == pytest.approx(one_module(metric, x, y), rel=1e-7, abs=1e-7)
         # L2 subtracts squares: exact to √ε·‖ΔW‖ (float64), not to ε.
@@ -113,15 +119,20 @@ def test_grassmann_extremes_and_independence_of_a() -> None:
     b1, b2 = basis[:, :RANK], basis[:, RANK:]
     a1, a2 = torch.randn(RANK, IN, dtype=torch.float64), torch.randn(RANK, IN, dtype=torch.float64)
     assert one_module(
-        "grassmann", LowRankFactors(a1, b1, 1.0), LowRankFactors(a2, b1 * 3, 0.1)
+        "grassmann", LowRankUpdate(A=a1, B=b1, scaling=1.0), LowRankUpdate(A=a2, B=b1 * 3, scaling=0.1)
     ) == pytest.approx(0.0, abs=1e-6)
-    assert one_module("grassmann", LowRankFactors(a1, b1, 1.0), LowRankFactors(a2, b2, 1.0)) == pytest.approx(
-        math.sqrt(RANK) * math.pi / 2
-    )
+    assert one_module(
+        "grassmann", LowRankUpdate(A=a1, B=b1, scaling=1.0), LowRankUpdate(A=a2, B=b2, scaling=1.0)
+    ) == pytest.approx(math.sqrt(RANK) * math.pi / 2)
     c1, c2 = torch.randn(OUT, RANK, dtype=torch.float64), torch.randn(OUT, RANK, dtype=torch.float64)
     eye = torch.eye(RANK, IN, dtype=torch.float64)
-    assert one_module("grassmann", LowRankFactors(a1, c1, 1.0), LowRankFactors(a2, c2, 1.0)) == pytest.approx(
-        one_module("grassmann", LowRankFactors(eye, c1, 1.0), LowRankFactors(eye, c2, 1.0)), abs=1e-7
+    assert one_module(
+        "grassmann", LowRankUpdate(A=a1, B=c1, scaling=1.0), LowRankUpdate(A=a2, B=c2, scaling=1.0)
+    ) == pytest.approx(
+        one_module(
+            "grassmann", LowRankUpdate(A=eye, B=c1, scaling=1.0), LowRankUpdate(A=eye, B=c2, scaling=1.0)
+        ),
+        abs=1e-7,
     )
 
 
@@ -146,7 +157,7 @@ def test_refusals_are_one_line() -> None:
     other_base = AdapterWeights("y", "lora", "other-base", "bert", {"layer.0.q": random_factors(1)})
     with pytest.raises(IncomparableAdapters, match="different base models"):
         distances([x, other_base])
-    wide = LowRankFactors(torch.randn(RANK, IN + 1), torch.randn(OUT, RANK), 1.0)
+    wide = LowRankUpdate(A=torch.randn(RANK, IN + 1), B=torch.randn(OUT, RANK), scaling=1.0)
     with pytest.raises(IncomparableAdapters, match="layer.0.q has different shapes"):
         distances([x, lora("z", layer_0_q=wide)])
     with pytest.raises(IncomparableAdapters, match="no adapted module in common among matrices v"):

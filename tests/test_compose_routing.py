@@ -16,7 +16,7 @@ from hubcli.compose import gathered
 from hubcli.compose.setup import activate, deactivate, outputs_per_child, per_row
 from hubcli.engine import StitchedModel, read_adapter
 from hubcli.importer import import_adapter
-from hubcli.plugin_api import AdapterFolder, CompositionError, SpecError
+from hubcli.plugin_api import AdapterFolder, CompositionError, LowRankUpdate, SpecError
 from hubcli.testing.tolerance import assert_outputs_close, tolerance
 
 GOLDENS = Path(__file__).parent / "golden" / "adapterhub"
@@ -111,7 +111,7 @@ def test_gathered_low_rank_equals_a_loop_and_follows_weight_changes():
             self.s = 0.5 * rank
 
         def low_rank_factors(self):
-            return self.a, self.b, self.s
+            return LowRankUpdate(A=self.a, B=self.b, scaling=self.s)
 
     slot = AdapterSlot(torch.nn.Linear(6, 5), ActiveSetup())
     for name, rank in (("p0", 2), ("p2", 4), ("p3", 1)):

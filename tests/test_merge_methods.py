@@ -129,15 +129,16 @@ def test_weights_parse_and_name_the_bad_piece():
     seed=st.integers(0, 2**16),
 )
 def test_concatenation_is_exact_and_its_svd_is_the_products(shape, ranks, weights, seed):
-    from hubcli.merge.lora import LowRank, concatenate, svd_of_product, truncate
+    from hubcli.merge.lora import concatenate, svd_of_product, truncate
+    from hubcli.plugin_api import LowRankUpdate
 
     out, inp = shape
     generator = torch.Generator().manual_seed(seed)
     factors = [
-        LowRank(
-            torch.randn(r, inp, generator=generator, dtype=torch.float64),
-            torch.randn(out, r, generator=generator, dtype=torch.float64),
-            0.5 + i,
+        LowRankUpdate(
+            A=torch.randn(r, inp, generator=generator, dtype=torch.float64),
+            B=torch.randn(out, r, generator=generator, dtype=torch.float64),
+            scaling=0.5 + i,
         )
         for i, r in enumerate(ranks)
     ]

@@ -42,19 +42,6 @@ class IncomparableAdapters(HubcliError):
     title = "Cannot compare"
 
 
-@dataclass(frozen=True)
-class LowRankFactors:
-    """ΔW = scaling · B · A for one module: A is [r, in], B is [out, r]."""
-
-    a: torch.Tensor
-    b: torch.Tensor
-    scaling: float
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (self.b.shape[0], self.a.shape[1])
-
-
 @dataclass
 class AdapterWeights:
     """One adapter's comparable weights: ``modules`` maps a module key to LoRA factors or (for
@@ -64,11 +51,11 @@ class AdapterWeights:
     architecture: str
     base_model: str | None
     model_type: str | None
-    modules: dict[str, LowRankFactors | torch.Tensor] = field(default_factory=dict)
+    modules: dict[str, LowRankUpdate | torch.Tensor] = field(default_factory=dict)
 
     @property
     def low_rank(self) -> bool:
-        return any(isinstance(m, LowRankFactors) for m in self.modules.values())
+        return any(isinstance(m, LowRankUpdate) for m in self.modules.values())
 
     def restricted(self, keys: Iterable[str]) -> AdapterWeights:
         """The same adapter with only the modules ``keys``."""
@@ -159,17 +146,17 @@ def adapter_weights(adapter: LoadedAdapter, base_model: str | None, model_type: 
 
 def comparable_modules(
     updates: Sequence[ModuleUpdate], names: dict[str, str]
-) -> dict[str, LowRankFactors | torch.Tensor]:
+) -> dict[str, LowRankUpdate | torch.Tensor]:
     """Module key → factors of a low-rank update, or every parameter of the module's other
     updates concatenated in parameter-name order. An adapter with low-rank updates is compared
     on ΔW alone: biases (PEFT's ``lora_bias``, trained base biases) are left out."""
     low_rank = any(isinstance(update, LowRankUpdate) for update in updates)
-    modules: dict[str, LowRankFactors | torch.Tensor] = {}
+    modules: dict[str, LowRankUpdate | torch.Tensor] = {}
     grouped: dict[str, dict[str, torch.Tensor]] = defaultdict(dict)
     for update in updates:
         key = module_key(update.module, names, update.part)
         if isinstance(update, LowRankUpdate):
-            modules[key] = LowRankFactors(update.A, update.B, update.scaling)
+            modules[key] = update
         elif low_rank:
             continue
         elif isinstance(update, ScaleUpdate):

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 import torch
 
-from hubcli.analysis.modules import AdapterWeights, IncomparableAdapters, LowRankFactors, matrix_of
+from hubcli.analysis.modules import AdapterWeights, IncomparableAdapters, matrix_of
+from hubcli.plugin_api import LowRankUpdate
 
 METRICS = ("l2", "cosine", "grassmann")
 RANK_TOLERANCE = 1e-10
@@ -55,10 +56,10 @@ class ThinSvds:
         return ThinSvds(pad(self.u, extra), pad(self.s, extra), pad(self.v, extra), self.rank)
 
 
-def thin_svds(modules: Sequence[LowRankFactors]) -> ThinSvds:
+def thin_svds(modules: Sequence[LowRankUpdate]) -> ThinSvds:
     """The exact thin SVDs of s·B·A through QR of both factors and an SVD of the r×r core,
     batched over the modules of equal rank."""
-    width = max(min(m.a.shape[0], *m.shape) for m in modules)
+    width = max(min(m.rank, *m.shape) for m in modules)
     out, inp = modules[0].shape
     n = len(modules)
     result = ThinSvds(
@@ -69,11 +70,11 @@ def thin_svds(modules: Sequence[LowRankFactors]) -> ThinSvds:
     )
     by_rank: dict[int, list[int]] = defaultdict(list)
     for index, module in enumerate(modules):
-        by_rank[module.a.shape[0]].append(index)
+        by_rank[module.rank].append(index)
     for indices in by_rank.values():
         group = [modules[i] for i in indices]
-        q_b, r_b = torch.linalg.qr(torch.stack([m.b for m in group]).to(torch.float64))
-        q_a, r_a = torch.linalg.qr(torch.stack([m.a.T for m in group]).to(torch.float64))
+        q_b, r_b = torch.linalg.qr(torch.stack([m.B for m in group]).to(torch.float64))
+        q_a, r_a = torch.linalg.qr(torch.stack([m.A.T for m in group]).to(torch.float64))
         scalings = torch.tensor([m.scaling for m in group], dtype=torch.float64)[:, None, None]
         core_u, sigma, core_vh = torch.linalg.svd(scalings * (r_b @ r_a.transpose(1, 2)), full_matrices=False)
         keep = sigma > sigma[:, :1] * RANK_TOLERANCE
@@ -224,8 +225,8 @@ def selected(key: str, matrices: Sequence[str]) -> bool:
     return any(m in (inner, inner.rsplit(".", 1)[-1], inner.split(".", 1)[0]) for m in matrices)
 
 
-def _shape(module: LowRankFactors | torch.Tensor) -> tuple[int, ...]:
-    return module.shape if isinstance(module, LowRankFactors) else tuple(module.shape)
+def _shape(module: LowRankUpdate | torch.Tensor) -> tuple[int, ...]:
+    return module.shape if isinstance(module, LowRankUpdate) else tuple(module.shape)
 
 
 def _module_order(key: str) -> tuple[int, int | str, str]:
@@ -269,9 +270,9 @@ def distances(
 
 
 def _module_distances(
-    xs: list[LowRankFactors | torch.Tensor], ys: list[LowRankFactors | torch.Tensor], metric: str
+    xs: list[LowRankUpdate | torch.Tensor], ys: list[LowRankUpdate | torch.Tensor], metric: str
 ) -> torch.Tensor:
-    if all(isinstance(m, LowRankFactors) for m in xs + ys):
+    if all(isinstance(m, LowRankUpdate) for m in xs + ys):
         svd_x = thin_svds(xs)  # type: ignore[arg-type]
         svd_y = svd_x if ys is xs else thin_svds(ys)  # type: ignore[arg-type]
         return low_rank_distances(svd_x, svd_y, metric, symmetric=ys is xs)

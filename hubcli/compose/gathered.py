@@ -20,9 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from hubcli.engine.slots import AdapterSlot
-
-Factors = tuple[torch.Tensor, torch.Tensor, float]
-"""A [r, in], B [out, r] and the scaling s of one adapter (``LeafAdapter.low_rank_factors``)."""
+from hubcli.plugin_api import LowRankUpdate
 
 
 @dataclass
@@ -41,31 +39,30 @@ class _Stacks:
 _stacks: weakref.WeakKeyDictionary[AdapterSlot, dict[tuple, _Stacks]] = weakref.WeakKeyDictionary()
 
 
-def _stack(factors: Sequence[Factors | None], like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _stack(factors: Sequence[LowRankUpdate | None], like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     present = [f for f in factors if f is not None]
-    rank = max(a.shape[0] for a, _, _ in present)
-    d_in, d_out = present[0][0].shape[1], present[0][1].shape[0]
+    rank = max(f.rank for f in present)
+    d_out, d_in = present[0].shape
     stacked_a = like.new_zeros(len(factors) + 1, rank, d_in)
     stacked_b = like.new_zeros(len(factors) + 1, d_out, rank)
     for number, factor in enumerate(factors):
         if factor is not None:
-            a, b, scaling = factor
-            stacked_a[number, : a.shape[0]] = a
-            stacked_b[number, :, : b.shape[1]] = b * scaling
+            stacked_a[number, : factor.rank] = factor.A
+            stacked_b[number, :, : factor.rank] = factor.B * factor.scaling
     return stacked_a, stacked_b
 
 
 def _build(
     slot: AdapterSlot, names: Sequence[str | None], like: torch.Tensor, modules: tuple[int, ...]
 ) -> _Stacks:
-    factors: list[Factors | None] = []
+    factors: list[LowRankUpdate | None] = []
     for name in names:
         adapter = slot.adapters[name] if name is not None and name in slot.adapters else None
         factor = None if adapter is None else adapter.low_rank_factors()
         if adapter is not None and factor is None:
             return _Stacks(modules, [], [], None)
         factors.append(factor)
-    tensors = [t for f in factors if f is not None for t in f[:2]]
+    tensors = [t for f in factors if f is not None for t in (f.A, f.B)]
     stacked = _stack(factors, like) if tensors else None
     return _Stacks(modules, tensors, [t._version for t in tensors], stacked)
 

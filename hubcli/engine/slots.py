@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hubcli.plugin_api import CapabilityNotSupported, HubcliError
+from hubcli.plugin_api import CapabilityNotSupported, HubcliError, LowRankUpdate
 
 
 class LeafAdapter(nn.Module):
@@ -48,10 +48,10 @@ class LeafAdapter(nn.Module):
     def unmerge(self, base: nn.Module) -> None:
         raise CapabilityNotSupported(f"{type(self).__name__} cannot merge into base weights")
 
-    def low_rank_factors(self) -> tuple[torch.Tensor, torch.Tensor, float] | None:
-        """(A [r, in], B [out, r], s) when this adapter only adds s·B·A·x to the output, so that
-        a per-row batch can gather many adapters' factors into one batched product
-        (``hubcli.compose.gathered``); None otherwise."""
+    def low_rank_factors(self) -> LowRankUpdate | None:
+        """This adapter's ΔW (no module path: the slot is the place) when it only adds s·B·A·x
+        to the output, so that a per-row batch can gather many adapters' factors into one
+        batched product (``hubcli.compose.gathered``); None otherwise."""
         return None
 
 

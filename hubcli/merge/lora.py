@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 
 import torch
 
@@ -37,23 +37,7 @@ OVERSAMPLING = 16
 POWER_ITERATIONS = 6
 
 
-@dataclass(frozen=True)
-class LowRank:
-    """One module's ΔW = scaling · B · A (A [r, in], B [out, r])."""
-
-    A: torch.Tensor
-    B: torch.Tensor
-    scaling: float
-
-    @property
-    def rank(self) -> int:
-        return self.A.shape[0]
-
-    def dense(self) -> torch.Tensor:
-        return self.scaling * (self.B @ self.A)
-
-
-def low_rank_modules(adapter: LoadedAdapter, updates: Sequence[ModuleUpdate]) -> dict[str, LowRank]:
+def low_rank_modules(adapter: LoadedAdapter, updates: Sequence[ModuleUpdate]) -> dict[str, LowRankUpdate]:
     """Module path → its ΔW factors, refusing updates that are not one whole module's ΔW."""
     modules = {}
     for update in updates:
@@ -71,17 +55,15 @@ def low_rank_modules(adapter: LoadedAdapter, updates: Sequence[ModuleUpdate]) ->
                 f"adapter {adapter.name!r}: {update.module!r} stacks one lora_A per fused q/k/v matrix "
                 "(AdapterHub's merged QKV), which cannot be merged yet"
             )
-        modules[update.module] = LowRank(
-            update.A.to(torch.float32), update.B.to(torch.float32), update.scaling
-        )
+        modules[update.module] = replace(update, A=update.A.to(torch.float32), B=update.B.to(torch.float32))
     return modules
 
 
-def concatenate(factors: Sequence[LowRank], weights: Sequence[float]) -> LowRank:
+def concatenate(factors: Sequence[LowRankUpdate], weights: Sequence[float]) -> LowRankUpdate:
     """A' = [A₁; …], B' = [w₁s₁B₁ | …]: B'A' = Σ wᵢsᵢBᵢAᵢ exactly."""
     a = torch.cat([f.A for f in factors], dim=0)
     b = torch.cat([w * f.scaling * f.B for w, f in zip(weights, factors, strict=True)], dim=1)
-    return LowRank(a, b, 1.0)
+    return LowRankUpdate(A=a, B=b, scaling=1.0)
 
 
 def svd_of_product(b: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -94,14 +76,16 @@ def svd_of_product(b: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torc
 
 def truncate(
     u: torch.Tensor, s: torch.Tensor, vh: torch.Tensor, rank: int, total: float | None = None
-) -> tuple[LowRank, float, float]:
+) -> tuple[LowRankUpdate, float, float]:
     """The leading rank-``rank`` factors of an SVD, the discarded energy and the total energy.
 
     ``total`` is ‖ΔW‖²_F; leave it out when ``s`` is the whole spectrum (it is then Σ σⱼ²).
     """
     k = min(rank, s.numel())
     root = s[:k].sqrt()
-    factors = LowRank((root[:, None] * vh[:k]).to(torch.float32), (u[:, :k] * root).to(torch.float32), 1.0)
+    factors = LowRankUpdate(
+        A=(root[:, None] * vh[:k]).to(torch.float32), B=(u[:, :k] * root).to(torch.float32), scaling=1.0
+    )
     total = float((s**2).sum()) if total is None else total
     return factors, max(total - float((s[:k] ** 2).sum()), 0.0), total
 
@@ -120,7 +104,7 @@ def randomized_svd(dense: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.
     return basis @ u, s, vh
 
 
-def best_low_rank(dense: torch.Tensor, rank: int) -> tuple[LowRank, float, float]:
+def best_low_rank(dense: torch.Tensor, rank: int) -> tuple[LowRankUpdate, float, float]:
     """The best rank-``rank`` approximation of a dense ΔW (Eckart–Young), by a full SVD up to
     ``EXACT_SVD_MAX``, else by ``randomized_svd``: near-optimal, and the error of what is stored
     is still exact, since its factors are an orthogonal projection of ΔW:
@@ -137,8 +121,8 @@ def is_exact(spec: MergeSpec) -> bool:
 
 
 def merge_module(
-    factors: Sequence[LowRank], spec: MergeSpec, generator: torch.Generator
-) -> tuple[LowRank, float, float]:
+    factors: Sequence[LowRankUpdate], spec: MergeSpec, generator: torch.Generator
+) -> tuple[LowRankUpdate, float, float]:
     """One module's merged factors, with the discarded and the total energy Σσ² (0, 0 when
     exact). Weighted sums concatenate, and truncate only when a rank is asked for (``svd``
     always asks: by default for the largest input rank); entry-wise methods truncate the SVD of
@@ -160,10 +144,10 @@ def merge(
 ) -> MergedAdapter:
     """Merge LoRAs module by module as ``spec`` says (see the module docstring)."""
     modules = [low_rank_modules(adapter, own) for adapter, own in zip(adapters, updates, strict=True)]
-    shapes = [{m: (f.B.shape[0], f.A.shape[1]) for m, f in group.items()} for group in modules]
+    shapes = [{m: f.shape for m, f in group.items()} for group in modules]
     paths = same_layout([a.name for a in adapters], shapes, "modules")
     generator = torch.Generator().manual_seed(spec.seed)
-    merged: dict[str, LowRank] = {}
+    merged: dict[str, LowRankUpdate] = {}
     discarded = total = worst = 0.0
     for path in paths:
         merged[path], lost, energy = merge_module([group[path] for group in modules], spec, generator)
@@ -179,5 +163,5 @@ def merge(
     averaged = average_saved_modules(adapters, saved, spec)
     if averaged:
         summary["saved_modules"] = "averaged (model soup, an approximation)"
-    result = [LowRankUpdate(module=path, A=f.A, B=f.B, scaling=f.scaling) for path, f in merged.items()]
+    result = [replace(f, module=path) for path, f in merged.items()]
     return MergedAdapter(result, averaged, summary)

@@ -22,7 +22,13 @@ from torch import nn
 
 from hubcli.engine.heads import attach_saved_modules
 from hubcli.engine.slots import LeafAdapter
-from hubcli.plugin_api import AttachTarget, CapabilityNotSupported, LoadedAdapter, ModelMismatchError
+from hubcli.plugin_api import (
+    AttachTarget,
+    CapabilityNotSupported,
+    LoadedAdapter,
+    LowRankUpdate,
+    ModelMismatchError,
+)
 from plugins.architectures import _peft
 from plugins.architectures.lora import adapterhub_keys
 from plugins.architectures.lora.config import LoraConfig
@@ -57,11 +63,11 @@ class LoraDelta(LeafAdapter):
         """s·B·A as [out, in]."""
         return self.scaling * (self.lora_B @ self.lora_A)
 
-    def low_rank_factors(self) -> tuple[torch.Tensor, torch.Tensor, float] | None:
+    def low_rank_factors(self) -> LowRankUpdate | None:
         """Plain LoRA only: DoRA's magnitude and a bias on B are not a low-rank product."""
         if self.magnitude is not None or self.b_bias is not None:
             return None
-        return self.lora_A, self.lora_B, self.scaling
+        return LowRankUpdate(A=self.lora_A, B=self.lora_B, scaling=self.scaling)
 
     def _magnitude_scale(self, base: nn.Module) -> torch.Tensor:
         """DoRA's m / ‖W + s·B·A‖ per output row (PEFT treats the norm as a constant)."""
