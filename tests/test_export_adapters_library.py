@@ -19,7 +19,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from hubcli.exporting import export_adapter
+from hubcli.services.exporting import export_adapter
 from hubcli.importer import import_adapter
 from hubcli.plugin_api import AdapterFolder
 from hubcli.testing.tolerance import output_tolerance

@@ -1,5 +1,5 @@
 """``hubcli demo``: train, merge, compose, register and score adapters on a bundled base model
-and dataset, offline (see ``hubcli.demo``); then show what to try next."""
+and dataset, offline (``hubcli.services.demo`` does it); then show what to try next."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rich.table import Table
 
 from hubcli.cli.context import state
 from hubcli.cli.output import JsonFlag, console, emit, err_console
+from hubcli.progress import Progress
 
 app = typer.Typer()
 
@@ -36,13 +37,13 @@ def demo_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Offline first run: train, merge and compose adapters on a bundled model and dataset, score them."""
-    from hubcli.demo import run_demo
+    from hubcli.services.demo import DemoRequest, run_demo
 
-    report = run_demo(
-        state.registry(),
-        max_steps=steps,
-        say=(lambda _: None) if as_json else (lambda line: err_console.print(line)),
-    )
+    def say(event: Progress) -> None:
+        if not as_json:
+            err_console.print(f"{event.stage} {event.detail} …")
+
+    report = run_demo(state.registry(), DemoRequest(max_steps=steps), say)
 
     def render(d: dict[str, Any]) -> None:
         for line in d["done"]:

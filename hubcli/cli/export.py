@@ -2,7 +2,8 @@
 
 In its stored format the stored files are copied as they are (``hubcli add DIR`` gives the same
 adapter back); another format is converted by the architecture plugin where both libraries
-compute the same function (docs/export.md). torch is imported only for a conversion.
+compute the same function (docs/export.md). The work is ``hubcli.services.exporting``'s (torch
+is imported only for a conversion); this module parses and prints.
 """
 
 from __future__ import annotations
@@ -34,18 +35,9 @@ def export(
     as_json: JsonFlag = False,
 ) -> None:
     """Write an adapter's files to a folder, in its own format or converted to the other one."""
-    from hubcli.exporting import export_adapter
+    from hubcli.services.exporting import export_adapter
 
-    report = export_adapter(state.registry(), name, folder, fmt, model_type=model_type)
-    data = {
-        "name": report.name,
-        "architecture": report.architecture,
-        "stored_format": report.stored_format,
-        "format": report.format,
-        "converted": report.converted,
-        "folder": str(report.folder),
-        "files": report.files,
-    }
+    result = export_adapter(state.registry(), name, folder, fmt, model_type=model_type)
 
     def render(d: dict[str, Any]) -> None:
         how = f"converted from {d['stored_format']}" if d["converted"] else "as stored"
@@ -54,4 +46,4 @@ def export(
             f"{len(d['files'])} files"
         )
 
-    emit(data, as_json, render)
+    emit(result.as_dict(), as_json, render)

