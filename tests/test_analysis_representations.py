@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from hubcli.analysis.inputs import DatasetError, batches, read_token_ids
+from hubcli.analysis.inputs import batches, read_token_ids
 from hubcli.analysis.representations import layerwise_cka
 from hubcli.engine import load
+from hubcli.evaluate.data import DatasetError
 from registry import Registry
 from tests.test_analysis_modules import add, save_peft_lora, tiny_bert
 

@@ -1,58 +1,19 @@
 """Examples to run models on for representation similarity: token ids from a dataset file.
 
-Accepted files (until the eval work provides dataset loading):
-- ``.jsonl``: one JSON object per line, with ``input_ids`` (a list of ints) or a text column;
-- ``.csv`` / ``.tsv``: a text column (a header row names the columns);
-- ``.txt``: one text per line.
-Texts are tokenised with the base model's tokenizer; token ids are used as given.
+The file is read by the one dataset reader (``hubcli.evaluate.data.read_file``: CSV, TSV, JSON,
+JSONL, Parquet or text, as for eval and train). A row gives ``input_ids`` (a list of ints, used
+as given) or a text column, tokenised with the base model's tokenizer.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from hubcli.plugin_api import HubcliError
-
-
-class DatasetError(HubcliError):
-    title = "Unreadable dataset"
-
-
-def read_records(path: Path) -> Iterator[dict[str, Any]]:
-    """The rows of ``path`` as dicts (see the module docstring for the formats)."""
-    suffix = path.suffix.lower()
-    try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            if suffix == ".jsonl":
-                for number, line in enumerate(handle, 1):
-                    if line.strip():
-                        yield _json_object(line, path, number)
-            elif suffix in (".csv", ".tsv"):
-                yield from csv.DictReader(handle, delimiter="\t" if suffix == ".tsv" else ",")
-            elif suffix == ".txt":
-                yield from ({"text": line.rstrip("\n")} for line in handle if line.strip())
-            else:
-                raise DatasetError(
-                    f"{path}: unknown dataset format {suffix!r} (use .jsonl, .csv, .tsv or .txt)"
-                )
-    except OSError as exc:
-        raise DatasetError(f"{path}: cannot read ({exc.strerror or exc})") from None
-
-
-def _json_object(line: str, path: Path, number: int) -> dict[str, Any]:
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise DatasetError(f"{path}:{number}: not JSON ({exc.msg})") from None
-    if not isinstance(record, dict):
-        raise DatasetError(f"{path}:{number}: expected a JSON object per line")
-    return record
+from hubcli.evaluate.data import DatasetError, read_file
 
 
 def read_token_ids(
@@ -66,7 +27,7 @@ def read_token_ids(
     """Token ids of the first ``limit`` examples, cut to ``max_length``."""
     examples: list[list[int]] = []
     tokenizer = None
-    for number, record in enumerate(read_records(path), 1):
+    for number, record in enumerate(read_file(path), 1):
         if limit is not None and len(examples) >= limit:
             break
         if "input_ids" in record:

@@ -1,10 +1,13 @@
-"""Datasets as plain rows: local CSV / JSONL / Parquet files or a Hugging Face dataset id.
+"""Datasets as plain rows: local CSV / TSV / JSON / JSONL / Parquet / text files or a Hugging
+Face dataset id. The one dataset reader: eval, train, merge-hint and compare's CKA all read their
+files here, so every command accepts the same formats and refuses a broken file with the same
+one-line ``DatasetError``.
 
 Rows are dicts. A local file may carry a ``split`` column (train / test …) that ``--split``
-selects on, so one shipped file can hold both halves. The fingerprint stored with every
-evaluation is the sha256 of the file (or the ``datasets`` fingerprint of a Hub dataset) together
-with the split, the fields read and the row limit: two scores with the same fingerprint were
-computed on the same examples.
+selects on, so one shipped file can hold both halves. A ``.txt`` file is one ``text`` per line.
+The fingerprint stored with every evaluation is the sha256 of the file (or the ``datasets``
+fingerprint of a Hub dataset) together with the split, the fields read and the row limit: two
+scores with the same fingerprint were computed on the same examples.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from typing import Any
 from hubcli.plugin_api import HubcliError
 
 SPLIT_COLUMN = "split"
-LOCAL_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
+LOCAL_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt")
+TEXT_COLUMN = "text"
+"""The column a ``.txt`` file's lines become."""
 
 
 class DatasetError(HubcliError):
@@ -52,30 +57,65 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_rows(path: Path) -> list[dict[str, Any]]:
+def read_file(path: Path) -> list[dict[str, Any]]:
+    """The rows of the local file ``path``, read by its suffix (``LOCAL_SUFFIXES``)."""
     suffix = path.suffix.lower()
+    if suffix not in LOCAL_SUFFIXES:
+        raise DatasetError(f"{path}: unknown dataset format (use {', '.join(LOCAL_SUFFIXES)})")
     try:
-        if suffix in (".csv", ".tsv"):
-            with path.open(newline="", encoding="utf-8") as handle:
+        if suffix == ".parquet":
+            return _parquet_rows(path)
+        with path.open(newline="", encoding="utf-8") as handle:
+            if suffix in (".csv", ".tsv"):
                 return list(csv.DictReader(handle, delimiter="\t" if suffix == ".tsv" else ","))
-        if suffix in (".jsonl", ".json"):
-            text = path.read_text(encoding="utf-8")
-            if suffix == ".json" and text.lstrip().startswith("["):
-                return list(json.loads(text))
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
-        import pyarrow.parquet as pq
+            if suffix == ".txt":
+                return [{TEXT_COLUMN: line.rstrip("\r\n")} for line in handle if line.strip()]
+            return _json_rows(path, handle.read())
+    except OSError as exc:
+        raise DatasetError(f"{path}: unreadable ({exc.strerror or exc})") from None
+    except (ValueError, csv.Error) as exc:  # undecodable text, a damaged Parquet file (ArrowInvalid)
+        raise DatasetError(f"{path}: unreadable ({str(exc).splitlines()[0]})") from None
 
-        return pq.read_table(path).to_pylist()
+
+def _parquet_rows(path: Path) -> list[dict[str, Any]]:
+    try:
+        import pyarrow.parquet as pq
     except ImportError:
         raise DatasetError(f"{path}: reading Parquet needs pyarrow (pip install 'hubcli[parquet]')") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
-        raise DatasetError(f"{path}: unreadable ({exc})") from None
+    rows: list[dict[str, Any]] = pq.read_table(path).to_pylist()
+    return rows
+
+
+def _json_rows(path: Path, text: str) -> list[dict[str, Any]]:
+    """A JSON array of objects, or one object per line (JSON Lines, also in a ``.json`` file)."""
+    if path.suffix.lower() == ".json" and text.lstrip().startswith("["):
+        return [_object(record, path, None) for record in _decoded(text, path, None)]
+    return [
+        _object(_decoded(line, path, number), path, number)
+        for number, line in enumerate(text.splitlines(), 1)
+        if line.strip()
+    ]
+
+
+def _decoded(text: str, path: Path, line: int | None) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{_where(path, line)}: not JSON ({exc})") from None
+
+
+def _object(record: Any, path: Path, line: int | None) -> dict[str, Any]:
+    if not isinstance(record, dict):
+        raise DatasetError(f"{_where(path, line)}: expected JSON objects (one row each)")
+    return record
+
+
+def _where(path: Path, line: int | None) -> str:
+    return str(path) if line is None else f"{path}:{line}"
 
 
 def _local(path: Path, split: str | None) -> Dataset:
-    if path.suffix.lower() not in LOCAL_SUFFIXES:
-        raise DatasetError(f"{path}: unknown dataset format (use {', '.join(LOCAL_SUFFIXES)})")
-    rows = _read_rows(path)
+    rows = read_file(path)
     if split is not None:
         if rows and SPLIT_COLUMN not in rows[0]:
             raise DatasetError(f"{path}: --split {split!r} given but the file has no {SPLIT_COLUMN!r} column")
