@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from hubcli.engine import load
-from hubcli.merge.pipeline import merge_adapters
+from hubcli.services.merging import merge_adapters
 from hubcli.merge.spec import MergeError, make_spec
 from hubcli.testing.tolerance import assert_outputs_close, assert_weights_close
 from tests.helpers.tiny_models import inputs, tiny_model

@@ -87,7 +87,7 @@ def _evaluate_average(registry: Registry, pair: Sequence[str], request: EvalRequ
 
     The merge carries the inputs' shared label names, by which the eval runner matches the
     dataset to the head."""
-    from hubcli.merge.pipeline import merge_adapters
+    from hubcli.services.merging import merge_adapters
     from hubcli.merge.spec import make_spec
 
     _check_same_labels(registry, pair)

@@ -1,7 +1,7 @@
 """``hubcli merge A B … --name NEW``: a new registry adapter from a weight-space merge of others.
 
-Options are checked before torch is imported (``hubcli.merge.spec``); the merge itself lives in
-``hubcli.merge.pipeline``. See docs/merge.md for the methods and why LoRA is merged on ΔW.
+Options are checked before torch is imported (``hubcli.merge.spec``); the merge itself is
+``hubcli.services.merging``'s. See docs/merge.md for the methods and why LoRA is merged on ΔW.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def merge(
         rank=rank,
         seed=seed,
     )
-    from hubcli.merge.pipeline import merge_adapters
+    from hubcli.services.merging import merge_adapters
 
     outcome = merge_adapters(state.registry(), name, sources, spec)
 

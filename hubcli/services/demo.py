@@ -197,7 +197,7 @@ def _label(target: str) -> str:
 def _merge_and_compose(registry: Registry, report: DemoResult) -> None:
     """The merged adapter and the saved recipe, each made once."""
     from hubcli.compose.text import parse
-    from hubcli.merge.pipeline import merge_adapters
+    from hubcli.services.merging import merge_adapters
     from hubcli.merge.spec import make_spec
     from hubcli.services.stitching import save_recipe
     from registry.errors import AdapterNotFound
