@@ -16,8 +16,8 @@ from hubcli.plugin_api import (
     ModuleUpdate,
     TensorInfo,
 )
-from plugins.architectures import _adapterhub
-from plugins.architectures._common import read_adapter_config
+from hubcli.plugin_api.formats import adapterhub
+from hubcli.plugin_api.formats.reading import read_adapter_config
 from plugins.architectures.bottleneck import formats
 from plugins.architectures.bottleneck.config import BottleneckConfig
 
@@ -27,14 +27,14 @@ __all__ = ["BottleneckArchitecture", "BottleneckConfig"]
 class BottleneckArchitecture(ArchitecturePlugin):
     name = "bottleneck"
     description = "Bottleneck adapters (seq_bn, double_seq_bn, par_bn) from AdapterHub"
-    formats = (_adapterhub.FORMAT,)
+    formats = (adapterhub.FORMAT,)
     compositions = frozenset({"stack", "split", "batch_split", "parallel", "fuse", "average"})
     """Every block, as ``adapters``' BottleneckLayer supports them."""
     export_refusals = {"peft": "PEFT has no bottleneck adapters"}
 
     def detect(self, folder: AdapterFolder) -> DetectedAdapter | None:
         raw = read_adapter_config(folder)
-        if raw is None or _adapterhub.method(raw) != "bottleneck":
+        if raw is None or adapterhub.method(raw) != "bottleneck":
             return None
         return formats.from_adapterhub(folder, raw)
 

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from hubcli.plugin_api import AdapterFolder, DetectedAdapter, TensorInfo
-from plugins.architectures import _adapterhub
-from plugins.architectures._common import (
+from hubcli.plugin_api.formats import adapterhub
+from hubcli.plugin_api.formats.reading import (
     CONFIG_FILE,
     Checker,
     known_keys,
@@ -25,7 +25,7 @@ KEY = re.compile(r"^(?P<location>.+)\.adapters\.(?P<name>[^.]+)\.(?P<param>.+)$"
 
 
 def from_adapterhub(folder: AdapterFolder, raw: dict[str, Any]) -> DetectedAdapter:
-    envelope = _adapterhub.envelope_of(folder, raw)
+    envelope = adapterhub.envelope_of(folder, raw)
     where = folder.where(CONFIG_FILE)
     method = dict(envelope.config)
     if method.get("phm_layer"):
@@ -38,7 +38,7 @@ def from_adapterhub(folder: AdapterFolder, raw: dict[str, Any]) -> DetectedAdapt
         variant = "double_seq_bn"
     else:
         variant = "seq_bn"
-    return _adapterhub.detected(folder, envelope, architecture=ARCHITECTURE, config=config, variant=variant)
+    return adapterhub.detected(folder, envelope, architecture=ARCHITECTURE, config=config, variant=variant)
 
 
 def expected_shapes(config: BottleneckConfig, hidden: int, down: int) -> dict[str, tuple[int, ...]]:

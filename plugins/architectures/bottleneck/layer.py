@@ -23,12 +23,12 @@ import re
 from collections import defaultdict
 
 import torch
+from hubcli.engine.activations import activation
 from torch import nn
 
-from hubcli.engine.activations import activation
 from hubcli.engine.blocks import BlockAdapter, BlockOutput, SubBlock
 from hubcli.plugin_api import AttachTarget, LoadedAdapter, ModelMismatchError
-from plugins.architectures._common import layer_index
+from hubcli.plugin_api.formats.reading import layer_index
 from plugins.architectures.bottleneck.config import BottleneckConfig
 from plugins.architectures.bottleneck.formats import KEY
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import torch
 
 from hubcli.plugin_api import CapabilityNotSupported, LoadedAdapter, ModuleUpdate, ParameterUpdate
-from plugins.architectures import _adapterhub
-from plugins.architectures._updates import write_adapter
+from hubcli.plugin_api.formats import adapterhub
+from hubcli.plugin_api.formats.writing import write_adapter_from_updates
 from plugins.architectures.bottleneck.formats import KEY
 
 
@@ -50,4 +50,4 @@ def write_updates(
             tensors[f"{update.module}.adapters.{name}.{param}"] = tensor
     config = dict(sources[0].raw_config)
     config["name"] = name
-    write_adapter(folder, config, _adapterhub.WEIGHT_FILES[0], tensors)
+    write_adapter_from_updates(folder, config, adapterhub.WEIGHT_FILES[0], tensors)

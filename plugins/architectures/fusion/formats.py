@@ -11,8 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hubcli.plugin_api import AdapterFolder, AdapterFormatError, DetectedAdapter, TensorInfo
-from plugins.architectures._common import CARD_FILE, WHERE_KEY, Checker, first_present, parse, unsupported
-from plugins.compositions.fuse.names import (
+from hubcli.plugin_api.formats.fusion import (
     ADAPTERHUB_CONFIG,
     ADAPTERHUB_WEIGHTS,
     HEAD_PREFIX,
@@ -20,9 +19,10 @@ from plugins.compositions.fuse.names import (
     OWN_FORMAT,
     OWN_KEY,
     OWN_WEIGHTS,
+    FusionSettings,
     own_key,
 )
-from plugins.compositions.fuse.settings import FusionSettings
+from hubcli.plugin_api.formats.reading import CARD_FILE, WHERE_KEY, Checker, first_present, parse, unsupported
 
 
 class AdapterHubFusionFile(BaseModel):

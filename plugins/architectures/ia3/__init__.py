@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, LoadedAdapter, ModuleUpdate
-from plugins.architectures import _adapterhub, _peft
-from plugins.architectures._two_formats import PeftAndAdapterHub
+from hubcli.plugin_api.formats import adapterhub, peft
+from hubcli.plugin_api.formats.peft_and_adapterhub import PeftAndAdapterHub
 from plugins.architectures.ia3 import formats
 from plugins.architectures.ia3.config import IA3Config
 
@@ -21,10 +21,10 @@ class IA3Architecture(PeftAndAdapterHub, ArchitecturePlugin):
     adapterhub_method = "ia3"
     readers = formats
     description = "IA³ activation rescaling from PEFT or AdapterHub"
-    formats = (_peft.FORMAT, _adapterhub.FORMAT)
+    formats = (peft.FORMAT, adapterhub.FORMAT)
     compositions = frozenset({"stack", "batch_split", "parallel", "average"})
     """``adapters`` runs IA³ through the same LoRALinear layer as LoRA, with the same blocks."""
-    export_formats = (_peft.FORMAT, _adapterhub.FORMAT)
+    export_formats = (peft.FORMAT, adapterhub.FORMAT)
 
     def attach(self, target: AttachTarget, adapter: LoadedAdapter) -> None:
         from plugins.architectures.ia3 import layer  # torch: only when a model runs
@@ -62,6 +62,6 @@ class IA3Architecture(PeftAndAdapterHub, ArchitecturePlugin):
     def export(
         self, adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str, model_type: str | None = None
     ) -> None:
-        from plugins.architectures.ia3 import export  # torch: only when files are written
+        from plugins.architectures.ia3 import conversion  # torch: only when files are written
 
-        export.export(adapter, fmt, folder, name=name, model_type=model_type)
+        conversion.export(adapter, fmt, folder, name=name, model_type=model_type)

@@ -12,8 +12,7 @@ from __future__ import annotations
 import torch
 
 from hubcli.plugin_api import AttachTarget, CapabilityNotSupported, LoadedAdapter
-from plugins.architectures._adapterhub import AdapterHubTargets
-from plugins.architectures.lora.adapterhub_keys import fused_thirds, module_tensors
+from hubcli.plugin_api.formats.adapterhub import AdapterHubTargets, fused_thirds, lora_family_tensors
 
 
 def output_scales(
@@ -21,7 +20,7 @@ def output_scales(
 ) -> dict[str, torch.Tensor]:
     """Module path → the vector its output is multiplied by."""
     scales: dict[str, torch.Tensor] = {}
-    for path, params in module_tensors(adapter).items():
+    for path, params in lora_family_tensors(adapter).items():
         if set(params) != {"lora_B"}:
             raise CapabilityNotSupported(
                 f"adapter {adapter.name!r}: AdapterHub IA³ parameters {sorted(params)} at {path!r} "
@@ -29,11 +28,15 @@ def output_scales(
             )
         vector = params["lora_B"].flatten() * scale
         thirds = fused_thirds(target, path, targets)
-        if thirds:
-            width = vector.numel() // len(thirds)
-            spread = vector.new_ones(3 * width)
-            for group, third in enumerate(thirds):
-                spread[third * width : (third + 1) * width] = vector[group * width : (group + 1) * width]
-            vector = spread
-        scales[path] = vector
+        scales[path] = spread_over_thirds(vector, thirds) if thirds else vector
     return scales
+
+
+def spread_over_thirds(vector: torch.Tensor, thirds: list[int]) -> torch.Tensor:
+    """A fused projection's vector over the enabled ``thirds`` only, as one factor per output
+    of all three (factor one where ``adapters`` leaves the output alone)."""
+    width = vector.numel() // len(thirds)
+    spread = vector.new_ones(3 * width)
+    for group, third in enumerate(thirds):
+        spread[third * width : (third + 1) * width] = vector[group * width : (group + 1) * width]
+    return spread

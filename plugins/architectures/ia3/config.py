@@ -10,8 +10,8 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plugins.architectures._adapterhub import AdapterHubTargets
-from plugins.architectures._peft import PeftTargets
+from hubcli.plugin_api.formats.adapterhub import AdapterHubTargets
+from hubcli.plugin_api.formats.peft import PeftTargets
 
 
 class IA3Config(BaseModel):

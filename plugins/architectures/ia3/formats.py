@@ -6,15 +6,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from hubcli.plugin_api import AdapterFolder, DetectedAdapter, TensorInfo
-from plugins.architectures import _adapterhub, _peft
-from plugins.architectures._common import CONFIG_FILE, Checker, parse, unsupported
+from hubcli.plugin_api.formats import adapterhub, peft
+from hubcli.plugin_api.formats.reading import CONFIG_FILE, Checker, parse, unsupported
 from plugins.architectures.ia3.config import IA3Config
 
 ARCHITECTURE = "ia3"
 VECTOR = "ia3_l"
 
 
-class PeftIA3File(_peft.StrictFile):
+class PeftIA3File(peft.StrictFile):
     target_modules: list[str] | str | None = None
     exclude_modules: list[str] | str | None = None
     feedforward_modules: list[str] | str | None = None
@@ -24,17 +24,17 @@ class PeftIA3File(_peft.StrictFile):
 def from_peft(folder: AdapterFolder, raw: dict[str, Any]) -> DetectedAdapter:
     found = parse(PeftIA3File, raw, folder.where(CONFIG_FILE))
     config = IA3Config(
-        targets=_peft.PeftTargets(target_modules=found.target_modules, exclude_modules=found.exclude_modules),
+        targets=peft.PeftTargets(target_modules=found.target_modules, exclude_modules=found.exclude_modules),
         feedforward_modules=found.feedforward_modules,
         fan_in_fan_out=found.fan_in_fan_out,
         modules_to_save=found.saved_modules(),
     )
-    return _peft.detected(folder, raw, architecture=ARCHITECTURE, config=config, variant="ia3")
+    return peft.detected(folder, raw, architecture=ARCHITECTURE, config=config, variant="ia3")
 
 
 def from_adapterhub(folder: AdapterFolder, raw: dict[str, Any]) -> DetectedAdapter:
-    envelope = _adapterhub.envelope_of(folder, raw)
-    found = _adapterhub.read_lora_family(folder, envelope)
+    envelope = adapterhub.envelope_of(folder, raw)
+    found = adapterhub.read_lora_family(folder, envelope)
     where = folder.where(CONFIG_FILE)
     if found.r != 1:
         raise unsupported(where, f"composition_mode 'scale' with r={found.r}", "IA³ needs r = 1")
@@ -45,7 +45,7 @@ def from_adapterhub(folder: AdapterFolder, raw: dict[str, Any]) -> DetectedAdapt
         scale=1.0 if envelope.unit_scaling() else found.alpha,
         use_gating=found.use_gating,
     )
-    return _adapterhub.detected(folder, envelope, architecture=ARCHITECTURE, config=config, variant="ia3")
+    return adapterhub.detected(folder, envelope, architecture=ARCHITECTURE, config=config, variant="ia3")
 
 
 def validate_peft(adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> None:
@@ -54,9 +54,9 @@ def validate_peft(adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -
     check = Checker(adapter, tensors)
     vectors = []
     for name in tensors:
-        module = _peft.module_of(name, VECTOR)
+        module = peft.module_of(name, VECTOR)
         if module is None:
-            if _peft.saved_module(name, config.modules_to_save):
+            if peft.saved_module(name, config.modules_to_save):
                 continue
             raise check.unexpected(name, f"not an IA³ vector (….{VECTOR}) or a module to save")
         vectors.append(name)
@@ -70,10 +70,10 @@ def validate_peft(adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -
 def validate_adapterhub(adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> None:
     config = IA3Config.model_validate(adapter.config)
     targets = config.targets
-    assert isinstance(targets, _adapterhub.AdapterHubTargets)
+    assert isinstance(targets, adapterhub.AdapterHubTargets)
     check = Checker(adapter, tensors)
     parts = {"lora_B": "vector", "gate.weight": "gate", "gate.bias": "gate"}
-    modules = _adapterhub.lora_family_modules(check, targets.leave_out, parts, "IA³")
+    modules = adapterhub.lora_family_modules(check, targets.leave_out, parts, "IA³")
     check.require_some(list(modules), "IA³ (….loras.<name>.lora_B)")
     for module, found in modules.items():
         if "vector" not in found:

@@ -11,12 +11,12 @@ Merging is exact in both cases: output scaling is diag(l)·W (and l·b), input s
 from __future__ import annotations
 
 import torch
+from hubcli.engine.heads import attach_saved_modules
 from torch import nn
 
-from hubcli.engine.heads import attach_saved_modules
 from hubcli.engine.slots import LeafAdapter
 from hubcli.plugin_api import AttachTarget, LoadedAdapter, ModelMismatchError
-from plugins.architectures import _peft
+from hubcli.plugin_api.formats import peft
 from plugins.architectures.ia3 import adapterhub_keys
 from plugins.architectures.ia3.config import IA3Config
 
@@ -63,8 +63,8 @@ class IA3Scale(LeafAdapter):
 
 def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
     config = IA3Config.model_validate(adapter.config)
-    if adapter.format == _peft.FORMAT:
-        paths = {key: _peft.module_of(key, SUFFIX) for key in adapter.tensors}
+    if adapter.format == peft.FORMAT:
+        paths = {key: peft.module_of(key, SUFFIX) for key in adapter.tensors}
         vectors = {path: adapter.tensors[key] for key, path in paths.items() if path is not None}
     else:
         vectors = adapterhub_keys.output_scales(target, adapter, config.targets, config.scale)

@@ -21,11 +21,11 @@ from typing import Any
 import torch
 
 from hubcli.plugin_api import CapabilityNotSupported, LoadedAdapter, ModuleUpdate, ScaleUpdate
-from plugins.architectures import _peft
-from plugins.architectures._updates import write_adapter
+from hubcli.plugin_api.formats import peft
+from hubcli.plugin_api.formats.adapterhub import lora_family_tensors
+from hubcli.plugin_api.formats.writing import write_adapter_from_updates
 from plugins.architectures.ia3.config import IA3Config
 from plugins.architectures.ia3.formats import VECTOR
-from plugins.architectures.lora.adapterhub_keys import module_tensors
 
 
 def module_updates(adapter: LoadedAdapter) -> list[ModuleUpdate]:
@@ -35,14 +35,14 @@ def module_updates(adapter: LoadedAdapter) -> list[ModuleUpdate]:
             f"adapter {adapter.name!r}: a learned gate scales its vectors per token (use_gating), "
             "which no fixed vector describes"
         )
-    if adapter.format != _peft.FORMAT:
+    if adapter.format != peft.FORMAT:
         return [
             _hub_update(adapter, path, params, config.scale)
-            for path, params in module_tensors(adapter).items()
+            for path, params in lora_family_tensors(adapter).items()
         ]
     updates: list[ModuleUpdate] = []
     for key, tensor in adapter.tensors.items():
-        path = _peft.module_of(key, VECTOR)
+        path = peft.module_of(key, VECTOR)
         if path is not None:
             updates.append(
                 ScaleUpdate(module=path, vector=tensor.flatten(), on_input=config.is_feedforward(path))
@@ -77,11 +77,11 @@ def write_updates(
                 f"{update.module!r}: only whole-module scaling vectors can be written as IA³"
             )
         vector = update.vector.reshape(1, -1) if update.on_input else update.vector.reshape(-1, 1)
-        tensors[f"{_peft.MODULE_PREFIX}{update.module}.{VECTOR}"] = vector
+        tensors[f"{peft.MODULE_PREFIX}{update.module}.{VECTOR}"] = vector
         if update.on_input:
             feedforward.append(update.module)
     first = sources[0]
-    config = dict(first.raw_config) if first.format == _peft.FORMAT else _peft_envelope(first)
+    config = dict(first.raw_config) if first.format == peft.FORMAT else _peft_envelope(first)
     config.update(
         peft_type="IA3",
         target_modules=[update.module for update in updates],
@@ -89,7 +89,7 @@ def write_updates(
         exclude_modules=None,
         modules_to_save=IA3Config.model_validate(first.config).modules_to_save if saved else None,
     )
-    write_adapter(folder, config, _peft.WEIGHT_FILES[0], {**tensors, **saved})
+    write_adapter_from_updates(folder, config, peft.WEIGHT_FILES[0], {**tensors, **saved})
 
 
 def _peft_envelope(first: LoadedAdapter) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from hubcli.plugin_api import ArchitecturePlugin, AttachTarget, LoadedAdapter, ModuleUpdate
-from plugins.architectures import _adapterhub, _peft
-from plugins.architectures._two_formats import PeftAndAdapterHub
+from hubcli.plugin_api.formats import adapterhub, peft
+from hubcli.plugin_api.formats.peft_and_adapterhub import PeftAndAdapterHub
 from plugins.architectures.lora import formats
 from plugins.architectures.lora.config import LoraConfig
 
@@ -21,11 +21,11 @@ class LoraArchitecture(PeftAndAdapterHub, ArchitecturePlugin):
     adapterhub_method = "lora"
     readers = formats
     description = "Low-rank adaptation (LoRA, rsLoRA, DoRA) from PEFT or AdapterHub"
-    formats = (_peft.FORMAT, _adapterhub.FORMAT)
+    formats = (peft.FORMAT, adapterhub.FORMAT)
     compositions = frozenset({"stack", "batch_split", "parallel", "average"})
     """As in ``adapters`` (LoRALinear): no split (it would cut the sequence inside a matmul) and
     no fuse (fusion attends over bottleneck outputs)."""
-    export_formats = (_peft.FORMAT, _adapterhub.FORMAT)
+    export_formats = (peft.FORMAT, adapterhub.FORMAT)
 
     def attach(self, target: AttachTarget, adapter: LoadedAdapter) -> None:
         from plugins.architectures.lora import layer  # torch: only when a model runs
@@ -45,9 +45,9 @@ class LoraArchitecture(PeftAndAdapterHub, ArchitecturePlugin):
     def export(
         self, adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str, model_type: str | None = None
     ) -> None:
-        from plugins.architectures.lora import export  # torch: only when files are written
+        from plugins.architectures.lora import conversion  # torch: only when files are written
 
-        export.export(adapter, fmt, folder, name=name, model_type=model_type)
+        conversion.export(adapter, fmt, folder, name=name, model_type=model_type)
 
     def module_updates(self, adapter: LoadedAdapter) -> list[ModuleUpdate]:
         from plugins.architectures.lora import updates  # torch: only when weights are read

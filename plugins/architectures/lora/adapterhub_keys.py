@@ -12,36 +12,10 @@ that block structure (the other entries are zeros).
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import torch
 
-from hubcli.plugin_api import AttachTarget, CapabilityNotSupported, LoadedAdapter, ModelMismatchError
-from plugins.architectures._adapterhub import LORA_KEY, AdapterHubTargets
-
-QKV_ORDER = ("q", "k", "v")
-
-
-def module_tensors(adapter: LoadedAdapter) -> dict[str, dict[str, torch.Tensor]]:
-    """Module path → {parameter name: tensor} of ``….loras.<name>.<parameter>`` keys."""
-    modules: dict[str, dict[str, torch.Tensor]] = defaultdict(dict)
-    for key, tensor in adapter.tensors.items():
-        found = LORA_KEY.match(key)
-        if found is None:
-            raise ModelMismatchError(
-                f"adapter {adapter.name!r}: {key!r} is not an AdapterHub LoRA-family weight"
-            )
-        modules[found["module"]][found["param"]] = tensor
-    return modules
-
-
-def fused_thirds(target: AttachTarget, path: str, targets: AdapterHubTargets) -> list[int] | None:
-    """For a fused QKV projection: the output thirds (0 = q, 1 = k, 2 = v) that the enabled
-    matrices adapt, in saved order; None for an ordinary projection."""
-    qkv = target.family.points.qkv
-    if qkv is None or not (path == qkv or path.endswith("." + qkv)):
-        return None
-    return [QKV_ORDER.index(m) for m in QKV_ORDER if m in targets.attn_matrices]
+from hubcli.plugin_api import AttachTarget, CapabilityNotSupported, LoadedAdapter
+from hubcli.plugin_api.formats.adapterhub import AdapterHubTargets, fused_thirds, lora_family_tensors
 
 
 def _spread_fused_b(lora_b: torch.Tensor, thirds: list[int], rank: int) -> torch.Tensor:
@@ -59,7 +33,7 @@ def lora_pairs(
 ) -> dict[str, dict[str, torch.Tensor]]:
     """Module path → {"A": …, "B": …}, ready for ``LoraDelta``."""
     pairs: dict[str, dict[str, torch.Tensor]] = {}
-    for path, params in module_tensors(adapter).items():
+    for path, params in lora_family_tensors(adapter).items():
         unknown = set(params) - {"lora_A", "lora_B"}
         if unknown:
             raise CapabilityNotSupported(

@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from plugins.architectures._adapterhub import AdapterHubTargets
-from plugins.architectures._peft import PeftTargets, pattern_value
+from hubcli.plugin_api.formats.adapterhub import AdapterHubTargets
+from hubcli.plugin_api.formats.peft import PeftTargets, pattern_value
 
 ScalingRule = Literal["alpha/r", "alpha/sqrt(r)", "1"]
 """``alpha/r``: standard LoRA; ``alpha/sqrt(r)``: rsLoRA; ``1``: saved by ``adapters`` < 1.1,

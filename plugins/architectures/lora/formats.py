@@ -9,14 +9,14 @@ from typing import Any, Literal
 from pydantic import PositiveInt
 
 from hubcli.plugin_api import AdapterFolder, DetectedAdapter, TensorInfo
-from plugins.architectures import _adapterhub, _peft
-from plugins.architectures._common import CONFIG_FILE, Checker, parse, unsupported
+from hubcli.plugin_api.formats import adapterhub, peft
+from hubcli.plugin_api.formats.reading import CONFIG_FILE, Checker, parse, unsupported
 from plugins.architectures.lora.config import LoraConfig
 
 ARCHITECTURE = "lora"
 
 
-class PeftLoraFile(_peft.StrictFile):
+class PeftLoraFile(peft.StrictFile):
     """The keys of PEFT's LoraConfig that change the maths (PEFT's defaults)."""
 
     r: PositiveInt = 8
@@ -66,10 +66,10 @@ def from_peft(folder: AdapterFolder, raw: dict[str, Any]) -> DetectedAdapter:
         r=found.r,
         alpha=found.lora_alpha,
         scaling_rule="alpha/sqrt(r)" if found.use_rslora else "alpha/r",
-        targets=_peft.PeftTargets(
+        targets=peft.PeftTargets(
             target_modules=found.target_modules,
             exclude_modules=found.exclude_modules,
-            layers_to_transform=_peft.layers_list(found.layers_to_transform),
+            layers_to_transform=peft.layers_list(found.layers_to_transform),
             layers_pattern=found.layers_pattern,
         ),
         rank_pattern=found.rank_pattern or {},
@@ -83,12 +83,12 @@ def from_peft(folder: AdapterFolder, raw: dict[str, Any]) -> DetectedAdapter:
     )
     flags = [name for name, on in (("rslora", found.use_rslora), ("dora", found.use_dora)) if on]
     variant = "-".join(flags) or "lora"
-    return _peft.detected(folder, raw, architecture=ARCHITECTURE, config=config, variant=variant)
+    return peft.detected(folder, raw, architecture=ARCHITECTURE, config=config, variant=variant)
 
 
 def from_adapterhub(folder: AdapterFolder, raw: dict[str, Any]) -> DetectedAdapter:
-    envelope = _adapterhub.envelope_of(folder, raw)
-    found = _adapterhub.read_lora_family(folder, envelope)
+    envelope = adapterhub.envelope_of(folder, raw)
+    found = adapterhub.read_lora_family(folder, envelope)
     config = LoraConfig(
         r=found.r,
         alpha=found.alpha,
@@ -99,7 +99,7 @@ def from_adapterhub(folder: AdapterFolder, raw: dict[str, Any]) -> DetectedAdapt
         use_gating=found.use_gating,
     )
     variant = "dora" if found.use_dora else "lora"
-    return _adapterhub.detected(folder, envelope, architecture=ARCHITECTURE, config=config, variant=variant)
+    return adapterhub.detected(folder, envelope, architecture=ARCHITECTURE, config=config, variant=variant)
 
 
 PEFT_PARTS = {
@@ -126,12 +126,12 @@ def validate_peft(adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -
     modules: dict[str, dict[str, str]] = defaultdict(dict)
     for name in tensors:
         for suffix, part in PEFT_PARTS.items():
-            module = _peft.module_of(name, suffix)
+            module = peft.module_of(name, suffix)
             if module is not None:
                 modules[module][part] = name
                 break
         else:
-            if _peft.saved_module(name, config.modules_to_save):
+            if peft.saved_module(name, config.modules_to_save):
                 continue
             if config.bias != "none" and name.endswith(".bias"):
                 continue
@@ -148,9 +148,9 @@ def validate_peft(adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -
 def validate_adapterhub(adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> None:
     config = LoraConfig.model_validate(adapter.config)
     targets = config.targets
-    assert isinstance(targets, _adapterhub.AdapterHubTargets)
+    assert isinstance(targets, adapterhub.AdapterHubTargets)
     check = Checker(adapter, tensors)
-    modules = _adapterhub.lora_family_modules(check, targets.leave_out, HUB_PARTS, "LoRA")
+    modules = adapterhub.lora_family_modules(check, targets.leave_out, HUB_PARTS, "LoRA")
     check.require_some(list(modules), "LoRA (….loras.<name>.lora_A/lora_B)")
     for module, parts in modules.items():
         _check_pair(check, module, parts, config.r, targets.merged_heads())

@@ -18,9 +18,9 @@ from collections import defaultdict
 
 import torch
 import torch.nn.functional as F
+from hubcli.engine.heads import attach_saved_modules
 from torch import nn
 
-from hubcli.engine.heads import attach_saved_modules
 from hubcli.engine.slots import LeafAdapter
 from hubcli.plugin_api import (
     AttachTarget,
@@ -29,7 +29,7 @@ from hubcli.plugin_api import (
     LowRankUpdate,
     ModelMismatchError,
 )
-from plugins.architectures import _peft
+from hubcli.plugin_api.formats import peft
 from plugins.architectures.lora import adapterhub_keys
 from plugins.architectures.lora.config import LoraConfig
 from plugins.architectures.lora.formats import PEFT_PARTS
@@ -109,7 +109,7 @@ def _group_peft_tensors(adapter: LoadedAdapter) -> dict[str, dict[str, torch.Ten
     modules: dict[str, dict[str, torch.Tensor]] = defaultdict(dict)
     for key, tensor in adapter.tensors.items():
         for suffix, part in PEFT_PARTS.items():
-            module = _peft.module_of(key, suffix)
+            module = peft.module_of(key, suffix)
             if module is not None:
                 modules[module][part] = tensor
                 break
@@ -124,7 +124,7 @@ def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
             f"adapter {adapter.name!r}: LoRA trained with base-layer biases (bias={config.bias!r}) "
             "cannot be attached yet"
         )
-    if adapter.format == _peft.FORMAT:
+    if adapter.format == peft.FORMAT:
         modules = _group_peft_tensors(adapter)
     else:
         modules = adapterhub_keys.lora_pairs(target, adapter, config.targets, config.r)

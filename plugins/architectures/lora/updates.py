@@ -30,9 +30,9 @@ from hubcli.plugin_api import (
     ModuleUpdate,
     ParameterUpdate,
 )
-from plugins.architectures import _adapterhub, _peft
-from plugins.architectures._updates import write_adapter
-from plugins.architectures.lora.adapterhub_keys import QKV_ORDER, module_tensors
+from hubcli.plugin_api.formats import adapterhub, peft
+from hubcli.plugin_api.formats.adapterhub import QKV_ORDER, lora_family_tensors
+from hubcli.plugin_api.formats.writing import write_adapter_from_updates
 from plugins.architectures.lora.config import LoraConfig
 from plugins.architectures.lora.formats import PEFT_PARTS
 
@@ -42,10 +42,12 @@ EMBEDDING_PARTS = ("lora_embedding_A", "lora_embedding_B")
 def module_updates(adapter: LoadedAdapter) -> list[ModuleUpdate]:
     config = LoraConfig.model_validate(adapter.config)
     _refuse_non_linear(adapter, config)
-    if adapter.format == _peft.FORMAT:
+    if adapter.format == peft.FORMAT:
         pairs = _peft_pairs(adapter)
     else:
-        pairs = {path: _hub_pair(adapter, path, params) for path, params in module_tensors(adapter).items()}
+        pairs = {
+            path: _hub_pair(adapter, path, params) for path, params in lora_family_tensors(adapter).items()
+        }
     updates = _base_biases(adapter, config)
     for path, pair in pairs.items():
         if not {"A", "B"} <= set(pair):
@@ -77,7 +79,7 @@ def _peft_pairs(adapter: LoadedAdapter) -> dict[str, dict[str, torch.Tensor]]:
     pairs: dict[str, dict[str, torch.Tensor]] = {}
     for key, tensor in adapter.tensors.items():
         for suffix, part in PEFT_PARTS.items():
-            module = _peft.module_of(key, suffix)
+            module = peft.module_of(key, suffix)
             if module is not None and part in ("A", "B", "B_bias"):
                 pairs.setdefault(module, {})[part] = tensor
                 break
@@ -91,9 +93,9 @@ def _base_biases(adapter: LoadedAdapter, config: LoraConfig) -> list[ModuleUpdat
     return [
         ParameterUpdate(module=module, tensors={"bias": tensor})
         for key, tensor in adapter.tensors.items()
-        if (module := _peft.module_of(key, "bias")) is not None
+        if (module := peft.module_of(key, "bias")) is not None
         and not key.endswith(".lora_B.bias")
-        and not _peft.saved_module(key, config.modules_to_save)
+        and not peft.saved_module(key, config.modules_to_save)
     ]
 
 
@@ -116,7 +118,7 @@ def _split_fused(
     targets = config.targets
     enabled = [m for m in QKV_ORDER if m in getattr(targets, "attn_matrices", ())]
     rank, count = config.r, len(enabled)
-    if not (isinstance(targets, _adapterhub.AdapterHubTargets) and count > 1 and a.shape[0] == rank * count):
+    if not (isinstance(targets, adapterhub.AdapterHubTargets) and count > 1 and a.shape[0] == rank * count):
         return [LowRankUpdate(module=path, A=a, B=b, scaling=scaling, bias=bias)]
     out = b.shape[0] // count
     return [
@@ -144,13 +146,13 @@ def write_updates(
         raise CapabilityNotSupported("the inputs disagree on fan_in_fan_out (Conv1D orientation)")
     tensors = {}
     for path, update in factors.items():
-        tensors[f"{_peft.MODULE_PREFIX}{path}.lora_A.weight"] = update.A.contiguous()
-        tensors[f"{_peft.MODULE_PREFIX}{path}.lora_B.weight"] = (update.scaling * update.B).contiguous()
+        tensors[f"{peft.MODULE_PREFIX}{path}.lora_A.weight"] = update.A.contiguous()
+        tensors[f"{peft.MODULE_PREFIX}{path}.lora_B.weight"] = (update.scaling * update.B).contiguous()
     first = sources[0]
     config = _peft_config(
         first, LoraConfig.model_validate(first.config), {p: u.rank for p, u in factors.items()}, bool(saved)
     )
-    write_adapter(folder, config, _peft.WEIGHT_FILES[0], {**tensors, **saved})
+    write_adapter_from_updates(folder, config, peft.WEIGHT_FILES[0], {**tensors, **saved})
 
 
 def _writable(update: ModuleUpdate, first: LoadedAdapter) -> LowRankUpdate:
@@ -159,7 +161,7 @@ def _writable(update: ModuleUpdate, first: LoadedAdapter) -> LowRankUpdate:
         raise CapabilityNotSupported(
             f"{update.module!r}: only whole-module low-rank updates without a bias can be written as LoRA"
         )
-    embedding = f"{_peft.MODULE_PREFIX}{update.module}.{EMBEDDING_PARTS[0]}"
+    embedding = f"{peft.MODULE_PREFIX}{update.module}.{EMBEDDING_PARTS[0]}"
     if embedding in first.tensors:
         raise CapabilityNotSupported(
             f"{update.module!r} is an embedding LoRA: writing embedding LoRAs is not supported yet"
@@ -186,7 +188,7 @@ def _peft_config(
     scaling 1 everywhere (alpha = rank), per-module ranks as patterns."""
     common = Counter(ranks.values()).most_common(1)[0][0]
     patterns = {re.escape(path): rank for path, rank in sorted(ranks.items()) if rank != common}
-    config = dict(first.raw_config) if first.format == _peft.FORMAT else _peft_envelope(first, options)
+    config = dict(first.raw_config) if first.format == peft.FORMAT else _peft_envelope(first, options)
     config.update(
         peft_type="LORA",
         r=common,

@@ -12,8 +12,8 @@ from hubcli.plugin_api import (
     ModuleUpdate,
     TensorInfo,
 )
-from plugins.architectures import _adapterhub, _peft
-from plugins.architectures._two_formats import PeftAndAdapterHub
+from hubcli.plugin_api.formats import adapterhub, peft
+from hubcli.plugin_api.formats.peft_and_adapterhub import PeftAndAdapterHub
 from plugins.architectures.prefix_tuning import formats
 from plugins.architectures.prefix_tuning.config import PrefixTuningConfig
 
@@ -26,7 +26,7 @@ class PrefixTuningArchitecture(PeftAndAdapterHub, ArchitecturePlugin):
     adapterhub_method = "prefix_tuning"
     readers = formats
     description = "Prefix tuning (key/value prefixes) from PEFT or AdapterHub"
-    formats = (_peft.FORMAT, _adapterhub.FORMAT)
+    formats = (peft.FORMAT, adapterhub.FORMAT)
     compositions = frozenset({"stack", "batch_split", "parallel"})
     """As ``adapters``' PrefixTuningLayer: prefixes concatenate, so stacking and routing rows
     work; averaging outputs or splitting the sequence does not."""

@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import PositiveInt
 
 from hubcli.plugin_api import AdapterFolder, DetectedAdapter, TensorInfo
-from plugins.architectures import _adapterhub, _peft
-from plugins.architectures._common import CONFIG_FILE, Checker, parse
+from hubcli.plugin_api.formats import adapterhub, peft
+from hubcli.plugin_api.formats.reading import CONFIG_FILE, Checker, parse
 from plugins.architectures.prefix_tuning.config import PrefixTuningConfig
 
 ARCHITECTURE = "prefix_tuning"
@@ -25,7 +25,7 @@ POOL_KEY = re.compile(r"^(?P<path>.*?)prefix_tunings\.(?P<name>[^.]+)\.(?P<locat
 GATE_KEY = re.compile(r"^(?P<module>.+)\.prefix_gates\.(?P<name>[^.]+)\.(?P<param>weight|bias)$")
 
 
-class PeftPrefixFile(_peft.StrictFile):
+class PeftPrefixFile(peft.StrictFile):
     num_virtual_tokens: PositiveInt
     num_layers: PositiveInt | None = None
     token_dim: PositiveInt | None = None
@@ -34,7 +34,7 @@ class PeftPrefixFile(_peft.StrictFile):
     prefix_projection: bool = False
 
 
-class HubPrefixFile(_adapterhub.MethodFile):
+class HubPrefixFile(adapterhub.MethodFile):
     prefix_length: PositiveInt = 30
     flat: bool = False
     bottleneck_size: PositiveInt = 512
@@ -58,11 +58,11 @@ def from_peft(folder: AdapterFolder, raw: dict[str, Any]) -> DetectedAdapter:
         prefix_projection=found.prefix_projection,
         modules_to_save=found.saved_modules(),
     )
-    return _peft.detected(folder, raw, architecture=ARCHITECTURE, config=config, variant="flat")
+    return peft.detected(folder, raw, architecture=ARCHITECTURE, config=config, variant="flat")
 
 
 def from_adapterhub(folder: AdapterFolder, raw: dict[str, Any]) -> DetectedAdapter:
-    envelope = _adapterhub.envelope_of(folder, raw)
+    envelope = adapterhub.envelope_of(folder, raw)
     found = parse(HubPrefixFile, envelope.config, folder.where(CONFIG_FILE), "config.")
     config = PrefixTuningConfig(
         num_virtual_tokens=found.prefix_length,
@@ -76,7 +76,7 @@ def from_adapterhub(folder: AdapterFolder, raw: dict[str, Any]) -> DetectedAdapt
         shared_gating=found.shared_gating,
     )
     variant = "flat" if found.flat else "reparametrized"
-    return _adapterhub.detected(folder, envelope, architecture=ARCHITECTURE, config=config, variant=variant)
+    return adapterhub.detected(folder, envelope, architecture=ARCHITECTURE, config=config, variant=variant)
 
 
 def validate_peft(adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> None:
@@ -84,7 +84,7 @@ def validate_peft(adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -
     check = Checker(adapter, tensors)
     check.require_some([name for name in tensors if name == PEFT_TENSOR], PEFT_TENSOR)
     for name in tensors:
-        if name != PEFT_TENSOR and not _peft.saved_module(name, config.modules_to_save):
+        if name != PEFT_TENSOR and not peft.saved_module(name, config.modules_to_save):
             raise check.unexpected(name, f"neither {PEFT_TENSOR!r} nor a module to save")
     width = None
     if config.num_layers and config.token_dim:
@@ -173,7 +173,7 @@ def _check_mlp(
 
 def parameter_count(adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> int:
     """Trained parameters: each pool tensor once (the per-layer copies are the same tensor)."""
-    if adapter.format == _peft.FORMAT:
+    if adapter.format == peft.FORMAT:
         return sum(info.numel for info in tensors.values())
     seen: set[tuple[str, str]] = set()
     total = 0

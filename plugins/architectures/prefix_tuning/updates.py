@@ -9,12 +9,12 @@ from __future__ import annotations
 import torch
 
 from hubcli.plugin_api import LoadedAdapter, ModuleUpdate, ParameterUpdate
-from plugins.architectures import _peft
+from hubcli.plugin_api.formats import peft
 from plugins.architectures.prefix_tuning.formats import GATE_KEY, PEFT_TENSOR, POOL_KEY
 
 
 def module_updates(adapter: LoadedAdapter) -> list[ModuleUpdate]:
-    if adapter.format == _peft.FORMAT:
+    if adapter.format == peft.FORMAT:
         return [ParameterUpdate(module="", tensors={PEFT_TENSOR: adapter.tensors[PEFT_TENSOR]})]
     grouped: dict[str, dict[str, torch.Tensor]] = {}
     for key, tensor in adapter.tensors.items():

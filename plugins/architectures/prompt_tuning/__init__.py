@@ -12,8 +12,8 @@ from hubcli.plugin_api import (
     ModuleUpdate,
     TensorInfo,
 )
-from plugins.architectures import _adapterhub, _peft
-from plugins.architectures._two_formats import PeftAndAdapterHub
+from hubcli.plugin_api.formats import adapterhub, peft
+from hubcli.plugin_api.formats.peft_and_adapterhub import PeftAndAdapterHub
 from plugins.architectures.prompt_tuning import formats
 from plugins.architectures.prompt_tuning.config import PromptTuningConfig
 
@@ -26,7 +26,7 @@ class PromptTuningArchitecture(PeftAndAdapterHub, ArchitecturePlugin):
     adapterhub_method = "prompt_tuning"
     readers = formats
     description = "Prompt tuning (soft prompts) from PEFT or AdapterHub"
-    formats = (_peft.FORMAT, _adapterhub.FORMAT)
+    formats = (peft.FORMAT, adapterhub.FORMAT)
     compositions = frozenset()
     """None: ``adapters``' PromptTuningLayer is not composable (one prompt per forward)."""
     _PLACE = (

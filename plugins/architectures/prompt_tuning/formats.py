@@ -9,8 +9,8 @@ from typing import Any, Literal
 from pydantic import PositiveInt
 
 from hubcli.plugin_api import AdapterFolder, DetectedAdapter, TensorInfo
-from plugins.architectures import _adapterhub, _peft
-from plugins.architectures._common import CONFIG_FILE, Checker, parse
+from hubcli.plugin_api.formats import adapterhub, peft
+from hubcli.plugin_api.formats.reading import CONFIG_FILE, Checker, parse
 from plugins.architectures.prompt_tuning.config import PromptTuningConfig
 
 ARCHITECTURE = "prompt_tuning"
@@ -18,7 +18,7 @@ PEFT_TENSOR = "prompt_embeddings"
 HUB_KEY = re.compile(r"^(?P<path>.*?)prompt_tunings\.(?P<name>[^.]+)\.prompt_embedding\.weight$")
 
 
-class PeftPromptFile(_peft.StrictFile):
+class PeftPromptFile(peft.StrictFile):
     num_virtual_tokens: PositiveInt
     token_dim: PositiveInt | None = None
     num_transformer_submodules: PositiveInt | None = None
@@ -26,7 +26,7 @@ class PeftPromptFile(_peft.StrictFile):
     prompt_tuning_init_text: str | None = None
 
 
-class HubPromptFile(_adapterhub.MethodFile):
+class HubPromptFile(adapterhub.MethodFile):
     prompt_length: PositiveInt = 10
     prompt_init: str = "random_uniform"
     prompt_init_text: str | None = None
@@ -43,7 +43,7 @@ def from_peft(folder: AdapterFolder, raw: dict[str, Any]) -> DetectedAdapter:
         init=found.prompt_tuning_init,
         init_text=found.prompt_tuning_init_text,
     )
-    return _peft.detected(
+    return peft.detected(
         folder,
         raw,
         architecture=ARCHITECTURE,
@@ -54,7 +54,7 @@ def from_peft(folder: AdapterFolder, raw: dict[str, Any]) -> DetectedAdapter:
 
 
 def from_adapterhub(folder: AdapterFolder, raw: dict[str, Any]) -> DetectedAdapter:
-    envelope = _adapterhub.envelope_of(folder, raw)
+    envelope = adapterhub.envelope_of(folder, raw)
     found = parse(HubPromptFile, envelope.config, folder.where(CONFIG_FILE), "config.")
     config = PromptTuningConfig(
         num_virtual_tokens=found.prompt_length,
@@ -63,20 +63,20 @@ def from_adapterhub(folder: AdapterFolder, raw: dict[str, Any]) -> DetectedAdapt
         init=found.prompt_init,
         init_text=found.prompt_init_text,
     )
-    return _adapterhub.detected(folder, envelope, architecture=ARCHITECTURE, config=config, variant=None)
+    return adapterhub.detected(folder, envelope, architecture=ARCHITECTURE, config=config, variant=None)
 
 
 def validate(adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> None:
     """Exactly one prompt table: [tokens × submodules, token_dim]."""
     config = PromptTuningConfig.model_validate(adapter.config)
     check = Checker(adapter, tensors)
-    if adapter.format == _peft.FORMAT:
+    if adapter.format == peft.FORMAT:
         ours = [name for name in tensors if name == PEFT_TENSOR]
     else:
         ours = [name for name in tensors if HUB_KEY.match(name)]
     check.require_some(ours, "prompt-tuning embedding")
     for name in tensors:
-        if name != ours[0] and not _peft.saved_module(name, config.modules_to_save):
+        if name != ours[0] and not peft.saved_module(name, config.modules_to_save):
             raise check.unexpected(name, "a prompt-tuning adapter has one embedding table")
     rows = config.num_virtual_tokens * config.num_transformer_submodules
     check.shape(ours[0], (rows, config.token_dim), "[num_virtual_tokens, token_dim]")

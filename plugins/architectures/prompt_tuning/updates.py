@@ -6,14 +6,14 @@ prompt table as saved, since it is fed in with the inputs rather than changing a
 from __future__ import annotations
 
 from hubcli.plugin_api import LoadedAdapter, ModuleUpdate, ParameterUpdate
-from plugins.architectures import _peft
+from hubcli.plugin_api.formats import peft
 from plugins.architectures.prompt_tuning.formats import HUB_KEY, PEFT_TENSOR
 
 HUB_PARAMETER = "prompt_embedding.weight"
 
 
 def module_updates(adapter: LoadedAdapter) -> list[ModuleUpdate]:
-    if adapter.format == _peft.FORMAT:
+    if adapter.format == peft.FORMAT:
         return [ParameterUpdate(module="", tensors={PEFT_TENSOR: adapter.tensors[PEFT_TENSOR]})]
     return [
         ParameterUpdate(module=found["path"].rstrip("."), tensors={HUB_PARAMETER: tensor})

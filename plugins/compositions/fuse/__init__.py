@@ -4,7 +4,7 @@
 layers are created when the composition is activated, one per sub-block where all the fused
 adapters sit, freshly initialised; ``fuse(a, b, c, fusion=NAME)`` then loads the registered
 fusion NAME (architecture ``fusion``, trained over a, b, c in that order) into them, through
-``load_owned`` (``hubcli.cli.stitch.load_registered_fusions``). ``fuse.files.load_fusion`` reads
+``load_owned`` (``hubcli.services.stitching.load_registered_fusions``). ``fuse.files.load_fusion`` reads
 trained ones (AdapterHub files or ours), ``fuse.files.save_fusion`` writes ours,
 ``fuse.training.train_fusion`` trains them. This module imports no torch (validation loads it); the layers come with ``build``.
 """
@@ -40,8 +40,8 @@ class FuseBlock(CompositionPlugin):
         return {"static": flag(self.name, "static", checked, default=False), "fusion": fusion}
 
     def build(self, children: Sequence[str], args: Mapping[str, Any], target: AttachTarget) -> Any:
+        from hubcli.plugin_api.formats.fusion import FusionSettings
         from plugins.compositions.fuse.layer import FusionLayers
-        from plugins.compositions.fuse.settings import FusionSettings
 
         names = list(children)
         if len(set(names)) != len(names):

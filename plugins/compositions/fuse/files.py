@@ -1,6 +1,6 @@
 """Fusion weights on disk: AdapterHub's files (read) and hubcli's own (read and write); the
-file and tensor names are in ``fuse.names``. hubcli's tensor names are the ``FusionLayers``
-state dict's (``<layer>_<position>.<query|key|value>.<weight|bias>``).
+file and tensor names are in ``hubcli.plugin_api.formats.fusion``. hubcli's tensor names are
+the ``FusionLayers`` state dict's (``<layer>_<position>.<query|key|value>.<weight|bias>``).
 """
 
 from __future__ import annotations
@@ -14,17 +14,17 @@ from pydantic import ValidationError
 
 from hubcli.compose.setup import CompositionSetup
 from hubcli.plugin_api import AdapterFormatError, ModelMismatchError
-from plugins.compositions.fuse.layer import FusionLayers
-from plugins.compositions.fuse.names import (
+from hubcli.plugin_api.formats.fusion import (
     ADAPTERHUB_CONFIG,
     ADAPTERHUB_WEIGHTS,
     HEAD_PREFIX,
     OWN_CONFIG,
     OWN_FORMAT,
     OWN_WEIGHTS,
+    FusionSettings,
     own_key,
 )
-from plugins.compositions.fuse.settings import FusionSettings
+from plugins.compositions.fuse.layer import FusionLayers
 
 
 def fusion_layers(setup: CompositionSetup, adapters: list[str] | None = None) -> FusionLayers:

@@ -17,7 +17,7 @@ from torch import nn
 
 from hubcli.compose.states import BlockState
 from hubcli.plugin_api import CompositionError
-from plugins.compositions.fuse.settings import FusionSettings
+from hubcli.plugin_api.formats.fusion import FusionSettings
 
 
 class FusionLayer(nn.Module):

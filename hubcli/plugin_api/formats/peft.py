@@ -1,9 +1,12 @@
-"""Hugging Face PEFT's on-disk envelope, shared by the LoRA, IA³, prefix- and prompt-tuning plugins.
+"""Hugging Face PEFT's adapter folders, for any method PEFT saves (LoRA, IA³, prefix and
+prompt tuning, VeRA …).
 
 A PEFT adapter folder holds ``adapter_config.json`` (its ``peft_type`` names the method),
 ``adapter_model.safetensors`` (or the legacy pickle ``adapter_model.bin``) and usually a
 ``README.md`` card. Weight names are ``base_model.model.<module path>.<parameter>`` for the
-methods that wrap modules, and plain ``prompt_embeddings`` for prompt learning.
+methods that wrap modules, and plain ``prompt_embeddings`` for prompt learning. A plugin reads
+the method's own keys with a ``StrictFile`` model and hands its canonical config to
+``detected``; this module reads the envelope around them. Import side: no torch.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from hubcli.plugin_api import AdapterFolder, AdapterFormatError, DetectedAdapter
-from plugins.architectures._common import CARD_FILE, CONFIG_FILE, WHERE_KEY, first_present, parse
+from hubcli.plugin_api.formats.reading import CARD_FILE, CONFIG_FILE, WHERE_KEY, first_present, parse
 
 FORMAT = "peft"
 WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
+"""In order of preference: what PEFT writes today, then its legacy pickle."""
 MODULE_PREFIX = "base_model.model."
 _MODEL_TYPE_FROM_LIBRARY = re.compile(r"transformers\.models\.([A-Za-z0-9_]+)\.")
 
@@ -49,7 +53,8 @@ class PeftEnvelope(BaseModel):
 
 
 class PeftTargets(BaseModel):
-    """Which modules PEFT wrapped, as its config says it (matched against module paths)."""
+    """Which modules PEFT wrapped, as its config says it (matched against module paths); a
+    canonical config keeps it under ``targets`` (``kind`` tells it from ``AdapterHubTargets``)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 

@@ -1,24 +1,27 @@
-"""What the built-in plugins share when they write an adapter in the other library's format.
+"""Converting an adapter between PEFT and AdapterHub: what every method of ``adapters``' LoRA
+family (LoRA, IA³, VeRA …) needs to say the same function in the other library's files.
 
 Both LoRA and IA³ are stored by ``adapters`` at fixed places of every transformer layer (the
 attention matrices q, k, v and two feed-forward projections), whereas PEFT may wrap any module.
 ``AdapterHubPlaces`` names those places for one model family, so a converter can tell whether a
-PEFT module has an AdapterHub equivalent, and which config switch turns it on.
+PEFT module has an AdapterHub equivalent, and which config switch turns it on. The envelopes
+(``adapterhub_envelope``, ``peft_envelope_from_adapterhub``) carry the base model across; every
+refusal is one ``CapabilityNotSupported`` line (``refusal``). Runs on loaded adapters (torch
+tensors) when ``ArchitecturePlugin.export`` is called; the files are written with
+``hubcli.plugin_api.formats.writing``.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from hubcli.plugin_api import CapabilityNotSupported, LoadedAdapter, ModelFamilyPlugin
-from plugins.architectures import _adapterhub, _peft
-from plugins.architectures._common import CONFIG_FILE
+from hubcli.plugin_api.formats import adapterhub, peft
+
+if TYPE_CHECKING:
+    import torch
 
 ADAPTERHUB_VERSION = "adapters.1.3.0"
 """The ``version`` written into AdapterHub envelopes: the release whose layout the goldens pin.
@@ -33,23 +36,6 @@ use the family's single feed-forward input and its output: its Llama mixin swaps
 def refusal(adapter: LoadedAdapter, fmt: str, what: str) -> CapabilityNotSupported:
     """The one-line error for a conversion the target library cannot express exactly."""
     return CapabilityNotSupported(f"{adapter.name}: cannot convert {adapter.format} to {fmt}: {what}")
-
-
-def write_config(folder: Path, data: dict[str, Any]) -> None:
-    """``adapter_config.json`` as both libraries write it (indented, keys sorted)."""
-    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    (folder / CONFIG_FILE).write_text(text, encoding="utf-8")
-
-
-def write_weights(folder: Path, filename: str, tensors: dict[str, torch.Tensor]) -> None:
-    """Weights as safetensors with the ``format: pt`` metadata transformers and PEFT expect."""
-    from safetensors.torch import save_file
-
-    save_file(
-        {key: t.detach().contiguous() for key, t in tensors.items()},
-        str(folder / filename),
-        metadata={"format": "pt"},
-    )
 
 
 @dataclass(frozen=True)
@@ -185,9 +171,9 @@ def adapterhub_places_of(
     return places, modules, switches
 
 
-def peft_envelope(adapter: LoadedAdapter) -> _peft.PeftEnvelope:
+def peft_envelope(adapter: LoadedAdapter) -> peft.PeftEnvelope:
     keys = ("task_type", "base_model_name_or_path", "model_type", "auto_mapping")
-    return _peft.PeftEnvelope.model_validate({key: adapter.raw_config.get(key) for key in keys})
+    return peft.PeftEnvelope.model_validate({key: adapter.raw_config.get(key) for key in keys})
 
 
 def adapterhub_envelope(
@@ -206,7 +192,7 @@ def adapterhub_envelope(
     }
 
 
-def peft_envelope_from_adapterhub(envelope: _adapterhub.Envelope) -> dict[str, Any]:
+def peft_envelope_from_adapterhub(envelope: adapterhub.Envelope) -> dict[str, Any]:
     """The PEFT keys around a method config: base model, and ``auto_mapping`` as PEFT writes it
     for a bare transformers backbone (hubcli's PEFT reader takes the model type from it)."""
     module = envelope.model_type.replace("-", "_") if envelope.model_type else None
@@ -247,14 +233,14 @@ def adapterhub_modules(
 ) -> tuple[AdapterHubPlaces, dict[str, dict[str, torch.Tensor]], dict[str, LayerModule]]:
     """An AdapterHub LoRA-family adapter's tensors grouped by module (``….loras.<name>.<param>``),
     with the family's places; anything but ``params`` is refused."""
-    envelope = _adapterhub.Envelope.model_validate(adapter.raw_config)
+    envelope = adapterhub.Envelope.model_validate(adapter.raw_config)
     if envelope.model_type is None:
         raise refusal(adapter, fmt, "the AdapterHub config names no model_type")
     places = AdapterHubPlaces.of(envelope.model_type)
     grouped: dict[str, dict[str, torch.Tensor]] = {}
     modules: dict[str, LayerModule] = {}
     for key, tensor in adapter.tensors.items():
-        found = _adapterhub.LORA_KEY.match(key)
+        found = adapterhub.LORA_KEY.match(key)
         if found is None or found["param"] not in params:
             raise refusal(adapter, fmt, f"tensor {key!r} has no {fmt} equivalent")
         module = places.split(found["module"])

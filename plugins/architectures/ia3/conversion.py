@@ -20,8 +20,9 @@ from pathlib import Path
 import torch
 
 from hubcli.plugin_api import LoadedAdapter
-from plugins.architectures import _adapterhub, _peft
-from plugins.architectures._conversion import (
+from hubcli.plugin_api.formats import adapterhub, peft
+from hubcli.plugin_api.formats.adapterhub import QKV_ORDER
+from hubcli.plugin_api.formats.conversion import (
     adapterhub_envelope,
     adapterhub_modules,
     adapterhub_places_of,
@@ -29,12 +30,11 @@ from plugins.architectures._conversion import (
     peft_targets,
     refusal,
     uniform_layers,
-    write_config,
-    write_weights,
 )
+from hubcli.plugin_api.formats.writing import write_config, write_weights
+from plugins.architectures.ia3.adapterhub_keys import spread_over_thirds
 from plugins.architectures.ia3.config import IA3Config
 
-QKV = ("q", "k", "v")
 VECTOR = "ia3_l"
 
 
@@ -42,9 +42,9 @@ def export(
     adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str, model_type: str | None = None
 ) -> None:
     config = IA3Config.model_validate(adapter.config)
-    if adapter.format == _peft.FORMAT and fmt == _adapterhub.FORMAT:
+    if adapter.format == peft.FORMAT and fmt == adapterhub.FORMAT:
         _peft_to_adapterhub(adapter, config, folder, name, model_type)
-    elif adapter.format == _adapterhub.FORMAT and fmt == _peft.FORMAT:
+    elif adapter.format == adapterhub.FORMAT and fmt == peft.FORMAT:
         _adapterhub_to_peft(adapter, config, folder)
     else:
         raise refusal(adapter, fmt, "no such conversion")
@@ -53,7 +53,7 @@ def export(
 def _peft_to_adapterhub(
     adapter: LoadedAdapter, config: IA3Config, folder: Path, name: str, model_type: str | None
 ) -> None:
-    fmt = _adapterhub.FORMAT
+    fmt = adapterhub.FORMAT
     if config.modules_to_save:
         raise refusal(
             adapter,
@@ -62,7 +62,7 @@ def _peft_to_adapterhub(
         )
     vectors: dict[str, torch.Tensor] = {}
     for key, tensor in adapter.tensors.items():
-        path = _peft.module_of(key, VECTOR)
+        path = peft.module_of(key, VECTOR)
         if path is None:
             raise refusal(adapter, fmt, f"tensor {key!r} has no AdapterHub equivalent")
         if config.is_feedforward(path):
@@ -77,7 +77,7 @@ def _peft_to_adapterhub(
     places, modules, switches = adapterhub_places_of(adapter, fmt, model_type, list(vectors))
     _, leave_out = uniform_layers(adapter, fmt, modules)
     enabled = set(switches.values())
-    attn = [m for m in QKV if m in enabled or "qkv" in enabled]
+    attn = [m for m in QKV_ORDER if m in enabled or "qkv" in enabled]
     method = {
         "architecture": "lora",
         "r": 1,
@@ -106,13 +106,13 @@ def _peft_to_adapterhub(
         folder,
         adapterhub_envelope(adapter, method, name=name, hidden_size=hidden, model_type=places.model_type),
     )
-    write_weights(folder, _adapterhub.WEIGHT_FILES[0], tensors)
+    write_weights(folder, adapterhub.WEIGHT_FILES[0], tensors)
 
 
 def _adapterhub_to_peft(adapter: LoadedAdapter, config: IA3Config, folder: Path) -> None:
-    fmt = _peft.FORMAT
+    fmt = peft.FORMAT
     targets = config.targets
-    assert isinstance(targets, _adapterhub.AdapterHubTargets)
+    assert isinstance(targets, adapterhub.AdapterHubTargets)
     if config.use_gating:
         raise refusal(adapter, fmt, "gated IA³ (use_gating) has no PEFT equivalent")
     if adapter.head_config is not None:
@@ -124,14 +124,10 @@ def _adapterhub_to_peft(adapter: LoadedAdapter, config: IA3Config, folder: Path)
     for path, params in grouped.items():
         vector = params["lora_B"].flatten() * config.scale
         if modules[path].inner == places.fused_qkv:
-            thirds = [QKV.index(m) for m in QKV if m in targets.attn_matrices]
-            width = vector.numel() // len(thirds)
-            spread = vector.new_ones(3 * width)
-            for group, third in enumerate(thirds):
-                spread[third * width : (third + 1) * width] = vector[group * width : (group + 1) * width]
-            vector = spread
-        tensors[f"{_peft.MODULE_PREFIX}{path}.{VECTOR}"] = vector.reshape(-1, 1)
-    envelope = _adapterhub.Envelope.model_validate(adapter.raw_config)
+            thirds = [QKV_ORDER.index(m) for m in QKV_ORDER if m in targets.attn_matrices]
+            vector = spread_over_thirds(vector, thirds)
+        tensors[f"{peft.MODULE_PREFIX}{path}.{VECTOR}"] = vector.reshape(-1, 1)
+    envelope = adapterhub.Envelope.model_validate(adapter.raw_config)
     write_config(
         folder,
         {
@@ -144,4 +140,4 @@ def _adapterhub_to_peft(adapter: LoadedAdapter, config: IA3Config, folder: Path)
             "modules_to_save": None,
         },
     )
-    write_weights(folder, _peft.WEIGHT_FILES[0], tensors)
+    write_weights(folder, peft.WEIGHT_FILES[0], tensors)

@@ -21,8 +21,9 @@ from pathlib import Path
 import torch
 
 from hubcli.plugin_api import LoadedAdapter
-from plugins.architectures import _adapterhub, _peft
-from plugins.architectures._conversion import (
+from hubcli.plugin_api.formats import adapterhub, peft
+from hubcli.plugin_api.formats.adapterhub import QKV_ORDER
+from hubcli.plugin_api.formats.conversion import (
     adapterhub_envelope,
     adapterhub_modules,
     adapterhub_places_of,
@@ -30,23 +31,21 @@ from plugins.architectures._conversion import (
     peft_targets,
     refusal,
     uniform_layers,
-    write_config,
-    write_weights,
 )
+from hubcli.plugin_api.formats.writing import write_config, write_weights
 from plugins.architectures.lora.config import LoraConfig
 
-QKV = ("q", "k", "v")
-PEFT_WEIGHTS = _peft.WEIGHT_FILES[0]
-HUB_WEIGHTS = _adapterhub.WEIGHT_FILES[0]
+PEFT_WEIGHTS = peft.WEIGHT_FILES[0]
+HUB_WEIGHTS = adapterhub.WEIGHT_FILES[0]
 
 
 def export(
     adapter: LoadedAdapter, fmt: str, folder: Path, *, name: str, model_type: str | None = None
 ) -> None:
     config = LoraConfig.model_validate(adapter.config)
-    if adapter.format == _peft.FORMAT and fmt == _adapterhub.FORMAT:
+    if adapter.format == peft.FORMAT and fmt == adapterhub.FORMAT:
         _peft_to_adapterhub(adapter, config, folder, name, model_type)
-    elif adapter.format == _adapterhub.FORMAT and fmt == _peft.FORMAT:
+    elif adapter.format == adapterhub.FORMAT and fmt == peft.FORMAT:
         _adapterhub_to_peft(adapter, config, folder)
     else:
         raise refusal(adapter, fmt, "no such conversion")
@@ -68,7 +67,7 @@ def _refuse_peft_options(adapter: LoadedAdapter, config: LoraConfig) -> None:
     }
     for what, present in inexpressible.items():
         if present:
-            raise refusal(adapter, _adapterhub.FORMAT, f"{what} has no AdapterHub equivalent")
+            raise refusal(adapter, adapterhub.FORMAT, f"{what} has no AdapterHub equivalent")
 
 
 def _peft_pairs(adapter: LoadedAdapter) -> dict[str, dict[str, torch.Tensor]]:
@@ -76,38 +75,38 @@ def _peft_pairs(adapter: LoadedAdapter) -> dict[str, dict[str, torch.Tensor]]:
     pairs: dict[str, dict[str, torch.Tensor]] = {}
     for key, tensor in adapter.tensors.items():
         for suffix, part in (("lora_A.weight", "A"), ("lora_B.weight", "B")):
-            module = _peft.module_of(key, suffix)
+            module = peft.module_of(key, suffix)
             if module is not None:
                 pairs.setdefault(module, {})[part] = tensor
                 break
         else:
             raise refusal(
                 adapter,
-                _adapterhub.FORMAT,
+                adapterhub.FORMAT,
                 f"tensor {key!r} (embedding or convolution "
                 "LoRA, or another extra) has no AdapterHub equivalent",
             )
     for module, pair in pairs.items():
         if pair["A"].dim() != 2:
-            raise refusal(adapter, _adapterhub.FORMAT, f"{module!r} is a convolution LoRA")
+            raise refusal(adapter, adapterhub.FORMAT, f"{module!r} is a convolution LoRA")
     return pairs
 
 
 def _peft_to_adapterhub(
     adapter: LoadedAdapter, config: LoraConfig, folder: Path, name: str, model_type: str | None
 ) -> None:
-    fmt = _adapterhub.FORMAT
+    fmt = adapterhub.FORMAT
     _refuse_peft_options(adapter, config)
     pairs = _peft_pairs(adapter)
     places, modules, switches = adapterhub_places_of(adapter, fmt, model_type, list(pairs))
     _, leave_out = uniform_layers(adapter, fmt, modules)
     enabled = set(switches.values())
-    attn = [m for m in QKV if m in enabled or "qkv" in enabled]
+    attn = [m for m in QKV_ORDER if m in enabled or "qkv" in enabled]
     tensors: dict[str, torch.Tensor] = {}
     for path, pair in pairs.items():
         lora_a = pair["A"]
         if switches[modules[path].inner] == "qkv":
-            lora_a = torch.cat([lora_a] * len(QKV))  # one A per third, B already stacked q|k|v
+            lora_a = torch.cat([lora_a] * len(QKV_ORDER))  # one A per third, B already stacked q|k|v
         tensors[f"{path}.loras.{name}.lora_A"] = lora_a
         tensors[f"{path}.loras.{name}.lora_B"] = pair["B"]
     method = {
@@ -146,9 +145,9 @@ def _peft_to_adapterhub(
 
 
 def _adapterhub_to_peft(adapter: LoadedAdapter, config: LoraConfig, folder: Path) -> None:
-    fmt = _peft.FORMAT
+    fmt = peft.FORMAT
     targets = config.targets
-    assert isinstance(targets, _adapterhub.AdapterHubTargets)
+    assert isinstance(targets, adapterhub.AdapterHubTargets)
     if config.use_gating or config.use_dora:
         raise refusal(adapter, fmt, "gated LoRA (use_gating) and DoRA have no PEFT equivalent in this form")
     if adapter.head_config is not None:
@@ -167,10 +166,10 @@ def _adapterhub_to_peft(adapter: LoadedAdapter, config: LoraConfig, folder: Path
         if modules[path].inner == places.fused_qkv:
             lora_a, lora_b = _unstack_fused(lora_a, lora_b, targets, config.r)
             ranks[path] = lora_a.shape[0]
-        tensors[f"{_peft.MODULE_PREFIX}{path}.lora_A.weight"] = lora_a
-        tensors[f"{_peft.MODULE_PREFIX}{path}.lora_B.weight"] = lora_b
+        tensors[f"{peft.MODULE_PREFIX}{path}.lora_A.weight"] = lora_a
+        tensors[f"{peft.MODULE_PREFIX}{path}.lora_B.weight"] = lora_b
     r, alpha, rank_pattern, alpha_pattern = _ranks(ranks, len(modules), config.r, alpha)
-    envelope = _adapterhub.Envelope.model_validate(adapter.raw_config)
+    envelope = adapterhub.Envelope.model_validate(adapter.raw_config)
     write_config(
         folder,
         {
@@ -194,14 +193,14 @@ def _adapterhub_to_peft(adapter: LoadedAdapter, config: LoraConfig, folder: Path
 
 
 def _unstack_fused(
-    lora_a: torch.Tensor, lora_b: torch.Tensor, targets: _adapterhub.AdapterHubTargets, rank: int
+    lora_a: torch.Tensor, lora_b: torch.Tensor, targets: adapterhub.AdapterHubTargets, rank: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The stacked pair of a fused q|k|v projection as one PEFT pair.
 
     Block g (the g-th enabled matrix) adds B_g · A_g to the g-th enabled third of the output.
     With all A_g equal that is B' · A_0 with B' = the B blocks placed in their thirds (zeros
     elsewhere); otherwise A' = the stacked A and B' block-diagonal, rank n · r."""
-    thirds = [QKV.index(m) for m in QKV if m in targets.attn_matrices]
+    thirds = [QKV_ORDER.index(m) for m in QKV_ORDER if m in targets.attn_matrices]
     width = lora_b.shape[0] // len(thirds)
     blocks_a = [lora_a[g * rank : (g + 1) * rank] for g in range(len(thirds))]
     shared = all(torch.equal(blocks_a[0], block) for block in blocks_a)

@@ -1,7 +1,11 @@
-"""What every built-in architecture plugin needs, whatever the format.
+"""What every reader of adapter files needs, whatever the format: the file names, one way of
+turning a config into a pydantic model with one-line errors, and a checker that names the file,
+the tensor and both shapes when a tensor disagrees with its config.
 
-Kept here so that each plugin reads ``adapter_config.json`` the same way, turns pydantic errors
-into the same one-line messages, and names files and tensors the same way in errors.
+A plugin that reads its files through these helpers reports broken files the way the built-in
+ones do (``AdapterFormatError`` / ``AdapterValidationError`` naming the file and the key as it
+is spelled there). Import side only: no torch, tensors are seen through their headers
+(``TensorInfo``).
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from hubcli.plugin_api import (
 )
 
 CONFIG_FILE = "adapter_config.json"
+"""The config file of PEFT and AdapterHub adapters alike."""
 CARD_FILE = "README.md"
 WHERE_KEY = "weights_where"
-"""``DetectedAdapter.extra`` key: how to name the weights file in validation errors."""
+"""``DetectedAdapter.extra`` key: how to name the weights file in validation errors (the
+folder is no longer known when ``validate`` runs)."""
 
 Model = TypeVar("Model", bound=BaseModel)
 _LAYER = re.compile(r"(?:^|\.)(\d+)\.")
@@ -66,7 +72,8 @@ def first_present(folder: AdapterFolder, names: tuple[str, ...]) -> str | None:
 
 def weights_where(adapter: DetectedAdapter) -> str:
     """How validation errors name the weights file (the folder is not known at that point)."""
-    return adapter.extra.get(WHERE_KEY) or ", ".join(adapter.files_with_role("weights"))
+    where: str | None = adapter.extra.get(WHERE_KEY)
+    return where or ", ".join(adapter.files_with_role("weights"))
 
 
 def layer_index(tensor: str) -> int | None:

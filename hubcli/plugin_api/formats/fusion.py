@@ -1,5 +1,6 @@
-"""File and tensor names of saved fusions, without torch: shared by the fuse block's file
-reader (``fuse.files``) and the ``fusion`` architecture plugin that validates them at import.
+"""Saved AdapterFusion layers: the file and tensor names and the settings (``adapters``'
+AdapterFusionConfig), shared by the block that builds and saves fusion layers (``fuse``) and
+the architecture that validates saved fusions at import (``fusion``). No torch.
 
 AdapterHub (``save_adapter_fusion``): ``adapter_fusion_config.json`` (``adapter_names``,
 ``config``) and ``pytorch_model_adapter_fusion.bin`` or ``model_adapter_fusion.safetensors``
@@ -11,6 +12,8 @@ hubcli: ``fusion.json`` (``format: hubcli-fusion``, ``adapters``, ``config``, op
 from __future__ import annotations
 
 import re
+
+from pydantic import BaseModel, ConfigDict
 
 ADAPTERHUB_CONFIG = "adapter_fusion_config.json"
 ADAPTERHUB_WEIGHTS = ("model_adapter_fusion.safetensors", "pytorch_model_adapter_fusion.bin")
@@ -34,6 +37,8 @@ POSITION = {
     "output": "ffn",
     "output_adapters": "ffn",
 }
+"""Where ``adapters`` keeps a layer's fusion (the key part after the layer index) → the
+engine's sub-block position."""
 
 
 def own_key(adapterhub_key: str) -> str | None:
@@ -43,3 +48,38 @@ def own_key(adapterhub_key: str) -> str | None:
     if found is None:
         return None
     return f"{found['layer']}_{POSITION[found['location']]}.{found['param']}"
+
+
+class FusionSettings(BaseModel):
+    """``adapter_fusion_config.json`` → ``config`` (and the ``config`` of hubcli's own files)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+
+    key: bool = True
+    query: bool = True
+    value: bool = True
+    query_before_ln: bool = False
+    regularization: bool = True
+    residual_before: bool = False
+    temperature: bool = False
+    value_before_softmax: bool = True
+    value_initialized: bool = True
+    dropout_prob: float | None = None
+
+    @classmethod
+    def preset(cls, static: bool) -> FusionSettings:
+        """``adapters``' "static" (no value matrix, no regularisation) or "dynamic" (default)."""
+        if static:
+            return cls(value=False, regularization=False, value_initialized=False)
+        return cls()
+
+    def parameters(self) -> set[str]:
+        """The tensor names (``query.weight`` …) one fusion layer with these settings has."""
+        names = set()
+        if self.query:
+            names |= {"query.weight", "query.bias"}
+        if self.key:
+            names |= {"key.weight", "key.bias"}
+        if self.value:
+            names.add("value.weight")
+        return names

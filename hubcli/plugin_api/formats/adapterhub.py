@@ -1,4 +1,4 @@
-"""The AdapterHub (``adapters`` library) envelope, shared by every built-in architecture plugin.
+"""AdapterHub's (the ``adapters`` library's) adapter folders, for any method it saves.
 
 ``adapter_config.json`` wraps the method config: ``{"config": {...}, "name", "model_name",
 "model_type", "hidden_size", "model_class", "version"}``. ``config.architecture`` is absent for
@@ -7,18 +7,30 @@ bottleneck adapters, else ``lora`` (IA³ is a LoRA config with ``composition_mod
 ``pytorch_adapter.bin``; an optional prediction head comes as ``head_config.json`` with
 ``model_head.safetensors`` or ``pytorch_model_head.bin``. Weight names are full module paths
 with the adapter's name inside (``….loras.<name>.lora_A``).
+
+``adapters`` runs every method of its LoRA family (LoRA, IA³, VeRA) through one layer class
+with one config (``LoraFamilyFile``) and one tensor naming (``LORA_KEY``); the helpers for that
+family serve any plugin of it. Import side: no torch (``lora_family_tensors`` and
+``fused_thirds`` take loaded tensors and a model target, but import nothing for them).
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, PositiveInt
 
-from hubcli.plugin_api import AdapterFolder, AdapterFormatError, DetectedAdapter
-from plugins.architectures._common import (
+from hubcli.plugin_api import (
+    AdapterFolder,
+    AdapterFormatError,
+    AttachTarget,
+    DetectedAdapter,
+    LoadedAdapter,
+    ModelMismatchError,
+)
+from hubcli.plugin_api.formats.reading import (
     CARD_FILE,
     CONFIG_FILE,
     WHERE_KEY,
@@ -28,6 +40,9 @@ from plugins.architectures._common import (
     parse,
     unsupported,
 )
+
+if TYPE_CHECKING:
+    import torch
 
 FORMAT = "adapterhub"
 WEIGHT_FILES = ("adapter.safetensors", "pytorch_adapter.bin")
@@ -39,6 +54,8 @@ LEGACY_ACTIVATIONS = {"gelu": "gelu_new", "gelu_orig": "gelu"}
 _VERSION = re.compile(r"^adapters\.(\d+)\.(\d+)")
 LORA_KEY = re.compile(r"^(?P<module>.+)\.loras\.(?P<name>[^.]+)\.(?P<param>.+)$")
 """LoRA and IA³ weights: ``<module path>.loras.<adapter name>.<lora_A | lora_B | m.weight | gate.…>``."""
+QKV_ORDER = ("q", "k", "v")
+"""The thirds of a fused QKV projection's output (GPT-2's ``c_attn``), in ``attn_matrices`` names."""
 
 
 def method(raw: dict[str, Any]) -> str | None:
@@ -93,6 +110,8 @@ class HeadConfig(BaseModel):
 
 
 class HeadEnvelope(BaseModel):
+    """``head_config.json``: the head config inside its own envelope."""
+
     model_config = ConfigDict(extra="ignore", strict=True)
 
     config: HeadConfig
@@ -145,6 +164,7 @@ class LoraFamilyFile(MethodFile):
     vera_b: float | None = None
 
     def targets(self) -> AdapterHubTargets:
+        """Where the modules go, as a canonical config keeps it."""
         return AdapterHubTargets(
             attn_matrices=self.attn_matrices,
             selfattn=self.selfattn_lora,
@@ -165,6 +185,7 @@ def read_lora_family(folder: AdapterFolder, envelope: Envelope) -> LoraFamilyFil
 
 
 def envelope_of(folder: AdapterFolder, raw: dict[str, Any]) -> Envelope:
+    """The envelope of ``raw`` (read from ``folder``'s config), errors naming that file."""
     return parse(Envelope, raw, folder.where(CONFIG_FILE))
 
 
@@ -228,3 +249,27 @@ def lora_family_modules(
             raise check.unexpected(name, f"layer {layer_index(name)} is in leave_out")
         modules[found["module"]][known[found["param"]]] = name
     return modules
+
+
+def lora_family_tensors(adapter: LoadedAdapter) -> dict[str, dict[str, torch.Tensor]]:
+    """Module path → {parameter name: tensor} of a loaded LoRA-family adapter's
+    ``….loras.<name>.<parameter>`` keys; ``ModelMismatchError`` for any other key."""
+    modules: dict[str, dict[str, torch.Tensor]] = defaultdict(dict)
+    for key, tensor in adapter.tensors.items():
+        found = LORA_KEY.match(key)
+        if found is None:
+            raise ModelMismatchError(
+                f"adapter {adapter.name!r}: {key!r} is not an AdapterHub LoRA-family weight"
+            )
+        modules[found["module"]][found["param"]] = tensor
+    return modules
+
+
+def fused_thirds(target: AttachTarget, path: str, targets: AdapterHubTargets) -> list[int] | None:
+    """For a fused QKV projection: the output thirds (0 = q, 1 = k, 2 = v) that the enabled
+    matrices adapt, in saved order (``adapters`` stacks one block per enabled matrix); None for
+    an ordinary projection."""
+    qkv = target.family.points.qkv
+    if qkv is None or not (path == qkv or path.endswith("." + qkv)):
+        return None
+    return [QKV_ORDER.index(m) for m in QKV_ORDER if m in targets.attn_matrices]
