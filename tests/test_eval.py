@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from hubcli.evaluate import data
+from hubcli.services.training import TrainRequest, train_adapter
 from hubcli.train.loop import LoopSettings
-from hubcli.train.run import TrainRequest, train_adapter
 from tests.helpers.text_models import (
     entity_rows,
     sentiment_rows,

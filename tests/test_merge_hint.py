@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from hubcli.analysis.hint_records import hint_groups, pair_target, spearman
+from hubcli.services.training import TrainRequest, train_adapter
 from hubcli.train.loop import LoopSettings
-from hubcli.train.run import TrainRequest, train_adapter
 from registry import Evaluation, Registry
 from tests.helpers.registry_state import registry_bytes
 from tests.helpers.text_models import sentiment_rows, write_jsonl, write_tiny_bert

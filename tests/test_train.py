@@ -11,9 +11,9 @@ import torch
 
 from hubcli.engine import load
 from hubcli.services.evaluating import EvalRequest, evaluate
+from hubcli.services.training import TrainRequest, train_adapter
 from hubcli.train.loop import LoopSettings
 from hubcli.train.parameters import adapter_modules
-from hubcli.train.run import TrainRequest, train_adapter
 from tests.helpers.text_models import sentiment_rows, write_jsonl, write_tiny_bert
 
 

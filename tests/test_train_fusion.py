@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from hubcli.services.training import TrainRequest, train_adapter
 from hubcli.testing.tolerance import assert_outputs_close
 from hubcli.train.fusion import train_fusion_entry
 from hubcli.train.loop import LoopSettings
-from hubcli.train.run import TrainRequest, train_adapter
 from tests.helpers.text_models import sentiment_rows, write_jsonl, write_tiny_bert
 
 
@@ -48,8 +48,8 @@ def experts(registry, tiny_bert: Path, sentiment: Path) -> list[str]:
 
 
 def test_fusion_learns_registers_and_reloads(registry, tiny_bert: Path, sentiment: Path, experts) -> None:
-    from hubcli.services.stitching import checked, stitch_model
     from hubcli.compose.text import parse
+    from hubcli.services.stitching import checked, stitch_model
 
     settings = LoopSettings(epochs=3, learning_rate=1e-2, batch_size=16)
     result = train_fusion_entry(

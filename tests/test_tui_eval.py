@@ -10,8 +10,8 @@ import pytest
 from textual.message import Message
 from textual.widgets import DataTable, Input
 
+from hubcli.services.training import TrainRequest, train_adapter
 from hubcli.train.loop import LoopSettings
-from hubcli.train.run import TrainRequest, train_adapter
 from hubcli.tui.app import HubcliApp
 from hubcli.tui.eval_dialog import EvalDialog
 from registry import Registry

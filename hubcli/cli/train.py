@@ -1,5 +1,6 @@
 """``hubcli train``: train a new adapter of a built-in architecture on a dataset (the base model
-frozen) and register it with its scores. torch and transformers are imported inside the command.
+frozen), or a fusion over registered adapters, and register it with its scores. The work is
+``hubcli.services.training``'s; this module parses the options and draws the step bar.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import typer
 
 from hubcli.cli.context import state
 from hubcli.cli.output import JsonFlag, console, emit
+from hubcli.progress import Progress
 
 app = typer.Typer()
 
@@ -99,8 +101,8 @@ def train_command(
         )
     from hubcli.engine.loading import quiet_transformers
     from hubcli.evaluate.progress import progress_bar
+    from hubcli.services.training import EVALUATED, TRAINING, TrainRequest, train
     from hubcli.train.loop import LoopSettings
-    from hubcli.train.run import TrainRequest, train_adapter
 
     settings = LoopSettings(
         epochs=epochs,
@@ -111,55 +113,37 @@ def train_command(
         max_steps=max_steps,
         seed=seed,
     )
-    registry = state.registry()
+    request = TrainRequest(
+        arch or "fusion",
+        base,
+        dataset,
+        name,
+        task,
+        parse_options(config or []),
+        settings,
+        split,
+        eval_split,
+        text_field,
+        text_pair_field,
+        label_field,
+        device,
+        tags=tuple(tag or ()),
+        fuse=None if fuse is None else tuple(n.strip() for n in fuse.split(",") if n.strip()),
+    )
     with quiet_transformers(), progress_bar("steps", quiet=as_json) as bar:
         job = bar.add_task(f"train {name}", total=None, note="")
 
-        def step(loss: float) -> None:
-            bar.update(job, advance=1, note=f"loss {loss:.4f}")
+        def show(event: Progress) -> None:
+            if event.stage == TRAINING and event.detail:
+                bar.update(job, completed=event.done, note=event.detail)
+            elif event.stage == TRAINING:
+                bar.update(job, total=event.total)
+            elif event.stage == EVALUATED:
+                bar.console.print(f"  {event.detail}")
 
-        def evaluated(entry: dict[str, Any]) -> None:
-            shown = "  ".join(f"{k} {v:.3f}" for k, v in list(entry["scores"].items())[:2])
-            where = f"step {entry['step']}" if "step" in entry else f"epoch {entry['epoch']}"
-            bar.console.print(f"  {where}: {shown}")
-
-        request = TrainRequest(
-            arch or "fusion",
-            base,
-            dataset,
-            name,
-            task,
-            parse_options(config or []),
-            settings,
-            split,
-            eval_split,
-            text_field,
-            text_pair_field,
-            label_field,
-            device,
-            tags=tuple(tag or ()),
-        )
-        if fuse is not None:
-            from hubcli.train.fusion import train_fusion_entry
-
-            fused = train_fusion_entry(
-                registry,
-                request,
-                [n.strip() for n in fuse.split(",") if n.strip()],
-                on_start=lambda total: bar.update(job, total=total),
-                on_step=step,
-                on_eval=evaluated,
-            )
-        else:
-            result = train_adapter(
-                registry,
-                request,
-                on_start=lambda total: bar.update(job, total=total),
-                on_step=step,
-                on_eval=evaluated,
-            )
-    if fuse is not None:
-        emit(fused.as_dict(), as_json, _render_fusion)
+        result = train(state.registry(), request, show)
+    if request.fuse is not None:
+        emit(result.as_dict(), as_json, _render_fusion)
         return
 
     def render(d: dict[str, Any]) -> None:

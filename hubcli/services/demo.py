@@ -143,8 +143,8 @@ def run_demo(
 def _train_missing(
     registry: Registry, report: DemoResult, max_steps: int | None, progress: ProgressCallback
 ) -> None:
+    from hubcli.services.training import TrainRequest, train_adapter
     from hubcli.train.loop import LoopSettings
-    from hubcli.train.run import TrainRequest, train_adapter
     from registry.errors import AdapterNotFound
 
     for item in ADAPTERS:
@@ -197,8 +197,8 @@ def _label(target: str) -> str:
 def _merge_and_compose(registry: Registry, report: DemoResult) -> None:
     """The merged adapter and the saved recipe, each made once."""
     from hubcli.compose.text import parse
-    from hubcli.services.merging import merge_adapters
     from hubcli.merge.spec import make_spec
+    from hubcli.services.merging import merge_adapters
     from hubcli.services.stitching import save_recipe
     from registry.errors import AdapterNotFound
 

@@ -23,12 +23,14 @@ from typing import Any
 
 import torch
 
-from hubcli.evaluate.pipeline import EvalRequest, EvalResult, evaluate_target, load_tokenizer
+from hubcli.engine.loading import load_tokenizer
 from hubcli.evaluate.runner import batches
 from hubcli.evaluate.tasks import Task, infer_task, label_names_of, resolve_fields
 from hubcli.plugin_api import HubcliError
+from hubcli.services.evaluating import EvalRequest, EvalResult, evaluate
+from hubcli.services.training import TrainRequest
 from hubcli.train.loop import MAIN_METRIC, measure
-from hubcli.train.run import TrainRequest, split_rows
+from hubcli.train.splits import split_rows
 
 FUSION_TASKS = ("classification", "pair-classification")
 """The fusion's own head is an AdapterHub classification head, which the engine runs."""
@@ -73,19 +75,12 @@ def train_fusion_entry(
     from hubcli.compose.spec import AdapterRef, Block
     from hubcli.compose.text import format_spec
     from hubcli.engine import StitchedModel, load_base_model, read_adapter
-    from hubcli.importer import check_name, import_adapter
+    from hubcli.importer import check_new_name, import_adapter
     from hubcli.plugin_api import AdapterFolder
     from plugins.compositions.fuse.files import fusion_layers, save_fusion
     from plugins.compositions.fuse.training import train_fusion
-    from registry.errors import AdapterNotFound
 
-    check_name(request.name)
-    try:
-        registry.get_adapter(request.name)
-    except AdapterNotFound:
-        pass
-    else:
-        raise HubcliError(f"an adapter named {request.name!r} is already registered; choose another --name")
+    check_new_name(registry, request.name)
     settings = request.settings
     train_data, eval_data = split_rows(request.dataset, request.split, request.eval_split, settings.seed)
     task_name = request.task or infer_task(None, train_data.rows, request.label_field)
@@ -165,7 +160,7 @@ def train_fusion_entry(
             description=f"trained by hubcli train --fuse {','.join(fused)} on {train_data.name} ({task_name}); "
             f"{settings.epochs} epochs, lr {settings.learning_rate}, seed {settings.seed}",
         )
-    final = evaluate_target(
+    final = evaluate(
         registry,
         EvalRequest(
             target=spec,

@@ -1,46 +1,43 @@
-"""``train_adapter``: everything ``hubcli train`` does, from a dataset to a registered adapter
-with its scores stored.
+"""Training: from a dataset to a registered adapter (``hubcli train --arch``) or fusion
+(``hubcli train --fuse a,b,c``, ``hubcli.train.fusion``), with its scores stored.
 
 The new adapter starts as a blueprint folder (``hubcli.train.blueprints``), is attached to the
 frozen base through the engine like any registry adapter, trained (``hubcli.train.loop``),
 written back in its own format and registered with ``hubcli.importer.import_adapter`` — the
-same validation every imported adapter passes. Its final scores come from ``hubcli eval``'s
-pipeline run on the *registered* adapter, so they are what anyone re-running eval will get.
+same validation every imported adapter passes. Its final scores come from the evaluating
+service run on the *registered* adapter, so they are what anyone re-running eval will get.
+torch and transformers are imported inside the functions only.
 """
 
 from __future__ import annotations
 
-import random
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from hubcli.progress import Progress, ProgressCallback, ignore_progress
 
-from hubcli.engine.loading import load_tokenizer
-from hubcli.evaluate import data as datasets
-from hubcli.evaluate.tasks import (
-    PEFT_TASK,
-    TASKS,
-    Task,
-    TaskError,
-    infer_task,
-    label_names_of,
-    resolve_fields,
-)
-from hubcli.plugin_api import HubcliError
-from hubcli.services.evaluating import EvalRequest, EvalResult, evaluate
-from hubcli.train import blueprints
-from hubcli.train.loop import History, LoopSettings, fit
-from hubcli.train.parameters import match
+if TYPE_CHECKING:
+    from hubcli.services.evaluating import EvalResult
+    from hubcli.train.fusion import FusionTrainResult
+    from hubcli.train.loop import History, LoopSettings
+    from registry import Registry
 
-EVAL_SPLITS = ("validation", "test", "dev")
-HOLDOUT = 0.1
+TRAINING = "training"
+"""The stage of the progress events that count optimiser steps (``detail``: the last loss)."""
+EVALUATED = "evaluated"
+"""The stage of the event after each evaluation during training (``detail``: where, scores)."""
 
 
-@dataclass
+def _default_settings() -> LoopSettings:
+    from hubcli.train.loop import LoopSettings
+
+    return LoopSettings()
+
+
+@dataclass(frozen=True)
 class TrainRequest:
     architecture: str
     base: str
@@ -48,7 +45,7 @@ class TrainRequest:
     name: str
     task: str | None = None
     options: Mapping[str, str] = field(default_factory=dict)
-    settings: LoopSettings = field(default_factory=LoopSettings)
+    settings: LoopSettings = field(default_factory=_default_settings)
     split: str | None = None
     """Training rows: this value of the file's ``split`` column (default ``train``)."""
     eval_split: str | None = None
@@ -59,6 +56,9 @@ class TrainRequest:
     device: str = "cpu"
     max_length: int = 128
     tags: tuple[str, ...] = ()
+    fuse: tuple[str, ...] | None = None
+    """Adapters to train a fusion over instead of a new adapter (``architecture`` and
+    ``options`` then unused)."""
 
 
 @dataclass
@@ -84,60 +84,71 @@ class TrainResult:
         }
 
 
-def split_rows(
-    source: str, split: str | None, eval_split: str | None, seed: int
-) -> tuple[datasets.Dataset, datasets.Dataset]:
-    """(training rows, evaluation rows): the named splits of a folder or Hub dataset; by the
-    file's ``split`` column when it has one; else a seeded 10 % holdout."""
-    if not datasets.is_local_file(source):
-        train = datasets.load(source, split or "train")
-        for name in [eval_split] if eval_split else EVAL_SPLITS:
-            try:
-                return train, datasets.load(source, name)
-            except datasets.DatasetError:
-                continue
-        raise HubcliError(f"{source}: no evaluation split ({', '.join(EVAL_SPLITS)}); pass --eval-split")
-    whole = datasets.load(source)
-    if datasets.SPLIT_COLUMN in whole.rows[0] or split or eval_split:
-        train = datasets.load(source, split or "train")
-        present = {row.get(datasets.SPLIT_COLUMN) for row in whole.rows}
-        chosen = eval_split or next((name for name in EVAL_SPLITS if name in present), None)
-        if chosen is None:
-            raise HubcliError(
-                f"{source}: no evaluation split (none of {', '.join(EVAL_SPLITS)}); pass --eval-split"
-            )
-        return train, datasets.load(source, chosen)
-    rows = list(whole.rows)
-    random.Random(seed).shuffle(rows)
-    held = max(1, int(len(rows) * HOLDOUT))
-    label = f"holdout-{seed}"
-    make = datasets.Dataset
-    return (
-        make(whole.name, f"train-{seed}", rows[held:], whole.source_digest, whole.label_names),
-        make(whole.name, label, rows[:held], whole.source_digest, whole.label_names),
+def train(
+    registry: Registry, request: TrainRequest, progress: ProgressCallback = ignore_progress
+) -> TrainResult | FusionTrainResult:
+    """Train what the request asks for: a new adapter, or with ``fuse`` a fusion over those."""
+    if request.fuse is None:
+        return train_adapter(registry, request, progress)
+    from hubcli.train.fusion import train_fusion_entry
+
+    on_start, on_step, on_eval = _progress_callbacks(progress)
+    return train_fusion_entry(
+        registry, request, list(request.fuse), on_start=on_start, on_step=on_step, on_eval=on_eval
     )
 
 
-def train_adapter(
-    registry: Any,
-    request: TrainRequest,
-    *,
-    on_start: Callable[[int], None] = lambda _: None,
-    on_step: Callable[[float], None] = lambda _: None,
-    on_eval: Callable[[dict[str, Any]], None] = lambda _: None,
-) -> TrainResult:
-    from hubcli.engine import StitchedModel, load_base_model
-    from hubcli.importer import check_name, detect, import_adapter
-    from hubcli.plugin_api import AdapterFolder, LoadedAdapter
-    from registry.errors import AdapterNotFound
+def _progress_callbacks(
+    progress: ProgressCallback,
+) -> tuple[Callable[[int], None], Callable[[float], None], Callable[[dict[str, Any]], None]]:
+    """(on_start, on_step, on_eval) of the training loop as ``Progress`` events: steps counted
+    with the last loss, one event per evaluation with its first two scores."""
+    count = {"done": 0, "total": 0}
 
-    check_name(request.name)
-    try:
-        registry.get_adapter(request.name)
-    except AdapterNotFound:
-        pass
-    else:
-        raise HubcliError(f"an adapter named {request.name!r} is already registered; choose another --name")
+    def on_start(total: int) -> None:
+        count["total"] = total
+        progress(Progress(TRAINING, 0, total))
+
+    def on_step(loss: float) -> None:
+        count["done"] += 1
+        progress(Progress(TRAINING, count["done"], count["total"], f"loss {loss:.4f}"))
+
+    def on_eval(entry: dict[str, Any]) -> None:
+        shown = "  ".join(f"{k} {v:.3f}" for k, v in list(entry["scores"].items())[:2])
+        where = f"step {entry['step']}" if "step" in entry else f"epoch {entry['epoch']}"
+        progress(Progress(EVALUATED, count["done"], count["total"], f"{where}: {shown}"))
+
+    return on_start, on_step, on_eval
+
+
+def train_adapter(
+    registry: Registry, request: TrainRequest, progress: ProgressCallback = ignore_progress
+) -> TrainResult:
+    """Train a new adapter of ``request.architecture`` and register it with its scores."""
+    import torch
+
+    from hubcli.engine import StitchedModel, load_base_model
+    from hubcli.engine.loading import load_tokenizer
+    from hubcli.evaluate.tasks import (
+        PEFT_TASK,
+        TASKS,
+        Task,
+        TaskError,
+        infer_task,
+        label_names_of,
+        resolve_fields,
+    )
+    from hubcli.importer import check_new_name, detect, import_adapter
+    from hubcli.plugin_api import AdapterFolder, LoadedAdapter
+    from hubcli.services.evaluating import EvalRequest, evaluate
+    from hubcli.train import blueprints
+    from hubcli.train.loop import fit
+    from hubcli.train.parameters import match
+    from hubcli.train.splits import split_rows
+
+    on_start, on_step, on_eval = _progress_callbacks(progress)
+
+    check_new_name(registry, request.name)
     if request.task is not None and request.task not in TASKS:
         raise TaskError(f"unknown task {request.task!r} (choose {', '.join(TASKS)})")
     settings = request.settings
