@@ -31,10 +31,10 @@ from hubcli.plugin_api import (
     ModelMismatchError,
 )
 from hubcli.plugin_api.formats.reading import (
-    CARD_FILE,
     CONFIG_FILE,
     WHERE_KEY,
     Checker,
+    adapter_files,
     first_present,
     layer_index,
     parse,
@@ -134,6 +134,11 @@ class AdapterHubTargets(BaseModel):
         """How many of q, k, v a fused QKV projection (GPT-2's c_attn) stacks in one lora_A."""
         return len(set(self.attn_matrices) & {"q", "k", "v"})
 
+    def qkv_thirds(self) -> list[int]:
+        """The output thirds (0 = q, 1 = k, 2 = v) of a fused QKV projection that
+        ``attn_matrices`` enables, in the order ``adapters`` stacks their blocks."""
+        return [QKV_ORDER.index(m) for m in QKV_ORDER if m in self.attn_matrices]
+
 
 class MethodFile(BaseModel):
     """Base for the models of a method's keys inside ``config``: keys we do not know are
@@ -198,15 +203,7 @@ def detected(
     variant: str | None,
 ) -> DetectedAdapter:
     """The DetectedAdapter of an AdapterHub folder whose method config ``config`` has been read."""
-    weights = first_present(folder, WEIGHT_FILES)
-    if weights is None:
-        raise AdapterFormatError(
-            f"{folder.where(WEIGHT_FILES[1])}: missing (no {WEIGHT_FILES[0]} either): "
-            "the adapter has no weights"
-        )
-    files = {CONFIG_FILE: "config", weights: "weights"}
-    if folder.exists(CARD_FILE):
-        files[CARD_FILE] = "card"
+    files, weights = adapter_files(folder, WEIGHT_FILES, reported=WEIGHT_FILES[1])
     task, labels = None, None
     if folder.exists(HEAD_CONFIG):
         head = parse(HeadEnvelope, folder.read_json(HEAD_CONFIG), folder.where(HEAD_CONFIG)).config
@@ -272,4 +269,4 @@ def fused_thirds(target: AttachTarget, path: str, targets: AdapterHubTargets) ->
     qkv = target.family.points.qkv
     if qkv is None or not (path == qkv or path.endswith("." + qkv)):
         return None
-    return [QKV_ORDER.index(m) for m in QKV_ORDER if m in targets.attn_matrices]
+    return targets.qkv_thirds()

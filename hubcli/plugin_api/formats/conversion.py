@@ -192,6 +192,41 @@ def adapterhub_envelope(
     }
 
 
+def lora_family_method(
+    switches: set[str],
+    leave_out: list[int],
+    *,
+    r: int,
+    alpha: float,
+    composition_mode: str,
+    dropout: float,
+    init_weights: str,
+) -> dict[str, Any]:
+    """``config`` of ``adapters``' LoRAConfig, every key as the library writes it, for modules
+    at the places ``switches`` names (``AdapterHubPlaces.switch``: a fused ``qkv`` enables all
+    three matrices). ``composition_mode`` is ``"add"`` for LoRA, ``"scale"`` for IA³."""
+    attn = [m for m in adapterhub.QKV_ORDER if m in switches or "qkv" in switches]
+    return {
+        "architecture": "lora",
+        "r": r,
+        "alpha": alpha,
+        "attn_matrices": attn,
+        "selfattn_lora": bool(attn),
+        "intermediate_lora": "intermediate" in switches,
+        "output_lora": "output" in switches,
+        "leave_out": leave_out,
+        "composition_mode": composition_mode,
+        "dropout": dropout,
+        "init_weights": init_weights,
+        "init_weights_seed": None,
+        "dtype": None,
+        "use_gating": False,
+        "use_dora": False,
+        "vera_b": None,
+        "vera_d": None,
+    }
+
+
 def peft_envelope_from_adapterhub(envelope: adapterhub.Envelope) -> dict[str, Any]:
     """The PEFT keys around a method config: base model, and ``auto_mapping`` as PEFT writes it
     for a bare transformers backbone (hubcli's PEFT reader takes the model type from it)."""

@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from hubcli.plugin_api import AdapterFolder, AdapterFormatError, DetectedAdapter
-from hubcli.plugin_api.formats.reading import CARD_FILE, CONFIG_FILE, WHERE_KEY, first_present, parse
+from hubcli.plugin_api import AdapterFolder, DetectedAdapter
+from hubcli.plugin_api.formats.reading import CONFIG_FILE, WHERE_KEY, adapter_files, parse
 
 FORMAT = "peft"
 WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
@@ -109,15 +109,7 @@ def detected(
 ) -> DetectedAdapter:
     """The DetectedAdapter of a PEFT folder whose method config ``config`` has been read."""
     envelope = parse(PeftEnvelope, raw, folder.where(CONFIG_FILE))
-    weights = first_present(folder, WEIGHT_FILES)
-    if weights is None:
-        raise AdapterFormatError(
-            f"{folder.where(WEIGHT_FILES[0])}: missing (no {WEIGHT_FILES[1]} either): "
-            "the adapter has no weights"
-        )
-    files = {CONFIG_FILE: "config", weights: "weights"}
-    if folder.exists(CARD_FILE):
-        files[CARD_FILE] = "card"
+    files, weights = adapter_files(folder, WEIGHT_FILES, reported=WEIGHT_FILES[0])
     return DetectedAdapter(
         architecture=architecture,
         format=FORMAT,

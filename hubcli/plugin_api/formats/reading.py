@@ -70,6 +70,24 @@ def first_present(folder: AdapterFolder, names: tuple[str, ...]) -> str | None:
     return next((name for name in names if folder.exists(name)), None)
 
 
+def adapter_files(
+    folder: AdapterFolder, weight_files: tuple[str, ...], *, reported: str
+) -> tuple[dict[str, str], str]:
+    """The files of an adapter folder by role (``adapter_config.json``, the first of
+    ``weight_files`` present, the card when there is one) and that weights file. Without
+    weights the error names the file ``reported`` (the one the library's users look for)."""
+    weights = first_present(folder, weight_files)
+    if weights is None:
+        others = " or ".join(name for name in weight_files if name != reported)
+        raise AdapterFormatError(
+            f"{folder.where(reported)}: missing (no {others} either): the adapter has no weights"
+        )
+    files = {CONFIG_FILE: "config", weights: "weights"}
+    if folder.exists(CARD_FILE):
+        files[CARD_FILE] = "card"
+    return files, weights
+
+
 def weights_where(adapter: DetectedAdapter) -> str:
     """How validation errors name the weights file (the folder is not known at that point)."""
     where: str | None = adapter.extra.get(WHERE_KEY)

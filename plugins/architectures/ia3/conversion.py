@@ -21,11 +21,11 @@ import torch
 
 from hubcli.plugin_api import LoadedAdapter
 from hubcli.plugin_api.formats import adapterhub, peft
-from hubcli.plugin_api.formats.adapterhub import QKV_ORDER
 from hubcli.plugin_api.formats.conversion import (
     adapterhub_envelope,
     adapterhub_modules,
     adapterhub_places_of,
+    lora_family_method,
     peft_envelope_from_adapterhub,
     peft_targets,
     refusal,
@@ -76,27 +76,15 @@ def _peft_to_adapterhub(
         vectors[path] = tensor
     places, modules, switches = adapterhub_places_of(adapter, fmt, model_type, list(vectors))
     _, leave_out = uniform_layers(adapter, fmt, modules)
-    enabled = set(switches.values())
-    attn = [m for m in QKV_ORDER if m in enabled or "qkv" in enabled]
-    method = {
-        "architecture": "lora",
-        "r": 1,
-        "alpha": 1,
-        "attn_matrices": attn,
-        "selfattn_lora": bool(attn),
-        "intermediate_lora": "intermediate" in enabled,
-        "output_lora": "output" in enabled,
-        "leave_out": leave_out,
-        "composition_mode": "scale",
-        "dropout": 0.0,
-        "init_weights": "ia3",
-        "init_weights_seed": None,
-        "dtype": None,
-        "use_gating": False,
-        "use_dora": False,
-        "vera_b": None,
-        "vera_d": None,
-    }
+    method = lora_family_method(
+        set(switches.values()),
+        leave_out,
+        r=1,
+        alpha=1,
+        composition_mode="scale",
+        dropout=0.0,
+        init_weights="ia3",
+    )
     tensors = {f"{path}.loras.{name}.lora_B": v.reshape(-1, 1) for path, v in vectors.items()}
     widths = (
         places.hidden_size(modules[path].inner, None, vector.numel()) for path, vector in vectors.items()
@@ -124,7 +112,7 @@ def _adapterhub_to_peft(adapter: LoadedAdapter, config: IA3Config, folder: Path)
     for path, params in grouped.items():
         vector = params["lora_B"].flatten() * config.scale
         if modules[path].inner == places.fused_qkv:
-            thirds = [QKV_ORDER.index(m) for m in QKV_ORDER if m in targets.attn_matrices]
+            thirds = targets.qkv_thirds()
             vector = spread_over_thirds(vector, thirds)
         tensors[f"{peft.MODULE_PREFIX}{path}.{VECTOR}"] = vector.reshape(-1, 1)
     envelope = adapterhub.Envelope.model_validate(adapter.raw_config)

@@ -27,6 +27,7 @@ from hubcli.plugin_api.formats.conversion import (
     adapterhub_envelope,
     adapterhub_modules,
     adapterhub_places_of,
+    lora_family_method,
     peft_envelope_from_adapterhub,
     peft_targets,
     refusal,
@@ -100,8 +101,6 @@ def _peft_to_adapterhub(
     pairs = _peft_pairs(adapter)
     places, modules, switches = adapterhub_places_of(adapter, fmt, model_type, list(pairs))
     _, leave_out = uniform_layers(adapter, fmt, modules)
-    enabled = set(switches.values())
-    attn = [m for m in QKV_ORDER if m in enabled or "qkv" in enabled]
     tensors: dict[str, torch.Tensor] = {}
     for path, pair in pairs.items():
         lora_a = pair["A"]
@@ -109,25 +108,15 @@ def _peft_to_adapterhub(
             lora_a = torch.cat([lora_a] * len(QKV_ORDER))  # one A per third, B already stacked q|k|v
         tensors[f"{path}.loras.{name}.lora_A"] = lora_a
         tensors[f"{path}.loras.{name}.lora_B"] = pair["B"]
-    method = {
-        "architecture": "lora",
-        "r": config.r,
-        "alpha": config.alpha,
-        "attn_matrices": attn,
-        "selfattn_lora": bool(attn),
-        "intermediate_lora": "intermediate" in enabled,
-        "output_lora": "output" in enabled,
-        "leave_out": leave_out,
-        "composition_mode": "add",
-        "dropout": config.dropout,
-        "init_weights": "lora",
-        "init_weights_seed": None,
-        "dtype": None,
-        "use_gating": False,
-        "use_dora": False,
-        "vera_b": None,
-        "vera_d": None,
-    }
+    method = lora_family_method(
+        set(switches.values()),
+        leave_out,
+        r=config.r,
+        alpha=config.alpha,
+        composition_mode="add",
+        dropout=config.dropout,
+        init_weights="lora",
+    )
     hidden = next(
         width
         for path, pair in pairs.items()
@@ -200,7 +189,7 @@ def _unstack_fused(
     Block g (the g-th enabled matrix) adds B_g · A_g to the g-th enabled third of the output.
     With all A_g equal that is B' · A_0 with B' = the B blocks placed in their thirds (zeros
     elsewhere); otherwise A' = the stacked A and B' block-diagonal, rank n · r."""
-    thirds = [QKV_ORDER.index(m) for m in QKV_ORDER if m in targets.attn_matrices]
+    thirds = targets.qkv_thirds()
     width = lora_b.shape[0] // len(thirds)
     blocks_a = [lora_a[g * rank : (g + 1) * rank] for g in range(len(thirds))]
     shared = all(torch.equal(blocks_a[0], block) for block in blocks_a)
