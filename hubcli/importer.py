@@ -26,6 +26,7 @@ from hubcli.plugin_api import (
 )
 from hubcli.tensor_files import convert_pickle_to_safetensors, count_non_finite
 from registry import Adapter, NewAdapter, NewFile, Registry, content_digest
+from registry.errors import AdapterExists, AdapterNotFound, RegistryError, name_taken
 from registry.faults import checkpoint
 from registry.store import sha256_file
 
@@ -177,6 +178,20 @@ def check_name(name: str) -> str:
             "(starting with a letter or digit, at most 128 characters)"
         )
     return name
+
+
+def check_new_name(
+    registry: Registry, name: str, refusal: type[HubcliError | RegistryError] = AdapterExists
+) -> str:
+    """``name`` for an adapter that a long run will create (train, merge): well-formed and not
+    taken, checked before the work starts. A taken name is refused with the registry's one
+    message (``registry.errors.name_taken``), as a ``refusal`` (a merge refuses as a MergeError)."""
+    check_name(name)
+    try:
+        registry.get_adapter(name)
+    except AdapterNotFound:
+        return name
+    raise refusal(name_taken(name).message)
 
 
 def default_name(folder: AdapterFolder, found: DetectedAdapter) -> str:

@@ -22,7 +22,20 @@ class AdapterNotFound(RegistryError):
 
 
 class AdapterExists(RegistryError):
+    """A name that is taken: the registry never replaces what it holds under a name."""
+
     title = "Adapter exists"
+
+
+def name_taken(name: str, kind: str = "adapter") -> AdapterExists:
+    """The one refusal of a taken name, whoever asks for it (add, pull, train, merge, stitch
+    --save): what to do next depends on the kind, not on the command."""
+    article = "an" if kind[0] in "aeiou" else "a"
+    remedy = f"another name or `hubcli rm {name}` first" if kind == "adapter" else "another name"
+    return AdapterExists(
+        f"{article} {kind} named {name!r} already exists: hubcli never replaces what is already "
+        f"registered, so choose {remedy}"
+    )
 
 
 class StoreCorrupt(RegistryError):

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, create_engine, delete, select
 
 from registry import migrations
-from registry.errors import AdapterExists, AdapterNotFound, RegistryError, RegistryUnavailable
+from registry.errors import AdapterNotFound, RegistryError, RegistryUnavailable, name_taken
 from registry.faults import checkpoint
 from registry.schema import (
     Adapter,
@@ -325,10 +325,7 @@ class Registry:
             if existing is not None:
                 if existing.digest == digest:
                     return AddResult(existing, created=False)
-                raise AdapterExists(
-                    f"an adapter named {new.name!r} already exists with different content "
-                    f"(choose another name with --name, or `hubcli rm {new.name}` first)"
-                )
+                raise name_taken(new.name)
             known = set(
                 session.exec(select(Blob.sha256).where(col(Blob.sha256).in_([s for _, s, _ in stored])))
             )
@@ -547,7 +544,7 @@ class Registry:
         with self.session() as session:
             existing = session.exec(select(Composition).where(Composition.name == composition.name)).first()
             if existing is not None:
-                raise AdapterExists(f"a composition named {composition.name!r} already exists")
+                raise name_taken(composition.name, "composition")
             session.add(composition)
             session.commit()
             return composition
