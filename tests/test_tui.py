@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import shutil
 import threading
 from pathlib import Path
 
@@ -18,10 +19,10 @@ from hubcli.tui.app import HubcliApp
 from hubcli.tui.commands import ActionsProvider
 from hubcli.tui.dialogs import ConfirmDialog, HelpScreen, MessageDialog, TagDialog
 from hubcli.tui.groups import GroupTree
+from hubcli.tui.job_calls import JobProgress
 from hubcli.tui.jobs import JobsPanel
 from hubcli.tui.keymap import load_keymap
 from hubcli.tui.state import TuiState, load_state
-from hubcli.tui.tasks import Progress
 from registry import Registry
 from tests.test_tui_support import (
     add_sample_adapters,
@@ -296,11 +297,36 @@ def test_add_dialog_imports_every_adapter_of_a_folder_picked_in_the_tree(
     asyncio.run(scenario())
 
 
+def test_add_dialog_imports_an_archive_like_hubcli_add(registry: Registry, tmp_path: Path) -> None:
+    """The dialog calls the same adding service as ``hubcli add``: archives unpack, and the
+    archive is recorded as the source."""
+    write_peft_folder(tmp_path / "packed" / "sentiment", base_model="bert-base-uncased")
+    archive = Path(shutil.make_archive(str(tmp_path / "sentiment"), "zip", tmp_path / "packed"))
+    messages: list[Message] = []
+
+    async def scenario() -> None:
+        app = HubcliApp(registry)
+        async with app.run_test(size=(110, 32), message_hook=collect_messages(messages)) as pilot:
+            await settle(pilot, lambda: app.adapter_count == 0)
+            await pilot.press("f2")
+            assert isinstance(app.screen, AddDialog)
+            app.screen.query_one("#path", Input).value = str(archive)
+            await pilot.click("#add")
+            await settle(pilot, lambda: bool(finished_jobs(messages)))
+            [job] = finished_jobs(messages)
+            assert job.state == "done", job.message
+            assert job.message == "registered 'sentiment'"
+            await settle(pilot, lambda: table_names(app) == ["sentiment"])
+            assert registry.get_adapter("sentiment").source == f"{archive.resolve()}/sentiment"
+
+    asyncio.run(scenario())
+
+
 def test_a_running_job_can_be_cancelled_from_the_jobs_panel(registry: Registry) -> None:
     gate = threading.Event()
     messages: list[Message] = []
 
-    def slow(progress: Progress) -> str:
+    def slow(progress: JobProgress) -> str:
         progress(0, 2, "first half")
         gate.wait(10)
         progress(1, 2, "second half")

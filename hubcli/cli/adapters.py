@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -13,12 +13,15 @@ from hubcli.cli.context import state
 from hubcli.cli.output import JsonFlag, console, emit, err_console
 from hubcli.formatting import architecture_label, human_count, human_size
 
+if TYPE_CHECKING:
+    from registry import Adapter
+
 app = typer.Typer()
 
 NameArg = Annotated[str, typer.Argument(help="Adapter name, as `hubcli list` shows it.")]
 
 
-def adapter_dict(adapter: Any, tags: list[str]) -> dict[str, Any]:
+def adapter_dict(adapter: Adapter, tags: list[str]) -> dict[str, Any]:
     data = adapter.model_dump()
     data["tags"] = tags
     return data
@@ -38,34 +41,17 @@ def add(
 ) -> None:
     """Import an adapter from disk: a folder or an archive (.zip, .tar[.gz|.bz2|.xz]) in PEFT or
     AdapterHub layout, safetensors or .bin."""
-    from contextlib import ExitStack
-
-    from hubcli.archives import extract_archive, is_archive
-    from hubcli.importer import adapter_subfolders, choose_adapter_folders, import_adapter
-    from hubcli.plugin_api import AdapterFolder
+    from hubcli.services.adding import AddRequest
+    from hubcli.services.adding import add as add_adapters
 
     registry = state.registry()
-    with ExitStack() as stack:
-        if is_archive(path):
-            unpacked = stack.enter_context(registry.store.staging()) / "archive"
-            unpacked.mkdir()
-            extract_archive(path, unpacked)
-            root = AdapterFolder(unpacked, label=str(path))
-        else:
-            root = AdapterFolder(path)
-        chosen = choose_adapter_folders(str(path), adapter_subfolders(root), subfolder, all_, name)
-        outcomes = []
-        for sub in chosen:
-            folder = root.sub(sub) if sub else root
-            sub_name = name if name else (sub or None)
-            # An unpacked archive's folder is temporary: the archive is the source to record.
-            source = f"{path.resolve()}{'/' + sub if sub else ''}" if is_archive(path) else None
-            outcome = import_adapter(
-                registry, folder, name=sub_name, base_model=base, tags=tag or (), source=source
-            )
-            outcomes.append(outcome)
-            for warning in outcome.warnings:
-                err_console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+    request = AddRequest(
+        path, name=name, base_model=base, subfolder=subfolder, every=all_, tags=tuple(tag or ())
+    )
+    outcomes = add_adapters(registry, request).outcomes
+    for outcome in outcomes:
+        for warning in outcome.warnings:
+            err_console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
 
     def render(_: Any) -> None:
         for outcome in outcomes:
@@ -216,12 +202,15 @@ def rm(
     as_json: JsonFlag = False,
 ) -> None:
     """Remove adapters; files no other adapter uses are deleted from the store."""
+    from hubcli.services.removing import RemoveRequest
+    from hubcli.services.removing import remove as remove_adapters
+
     registry = state.registry()
     for name in names:
         registry.get_adapter(name)  # fail before asking
     if not yes and not as_json and not typer.confirm(f"Remove {', '.join(names)}?", default=False):
         raise typer.Exit(1)
-    freed = {name: registry.remove_adapter(name) for name in names}
+    freed = remove_adapters(registry, RemoveRequest(tuple(names))).freed
     emit(
         [{"name": n, "blobs_freed": c} for n, c in freed.items()],
         as_json,
@@ -239,9 +228,12 @@ def tag(
     as_json: JsonFlag = False,
 ) -> None:
     """Add (or with --remove, take away) tags of an adapter."""
-    current = state.registry().set_tags(name, add=tags or (), remove=remove or ())
+    from hubcli.services.tagging import TagRequest
+    from hubcli.services.tagging import tag as set_tags
+
+    result = set_tags(state.registry(), TagRequest(name, add=tuple(tags or ()), remove=tuple(remove or ())))
     emit(
-        {"name": name, "tags": current},
+        {"name": result.name, "tags": result.tags},
         as_json,
         lambda d: console.print(f"{d['name']}: {', '.join(d['tags']) or '(no tags)'}"),
     )
@@ -250,7 +242,9 @@ def tag(
 @app.command()
 def verify(as_json: JsonFlag = False) -> None:
     """Re-hash every stored file; report missing or corrupt ones (after cleaning up leftovers)."""
-    report = state.registry().verify()
+    from hubcli.services.verifying import verify as verify_store
+
+    report = verify_store(state.registry())
     data = {
         "ok": report.ok,
         "checked": report.checked,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hubcli.cli.context import state
-from hubcli.cli.output import JsonFlag, console, emit, err_console
+from hubcli.cli.output import JsonFlag, console, counted_progress, emit, err_console
 
 if TYPE_CHECKING:
     from hubcli.analysis.representations import LayerCka
@@ -113,16 +113,13 @@ def compare(
     if len(set(names)) < 2:
         raise typer.BadParameter("give at least two different adapters", param_hint="NAMES")
     _check_metric(metric)
-    from hubcli.analysis.maps import classical_mds
-    from hubcli.analysis.modules import registry_weights
-    from hubcli.analysis.weights import distances
+    from hubcli.services.comparing import CompareRequest
+    from hubcli.services.comparing import compare as compare_adapters
 
-    registry = state.registry()
-    report = distances(
-        [registry_weights(registry, n) for n in names], metric=metric, matrices=_matrices(matrices)
-    )
+    result = compare_adapters(state.registry(), CompareRequest(names, metric, _matrices(matrices)))
+    report = result.report
     mean = report.mean()
-    coords, explained = classical_mds(mean)
+    coords, explained = result.map()
     layers_of = report.per_layer() if per_layer else None
     if plot is not None:
         from hubcli.analysis.plots import plot_distances
@@ -179,14 +176,6 @@ def _parse_layers(value: str) -> list[int] | None:
         ) from None
 
 
-def _model(base: str, spec: str) -> Any:
-    from hubcli.engine import load
-
-    if spec == "base":
-        return load(base).model
-    return load(base, adapters=spec.split("+"), registry=state.registry()).model
-
-
 def _compare_cka(
     base: str,
     spec_a: str,
@@ -202,30 +191,23 @@ def _compare_cka(
     batch_size: int,
     max_length: int,
 ) -> None:
-    from rich.progress import Progress
+    from hubcli.analysis.representations import layer_label
+    from hubcli.services.comparing import CKA_STAGE, CkaRequest, cka
 
-    from hubcli.analysis.inputs import batches, read_token_ids
-    from hubcli.analysis.representations import layer_label, layerwise_cka
-
-    chosen = _parse_layers(layers)
-    examples = read_token_ids(
-        dataset, tokenizer_source=base, column=column, max_length=max_length, limit=limit
+    request = CkaRequest(
+        base,
+        spec_a,
+        spec_b,
+        dataset,
+        layers=_parse_layers(layers),
+        pool=pool,
+        column=column,
+        limit=limit,
+        batch_size=batch_size,
+        max_length=max_length,
     )
-    from hubcli.engine.loading import quiet_transformers
-
-    with quiet_transformers():  # no weight-loading bars or load reports between our own lines
-        model_a, model_b = _model(base, spec_a), _model(base, spec_b)
-    pad_id = getattr(model_a.config, "pad_token_id", None) or 0
-    with Progress(console=err_console, transient=True) as progress:
-        task = progress.add_task("running both models", total=len(examples))
-        result = layerwise_cka(
-            model_a,
-            model_b,
-            batches(examples, batch_size, pad_id),
-            layers=chosen,
-            pool=pool,
-            on_batch=lambda n: progress.advance(task, n),
-        )
+    with counted_progress(CKA_STAGE) as progress:
+        result = cka(state.registry(), request, progress)
     rows = [layer_label(i) for i in result.layers_a]
     columns = [layer_label(i) for i in result.layers_b]
     diagonal = {layer_label(i): round(v, 6) for i, v in result.diagonal().items()}
@@ -274,17 +256,19 @@ def similar(
     as_json: JsonFlag = False,
 ) -> None:
     """The registry adapters nearest to NAME in weight space (same method and base model)."""
-    from hubcli.analysis.nearest import nearest
+    from hubcli.services.comparing import SimilarRequest
+    from hubcli.services.comparing import similar as nearest
 
     _check_metric(metric)
-    found, skipped = nearest(state.registry(), name, metric=metric, matrices=_matrices(matrices), top=top)
+    result = nearest(state.registry(), SimilarRequest(name, metric, _matrices(matrices), top))
     data = {
         "adapter": name,
         "metric": metric,
         "neighbours": [
-            {"name": n.name, "distance": round(n.distance, 6), "modules": n.modules} for n in found
+            {"name": n.name, "distance": round(n.distance, 6), "modules": n.modules}
+            for n in result.neighbours
         ],
-        "skipped": skipped,
+        "skipped": result.skipped,
     }
     emit(data, as_json, _render_similar)
 
@@ -338,9 +322,9 @@ def merge_hint(
     (linear merge) scores on a dataset than they do; stored, so `hubcli merge-hints` can relate
     the two over many pairs. The average is removed from the registry afterwards."""
     _check_metric(metric)
-    from hubcli.analysis.merge_hint import measure
     from hubcli.engine.loading import quiet_transformers
-    from hubcli.evaluate.pipeline import EvalRequest
+    from hubcli.services.evaluating import EvalRequest
+    from hubcli.services.merge_hints import MergeHintRequest, measure
 
     request = EvalRequest(
         target=a,
@@ -355,9 +339,7 @@ def merge_hint(
         device=device,
     )
     with quiet_transformers(), err_console.status("merging and evaluating", spinner="dots"):
-        hint = measure(
-            state.registry(), a, b, request, metric=metric, matrices=_matrices(matrices), score=score
-        )
+        hint = measure(state.registry(), MergeHintRequest(a, b, request, metric, _matrices(matrices), score))
     row = hint.row
     data = {
         "target": row.target,

@@ -1,7 +1,8 @@
 """Commands that talk to the Hugging Face Hub: pull, push, search.
 
-Thin wrappers over ``hubcli.hub``: parse options, draw progress on stderr, render the report.
-huggingface_hub is imported inside the commands only (``hubcli --help`` must not load it).
+Thin wrappers over ``hubcli.services`` (pulling, pushing, searching): parse options, draw
+progress on stderr, render the report. huggingface_hub is imported inside the commands only
+(``hubcli --help`` must not load it).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from hubcli.cli.output import JsonFlag, console, emit, err_console
 from hubcli.formatting import architecture_label, human_count, human_size
 
 if TYPE_CHECKING:
-    from hubcli.progress import ProgressCallback
+    from hubcli.progress import Progress, ProgressCallback
 
 app = typer.Typer()
 
@@ -37,22 +38,22 @@ def progress_bars(enabled: bool) -> Iterator[ProgressCallback]:
     """A progress callback drawing one rich line on stderr (stage, and bytes while
     transferring); nothing when disabled or when stderr is not a terminal (logs and pipes get
     the final report only)."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+    from rich import progress as rich_progress
 
     if not enabled or not err_console.is_terminal:
         yield lambda _: None
         return
-    bars = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
+    bars = rich_progress.Progress(
+        rich_progress.TextColumn("{task.description}"),
+        rich_progress.BarColumn(),
+        rich_progress.DownloadColumn(),
+        rich_progress.TransferSpeedColumn(),
         console=err_console,
         transient=True,
     )
     task = bars.add_task("", total=None)
 
-    def report(event: Any) -> None:
+    def report(event: Progress) -> None:
         bars.update(
             task, description=f"{event.stage} {event.detail}".strip(), completed=event.done, total=event.total
         )
@@ -76,20 +77,13 @@ def pull(
     as_json: JsonFlag = False,
 ) -> None:
     """Download adapters from a Hub repository and register them (cached; repeats are free)."""
-    from hubcli.hub.pull import pull as pull_adapters
+    from hubcli.services.pulling import PullRequest
+    from hubcli.services.pulling import pull as pull_adapters
 
     registry = state.registry()
+    request = PullRequest(repo, revision, name, subfolder=subfolder, every=all_, endpoint=endpoint)
     with progress_bars(not as_json) as on_progress:
-        report = pull_adapters(
-            registry,
-            repo,
-            revision=revision,
-            name=name,
-            subfolder=subfolder,
-            all_=all_,
-            endpoint=endpoint,
-            on_progress=on_progress,
-        )
+        report = pull_adapters(registry, request, on_progress)
     data = {
         "repo_id": report.ref.repo_id,
         "revision": report.ref.revision or "main",
@@ -148,21 +142,14 @@ def push(
     as_json: JsonFlag = False,
 ) -> None:
     """Upload an adapter with a generated model card in one commit (no commit when unchanged)."""
-    from hubcli.hub.push import push as push_adapter
+    from hubcli.services.pushing import PushRequest
+    from hubcli.services.pushing import push as push_adapter
 
-    registry = state.registry()
+    request = PushRequest(
+        name, repo, format=fmt, private=private, revision=revision, create_pr=create_pr, endpoint=endpoint
+    )
     with progress_bars(not as_json) as on_progress:
-        report = push_adapter(
-            registry,
-            name,
-            repo,
-            fmt=fmt,
-            private=private,
-            revision=revision,
-            create_pr=create_pr,
-            endpoint=endpoint,
-            on_progress=on_progress,
-        )
+        report = push_adapter(state.registry(), request, on_progress)
 
     def render(d: dict[str, Any]) -> None:
         where = f"{d['repo_id']}@{d['revision']} ({d['commit'][:12]})"
@@ -190,11 +177,11 @@ def search(
     as_json: JsonFlag = False,
 ) -> None:
     """Search the Hub for PEFT and AdapterHub adapters."""
-    from hubcli.hub.search import search as search_hub
+    from hubcli.services.searching import SearchRequest
+    from hubcli.services.searching import search as search_hub
 
-    results = [
-        asdict(r) for r in search_hub(query, library=library, base=base, limit=limit, endpoint=endpoint)
-    ]
+    request = SearchRequest(query, library=library, base=base, limit=limit, endpoint=endpoint)
+    results = [asdict(r) for r in search_hub(request)]
 
     def render(rows: list[dict[str, Any]]) -> None:
         if not rows:

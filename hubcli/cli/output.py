@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from hubcli.progress import Progress, ProgressCallback
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -33,3 +37,19 @@ def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
         sys.stdout.write(json.dumps(data, indent=2, default=_default, ensure_ascii=False) + "\n")
     else:
         render(data)
+
+
+@contextmanager
+def counted_progress(stage: str) -> Iterator[ProgressCallback]:
+    """A progress callback drawing a transient rich bar on stderr for the events of ``stage``
+    (a stage with a count, such as batches run); a service's other stages pass silently."""
+    from rich.progress import Progress as Bars
+
+    with Bars(console=err_console, transient=True) as bars:
+        task = bars.add_task(stage, total=None)
+
+        def report(event: Progress) -> None:
+            if event.stage == stage:
+                bars.update(task, completed=event.done, total=event.total)
+
+        yield report

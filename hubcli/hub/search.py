@@ -1,4 +1,5 @@
-"""``hubcli search``: find adapters on the Hub with what it takes to choose one.
+"""``hubcli search``: find adapters on the Hub with what it takes to choose one (and, for the
+TUI's Hub screen, the files of a result).
 
 The Hub marks adapters by library (``peft``, ``adapter-transformers``) and by the tag
 ``base_model:adapter:<base>``; a search without ``--library`` asks for both libraries and merges
@@ -77,3 +78,21 @@ def search(
                 )
     ranked = sorted(found.values(), key=lambda a: (-a.downloads, a.id))
     return ranked[:limit]
+
+
+@dataclass(frozen=True)
+class RepoFile:
+    """One file of a Hub repository; ``size`` None when the Hub does not say."""
+
+    path: str
+    size: int | None
+
+
+def repo_files(repo_id: str, *, endpoint: str | None = None) -> list[RepoFile]:
+    """The files of ``repo_id`` on its default branch, with sizes."""
+    from huggingface_hub import HfApi
+
+    url = settings.endpoint(endpoint)
+    with hub_errors(repo_id, None, url):
+        info = HfApi(endpoint=url).model_info(repo_id, files_metadata=True)
+    return [RepoFile(sibling.rfilename, sibling.size) for sibling in info.siblings or []]

@@ -1,21 +1,19 @@
-"""The "add from disk" dialog: a path typed or picked in a directory tree, and an optional name."""
+"""The "add from disk" dialog: a path typed or picked in a directory tree, and an optional name.
+
+Its answer is the request of ``hubcli.services.adding``, the same as ``hubcli add PATH --all``:
+a folder of adapters imports every one of them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DirectoryTree, Input, Label
 
+from hubcli.services.adding import AddRequest
 from hubcli.tui.dialogs import FormDialog
-
-
-@dataclass(frozen=True)
-class AddRequest:
-    path: Path
-    name: str | None
 
 
 class AddDialog(FormDialog[AddRequest | None]):
@@ -53,4 +51,4 @@ class AddDialog(FormDialog[AddRequest | None]):
             self.notify("Type or pick a folder first.", severity="warning")
             return
         name = self.query_one("#name", Input).value.strip() or None
-        self.dismiss(AddRequest(Path(path).expanduser(), name))
+        self.dismiss(AddRequest(Path(path).expanduser(), name, every=True))

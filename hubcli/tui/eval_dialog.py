@@ -1,7 +1,7 @@
 """The eval dialog: what ``hubcli eval ADAPTER`` asks (dataset, split, task, fields, metrics,
 limit, base), for the selected adapter.
 
-Only strings are collected here: ``tasks.evaluate`` builds hubcli's ``EvalRequest`` in the
+Only strings are collected here: ``job_calls.evaluate`` builds hubcli's ``EvalRequest`` in the
 worker, so opening the dialog never imports torch, and an unknown task or column is reported by
 hubcli itself, in an error dialog.
 """
@@ -20,7 +20,7 @@ from hubcli.tui.dialogs import FormDialog
 
 @dataclass(frozen=True)
 class EvalAnswers:
-    """The fields of ``hubcli.evaluate.pipeline.EvalRequest`` the dialog asks for."""
+    """The fields of ``hubcli.services.evaluating.EvalRequest`` the dialog asks for."""
 
     dataset: str
     split: str | None = None

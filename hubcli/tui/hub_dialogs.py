@@ -1,31 +1,23 @@
 """Dialogs for the Hub: pull a repository, push the selected adapter.
 
-They only collect answers; the app runs ``tasks.pull_from_hub`` / ``tasks.push_to_hub`` in a
-job, where hubcli.hub does the transfer (and reads the endpoint and token from the
-environment, as the CLI does).
+They only collect answers (the requests of ``hubcli.services.pulling`` and ``.pushing``); the app
+runs ``job_calls.pull_from_hub`` / ``job_calls.push_to_hub`` in a job, where hubcli.hub does the
+transfer (and reads the endpoint and token from the environment, as the CLI does).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
+from hubcli.services.pulling import PullRequest
+from hubcli.services.pushing import PushRequest
 from hubcli.tui.dialogs import FormDialog
 
 
 def _optional(text: str) -> str | None:
     return text.strip() or None
-
-
-@dataclass(frozen=True)
-class PullRequest:
-    repo: str
-    revision: str | None
-    name: str | None
-    every: bool
 
 
 class PullDialog(FormDialog[PullRequest | None]):
@@ -60,13 +52,6 @@ class PullDialog(FormDialog[PullRequest | None]):
         )
 
 
-@dataclass(frozen=True)
-class PushRequest:
-    repo: str
-    revision: str | None
-    private: bool
-
-
 class PushDialog(FormDialog[PushRequest | None]):
     SUBMIT_ID = "push"
 
@@ -95,6 +80,7 @@ class PushDialog(FormDialog[PushRequest | None]):
             return
         self.dismiss(
             PushRequest(
+                name=self.adapter_name,
                 repo=repo,
                 revision=_optional(self.query_one("#revision", Input).value),
                 private=self.query_one("#private", Checkbox).value,

@@ -21,14 +21,15 @@ from textual.widgets import Button, DataTable, Footer, Input, Label, Select, Sta
 from textual.worker import Worker, WorkerState
 
 from hubcli.formatting import human_count, human_size
-from hubcli.hub.search import LIBRARIES, HubAdapter
-from hubcli.tui import tasks
+from hubcli.hub.search import LIBRARIES, HubAdapter, RepoFile
+from hubcli.services import searching
 from hubcli.tui.dialogs import Dialog, error_dialog
 
 HUB_BINDING_IDS = ("hub_pull",)
+HUB_RESULTS = 50
 
 
-def metadata(adapter: HubAdapter, files: list[tasks.HubFile] | None) -> Table:
+def metadata(adapter: HubAdapter, files: list[RepoFile] | None) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
@@ -130,7 +131,7 @@ and files show on the right. **p** pulls it into the registry (same job as the p
         chosen = library if isinstance(library, str) else None
         self.query_one("#details", Static).update(Text("searching …", style="dim"))
         self.run_worker(
-            lambda: tasks.search_hub(query, chosen),
+            lambda: searching.search(searching.SearchRequest(query or None, chosen, limit=HUB_RESULTS)),
             thread=True,
             group="hub-search",
             exclusive=True,
@@ -185,7 +186,7 @@ and files show on the right. **p** pulls it into the registry (same job as the p
             return
         self.query_one("#details", Static).update(metadata(adapter, None))
         self.run_worker(
-            lambda: (adapter.id, tasks.hub_files(adapter.id)),
+            lambda: (adapter.id, searching.repo_files(adapter.id)),
             thread=True,
             group="hub-files",
             exclusive=True,

@@ -1,6 +1,6 @@
 """Jobs: registry work running in thread workers, listed with progress in the jobs panel.
 
-Work functions (``hubcli.tui.tasks``) report progress through a callback; the callback is
+Job functions (``hubcli.tui.job_calls``) report progress through a callback; the callback is
 also where cancellation takes effect, between steps, because a Python thread cannot be
 interrupted from outside.
 """

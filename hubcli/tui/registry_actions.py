@@ -1,6 +1,6 @@
 """The actions that change the registry, and the jobs that run them.
 
-Each action asks its questions in a dialog, then runs a ``tasks`` function in a thread worker
+Each action asks its questions in a dialog, then runs a ``job_calls`` function in a thread worker
 listed in the jobs panel. When a job ends the app gets ``JobFinished``; ``HubcliApp`` refreshes
 its views on it. Kept apart from the layout and browsing code of ``HubcliApp``, its subclass.
 """
@@ -19,17 +19,20 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from hubcli.tui import tasks
+from hubcli.services.adding import AddRequest
+from hubcli.services.pulling import PullRequest
+from hubcli.services.pushing import PushRequest
+from hubcli.tui import job_calls
 from hubcli.tui.adapter_table import AdapterTable
-from hubcli.tui.add_dialog import AddDialog, AddRequest
+from hubcli.tui.add_dialog import AddDialog
 from hubcli.tui.analysis_dialogs import CompareDialog, CompareRequest, MergeDialog, MergeRequest
 from hubcli.tui.composer import ComposerDialog, RecipeRequest
 from hubcli.tui.dialogs import ConfirmDialog, MessageDialog, TagChange, TagDialog, error_dialog
 from hubcli.tui.eval_dialog import EvalAnswers, EvalDialog
-from hubcli.tui.hub_dialogs import PullDialog, PullRequest, PushDialog, PushRequest
+from hubcli.tui.hub_dialogs import PullDialog, PushDialog
 from hubcli.tui.hub_screen import HubScreen
 from hubcli.tui.jobs import Job, JobCancelled, JobsPanel
-from hubcli.tui.similarity import SimilarityScreen
+from hubcli.tui.similarity import Similarity, SimilarityScreen
 from registry import Registry, VerifyReport
 
 PROGRESS_INTERVAL_S = 0.1
@@ -66,7 +69,10 @@ class RegistryActions(App[None]):
     # -- jobs ------------------------------------------------------------------------------
 
     def start_job(
-        self, title: str, work: Callable[[tasks.Progress], Any], on_result: Callable[[Any], str] | None = None
+        self,
+        title: str,
+        work: Callable[[job_calls.JobProgress], Any],
+        on_result: Callable[[Any], str] | None = None,
     ) -> Job:
         """Run ``work(progress)`` in a thread worker, listed in the jobs panel.
 
@@ -115,7 +121,7 @@ class RegistryActions(App[None]):
             if job.on_result is not None:
                 job.message = job.on_result(result)
             elif isinstance(result, VerifyReport):
-                job.message = tasks.verify_summary(result)
+                job.message = job_calls.verify_summary(result)
             else:
                 job.message = str(result)
             if isinstance(result, VerifyReport) and not result.ok:
@@ -147,7 +153,7 @@ class RegistryActions(App[None]):
             if request is not None:
                 self.start_job(
                     f"add {request.path.name}",
-                    partial(tasks.add_from_disk, self.registry, request.path, request.name),
+                    partial(job_calls.add_from_disk, self.registry, request),
                 )
 
         self.push_screen(AddDialog(Path.cwd()), added)
@@ -160,7 +166,7 @@ class RegistryActions(App[None]):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.start_job(f"rm {name}", partial(tasks.remove, self.registry, name))
+                self.start_job(f"rm {name}", partial(job_calls.remove, self.registry, name))
 
         self.push_screen(
             ConfirmDialog("Remove adapter", f"Remove {name!r} and the files only it uses?", confirm="Remove"),
@@ -176,7 +182,7 @@ class RegistryActions(App[None]):
         def changed(change: TagChange | None) -> None:
             if change is not None:
                 self.start_job(
-                    f"tag {name}", partial(tasks.retag, self.registry, name, change.add, change.remove)
+                    f"tag {name}", partial(job_calls.retag, self.registry, name, change.add, change.remove)
                 )
 
         self.push_screen(TagDialog(name, self.registry.tags(adapter)), changed)
@@ -189,23 +195,13 @@ class RegistryActions(App[None]):
         self.push_screen(PullDialog(), answered)
 
     def start_pull(self, request: PullRequest) -> None:
-        self.start_job(
-            f"pull {request.repo}",
-            partial(
-                tasks.pull_from_hub,
-                self.registry,
-                request.repo,
-                request.revision,
-                request.name,
-                request.every,
-            ),
-        )
+        self.start_job(f"pull {request.repo}", partial(job_calls.pull_from_hub, self.registry, request))
 
     def action_hub(self) -> None:
         self.push_screen(HubScreen())
 
     def on_hub_screen_pull_asked(self, event: HubScreen.PullAsked) -> None:
-        self.start_pull(PullRequest(event.repo_id, revision=None, name=None, every=False))
+        self.start_pull(PullRequest(event.repo_id))
 
     def action_push(self) -> None:
         adapter = self.table.selected
@@ -215,17 +211,7 @@ class RegistryActions(App[None]):
 
         def answered(request: PushRequest | None) -> None:
             if request is not None:
-                self.start_job(
-                    f"push {name}",
-                    partial(
-                        tasks.push_to_hub,
-                        self.registry,
-                        name,
-                        request.repo,
-                        request.revision,
-                        request.private,
-                    ),
-                )
+                self.start_job(f"push {name}", partial(job_calls.push_to_hub, self.registry, request))
 
         self.push_screen(PushDialog(name, adapter.format), answered)
 
@@ -234,7 +220,7 @@ class RegistryActions(App[None]):
             if request is not None:
                 self.start_job(
                     f"recipe {request.name}",
-                    partial(tasks.save_recipe, self.registry, request.name, request.base, request.tree),
+                    partial(job_calls.save_recipe, self.registry, request.name, request.base, request.tree),
                 )
 
         self.push_screen(ComposerDialog(self.registry), answered)
@@ -247,7 +233,7 @@ class RegistryActions(App[None]):
 
         def answered(answers: EvalAnswers | None) -> None:
             if answers is not None:
-                self.start_job(f"eval {name}", partial(tasks.evaluate, self.registry, name, answers))
+                self.start_job(f"eval {name}", partial(job_calls.evaluate, self.registry, name, answers))
 
         self.push_screen(EvalDialog(name), answered)
 
@@ -260,7 +246,7 @@ class RegistryActions(App[None]):
             if request is not None:
                 self.start_job(
                     f"merge {request.name}",
-                    partial(tasks.merge, self.registry, request.name, request.sources, request.spec),
+                    partial(job_calls.merge, self.registry, request.name, request.sources, request.spec),
                 )
 
         self.push_screen(MergeDialog(self.registry, self._selected_name()), answered)
@@ -270,19 +256,24 @@ class RegistryActions(App[None]):
             if request is None:
                 return
             if request.cka is None:
-                work = partial(tasks.compare, self.registry, request.names, request.metric)
+                work = partial(job_calls.compare, self.registry, request.names, request.metric)
             else:
                 model_a, model_b = request.cka.models(request.names)
                 work = partial(
-                    tasks.compare_cka, self.registry, request.cka.base, model_a, model_b, request.cka.dataset
+                    job_calls.compare_cka,
+                    self.registry,
+                    request.cka.base,
+                    model_a,
+                    model_b,
+                    request.cka.dataset,
                 )
             self.start_job(f"compare {', '.join(request.names)}", work, on_result=self._show_similarity)
 
         self.push_screen(CompareDialog(self.registry, self._selected_name()), answered)
 
-    def _show_similarity(self, similarity: tasks.Similarity) -> str:
+    def _show_similarity(self, similarity: Similarity) -> str:
         self.push_screen(SimilarityScreen(similarity))
         return similarity.title
 
     def action_verify(self) -> None:
-        self.start_job("verify", partial(tasks.verify, self.registry))
+        self.start_job("verify", partial(job_calls.verify, self.registry))

@@ -3,12 +3,13 @@ in the terminal (coloured cells with their values), the mean over layers first a
 layer at a time.
 
 Or, for two models on a dataset, layer-by-layer linear CKA (``hubcli compare --cka``).
-The matrices arrive computed (``tasks.compare`` runs in a job); this screen only draws them,
+The matrices arrive computed (``job_calls.compare`` runs in a job); this screen only draws them,
 with ``hubcli.analysis.terminal.heatmap``, the table ``hubcli compare`` prints.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -18,7 +19,23 @@ from textual.widgets import Footer, Label, Static
 
 from hubcli.analysis.terminal import heatmap
 from hubcli.tui.dialogs import Dialog
-from hubcli.tui.tasks import Similarity
+
+MEAN_VIEW = "mean over layers"
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """What the similarity screen draws: one matrix per view (rows × columns), under a title.
+
+    Weight distances: adapters × adapters, the mean over layers first, then each layer.
+    CKA: the layers of model A × the layers of model B, one view."""
+
+    title: str
+    rows: list[str]
+    columns: list[str]
+    views: dict[str, list[list[float]]]
+    scale: tuple[float, float] | None = None
+    """A fixed colour scale (CKA lies in 0–1); None: each matrix's own range."""
 
 
 class SimilarityScreen(Dialog[None]):
