@@ -1,6 +1,8 @@
-"""Stored merge-compatibility hints read back (``hubcli merge-hints``), free of torch.
+"""Stored merge-compatibility hints: the row one measured pair becomes, and the rows read back
+(``hubcli merge-hints``), free of torch.
 
-Each measured pair is one ``Evaluation`` row (see ``merge_hint``). Pairs are related only when
+Each measured pair is one ``Evaluation`` row (``hint_row``; ``hubcli.services.merge_hints``
+measures it). Pairs are related only when
 measured alike: on the same examples (dataset fingerprint), with the same distance metric and
 matrices and the drop of the same score. Each such group gets its own Spearman correlation,
 rank-based as in the seed study, because drop and distance need not be linearly related.
@@ -10,9 +12,15 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from hubcli import __version__
 from registry import Evaluation, Registry
+
+if TYPE_CHECKING:
+    from hubcli.services.evaluating import EvalResult
 
 TARGET_PREFIX = "merge-hint("
 MIN_PAIRS_FOR_CORRELATION = 3
@@ -22,6 +30,53 @@ def pair_target(a: str, b: str) -> str:
     """The stored target of a pair, names sorted: (A, B) and (B, A) are the same average."""
     first, second = sorted((a, b))
     return f"{TARGET_PREFIX}{first}, {second})"
+
+
+def hint_row(
+    pair: Sequence[str],
+    average: EvalResult,
+    *,
+    device: str,
+    dtype: str,
+    distance: float,
+    metric: str,
+    matrices: Sequence[str] | None,
+    merge_method: str,
+    score: str,
+    scores: dict[str, dict[str, float]],
+    drops: dict[str, float],
+    modules: list[str],
+) -> Evaluation:
+    """The row of one measured pair: its value the drop of ``score``, everything else measured
+    in ``extra`` (what ``hint_groups`` groups by)."""
+    extra: dict[str, Any] = {
+        "merge_hint": True,
+        "adapters": list(pair),
+        "distance_metric": metric,
+        "distance": distance,
+        "matrices": list(matrices) if matrices else "all",
+        "modules": modules,
+        "merge_method": merge_method,
+        "score": score,
+        "scores": scores,
+        "drops": drops,
+    }
+    return Evaluation(
+        adapter_id=None,
+        target=pair_target(*pair),
+        base_model=average.base,
+        dataset=average.dataset,
+        dataset_fingerprint=average.fingerprint,
+        split=average.split,
+        task=average.task,
+        metric=f"{score}_drop",
+        value=drops[score],
+        n=average.n,
+        hubcli_version=__version__,
+        device=device,
+        dtype=dtype,
+        extra=extra,
+    )
 
 
 @dataclass(frozen=True)
