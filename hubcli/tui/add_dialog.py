@@ -31,7 +31,7 @@ class AddDialog(FormDialog[AddRequest | None]):
         with Vertical():
             yield Label("Add an adapter from disk", classes="title")
             yield DirectoryTree(self.start, id="picker")
-            yield Label("Folder (an adapter, or a folder of adapters)")
+            yield Label("Folder or archive (an adapter, or a folder of adapters)")
             yield Input(str(self.start), id="path")
             yield Label("Name (optional; default from the files)")
             yield Input(placeholder="e.g. sentiment-lora", id="name")
