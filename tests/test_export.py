@@ -171,9 +171,9 @@ def test_a_plugin_whose_export_its_readers_refuse_is_reported_and_nothing_is_lef
     """The driver re-detects what a plugin wrote: a LoRA without its B matrices is a plugin bug."""
     from safetensors.torch import load_file, save_file
 
-    from hubcli.services.exporting import export_adapter
     from hubcli.importer import import_adapter
     from hubcli.plugin_api import AdapterFolder, PluginError
+    from hubcli.services.exporting import export_adapter
     from plugins.architectures.lora import LoraArchitecture
 
     class LosesLoraB(LoraArchitecture):

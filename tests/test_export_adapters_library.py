@@ -19,9 +19,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from hubcli.services.exporting import export_adapter
 from hubcli.importer import import_adapter
 from hubcli.plugin_api import AdapterFolder
+from hubcli.services.exporting import export_adapter
 from hubcli.testing.tolerance import output_tolerance
 from registry import Registry
 from tests.test_export_ia3 import OUTPUT_TARGETS

@@ -18,9 +18,9 @@ import torch
 from safetensors.torch import load_file
 
 from hubcli.engine import StitchedModel, read_adapter
-from hubcli.services.exporting import export_adapter
 from hubcli.importer import import_adapter
 from hubcli.plugin_api import AdapterFolder, CapabilityNotSupported
+from hubcli.services.exporting import export_adapter
 from hubcli.testing.tolerance import assert_outputs_close
 from registry import Registry
 from tests.test_export_lora import (

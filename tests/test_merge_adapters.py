@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from hubcli.engine import load
-from hubcli.services.merging import merge_adapters
 from hubcli.merge.spec import MergeError, make_spec
+from hubcli.services.merging import merge_adapters
 from hubcli.testing.tolerance import assert_outputs_close, assert_weights_close
 from tests.helpers.tiny_models import inputs, tiny_model
 from tests.test_merge_support import (

@@ -73,8 +73,8 @@ def eval_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Evaluate TARGET on a dataset, store one row per metric, print the scores."""
+    from hubcli.cli.rate_bar import progress_bar
     from hubcli.engine.loading import quiet_transformers
-    from hubcli.evaluate.progress import progress_bar
     from hubcli.services.evaluating import SCORING, EvalRequest, evaluate
 
     request = EvalRequest(

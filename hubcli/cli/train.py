@@ -99,8 +99,8 @@ def train_command(
         raise typer.BadParameter(
             "--config sets a new adapter's options; a fusion has none", param_hint="--config"
         )
+    from hubcli.cli.rate_bar import progress_bar
     from hubcli.engine.loading import quiet_transformers
-    from hubcli.evaluate.progress import progress_bar
     from hubcli.services.training import EVALUATED, TRAINING, TrainRequest, train
     from hubcli.train.loop import LoopSettings
 

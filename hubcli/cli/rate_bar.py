@@ -1,5 +1,6 @@
-"""A rich progress bar with throughput, drawn on stderr so ``--json`` output stays clean;
-shared by eval and training."""
+"""A rich progress bar with throughput, drawn on stderr so ``--json`` output stays clean: how
+``hubcli eval`` and ``hubcli train`` draw the ``hubcli.progress.Progress`` events of their
+services (rows or steps counted)."""
 
 from __future__ import annotations
 
