@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 from hubcli import plugin_api
+from tests.helpers.doc_tools import load_tool
 
-GENERATOR = Path(__file__).resolve().parents[1] / "docs" / "tools" / "plugin_reference.py"
-
-
-def load_generator():  # a development tool outside the runtime package: imported by its path
-    spec = importlib.util.spec_from_file_location("plugin_reference", GENERATOR)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-reference = load_generator()
+reference = load_tool("plugin_reference")
 PUBLIC, REFERENCE, render = reference.PUBLIC, reference.REFERENCE, reference.render
 
 
