@@ -99,7 +99,8 @@ def test_per_row_mixed_methods_equal_each_row_alone(registry):
 
 
 def test_gathered_low_rank_equals_a_loop_and_follows_weight_changes():
-    from hubcli.engine.slots import ActiveSetup, AdapterSlot, LeafAdapter
+    from hubcli.engine.slots import ActiveSetup, AdapterSlot
+    from hubcli.plugin_api.torch_modules import LeafAdapter
 
     torch.manual_seed(0)
 

@@ -10,9 +10,9 @@ import torch
 import transformers as tf
 
 from hubcli.engine import StitchedModel, load
-from hubcli.engine.families import family_for
 from hubcli.importer import import_adapter
 from hubcli.plugin_api import AdapterFolder, HubcliError, ModelMismatchError
+from hubcli.plugin_api.torch_modules import family_for
 from hubcli.testing.tolerance import assert_outputs_close
 from tests.helpers import peft_goldens
 from tests.helpers.tiny_models import LORA_TARGETS, inputs, output_of, peft_adapter

@@ -28,7 +28,7 @@ REFERENCE = Path(__file__).resolve().parents[1] / "plugin-contract.md"
 SUBMODULES = ("kinds", "adapters", "updates", "model", "routing", "errors", "folders", "tensors")
 """The package's submodules, in the order a reader needs them."""
 
-SEPARATE_MODULES: tuple[str, ...] = ()
+SEPARATE_MODULES = ("torch_modules",)
 """Contract modules the package's ``__init__`` does not import (they import torch): their own
 ``__all__`` is listed."""
 

@@ -89,7 +89,7 @@ def short_names_for(model_type: str | None) -> dict[str, str]:
     family are used: their module paths differ (``attention.self.value``, ``self_attn.v_proj``
     …), so a path names its matrix unambiguously; a path two families would name differently is
     left as it is."""
-    from hubcli.engine.families import family_for
+    from hubcli.plugin_api.torch_modules import family_for
 
     if model_type:
         try:

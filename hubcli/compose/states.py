@@ -23,9 +23,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from hubcli.engine.blocks import BlockSlot, SubBlock
+from hubcli.engine.blocks import BlockSlot
 from hubcli.engine.slots import AdapterSlot
 from hubcli.plugin_api import BATCH, Child, CompositionError, Routed
+from hubcli.plugin_api.torch_modules import SubBlock
 
 
 def _cut(tensor: torch.Tensor, axis: int, start: int, length: int) -> torch.Tensor:

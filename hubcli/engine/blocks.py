@@ -23,53 +23,13 @@ Hidden states are taken at the projection output: dropout between projection and
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 from torch import nn
 
 from hubcli.plugin_api import ModelMismatchError
-
-POSITIONS = ("attention", "ffn")
-"""The sub-blocks of a layer an adapter can sit on (``adapters``' mh_adapter / output_adapter)."""
-
-
-@dataclass
-class SubBlock:
-    """What a block adapter sees at one sub-block in one forward call."""
-
-    h: torch.Tensor
-    """The sub-block's output before the residual add (output projection result)."""
-    x: torch.Tensor
-    """The residual stream entering the sub-block."""
-    norm: nn.Module | None
-    """Post-LN families: the model's LayerNorm closing the sub-block; pre-LN: None."""
-
-    def normed(self, z: torch.Tensor) -> torch.Tensor:
-        """The model's own norm at this point (the identity in pre-LN families). ``forward``
-        directly: calling the module would run the block hook installed on it again."""
-        return z if self.norm is None else self.norm.forward(z)
-
-
-class BlockOutput(NamedTuple):
-    value: torch.Tensor
-    closed: bool
-    """False: the sub-block still adds the residual and applies its norm, ``norm(value + x)``;
-    True: ``value`` is already the sub-block's final output."""
-
-
-class BlockAdapter(nn.Module, ABC):
-    """One adapter's module at one sub-block, in two steps so that several can be stacked:
-    ``transform`` maps the running hidden state to this adapter's output (the first adapter gets
-    ``h``, the next one the previous output), ``finish`` closes the sub-block after the last."""
-
-    @abstractmethod
-    def transform(self, hidden: torch.Tensor, block: SubBlock) -> torch.Tensor: ...
-
-    @abstractmethod
-    def finish(self, hidden: torch.Tensor, block: SubBlock) -> BlockOutput: ...
+from hubcli.plugin_api.torch_modules import POSITIONS, BlockOutput, SubBlock
 
 
 class BlockSlot(nn.Module):

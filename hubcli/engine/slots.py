@@ -2,8 +2,8 @@
 
 An ``AdapterSlot`` replaces one leaf module (a projection: ``nn.Linear`` or GPT-2's
 ``Conv1D``). It keeps the original module as ``base`` and a ``ModuleDict`` of named
-``LeafAdapter``s, one per attached adapter that touches this leaf, and asks the model's
-``ActiveSetup`` how to combine them. Wrapping leaves instead of re-implementing a layer's forward
+``LeafAdapter``s (``hubcli.plugin_api.torch_modules``), one per attached adapter that touches
+this leaf, and asks the model's ``ActiveSetup`` how to combine them. Wrapping leaves instead of re-implementing a layer's forward
 is what keeps the engine independent of the transformers version: the stock forward calls the
 slot exactly where it called the projection.
 
@@ -24,35 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hubcli.plugin_api import CapabilityNotSupported, HubcliError, LowRankUpdate
-
-
-class LeafAdapter(nn.Module):
-    """One adapter's contribution at one leaf. Subclasses override what they change.
-
-    ``adapt_input`` rewrites what the base projection sees (IA³ on FFN inputs);
-    ``adapt_output`` rewrites its result (LoRA adds B·A·x, IA³ scales keys/values). ``x`` is the
-    (adapted) input, ``y`` the current output, ``base`` the original projection.
-    """
-
-    def adapt_input(self, x: torch.Tensor) -> torch.Tensor:
-        return x
-
-    def adapt_output(self, x: torch.Tensor, y: torch.Tensor, base: nn.Module) -> torch.Tensor:
-        return y
-
-    def merge(self, base: nn.Module) -> None:
-        """Fold this adapter into ``base``'s weights, keeping what ``unmerge`` needs."""
-        raise CapabilityNotSupported(f"{type(self).__name__} cannot merge into base weights")
-
-    def unmerge(self, base: nn.Module) -> None:
-        raise CapabilityNotSupported(f"{type(self).__name__} cannot merge into base weights")
-
-    def low_rank_factors(self) -> LowRankUpdate | None:
-        """This adapter's ΔW (no module path: the slot is the place) when it only adds s·B·A·x
-        to the output, so that a per-row batch can gather many adapters' factors into one
-        batched product (``hubcli.compose.gathered``); None otherwise."""
-        return None
+from hubcli.plugin_api import HubcliError
 
 
 class ActiveSetup:
@@ -137,27 +109,3 @@ class HeadSlot(nn.Module):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.setup.head_forward(self.copies, self.base, *args, **kwargs)
-
-
-class InputAdapter(nn.Module):
-    """An adapter that works on the model's inputs (prompt tuning, prefix tuning).
-
-    ``prepare`` receives the keyword arguments of the model call and returns new ones;
-    ``virtual_tokens`` is how many positions it prepends to the outputs (0 for a prefix, which
-    lives only in the attention keys/values).
-    """
-
-    virtual_tokens: int = 0
-
-    def prepare(self, inputs: dict[str, Any], embed: nn.Module) -> dict[str, Any]:
-        raise NotImplementedError
-
-
-def extend_attention_mask(inputs: dict[str, Any], batch: int, count: int) -> None:
-    """Prepend ``count`` attended positions to ``inputs["attention_mask"]`` (PEFT's rule for
-    prompts and prefixes). Without a mask the model attends to every position anyway."""
-    mask = inputs.get("attention_mask")
-    if mask is None:
-        return
-    ones = torch.ones(batch, count, dtype=mask.dtype, device=mask.device)
-    inputs["attention_mask"] = torch.cat([ones, mask], dim=1)

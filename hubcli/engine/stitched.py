@@ -18,10 +18,10 @@ from torch import nn
 
 from hubcli import discovery
 from hubcli.engine import blocks
-from hubcli.engine.families import family_for
-from hubcli.engine.slots import ActiveSetup, AdapterSlot, HeadSlot, InputAdapter
+from hubcli.engine.slots import ActiveSetup, AdapterSlot, HeadSlot
 from hubcli.engine.task_heads import TaskHeads, adapterhub_head
 from hubcli.plugin_api import HubcliError, LoadedAdapter, ModelMismatchError
+from hubcli.plugin_api.torch_modules import InputAdapter, family_for
 
 
 class StitchedModel:

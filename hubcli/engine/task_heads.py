@@ -12,31 +12,13 @@ one token per sequence: the first for encoders, the last non-padding token for d
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
-from hubcli.engine.activations import activation
 from hubcli.plugin_api import CapabilityNotSupported, LoadedAdapter, ModelMismatchError
-
-
-def classification_head(config: Mapping[str, Any], hidden: int) -> nn.Sequential:
-    """The layers ``adapters``' ClassificationHead builds, in its order (hence its indices):
-    each layer starts with a dropout; inner layers are hidden→hidden linears followed by the
-    activation, the last one is the hidden→labels linear."""
-    layers: list[nn.Module] = []
-    count = config.get("layers", 2)
-    for index in range(count):
-        layers.append(nn.Dropout(config.get("dropout_prob") or 0.0))
-        if index < count - 1:
-            layers.append(nn.Linear(hidden, hidden))
-            if config.get("activation_function"):
-                layers.append(activation(config["activation_function"]))
-        else:
-            layers.append(nn.Linear(hidden, config["num_labels"], bias=config.get("bias", True)))
-    return nn.Sequential(*layers)
+from hubcli.plugin_api.torch_modules import classification_head
 
 
 class TaskHeads(nn.Module):

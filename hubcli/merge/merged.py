@@ -10,10 +10,10 @@ from typing import Any
 import torch
 
 from hubcli import discovery
-from hubcli.engine.heads import saved_module_of
 from hubcli.merge.spec import MergeError, MergeSpec
 from hubcli.merge.task_vectors import weighted_sum
 from hubcli.plugin_api import CapabilityNotSupported, LoadedAdapter, ModuleUpdate
+from hubcli.plugin_api.torch_modules import saved_module_of
 
 
 @dataclass

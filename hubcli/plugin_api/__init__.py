@@ -36,7 +36,7 @@ from hubcli.plugin_api.kinds import (
     ModelFamilyPlugin,
     Plugin,
 )
-from hubcli.plugin_api.model import AttachTarget, InsertionPoints, ModelDims
+from hubcli.plugin_api.model import AttachTarget, InsertionPoints, LeafSlot, ModelDims, SubBlockSlot
 from hubcli.plugin_api.routing import BATCH, SEQUENCE, Child, Routed, route_pieces, route_rows
 from hubcli.plugin_api.tensors import TensorInfo, read_safetensors_header
 from hubcli.plugin_api.updates import LowRankUpdate, ModuleUpdate, ParameterUpdate, ScaleUpdate
@@ -62,6 +62,8 @@ __all__ = [
     "InsertionPoints",
     "ModelDims",
     "AttachTarget",
+    "LeafSlot",
+    "SubBlockSlot",
     # routing
     "BATCH",
     "SEQUENCE",

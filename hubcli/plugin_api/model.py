@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import torch
 
     from hubcli.plugin_api.kinds import ModelFamilyPlugin
+    from hubcli.plugin_api.torch_modules import InputAdapter
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,33 @@ class ModelDims:
     vocab_size: int
 
 
+class LeafSlot(Protocol):
+    """A leaf module of the model (a projection) wrapped so that adapters can act on it
+    (``AttachTarget.slot``). An architecture puts its ``LeafAdapter`` (from
+    ``hubcli.plugin_api.torch_modules``) into ``adapters`` under the adapter's name."""
+
+    base: torch.nn.Module
+    """The original module, whose weights ``merge`` changes in place."""
+    adapters: torch.nn.ModuleDict
+    """Adapter name → its ``LeafAdapter`` at this leaf."""
+    merged: list[str]
+    """Adapters folded into ``base``'s weights, in merge order (they no longer run)."""
+
+    def merge(self, name: str) -> None:
+        """Fold adapter ``name`` into ``base`` (its ``LeafAdapter.merge``)."""
+
+    def unmerge(self, name: str) -> None:
+        """Undo the last ``merge``; adapters merged later must be unmerged first."""
+
+
+class SubBlockSlot(Protocol):
+    """One sub-block ("attention" or "ffn") of a transformer layer (``AttachTarget.block``): an
+    architecture puts its ``BlockAdapter`` into ``adapters`` under the adapter's name."""
+
+    adapters: torch.nn.ModuleDict
+    """Adapter name → its ``BlockAdapter`` at this sub-block."""
+
+
 class AttachTarget(Protocol):
     """What the engine offers an architecture plugin while it attaches an adapter.
 
@@ -72,18 +100,18 @@ class AttachTarget(Protocol):
     def layer_paths(self) -> list[str]:
         """Full-model paths of the transformer layers, in order."""
 
-    def slot(self, path: str) -> Any:
-        """The ``AdapterSlot`` wrapping the leaf module at ``path`` (created on first use)."""
+    def slot(self, path: str) -> LeafSlot:
+        """The slot wrapping the leaf module at ``path`` (created on first use)."""
 
-    def add_input_adapter(self, name: str, adapter: Any) -> None:
+    def add_input_adapter(self, name: str, adapter: InputAdapter) -> None:
         """Register a module that rewrites the model's inputs (prompt / prefix)."""
 
-    def block(self, layer: int, position: str) -> Any:
-        """The ``BlockSlot`` of sub-block ``position`` ("attention" or "ffn") of layer ``layer``
+    def block(self, layer: int, position: str) -> SubBlockSlot:
+        """The slot of sub-block ``position`` ("attention" or "ffn") of layer ``layer``
         (index into ``layer_paths()``): where bottleneck-style adapters go."""
 
     def add_head(self, name: str, path: str, state: Mapping[str, torch.Tensor]) -> None:
         """Give adapter ``name`` its own copy of the head at ``path`` with weights ``state``."""
 
-    def slots_of(self, name: str) -> list[Any]:
+    def slots_of(self, name: str) -> list[LeafSlot]:
         """Every slot that holds a module of adapter ``name``."""

@@ -61,7 +61,7 @@ class AdapterHubPlaces:
 
     @classmethod
     def of(cls, model_type: str) -> AdapterHubPlaces:
-        from hubcli.engine.families import family_for
+        from hubcli.plugin_api.torch_modules import family_for
 
         family = family_for(model_type)
         points = family.points

@@ -23,12 +23,11 @@ import re
 from collections import defaultdict
 
 import torch
-from hubcli.engine.activations import activation
 from torch import nn
 
-from hubcli.engine.blocks import BlockAdapter, BlockOutput, SubBlock
 from hubcli.plugin_api import AttachTarget, LoadedAdapter, ModelMismatchError
 from hubcli.plugin_api.formats.reading import layer_index
+from hubcli.plugin_api.torch_modules import BlockAdapter, BlockOutput, SubBlock, activation
 from plugins.architectures.bottleneck.config import BottleneckConfig
 from plugins.architectures.bottleneck.formats import KEY
 

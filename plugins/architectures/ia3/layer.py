@@ -11,12 +11,11 @@ Merging is exact in both cases: output scaling is diag(l)·W (and l·b), input s
 from __future__ import annotations
 
 import torch
-from hubcli.engine.heads import attach_saved_modules
 from torch import nn
 
-from hubcli.engine.slots import LeafAdapter
 from hubcli.plugin_api import AttachTarget, LoadedAdapter, ModelMismatchError
 from hubcli.plugin_api.formats import peft
+from hubcli.plugin_api.torch_modules import LeafAdapter, attach_saved_modules
 from plugins.architectures.ia3 import adapterhub_keys
 from plugins.architectures.ia3.config import IA3Config
 

@@ -18,10 +18,8 @@ from collections import defaultdict
 
 import torch
 import torch.nn.functional as F
-from hubcli.engine.heads import attach_saved_modules
 from torch import nn
 
-from hubcli.engine.slots import LeafAdapter
 from hubcli.plugin_api import (
     AttachTarget,
     CapabilityNotSupported,
@@ -30,6 +28,7 @@ from hubcli.plugin_api import (
     ModelMismatchError,
 )
 from hubcli.plugin_api.formats import peft
+from hubcli.plugin_api.torch_modules import LeafAdapter, attach_saved_modules
 from plugins.architectures.lora import adapterhub_keys
 from plugins.architectures.lora.config import LoraConfig
 from plugins.architectures.lora.formats import PEFT_PARTS

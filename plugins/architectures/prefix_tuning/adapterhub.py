@@ -29,9 +29,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from hubcli.engine.activations import activation
-from hubcli.engine.slots import InputAdapter
 from hubcli.plugin_api import AttachTarget, CapabilityNotSupported, LoadedAdapter, ModelMismatchError
+from hubcli.plugin_api.torch_modules import InputAdapter, activation
 from plugins.architectures.prefix_tuning.config import PrefixTuningConfig
 
 KEY = re.compile(r"(?:^|\.)prefix_tunings\.(?P<name>[^.]+)\.self_prefix\.(?P<param>.+)$")

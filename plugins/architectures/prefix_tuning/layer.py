@@ -15,8 +15,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from hubcli.engine.heads import attach_saved_modules
-from hubcli.engine.slots import InputAdapter, extend_attention_mask
 from hubcli.plugin_api import (
     AttachTarget,
     CapabilityNotSupported,
@@ -25,6 +23,7 @@ from hubcli.plugin_api import (
     ModelDims,
     ModelMismatchError,
 )
+from hubcli.plugin_api.torch_modules import InputAdapter, attach_saved_modules, extend_attention_mask
 from plugins.architectures.prefix_tuning import adapterhub
 from plugins.architectures.prefix_tuning.config import PrefixTuningConfig
 

@@ -18,8 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from hubcli.engine.slots import InputAdapter, extend_attention_mask
 from hubcli.plugin_api import AttachTarget, CapabilityNotSupported, LoadedAdapter, ModelMismatchError
+from hubcli.plugin_api.torch_modules import InputAdapter, extend_attention_mask
 from plugins.architectures.prompt_tuning.config import PromptTuningConfig
 
 SUFFIX = ".prompt_embedding.weight"

@@ -98,7 +98,7 @@ class FusionLayers(nn.Module):
 
     def add_head(self, config: dict[str, Any]) -> None:
         """A fresh AdapterHub classification head (``head_config.json``'s ``config``) of its own."""
-        from hubcli.engine.task_heads import classification_head
+        from hubcli.plugin_api.torch_modules import classification_head
 
         self.head = classification_head(config, self.hidden).to(**self.placement)
         self.head_config = dict(config)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 import torch
-from hubcli.engine.slots import LeafAdapter
 from hubcli.plugin_api import AttachTarget, HubcliError, LoadedAdapter, ModelMismatchError
+from hubcli.plugin_api.torch_modules import LeafAdapter
 from torch import nn
 
 from hubcli_bitfit.config import BitFitConfig, module_of
