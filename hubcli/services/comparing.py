@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from hubcli.progress import Progress, ProgressCallback, ignore_progress
 
 if TYPE_CHECKING:
-    import numpy as np
+    import torch
 
     from hubcli.analysis.nearest import Neighbour
     from hubcli.analysis.representations import LayerCka
@@ -40,7 +40,7 @@ class CompareRequest:
 class CompareResult:
     report: DistanceReport
 
-    def map(self) -> tuple[np.ndarray, np.ndarray]:
+    def map(self) -> tuple[torch.Tensor, torch.Tensor]:
         """A 2-D map of the adapters (classical MDS of the mean distances) and the share of the
         spread each axis explains."""
         from hubcli.analysis.maps import classical_mds
