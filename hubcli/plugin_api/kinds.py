@@ -9,8 +9,9 @@ they were written for.
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -40,12 +41,39 @@ class Plugin(ABC):
     """The ``PLUGIN_API_VERSION`` the plugin was written for; a larger one than hubcli offers is refused."""
 
 
+MODEL_SIDE = ("attach", "merge", "unmerge", "untrained", "module_updates", "write_updates", "export")
+"""The ``ArchitecturePlugin`` methods an architecture's ``runtime`` may implement."""
+
+_runtimes: dict[str, Any] = {}
+"""Runtime path → the imported module or object (each is imported once)."""
+
+
+def _load_runtime(path: str) -> Any:
+    """The module ``path`` names, or the object after its ``:`` in that module."""
+    if path not in _runtimes:
+        module_name, _, attribute = path.partition(":")
+        found: Any = importlib.import_module(module_name)
+        for part in filter(None, attribute.split(".")):
+            found = getattr(found, part)
+        _runtimes[path] = found
+    return _runtimes[path]
+
+
 class ArchitecturePlugin(Plugin):
     """An adapter method (LoRA, bottleneck, prefix tuning …).
 
     Import side (needed by ``hubcli add`` / ``pull``): ``detect`` and ``validate``. They read
     files only through ``AdapterFolder`` and tensor headers, never torch.
     """
+
+    runtime: ClassVar[str | None] = None
+    """Where the model side lives: a module (``"plugins.architectures.lora.runtime"``) or an
+    object in one (``"package.module:object"``), imported once, on first use. Its callables named
+    like the model-side methods (``MODEL_SIDE``: ``attach``, ``merge``, ``unmerge``,
+    ``untrained``, ``module_updates``, ``write_updates``, ``export``) implement them, taking the
+    method's arguments without ``self``; a method it does not define raises
+    ``CapabilityNotSupported``. So the module hubcli imports to list and detect adapters stays
+    free of torch, and a plugin writes no forwarding code."""
 
     formats: ClassVar[tuple[str, ...]] = ()
     """Formats this plugin reads, e.g. ("peft", "adapterhub")."""
@@ -85,15 +113,15 @@ class ArchitecturePlugin(Plugin):
         Raise ``ModelMismatchError`` (one line, naming the tensor or module) when the weights do
         not fit the model. Without this method the architecture can be stored but not run.
         """
-        raise CapabilityNotSupported(f"architecture {self.name!r} cannot be attached to a model")
+        self._runtime_callable("attach", "cannot be attached to a model")(target, adapter)
 
     def merge(self, target: AttachTarget, name: str) -> None:
         """Fold the attached adapter ``name`` into the base weights (exactly undoable)."""
-        raise CapabilityNotSupported(f"architecture {self.name!r} cannot merge into base weights")
+        self._runtime_callable("merge", "cannot merge into base weights")(target, name)
 
     def unmerge(self, target: AttachTarget, name: str) -> None:
         """Undo ``merge``, restoring the original base weights bit for bit."""
-        raise CapabilityNotSupported(f"architecture {self.name!r} cannot merge into base weights")
+        self._runtime_callable("unmerge", "cannot merge into base weights")(target, name)
 
     # -- training (optional capability; see docs/plugin-kit.md) ------------------------------
 
@@ -110,7 +138,9 @@ class ArchitecturePlugin(Plugin):
         how a trainer finds them without knowing the plugin (checked by
         ``hubcli.testing.check_architecture_plugin``).
         """
-        raise CapabilityNotSupported(f"architecture {self.name!r} cannot create a new adapter to train")
+        implementation = self._runtime_callable("untrained", "cannot create a new adapter to train")
+        adapter: UntrainedAdapter = implementation(target, options, task_type, labels)
+        return adapter
 
     # -- weight-space view (optional capability; see docs/plugins.md) -----------------------
 
@@ -123,7 +153,9 @@ class ArchitecturePlugin(Plugin):
         Raise ``CapabilityNotSupported`` (one line, naming the option) when the adapter's effect
         is none of the ``ModuleUpdate`` forms (e.g. DoRA, whose ΔW depends on the base weights).
         """
-        raise CapabilityNotSupported(f"architecture {self.name!r} does not describe its per-module updates")
+        implementation = self._runtime_callable("module_updates", "does not describe its per-module updates")
+        updates: list[ModuleUpdate] = implementation(adapter)
+        return updates
 
     def write_updates(
         self,
@@ -144,7 +176,8 @@ class ArchitecturePlugin(Plugin):
         beside the updates. The plugin picks the format it can express every update in;
         ``export`` converts from there.
         """
-        raise CapabilityNotSupported(f"architecture {self.name!r} cannot write adapters from updates")
+        implementation = self._runtime_callable("write_updates", "cannot write adapters from updates")
+        implementation(updates, folder, sources=sources, name=name, saved=saved)
 
     # -- export (optional capability; see docs/export.md) ------------------------------------
 
@@ -170,9 +203,35 @@ class ArchitecturePlugin(Plugin):
         why. The caller re-detects the written folder with the installed plugins, so a wrong
         layout is caught before anyone else sees it.
         """
-        raise CapabilityNotSupported(
-            f"architecture {self.name!r} cannot convert an adapter from {adapter.format} to {fmt}"
+        implementation = self._runtime_callable(
+            "export", f"cannot convert an adapter from {adapter.format} to {fmt}"
         )
+        implementation(adapter, fmt, folder, name=name, model_type=model_type)
+
+    # -- the runtime: where the model side lives -------------------------------------------
+
+    def offers(self, capability: str) -> bool:
+        """Whether the model-side method ``capability`` (one of ``MODEL_SIDE``) does something
+        here: the class overrides it or its ``runtime`` defines it. Imports the runtime."""
+        if capability not in MODEL_SIDE:
+            raise ValueError(f"{capability!r} is not a model-side method (one of {', '.join(MODEL_SIDE)})")
+        overridden = getattr(type(self), capability) is not getattr(ArchitecturePlugin, capability)
+        return overridden or self._runtime_attribute(capability) is not None
+
+    def _runtime_attribute(self, method: str) -> Callable[..., Any] | None:
+        """The runtime's callable named ``method``, None when there is no runtime or it has none."""
+        if self.runtime is None:
+            return None
+        found = getattr(_load_runtime(self.runtime), method, None)
+        return found if callable(found) else None
+
+    def _runtime_callable(self, method: str, refusal: str) -> Callable[..., Any]:
+        """The runtime's ``method``, or ``CapabilityNotSupported`` saying what the architecture
+        cannot do (``refusal``) when its runtime does not define it."""
+        found = self._runtime_attribute(method)
+        if found is None:
+            raise CapabilityNotSupported(f"architecture {self.name!r} {refusal}")
+        return found
 
 
 class CompositionPlugin(Plugin):

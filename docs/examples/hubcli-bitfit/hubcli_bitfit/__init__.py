@@ -1,14 +1,14 @@
 """BitFit for hubcli: fine-tuning only the bias terms (Ben Zaken, Ravfogel & Goldberg, 2022).
 
-An example third-party architecture plugin. It uses only hubcli's public plugin API
-(``hubcli.plugin_api``, ``hubcli.errors``, ``hubcli.adapter_folder``, ``hubcli.tensor_files``,
-and on the model side the engine's documented slot API), and it keeps torch out of this module:
-hubcli imports it to list, detect and validate adapters, which must stay fast.
+An example third-party architecture plugin. It uses only hubcli's plugin contract
+(``hubcli.plugin_api``, and on the model side ``hubcli.plugin_api.torch_modules``), and it keeps
+torch out of this module: hubcli imports it to list, detect and validate adapters, which must
+stay fast. The model side lives in ``hubcli_bitfit.runtime``, which ``runtime`` names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,13 +18,11 @@ from hubcli.plugin_api import (
     AdapterFormatError,
     AdapterValidationError,
     ArchitecturePlugin,
-    AttachTarget,
     DetectedAdapter,
     LoadedAdapter,
     ModuleUpdate,
     ParameterUpdate,
     TensorInfo,
-    UntrainedAdapter,
 )
 from pydantic import ValidationError
 
@@ -58,6 +56,9 @@ class BitFitArchitecture(ArchitecturePlugin):
     description = "BitFit: bias-only fine-tuning (bias deltas on Linear / Conv1D projections)"
     api_version = PLUGIN_API_VERSION
     formats = (FORMAT,)
+    runtime = "hubcli_bitfit.runtime"
+    """The model side (attach, merge, unmerge, untrained, write_updates): torch is imported
+    there, when a model runs, never when hubcli lists, detects or validates adapters."""
     compositions = frozenset({"stack", "average", "batch_split"})
     """Bias deltas add to a projection's output, so stacking adds them and averaging outputs is
     averaging the deltas; ``batch_split`` routes rows and needs nothing from the method.
@@ -122,22 +123,6 @@ class BitFitArchitecture(ArchitecturePlugin):
                     f"config's targets {config.targets}"
                 )
 
-    # -- model side: torch is imported only here --------------------------------------------
-
-    def attach(self, target: AttachTarget, adapter: LoadedAdapter) -> None:
-        from hubcli_bitfit import layer
-
-        layer.attach(target, adapter)
-
-    def untrained(
-        self, target: AttachTarget, options: Mapping[str, str], task_type: str | None, labels: Sequence[str]
-    ) -> UntrainedAdapter:
-        """Zero deltas on every projection bias (option ``targets=query,value`` narrows it) and,
-        for classification, a new head sized for ``labels``."""
-        from hubcli_bitfit import untrained
-
-        return untrained.untrained(target, options, task_type, labels)
-
     # -- weight-space view: hubcli merge (parameter averaging) and compare ------------------
 
     def module_updates(self, adapter: LoadedAdapter) -> list[ModuleUpdate]:
@@ -148,29 +133,6 @@ class BitFitArchitecture(ArchitecturePlugin):
             for name, tensor in sorted(adapter.tensors.items())
             if config.saved_module_of(name) is None and (module := module_of(name)) is not None
         ]
-
-    def write_updates(
-        self,
-        updates: Sequence[ModuleUpdate],
-        folder: Path,
-        *,
-        sources: Sequence[LoadedAdapter],
-        name: str,
-        saved: Mapping[str, torch.Tensor] | None = None,
-    ) -> None:
-        """A BitFit folder holding ``updates`` as bias deltas (``saved``: the averaged head), with
-        the targets and metadata of ``sources``, which must agree on targets and head modules."""
-        from hubcli_bitfit.files import write_updates
-
-        write_updates(updates, folder, sources, saved or {})
-
-    def merge(self, target: AttachTarget, name: str) -> None:
-        for slot in target.slots_of(name):
-            slot.merge(name)
-
-    def unmerge(self, target: AttachTarget, name: str) -> None:
-        for slot in reversed(target.slots_of(name)):
-            slot.unmerge(name)
 
 
 def save_bitfit(
