@@ -30,6 +30,7 @@ from hubcli.plugin_api.errors import (
 )
 from hubcli.plugin_api.folders import AdapterFolder
 from hubcli.plugin_api.kinds import (
+    MODEL_SIDE,
     PLUGIN_API_VERSION,
     ArchitecturePlugin,
     CompositionPlugin,
@@ -48,6 +49,7 @@ __all__ = [
     "ArchitecturePlugin",
     "CompositionPlugin",
     "ModelFamilyPlugin",
+    "MODEL_SIDE",
     # adapters
     "FILE_ROLES",
     "DetectedAdapter",
