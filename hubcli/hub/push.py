@@ -70,7 +70,7 @@ class PushReport:
 def check_format(adapter: Adapter, fmt: str | None) -> str:
     """The format to write: the stored one by default; another one when the architecture
     plugin can convert into it (refused before any network request otherwise)."""
-    from hubcli.exporting import check_export_format
+    from hubcli.services.exporting import check_export_format
 
     return check_export_format(adapter, fmt)
 
@@ -87,7 +87,7 @@ def local_files(
             if f.role != CARD_ROLE and f.path != README
         ]
     else:
-        from hubcli.exporting import export_adapter
+        from hubcli.services.exporting import export_adapter
         from registry.store import sha256_file
 
         report = export_adapter(registry, adapter.name, staging / "converted", fmt)

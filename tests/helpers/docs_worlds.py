@@ -331,7 +331,7 @@ def on_demo(root: Path, demo_registry: World) -> World:
     """A copy of the registry docs/demo.md left (run once per session), and its variables:
     ``$BASE`` the bundled all-MiniLM-L6-v2 folder, ``$D`` the demo's sentiment.csv (the path the
     demo's stored scores name, so later scores compare with them)."""
-    from hubcli.demo import base_model_path
+    from hubcli.services.demo import base_model_path
 
     world = new_world(root)
     shutil.copytree(demo_registry.env["HUBCLI_HOME"], world.env["HUBCLI_HOME"])
