@@ -34,7 +34,7 @@ def write_updates(
     *,
     sources: Sequence[LoadedAdapter],
     name: str,
-    saved: Mapping[str, torch.Tensor],
+    saved: Mapping[str, torch.Tensor] | None = None,
 ) -> None:
     """``updates`` as an AdapterHub bottleneck adapter named ``name``, with the first source's
     config (the merge has checked that all sources share it)."""

@@ -22,6 +22,7 @@ __all__ = ["FusionArchitecture"]
 
 class FusionArchitecture(ArchitecturePlugin):
     name = "fusion"
+    api_version = 2
     description = "Trained AdapterFusion layers over named adapters (AdapterHub or hubcli files)"
     formats = ("adapterhub", "hubcli")
     compositions = frozenset()

@@ -66,9 +66,12 @@ def write_updates(
     folder: Path,
     *,
     sources: Sequence[LoadedAdapter],
-    saved: Mapping[str, torch.Tensor],
+    name: str,
+    saved: Mapping[str, torch.Tensor] | None = None,
 ) -> None:
-    """``updates`` as a PEFT IA³ adapter, with the first source's options."""
+    """``updates`` as a PEFT IA³ adapter, with the first source's options. PEFT's layout names
+    the adapter nowhere, so ``name`` is not written."""
+    saved = saved or {}
     tensors: dict[str, torch.Tensor] = {}
     feedforward = []
     for update in updates:

@@ -138,9 +138,12 @@ def write_updates(
     folder: Path,
     *,
     sources: Sequence[LoadedAdapter],
-    saved: Mapping[str, torch.Tensor],
+    name: str,
+    saved: Mapping[str, torch.Tensor] | None = None,
 ) -> None:
-    """``updates`` as a PEFT LoRA, with the first source's options (module docstring)."""
+    """``updates`` as a PEFT LoRA, with the first source's options (module docstring). PEFT's
+    layout names the adapter nowhere, so ``name`` is not written."""
+    saved = saved or {}
     factors = {update.module: _writable(update, sources[0]) for update in updates}
     if len({LoraConfig.model_validate(source.config).fan_in_fan_out for source in sources}) > 1:
         raise CapabilityNotSupported("the inputs disagree on fan_in_fan_out (Conv1D orientation)")

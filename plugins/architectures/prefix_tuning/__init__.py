@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hubcli.plugin_api import (
-    ArchitecturePlugin,
-    AttachTarget,
-    DetectedAdapter,
-    LoadedAdapter,
-    ModuleUpdate,
-    TensorInfo,
-)
+from hubcli.plugin_api import ArchitecturePlugin, DetectedAdapter, TensorInfo
 from hubcli.plugin_api.formats import adapterhub, peft
 from hubcli.plugin_api.formats.peft_and_adapterhub import PeftAndAdapterHub
 from plugins.architectures.prefix_tuning import formats
@@ -22,10 +15,13 @@ __all__ = ["PrefixTuningArchitecture", "PrefixTuningConfig"]
 
 class PrefixTuningArchitecture(PeftAndAdapterHub, ArchitecturePlugin):
     name = "prefix_tuning"
+    api_version = 2
     peft_type = "PREFIX_TUNING"
     adapterhub_method = "prefix_tuning"
     readers = formats
     description = "Prefix tuning (key/value prefixes) from PEFT or AdapterHub"
+    runtime = "plugins.architectures.prefix_tuning.runtime"
+    """The model side (torch), imported on first use: ``runtime.py``."""
     formats = (peft.FORMAT, adapterhub.FORMAT)
     compositions = frozenset({"stack", "batch_split", "parallel"})
     """As ``adapters``' PrefixTuningLayer: prefixes concatenate, so stacking and routing rows
@@ -38,13 +34,3 @@ class PrefixTuningArchitecture(PeftAndAdapterHub, ArchitecturePlugin):
 
     def parameter_count(self, adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> int:
         return formats.parameter_count(adapter, tensors)
-
-    def attach(self, target: AttachTarget, adapter: LoadedAdapter) -> None:
-        from plugins.architectures.prefix_tuning import layer  # torch: only when a model runs
-
-        layer.attach(target, adapter)
-
-    def module_updates(self, adapter: LoadedAdapter) -> list[ModuleUpdate]:
-        from plugins.architectures.prefix_tuning import updates  # torch: only when weights are read
-
-        return updates.module_updates(adapter)

@@ -24,7 +24,7 @@ from hubcli.plugin_api import (
     ModelMismatchError,
 )
 from hubcli.plugin_api.torch_modules import InputAdapter, attach_saved_modules, extend_attention_mask
-from plugins.architectures.prefix_tuning import adapterhub
+from plugins.architectures.prefix_tuning import adapterhub_prefix
 from plugins.architectures.prefix_tuning.config import PrefixTuningConfig
 
 KEY = "prompt_embeddings"
@@ -67,7 +67,7 @@ def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
     d = target.dims
     width = d.num_layers * 2 * d.num_kv_heads * d.head_dim
     if adapter.format == "adapterhub":
-        embeddings = adapterhub.prefix_table(adapter, width)
+        embeddings = adapterhub_prefix.prefix_table(adapter, width)
     else:
         embeddings = adapter.tensors.get(KEY)
     if embeddings is None:
@@ -81,7 +81,7 @@ def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
     like = target.module(target.family.points.word_embeddings).weight
     prefix = PrefixKeyValues(embeddings.to(like.device, like.dtype), d)
     if adapter.format == "adapterhub":
-        prefix = adapterhub.AdapterHubPrefix(prefix, adapterhub.position_rule(target))
+        prefix = adapterhub_prefix.AdapterHubPrefix(prefix, adapterhub_prefix.position_rule(target))
     target.add_input_adapter(adapter.name, prefix)
     # PEFT's file lists them (the canonical prefix-tuning config does not keep them).
     saved = adapter.raw_config.get("modules_to_save") or []

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hubcli.plugin_api import (
-    ArchitecturePlugin,
-    AttachTarget,
-    DetectedAdapter,
-    LoadedAdapter,
-    ModuleUpdate,
-    TensorInfo,
-)
+from hubcli.plugin_api import ArchitecturePlugin, DetectedAdapter, TensorInfo
 from hubcli.plugin_api.formats import adapterhub, peft
 from hubcli.plugin_api.formats.peft_and_adapterhub import PeftAndAdapterHub
 from plugins.architectures.prompt_tuning import formats
@@ -22,10 +15,13 @@ __all__ = ["PromptTuningArchitecture", "PromptTuningConfig"]
 
 class PromptTuningArchitecture(PeftAndAdapterHub, ArchitecturePlugin):
     name = "prompt_tuning"
+    api_version = 2
     peft_type = "PROMPT_TUNING"
     adapterhub_method = "prompt_tuning"
     readers = formats
     description = "Prompt tuning (soft prompts) from PEFT or AdapterHub"
+    runtime = "plugins.architectures.prompt_tuning.runtime"
+    """The model side (torch), imported on first use: ``runtime.py``."""
     formats = (peft.FORMAT, adapterhub.FORMAT)
     compositions = frozenset()
     """None: ``adapters``' PromptTuningLayer is not composable (one prompt per forward)."""
@@ -37,13 +33,3 @@ class PromptTuningArchitecture(PeftAndAdapterHub, ArchitecturePlugin):
 
     def validate(self, adapter: DetectedAdapter, tensors: Mapping[str, TensorInfo]) -> None:
         formats.validate(adapter, tensors)
-
-    def attach(self, target: AttachTarget, adapter: LoadedAdapter) -> None:
-        from plugins.architectures.prompt_tuning import layer  # torch: only when a model runs
-
-        layer.attach(target, adapter)
-
-    def module_updates(self, adapter: LoadedAdapter) -> list[ModuleUpdate]:
-        from plugins.architectures.prompt_tuning import updates  # torch: only when weights are read
-
-        return updates.module_updates(adapter)

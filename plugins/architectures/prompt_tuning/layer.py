@@ -21,7 +21,7 @@ from hubcli.plugin_api import (
     ModelMismatchError,
 )
 from hubcli.plugin_api.torch_modules import InputAdapter, attach_saved_modules, extend_attention_mask
-from plugins.architectures.prompt_tuning import adapterhub
+from plugins.architectures.prompt_tuning import adapterhub_prompt
 from plugins.architectures.prompt_tuning.config import PromptTuningConfig
 
 KEY = "prompt_embeddings"
@@ -54,7 +54,7 @@ class PromptEmbeddings(InputAdapter):
 
 def attach(target: AttachTarget, adapter: LoadedAdapter) -> None:
     if adapter.format == "adapterhub":
-        target.add_input_adapter(adapter.name, adapterhub.prompt_adapter(target, adapter))
+        target.add_input_adapter(adapter.name, adapterhub_prompt.prompt_adapter(target, adapter))
         return
     config = PromptTuningConfig.model_validate(adapter.config)
     if config.num_transformer_submodules != 1:
