@@ -1,4 +1,5 @@
-"""Shared fixtures: one torch thread, a fresh registry per test, an in-process CLI runner."""
+"""Shared fixtures: one torch thread, a fresh registry per test, an in-process CLI runner, the
+tiny BERT of the eval and train tests."""
 
 from __future__ import annotations
 
@@ -73,6 +74,15 @@ def registry(hubcli_home: Path) -> Iterator[Registry]:
     reg = Registry(hubcli_home)
     yield reg
     reg.close()
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny BERT classifier with its word-level tokenizer (``write_tiny_bert``), saved once
+    per test module: the base model of the eval, train and merge-hint tests."""
+    from tests.helpers.text_models import write_tiny_bert
+
+    return write_tiny_bert(tmp_path_factory.mktemp("base") / "tiny-bert")
 
 
 @pytest.fixture(scope="session")

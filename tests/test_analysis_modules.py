@@ -15,6 +15,7 @@ from hubcli.analysis.weights import distances
 from hubcli.engine import read_adapter
 from hubcli.importer import import_adapter
 from hubcli.plugin_api import AdapterFolder, LowRankUpdate
+from hubcli.testing import tiny_model
 from registry import Registry
 
 GOLDEN_BERT = Path(__file__).parent / "golden" / "adapterhub" / "bert"
@@ -22,12 +23,10 @@ BASE = "hubcli-golden/tiny-bert"
 
 
 def tiny_bert():
-    """The golden tiny BERT's shape (vocab 100, hidden 32, 2 layers), built from its config."""
-    from transformers import BertConfig, BertModel
-
-    config = BertConfig.from_json_file(GOLDEN_BERT / "base" / "config.json")
-    torch.manual_seed(0)
-    return BertModel(config).eval()
+    """The golden tiny BERT's shape (vocab 100, hidden 32, 2 layers; its config.json), seed 0."""
+    golden = {"max_position_embeddings": 64, "initializer_range": 0.2, "pad_token_id": 0}
+    dropouts = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+    return tiny_model("bert", head=None, random_biases=False, **golden, **dropouts)
 
 
 def save_peft_lora(

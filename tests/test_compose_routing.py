@@ -17,6 +17,7 @@ from hubcli.compose.setup import activate, deactivate, outputs_per_child, per_ro
 from hubcli.engine import StitchedModel, read_adapter
 from hubcli.importer import import_adapter
 from hubcli.plugin_api import AdapterFolder, CompositionError, LowRankUpdate, SpecError
+from hubcli.testing import tiny_model
 from hubcli.testing.tolerance import assert_outputs_close, tolerance
 
 GOLDENS = Path(__file__).parent / "golden" / "adapterhub"
@@ -258,18 +259,8 @@ def test_parallel_uses_each_childs_peft_classifier_head(registry, tmp_path):
     import copy
 
     import peft
-    import transformers as tf
 
-    torch.manual_seed(0)
-    config = tf.BertConfig(
-        vocab_size=100,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=37,
-        num_labels=3,
-    )
-    base = tf.BertForSequenceClassification(config).eval()
+    base = tiny_model("bert", random_biases=False)
     for seed, name in enumerate(("cls_a", "cls_b")):
         wrapped = peft.get_peft_model(
             copy.deepcopy(base),

@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 from hubcli.engine import StitchedModel, read_adapter
 from hubcli.importer import import_adapter
 from hubcli.plugin_api import AdapterFolder
+from hubcli.testing import tiny_model
 from hubcli.testing.tolerance import assert_outputs_close
 from registry import Registry
 
@@ -136,11 +137,7 @@ def test_hubcli_predict_prints_the_adapterhub_head_logits(cli: Any, registry: Re
 def distilbert_with_bottleneck(tmp_path: Path, variant: str, zero_up: bool) -> tuple[Path, torch.nn.Module]:
     """A tiny DistilBERT and an AdapterHub folder for it: the BERT golden adapter ``variant``
     with its keys moved to DistilBERT's locations (same hidden size)."""
-    from transformers import DistilBertConfig, DistilBertModel
-
-    torch.manual_seed(0)
-    config = DistilBertConfig(vocab_size=100, dim=32, n_layers=2, n_heads=4, hidden_dim=37)
-    model = DistilBertModel(config).eval()
+    model = tiny_model("distilbert", head=None, random_biases=False, max_position_embeddings=512)
     source = GOLDEN / "bert" / "adapters" / variant
     raw = json.loads((source / "adapter_config.json").read_text())
     raw.update(model_type="distilbert", model_class="DistilBertModel")

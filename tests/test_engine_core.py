@@ -7,37 +7,27 @@ import copy
 
 import pytest
 import torch
-import transformers as tf
 
 from hubcli.engine import StitchedModel, load
 from hubcli.importer import import_adapter
 from hubcli.plugin_api import AdapterFolder, HubcliError, ModelMismatchError
 from hubcli.plugin_api.torch_modules import family_for
+from hubcli.testing import tiny_model
 from hubcli.testing.tolerance import assert_outputs_close
 from tests.helpers import peft_goldens
 from tests.helpers.tiny_models import LORA_TARGETS, inputs, output_of, peft_adapter
 
-SMALL = {
-    "vocab_size": 100,
-    "hidden_size": 32,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "intermediate_size": 37,
-}
-DECODER = {**SMALL, "num_key_value_heads": 2}
+STOCK = {"seed": None, "random_biases": False}
+"""``tiny_model`` options for stock models: torch's generator as the test left it, zero biases."""
 STOCK_MODELS = {
-    "bert": lambda: tf.BertModel(tf.BertConfig(**SMALL)),
-    "roberta": lambda: tf.RobertaModel(tf.RobertaConfig(**SMALL, max_position_embeddings=66, pad_token_id=1)),
-    "xlm-roberta": lambda: tf.XLMRobertaForSequenceClassification(
-        tf.XLMRobertaConfig(**SMALL, max_position_embeddings=66, pad_token_id=1)
-    ),
-    "distilbert": lambda: tf.DistilBertModel(
-        tf.DistilBertConfig(vocab_size=100, dim=32, n_layers=2, n_heads=4, hidden_dim=37)
-    ),
-    "gpt2": lambda: tf.GPT2LMHeadModel(tf.GPT2Config(vocab_size=100, n_embd=32, n_layer=2, n_head=4)),
-    "llama": lambda: tf.LlamaForCausalLM(tf.LlamaConfig(**DECODER)),
-    "mistral": lambda: tf.MistralModel(tf.MistralConfig(**DECODER)),
-    "qwen2": lambda: tf.Qwen2ForCausalLM(tf.Qwen2Config(**DECODER)),
+    "bert": lambda: tiny_model("bert", head=None, **STOCK),
+    "roberta": lambda: tiny_model("roberta", head=None, **STOCK),
+    "xlm-roberta": lambda: tiny_model("xlm-roberta", num_labels=2, **STOCK),
+    "distilbert": lambda: tiny_model("distilbert", head=None, max_position_embeddings=512, **STOCK),
+    "gpt2": lambda: tiny_model("gpt2", n_positions=1024, bos_token_id=50256, eos_token_id=50256, **STOCK),
+    "llama": lambda: tiny_model("llama", **STOCK),
+    "mistral": lambda: tiny_model("mistral", head=None, **STOCK),
+    "qwen2": lambda: tiny_model("qwen2", **STOCK),
 }
 
 
@@ -75,7 +65,7 @@ def test_family_insertion_points_exist_in_stock_models(model_type):
 
 
 def test_unknown_model_type_names_the_installed_families():
-    model = tf.ElectraModel(tf.ElectraConfig(embedding_size=16, **SMALL))
+    model = tiny_model("electra", head=None, embedding_size=16, **STOCK)
     with pytest.raises(ModelMismatchError) as caught:
         StitchedModel(model)
     message = caught.value.message
@@ -99,9 +89,9 @@ def test_mismatched_adapter_is_one_clear_line(
 ):
     peft_adapter(adapter_family, method, tmp_path / "a", hidden=hidden)
     name = _import(registry, tmp_path / "a", "wrong")
-    from tests.helpers.tiny_models import tiny_model
+    from tests.helpers.tiny_models import ENGINE_OPTIONS
 
-    stitched = StitchedModel(tiny_model(model_family)[0])
+    stitched = StitchedModel(tiny_model(model_family, **ENGINE_OPTIONS[model_family]))
     before = copy.deepcopy(stitched.model.state_dict())
     from hubcli.engine import read_adapter
 
@@ -175,14 +165,9 @@ def test_base_loaded_from_a_model_folder(registry, tmp_path, family):
 @pytest.mark.parametrize(
     ("make", "method"),
     [
-        (
-            lambda: tf.DistilBertModel(
-                tf.DistilBertConfig(vocab_size=100, dim=32, n_layers=2, n_heads=4, hidden_dim=37)
-            ),
-            "lora",
-        ),
-        (lambda: tf.Qwen2ForCausalLM(tf.Qwen2Config(**DECODER)), "lora"),
-        (lambda: tf.MistralForCausalLM(tf.MistralConfig(**DECODER)), "prefix"),
+        (STOCK_MODELS["distilbert"], "lora"),
+        (STOCK_MODELS["qwen2"], "lora"),
+        (lambda: tiny_model("mistral", **STOCK), "prefix"),
     ],
     ids=["distilbert-lora", "qwen2-lora", "mistral-prefix"],
 )

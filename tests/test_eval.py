@@ -18,14 +18,8 @@ from tests.helpers.text_models import (
     entity_rows,
     sentiment_rows,
     write_jsonl,
-    write_tiny_bert,
     write_tiny_gpt2,
 )
-
-
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_tiny_bert(tmp_path_factory.mktemp("base") / "tiny-bert")
 
 
 @pytest.fixture

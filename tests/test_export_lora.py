@@ -22,8 +22,10 @@ from hubcli.engine import StitchedModel, read_adapter
 from hubcli.importer import import_adapter
 from hubcli.plugin_api import AdapterFolder, CapabilityNotSupported
 from hubcli.services.exporting import export_adapter
+from hubcli.testing import tiny_model
 from hubcli.testing.tolerance import assert_outputs_close
 from registry import Registry
+from tests.helpers.tiny_models import ENGINE_OPTIONS
 
 GOLDEN = Path(__file__).parent / "golden" / "adapterhub"
 MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
@@ -138,40 +140,9 @@ TARGETS = {
 }
 
 
-def tiny_backbone(family: str) -> torch.nn.Module:
-    """A bare backbone (AutoModel-like, as AdapterHub's plain-model layout expects)."""
-    import transformers as tf
-
-    torch.manual_seed(3)
-    if family == "bert":
-        return tf.BertModel(
-            tf.BertConfig(
-                vocab_size=100,
-                hidden_size=32,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                intermediate_size=37,
-            )
-        ).eval()
-    if family == "gpt2":
-        return tf.GPT2Model(
-            tf.GPT2Config(vocab_size=100, n_embd=32, n_layer=2, n_head=4, bos_token_id=0, eos_token_id=0)
-        ).eval()
-    return tf.LlamaModel(
-        tf.LlamaConfig(
-            vocab_size=100,
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            intermediate_size=37,
-        )
-    ).eval()
-
-
 def peft_lora(family: str, folder: Path, **options: Any) -> tuple[torch.nn.Module, Any]:
     """A randomised PEFT LoRA saved in ``folder``; returns (untouched base, PEFT model)."""
-    model = tiny_backbone(family)
+    model = tiny_model(family, 3, head=None, **ENGINE_OPTIONS[family])  # AdapterHub's plain-model layout
     base = copy.deepcopy(model)
     config = peft.LoraConfig(
         r=4, lora_alpha=6, target_modules=TARGETS[family], fan_in_fan_out=family == "gpt2", **options
@@ -268,7 +239,7 @@ def test_what_adapterhub_cannot_express_is_refused_in_one_line(
     registry: Registry, tmp_path: Path, options: dict[str, Any], family: str, named: str | None
 ) -> None:
     options = {"target_modules": TARGETS[family], **options}
-    model = tiny_backbone(family)
+    model = tiny_model(family, 3, head=None, **ENGINE_OPTIONS[family])
     wrapped = peft.get_peft_model(model, peft.LoraConfig(r=4, lora_alpha=6, **options))
     wrapped.save_pretrained(tmp_path / "peft")
     import_adapter(registry, AdapterFolder(tmp_path / "peft"), name="odd")
@@ -289,9 +260,9 @@ def test_a_task_model_lora_converts_with_the_model_type_given(
 ) -> None:
     """PEFT writes no model type for task models (CAUSAL_LM …): refused with a hint, then
     converted with ``--model-type``; hubcli runs the result like PEFT on the task model."""
-    from tests.helpers.tiny_models import tiny_model
+    from hubcli.testing import TINY_TASK_TYPES
 
-    model, task = tiny_model("llama")
+    model, task = tiny_model("llama", **ENGINE_OPTIONS["llama"]), TINY_TASK_TYPES["llama"]
     base = copy.deepcopy(model)
     wrapped = peft.get_peft_model(
         model, peft.LoraConfig(task_type=task, r=4, lora_alpha=6, target_modules=["q_proj", "v_proj"])

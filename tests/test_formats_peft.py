@@ -12,10 +12,10 @@ from pathlib import Path
 import peft
 import pytest
 import torch
-import transformers
 
 from hubcli.importer import adapter_subfolders, import_adapter
 from hubcli.plugin_api import AdapterFolder
+from hubcli.testing import tiny_model
 from plugins.architectures.ia3.config import IA3Config
 from plugins.architectures.lora.config import LoraConfig
 
@@ -27,37 +27,8 @@ PEFT_FILES = {
 }
 
 
-def bert(classifier: bool = False) -> torch.nn.Module:
-    config = transformers.BertConfig(
-        vocab_size=100,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=37,
-        max_position_embeddings=64,
-    )
-    model_class = transformers.BertForSequenceClassification if classifier else transformers.BertModel
-    return model_class(config)
-
-
-def llama() -> torch.nn.Module:
-    config = transformers.LlamaConfig(
-        vocab_size=100,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        intermediate_size=37,
-        max_position_embeddings=64,
-    )
-    return transformers.LlamaForCausalLM(config)
-
-
-def gpt2() -> torch.nn.Module:
-    config = transformers.GPT2Config(
-        vocab_size=100, n_embd=32, n_layer=2, n_head=4, n_positions=64, bos_token_id=0, eos_token_id=0
-    )
-    return transformers.GPT2LMHeadModel(config)
+UNSEEDED = {"seed": None, "random_biases": False}
+"""``tiny_model`` options of these tests: torch's generator as the test left it, zero biases."""
 
 
 def save(model, config, folder: Path, **kwargs) -> int:
@@ -80,7 +51,11 @@ def test_lora_seq_cls_with_classifier_and_embedding(registry, tmp_path):
         lora_alpha=8,
         target_modules=["query", "value", "word_embeddings"],
     )
-    trained = save(bert(classifier=True), config, tmp_path)
+    trained = save(
+        tiny_model("bert", head="classification", num_labels=2, max_position_embeddings=64, **UNSEEDED),
+        config,
+        tmp_path,
+    )
     adapter = import_adapter(registry, AdapterFolder(tmp_path), name="seq-cls").adapter
     assert (adapter.architecture, adapter.variant, adapter.format) == ("lora", "lora", "peft")
     assert (adapter.base_model, adapter.task) == (BASE, "SEQ_CLS")
@@ -102,7 +77,7 @@ def test_lora_dora_rank_and_alpha_patterns(registry, tmp_path):
         rank_pattern={"q_proj": 2, "layers.1.mlp.up_proj": 6},
         alpha_pattern={"v_proj": 16},
     )
-    trained = save(llama(), config, tmp_path)
+    trained = save(tiny_model("llama", max_position_embeddings=64, **UNSEEDED), config, tmp_path)
     adapter = import_adapter(registry, AdapterFolder(tmp_path), name="dora").adapter
     assert (adapter.variant, adapter.model_type) == ("dora", "llama")
     assert adapter.num_parameters == trained
@@ -120,7 +95,9 @@ def test_rslora_gpt2_conv1d_pickle_in_named_subfolder(registry, tmp_path):
     config = peft.LoraConfig(
         r=4, lora_alpha=8, target_modules=["c_attn", "c_fc"], fan_in_fan_out=True, use_rslora=True
     )
-    trained = save(gpt2(), config, tmp_path, adapter_name="mine", safe_serialization=False)
+    trained = save(
+        tiny_model("gpt2", **UNSEEDED), config, tmp_path, adapter_name="mine", safe_serialization=False
+    )
     folder = AdapterFolder(tmp_path)
     assert adapter_subfolders(folder) == ["mine"]
     adapter = import_adapter(registry, folder.sub("mine")).adapter
@@ -136,7 +113,11 @@ def test_rslora_gpt2_conv1d_pickle_in_named_subfolder(registry, tmp_path):
 
 
 def test_ia3_feedforward_modules(registry, tmp_path):
-    trained = save(llama(), peft.IA3Config(task_type=peft.TaskType.CAUSAL_LM), tmp_path)
+    trained = save(
+        tiny_model("llama", max_position_embeddings=64, **UNSEEDED),
+        peft.IA3Config(task_type=peft.TaskType.CAUSAL_LM),
+        tmp_path,
+    )
     adapter = import_adapter(registry, AdapterFolder(tmp_path), name="ia3").adapter
     assert (adapter.architecture, adapter.variant, adapter.task) == ("ia3", "ia3", "CAUSAL_LM")
     assert adapter.num_parameters == trained
@@ -155,7 +136,7 @@ def test_prefix_tuning_table(registry, tmp_path, projection):
         prefix_projection=projection,
         encoder_hidden_size=16,
     )
-    save(llama(), config, tmp_path)
+    save(tiny_model("llama", max_position_embeddings=64, **UNSEEDED), config, tmp_path)
     adapter = import_adapter(registry, AdapterFolder(tmp_path), name="prefix").adapter
     assert (adapter.architecture, adapter.variant) == ("prefix_tuning", "flat")
     # Grouped KV: 2 key/value heads of 8 → token_dim 16; the table is what PEFT saved, also
@@ -168,7 +149,11 @@ def test_prefix_tuning_table(registry, tmp_path, projection):
 
 def test_prompt_tuning_seq_cls(registry, tmp_path):
     config = peft.PromptTuningConfig(task_type=peft.TaskType.SEQ_CLS, num_virtual_tokens=3)
-    trained = save(bert(classifier=True), config, tmp_path)
+    trained = save(
+        tiny_model("bert", head="classification", num_labels=2, max_position_embeddings=64, **UNSEEDED),
+        config,
+        tmp_path,
+    )
     adapter = import_adapter(registry, AdapterFolder(tmp_path), name="prompt").adapter
     assert (adapter.architecture, adapter.hidden_size, adapter.task) == ("prompt_tuning", 32, "SEQ_CLS")
     assert adapter.num_parameters == trained  # 3 × 32 prompt + the classifier
@@ -179,8 +164,9 @@ def test_prompt_tuning_seq_cls(registry, tmp_path):
 def test_distilbert_seq_cls_saves_pre_classifier_too(registry, tmp_path):
     """PEFT saves every module whose name *ends with* a modules_to_save entry: DistilBERT's
     ``pre_classifier`` rides along with ``classifier``."""
-    config = transformers.DistilBertConfig(vocab_size=100, dim=32, n_layers=2, n_heads=4, hidden_dim=37)
-    model = transformers.DistilBertForSequenceClassification(config)
+    model = tiny_model(
+        "distilbert", head="classification", num_labels=2, max_position_embeddings=512, **UNSEEDED
+    )
     lora = peft.LoraConfig(task_type=peft.TaskType.SEQ_CLS, r=2, target_modules=["q_lin", "v_lin"])
     trained = save(model, lora, tmp_path)
     adapter = import_adapter(registry, AdapterFolder(tmp_path), name="distil").adapter

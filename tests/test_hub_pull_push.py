@@ -22,16 +22,12 @@ BASE = "hubcli-test/tiny-bert"
 
 
 def save_peft_lora(folder: Path, seed: int) -> Path:
-    import torch
     from peft import LoraConfig, get_peft_model
-    from transformers import BertConfig, BertModel
 
-    torch.manual_seed(seed)
-    config = BertConfig(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37, vocab_size=100
-    )
+    from hubcli.testing import tiny_model
+
     model = get_peft_model(
-        BertModel(config),
+        tiny_model("bert", seed, head=None, random_biases=False),
         LoraConfig(r=4, lora_alpha=8, target_modules=["query", "value"], init_lora_weights=False),
     )
     model.peft_config["default"].base_model_name_or_path = BASE

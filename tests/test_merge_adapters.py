@@ -14,15 +14,15 @@ import torch
 from hubcli.engine import load
 from hubcli.merge.spec import MergeError, make_spec
 from hubcli.services.merging import merge_adapters
+from hubcli.testing import tiny_model
 from hubcli.testing.tolerance import assert_outputs_close, assert_weights_close
-from tests.helpers.tiny_models import inputs, tiny_model
+from tests.helpers.tiny_models import ENGINE_OPTIONS, inputs
 from tests.test_merge_support import (
     peft_folder,
     register,
     registered_folder,
     registered_tensors,
     registry_state,
-    tiny_llama,
 )
 
 GOLDEN_BOTTLENECK = Path(__file__).parent / "golden/adapterhub/bert/adapters/double_seq_bn"
@@ -50,7 +50,7 @@ def scaled_model(base, merged):
 
 @pytest.mark.parametrize(("method", "weights"), [("linear", [0.7, 0.3]), ("task_arithmetic", [1.0, 1.0])])
 def test_ia3_merges_deviations_from_one(registry, tmp_path, method, weights):
-    base = tiny_llama()
+    base = tiny_model("llama", **ENGINE_OPTIONS["llama"])
     for name, seed in (("a", 1), ("b", 2)):
         register(registry, peft_folder(base, tmp_path / name, kind="ia3", seed=seed), name)
     merge_adapters(registry, "ab", ["a", "b"], make_spec(2, method=method, weights=weights))
@@ -81,7 +81,7 @@ def test_ia3_ties_and_dare_reset_dropped_entries_to_one(registry, tmp_path, meth
     module by module in sorted order, inputs in order, from the seeded generator."""
     from hubcli.merge.task_vectors import combine
 
-    base = tiny_llama()
+    base = tiny_model("llama", **ENGINE_OPTIONS["llama"])
     for name, seed in (("a", 1), ("b", 2)):
         register(registry, peft_folder(base, tmp_path / name, kind="ia3", seed=seed), name)
     spec = make_spec(2, method=method, density=0.3, seed=11)
@@ -142,12 +142,12 @@ def expect_refusal(registry, sources, message, spec=None, name="merged"):
 
 
 def test_refusals_leave_the_registry_unchanged(registry, tmp_path):
-    base = tiny_llama()
+    base = tiny_model("llama", **ENGINE_OPTIONS["llama"])
     register(registry, peft_folder(base, tmp_path / "a", seed=1), "a")
     register(registry, peft_folder(base, tmp_path / "other-base", seed=2, base_id="tiny/other"), "other-base")
     register(registry, peft_folder(base, tmp_path / "ia3", kind="ia3"), "ia3")
     register(registry, peft_folder(base, tmp_path / "q", seed=3, target_modules=["q_proj"]), "q")
-    wide = tiny_model("llama", hidden=48)[0]
+    wide = tiny_model("llama", hidden=48, **ENGINE_OPTIONS["llama"])
     register(registry, peft_folder(wide, tmp_path / "wide", seed=4), "wide")
     register(registry, peft_folder(base, tmp_path / "dora", seed=5, use_dora=True), "dora")
 
@@ -178,7 +178,7 @@ def seq_cls_lora(base, folder: Path, seed: int) -> Path:
 
 
 def test_trained_classifiers_are_averaged_by_linear_merges_only(registry, tmp_path):
-    base = tiny_model("bert")[0]
+    base = tiny_model("bert", **ENGINE_OPTIONS["bert"])
     for name, seed in (("c1", 1), ("c2", 2)):
         register(registry, seq_cls_lora(base, tmp_path / name, seed), name)
     outcome = merge_adapters(registry, "c", ["c1", "c2"], make_spec(2, weights=[0.25, 0.75]))

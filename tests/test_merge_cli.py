@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_merge_support import peft_folder, register, tiny_llama
+from hubcli.testing import tiny_model
+from tests.helpers.tiny_models import ENGINE_OPTIONS
+from tests.test_merge_support import peft_folder, register
 
 
 @pytest.fixture
 def loras(registry, tmp_path):
-    base = tiny_llama()
+    base = tiny_model("llama", **ENGINE_OPTIONS["llama"])
     for name, seed in (("a", 1), ("b", 2)):
         register(registry, peft_folder(base, tmp_path / name, seed=seed), name)
 

@@ -16,13 +16,8 @@ from hubcli.services.training import TrainRequest, train_adapter
 from hubcli.train.loop import LoopSettings
 from registry import Evaluation, Registry
 from tests.helpers.registry_state import registry_bytes
-from tests.helpers.text_models import sentiment_rows, write_jsonl, write_tiny_bert
+from tests.helpers.text_models import sentiment_rows, write_jsonl
 from tests.test_analysis_modules import BASE, GOLDEN_BERT, save_peft_lora
-
-
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_tiny_bert(tmp_path_factory.mktemp("base") / "tiny-bert")
 
 
 @pytest.fixture

@@ -12,15 +12,15 @@ import torch
 from hubcli.engine import load
 from hubcli.merge.spec import make_spec
 from hubcli.services.merging import merge_adapters
+from hubcli.testing import tiny_model
 from hubcli.testing.tolerance import assert_outputs_close, assert_weights_close
-from tests.helpers.tiny_models import inputs
+from tests.helpers.tiny_models import ENGINE_OPTIONS, inputs
 from tests.test_merge_support import (
     lora_deltas,
     peft_folder,
     register,
     registered_folder,
     registered_tensors,
-    tiny_llama,
 )
 
 SCALING = 8 / 4  # lora_alpha / r of the helper's adapters
@@ -29,7 +29,7 @@ SCALING = 8 / 4  # lora_alpha / r of the helper's adapters
 @pytest.fixture
 def two_loras(registry, tmp_path):
     """Base model and two independent rank-4 LoRAs ``a`` and ``b`` registered on it."""
-    base = tiny_llama()
+    base = tiny_model("llama", **ENGINE_OPTIONS["llama"])
     for name, seed in (("a", 1), ("b", 2)):
         register(registry, peft_folder(base, tmp_path / name, seed=seed), name)
     return base
@@ -137,7 +137,7 @@ def test_svd_truncation_is_the_best_low_rank_approximation(registry, two_loras):
 def test_different_scalings_and_ranks_concatenate_exactly(registry, tmp_path):
     """An rsLoRA of rank 2 (s = α/√r) with a plain rank-4 LoRA: per-module scalings are folded
     into B, so the result has scaling 1 and rank 6."""
-    base = tiny_llama()
+    base = tiny_model("llama", **ENGINE_OPTIONS["llama"])
     register(registry, peft_folder(base, tmp_path / "r2", seed=3, r=2, lora_alpha=5, use_rslora=True), "r2")
     register(registry, peft_folder(base, tmp_path / "r4", seed=4), "r4")
     merge_adapters(registry, "mix", ["r2", "r4"], make_spec(2, method="task_arithmetic", weights=[1.0, 2.0]))
@@ -209,7 +209,7 @@ def run_merged(registry, base, name, tmp_path):
 def test_per_module_ranks_are_written_as_patterns_peft_reads(registry, tmp_path):
     """Inputs with a rank_pattern give merged modules of different ranks: the config carries
     them as rank_pattern/alpha_pattern on exact paths, and PEFT and hubcli read it the same."""
-    base = tiny_llama()
+    base = tiny_model("llama", **ENGINE_OPTIONS["llama"])
     patterned = {"rank_pattern": {"v_proj": 2}, "alpha_pattern": {"v_proj": 3}}
     register(registry, peft_folder(base, tmp_path / "p", seed=5, **patterned), "p")
     register(registry, peft_folder(base, tmp_path / "q", seed=6), "q")
@@ -232,9 +232,8 @@ def test_per_module_ranks_are_written_as_patterns_peft_reads(registry, tmp_path)
 def test_gpt2_conv1d_loras_merge_exactly(registry, tmp_path):
     """GPT-2 stores projections as [in, out] (fan_in_fan_out); A and B keep PEFT's orientation,
     so the same concatenation applies and PEFT and hubcli run the result alike."""
-    from tests.helpers.tiny_models import tiny_model
 
-    base = tiny_model("gpt2")[0]
+    base = tiny_model("gpt2", **ENGINE_OPTIONS["gpt2"])
     options = {"target_modules": ["c_attn", "c_fc"], "fan_in_fan_out": True}
     for name, seed in (("g1", 1), ("g2", 2)):
         register(registry, peft_folder(base, tmp_path / name, seed=seed, **options), name)

@@ -18,14 +18,9 @@ import torch
 from hubcli.importer import import_adapter
 from hubcli.plugin_api import AdapterFolder
 from registry import Registry
-from tests.helpers.tiny_models import tiny_model
 
 BASE_ID = "tiny/llama"
 LORA_TARGETS = ["q_proj", "v_proj", "down_proj"]
-
-
-def tiny_llama() -> torch.nn.Module:
-    return tiny_model("llama")[0]
 
 
 def peft_folder(

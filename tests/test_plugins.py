@@ -135,14 +135,15 @@ def test_a_plugin_failing_in_validate_or_attach_is_named_in_one_line(
 
     from hubcli.engine import StitchedModel
     from hubcli.plugin_api import LoadedAdapter
-    from tests.helpers.tiny_models import tiny_model
+    from hubcli.testing import tiny_model
+    from tests.helpers.tiny_models import ENGINE_OPTIONS
 
     class FailingAttach(ToyArchitecture):
         def attach(self, target, adapter):
             raise RuntimeError("no room")
 
     register_plugin("architecture", "toy", FailingAttach)
-    stitched = StitchedModel(tiny_model("bert")[0])
+    stitched = StitchedModel(tiny_model("bert", **ENGINE_OPTIONS["bert"]))
     loaded = LoadedAdapter("a", "toy", "toy", {}, {}, {})
     with pytest.raises(
         PluginError, match=r"^architecture plugin 'toy' failed in attach: RuntimeError: no room$"

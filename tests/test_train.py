@@ -14,12 +14,7 @@ from hubcli.services.evaluating import EvalRequest, evaluate
 from hubcli.services.training import TrainRequest, train_adapter
 from hubcli.train.loop import LoopSettings
 from hubcli.train.parameters import adapter_modules
-from tests.helpers.text_models import sentiment_rows, write_jsonl, write_tiny_bert
-
-
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_tiny_bert(tmp_path_factory.mktemp("base") / "tiny-bert")
+from tests.helpers.text_models import sentiment_rows, write_jsonl
 
 
 @pytest.fixture(scope="module")

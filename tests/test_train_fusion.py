@@ -13,12 +13,7 @@ from hubcli.services.training import TrainRequest, train_adapter
 from hubcli.testing.tolerance import assert_outputs_close
 from hubcli.train.fusion import train_fusion_entry
 from hubcli.train.loop import LoopSettings
-from tests.helpers.text_models import sentiment_rows, write_jsonl, write_tiny_bert
-
-
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_tiny_bert(tmp_path_factory.mktemp("base") / "tiny-bert")
+from tests.helpers.text_models import sentiment_rows, write_jsonl
 
 
 @pytest.fixture(scope="module")

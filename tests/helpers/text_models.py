@@ -1,8 +1,9 @@
 """A tiny BERT with a real word-level tokenizer, saved as a model folder, and small synthetic
 datasets whose labels are simple functions of the words: what eval and train tests run on.
 
-The vocabulary is a few dozen words; the model (hidden 32, 2 layers) is random, so a frozen base
-cannot solve a task, and an adapter that learns shows it plainly.
+The vocabulary is a few dozen words; the model (``hubcli.testing.tiny_model``: hidden 32, 2
+layers) is random, so a frozen base cannot solve a task, and an adapter that learns shows it
+plainly.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+
+from hubcli.testing import save_tiny_model
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 POSITIVE = ["good", "great", "fine", "nice", "happy", "lovely"]
@@ -22,30 +25,24 @@ WORDS = POSITIVE + NEGATIVE + FILLER + ENTITIES
 def write_tiny_bert(folder: Path, *, task: str = "classification", seed: int = 0) -> Path:
     """A random tiny BERT (sequence classifier with 2 labels, token classifier or the bare
     backbone) and its WordPiece tokenizer, saved as a local model folder."""
-    import torch
     import transformers as tf
 
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = tf.BertTokenizer(vocab={word: index for index, word in enumerate(SPECIAL + WORDS)})
     tokenizer.save_pretrained(folder)
-    torch.manual_seed(seed)
-    config = tf.BertConfig(
+    return save_tiny_model(
+        "bert",
+        folder,
+        seed,
+        head=task if task in ("classification", "token-classification") else None,
+        random_biases=False,
         vocab_size=len(SPECIAL) + len(WORDS),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=37,
+        num_labels=2,
         max_position_embeddings=64,
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
         initializer_range=0.5,
     )
-    model_class = {
-        "classification": tf.BertForSequenceClassification,
-        "token-classification": tf.BertForTokenClassification,
-    }.get(task, tf.BertModel)
-    model_class(config).save_pretrained(folder)
-    return folder
 
 
 def sentiment_rows(count: int, seed: int = 0, fillers: int = 1) -> list[dict[str, object]]:
@@ -68,7 +65,6 @@ def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
 def write_tiny_gpt2(folder: Path, tokenizer_from: Path, seed: int = 0) -> Path:
     """A random tiny GPT-2 language model that reuses the word-level tokenizer of
     ``tokenizer_from`` (a ``write_tiny_bert`` folder)."""
-    import torch
     import transformers as tf
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -76,19 +72,16 @@ def write_tiny_gpt2(folder: Path, tokenizer_from: Path, seed: int = 0) -> Path:
     tf.AutoTokenizer.from_pretrained(
         tokenizer_from, model_input_names=["input_ids", "attention_mask"]
     ).save_pretrained(folder)
-    torch.manual_seed(seed)
-    config = tf.GPT2Config(
+    return save_tiny_model(
+        "gpt2",
+        folder,
+        seed,
+        random_biases=False,
         vocab_size=len(SPECIAL) + len(WORDS),
-        n_embd=32,
-        n_layer=2,
-        n_head=4,
-        n_positions=64,
         bos_token_id=2,
         eos_token_id=3,
         pad_token_id=0,
     )
-    tf.GPT2LMHeadModel(config).save_pretrained(folder)
-    return folder
 
 
 def entity_rows(count: int, seed: int = 0) -> list[dict[str, object]]:

@@ -1,9 +1,9 @@
-"""Tiny real ``transformers`` models and PEFT adapters with random weights, for engine tests.
+"""PEFT adapters with random weights on ``hubcli.testing``'s tiny models, for engine tests.
 
-Every model has hidden size 32, 2 layers, 4 heads and a vocabulary of 100 (Llama: 2 key/value
-heads), built from a config with a fixed seed. Adapter weights are randomised after PEFT created
-them: PEFT initialises LoRA's B (and IA³'s vectors) so that the adapter starts as the identity,
-which would make any comparison vacuous.
+The models are ``tiny_model(family, **ENGINE_OPTIONS[family])``: hidden size 32, 2 layers, 4
+heads and a vocabulary of 100 (Llama: 2 key/value heads), a fixed seed. Adapter weights are
+randomised after PEFT created them: PEFT initialises LoRA's B (and IA³'s vectors) so that the
+adapter starts as the identity, which would make any comparison vacuous.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from hubcli.testing import TINY_TASK_TYPES, tiny_model
+
 FAMILIES = ("bert", "roberta", "gpt2", "llama")
 INPUT_IDS = [[2, 15, 27, 4, 9], [3, 5, 7, 8, 1]]
 ATTENTION_MASK = [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]
@@ -23,43 +25,12 @@ def inputs() -> tuple[torch.Tensor, torch.Tensor]:
     return torch.tensor(INPUT_IDS), torch.tensor(ATTENTION_MASK)
 
 
-def tiny_model(family: str, hidden: int = 32, seed: int = 0) -> tuple[torch.nn.Module, str]:
-    """A task model of ``family`` (sequence classifier for encoders, causal LM for decoders)
-    and its PEFT task type."""
-    import transformers as tf
-
-    torch.manual_seed(seed)
-    common: dict[str, Any] = {"vocab_size": 100}
-    if family in ("bert", "roberta"):
-        config_class = tf.BertConfig if family == "bert" else tf.RobertaConfig
-        extra = {"max_position_embeddings": 66, "pad_token_id": 1} if family == "roberta" else {}
-        config = config_class(
-            hidden_size=hidden,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            intermediate_size=37,
-            num_labels=3,
-            **common,
-            **extra,
-        )
-        model_class = (
-            tf.BertForSequenceClassification if family == "bert" else tf.RobertaForSequenceClassification
-        )
-        return model_class(config).eval(), "SEQ_CLS"
-    if family == "gpt2":
-        config = tf.GPT2Config(n_embd=hidden, n_layer=2, n_head=4, bos_token_id=0, eos_token_id=0, **common)
-        return tf.GPT2LMHeadModel(config).eval(), "CAUSAL_LM"
-    if family == "llama":
-        config = tf.LlamaConfig(
-            hidden_size=hidden,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            intermediate_size=37,
-            **common,
-        )
-        return tf.LlamaForCausalLM(config).eval(), "CAUSAL_LM"
-    raise ValueError(family)
+ENGINE_OPTIONS: dict[str, dict[str, Any]] = {
+    **{family: {"random_biases": False} for family in FAMILIES},
+    "gpt2": {"random_biases": False, "n_positions": 1024},
+}
+"""``hubcli.testing.tiny_model`` options of the engine tests' models: transformers' zero biases
+and GPT-2's stock 1024 positions, the models these tests' numbers were measured on."""
 
 
 LORA_TARGETS = {
@@ -118,10 +89,11 @@ def peft_adapter(family: str, method: str, folder: Path, hidden: int = 32, seed:
     its own copy in place)."""
     import peft
 
+    task = TINY_TASK_TYPES[family]
     if model is None:
-        model, task = tiny_model(family, hidden, seed)
+        model = tiny_model(family, seed, hidden=hidden, **ENGINE_OPTIONS[family])
     else:
-        model, task = copy.deepcopy(model), "SEQ_CLS" if family in ("bert", "roberta") else "CAUSAL_LM"
+        model = copy.deepcopy(model)
     base = copy.deepcopy(model)
     wrapped = peft.get_peft_model(model, peft_config(method, family, task))
     generator = torch.Generator().manual_seed(seed + 1)
