@@ -12,10 +12,10 @@ from hubcli.engine import StitchedModel, load
 from hubcli.importer import import_adapter
 from hubcli.plugin_api import AdapterFolder, HubcliError, ModelMismatchError
 from hubcli.plugin_api.torch_modules import family_for
-from hubcli.testing import tiny_model
+from hubcli.testing import model_output, tiny_inputs, tiny_model
 from hubcli.testing.tolerance import assert_outputs_close
 from tests.helpers import peft_goldens
-from tests.helpers.tiny_models import LORA_TARGETS, inputs, output_of, peft_adapter
+from tests.helpers.tiny_models import LORA_TARGETS, peft_adapter
 
 STOCK = {"seed": None, "random_biases": False}
 """``tiny_model`` options for stock models: torch's generator as the test left it, zero biases."""
@@ -115,19 +115,20 @@ def test_several_adapters_attached_switch_and_stack(registry, tmp_path):
     ids, mask = peft_goldens.inputs("bert")
     with torch.no_grad():
         expected = {
-            n: output_of(m(input_ids=ids, attention_mask=mask)) for n, m in (("la", lora_a), ("lb", lora_b))
+            n: model_output(m(input_ids=ids, attention_mask=mask))
+            for n, m in (("la", lora_a), ("lb", lora_b))
         }
         expected["px"] = peft_goldens.expected("bert/prefix")["logits"]
-        base_output = output_of(base(input_ids=ids, attention_mask=mask))
+        base_output = model_output(base(input_ids=ids, attention_mask=mask))
     stitched = load(base, names, registry=registry, activate=False)
-    assert torch.equal(output_of(stitched.forward(ids, mask)), base_output)
+    assert torch.equal(model_output(stitched.forward(ids, mask)), base_output)
     for name in ("px", "la", "lb", "la"):
         stitched.activate(name)
-        assert_outputs_close(output_of(stitched.forward(ids, mask)), expected[name], stitched)
+        assert_outputs_close(model_output(stitched.forward(ids, mask)), expected[name], stitched)
 
     # Stacked LoRAs add their deltas: merging both one after the other gives the same output.
     stitched.activate("la", "lb")
-    stacked = output_of(stitched.forward(ids, mask))
+    stacked = model_output(stitched.forward(ids, mask))
     weights = copy.deepcopy(stitched.model.state_dict())
     stitched.merge("la")
     with pytest.raises(HubcliError, match="unmerge it before deactivating"):
@@ -139,7 +140,7 @@ def test_several_adapters_attached_switch_and_stack(registry, tmp_path):
     stitched.unmerge("la")
     after = stitched.model.state_dict()
     assert all(torch.equal(v, after[k]) for k, v in weights.items())
-    assert torch.equal(output_of(stitched.forward(ids, mask)), stacked)
+    assert torch.equal(model_output(stitched.forward(ids, mask)), stacked)
 
     with pytest.raises(HubcliError, match="cannot merge"):
         stitched.activate("px")
@@ -154,12 +155,12 @@ def test_base_loaded_from_a_model_folder(registry, tmp_path, family):
     base, wrapped = peft_adapter(family, "lora", tmp_path / "adapter")
     base.save_pretrained(tmp_path / "base")
     name = _import(registry, tmp_path / "adapter", "x")
-    ids, mask = inputs()
+    ids, mask = tiny_inputs()
     with torch.no_grad():
-        expected = output_of(wrapped(input_ids=ids, attention_mask=mask))
+        expected = model_output(wrapped(input_ids=ids, attention_mask=mask))
     stitched = load(str(tmp_path / "base"), [name], registry=registry)
     assert type(stitched.model).__name__ == type(base).__name__  # task type picked the head
-    assert_outputs_close(output_of(stitched.forward(ids, mask)), expected, stitched)
+    assert_outputs_close(model_output(stitched.forward(ids, mask)), expected, stitched)
 
 
 @pytest.mark.parametrize(
@@ -189,30 +190,30 @@ def test_more_families_match_peft(registry, tmp_path, make, method):
             if "lora_" in pname or "prompt_encoder" in pname or "modules_to_save.default" in pname:
                 param.normal_(0, 0.2)
     wrapped.eval().save_pretrained(tmp_path / "adapter")
-    ids, mask = inputs()
+    ids, mask = tiny_inputs()
     with torch.no_grad():
-        expected = output_of(wrapped(input_ids=ids, attention_mask=mask))
+        expected = model_output(wrapped(input_ids=ids, attention_mask=mask))
     stitched = load(base, [_import(registry, tmp_path / "adapter", "x")], registry=registry)
-    assert_outputs_close(output_of(stitched.forward(ids, mask)), expected, stitched)
+    assert_outputs_close(model_output(stitched.forward(ids, mask)), expected, stitched)
 
 
 @pytest.mark.parametrize("family", ["bert", "gpt2"])
 def test_lora_with_regex_targets_matches_peft(registry, tmp_path, family):
     base, wrapped = peft_adapter(family, "lora_regex", tmp_path / "adapter")
-    ids, mask = inputs()
+    ids, mask = tiny_inputs()
     with torch.no_grad():
-        expected = output_of(wrapped(input_ids=ids, attention_mask=mask))
+        expected = model_output(wrapped(input_ids=ids, attention_mask=mask))
     stitched = load(base, [_import(registry, tmp_path / "adapter", "r")], registry=registry)
     assert len(stitched.slots) == 2 * len(LORA_TARGETS[family]) + (2 if family == "gpt2" else 0)
-    assert_outputs_close(output_of(stitched.forward(ids, mask)), expected, stitched)
+    assert_outputs_close(model_output(stitched.forward(ids, mask)), expected, stitched)
 
 
 def test_lora_with_a_bias_on_b_matches_peft_and_refuses_to_merge(registry, tmp_path):
     base, wrapped = peft_adapter("bert", "lora_bias", tmp_path / "adapter")
-    ids, mask = inputs()
+    ids, mask = tiny_inputs()
     with torch.no_grad():
-        expected = output_of(wrapped(input_ids=ids, attention_mask=mask))
+        expected = model_output(wrapped(input_ids=ids, attention_mask=mask))
     stitched = load(base, [_import(registry, tmp_path / "adapter", "b")], registry=registry)
-    assert_outputs_close(output_of(stitched.forward(ids, mask)), expected, stitched)
+    assert_outputs_close(model_output(stitched.forward(ids, mask)), expected, stitched)
     with pytest.raises(HubcliError, match="cannot be merged exactly"):
         stitched.merge("b")

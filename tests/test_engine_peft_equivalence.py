@@ -20,9 +20,10 @@ import torch
 from hubcli.engine import load
 from hubcli.importer import import_adapter
 from hubcli.plugin_api import AdapterFolder
+from hubcli.testing import model_output, tiny_inputs
 from hubcli.testing.tolerance import assert_outputs_close
 from tests.helpers import peft_goldens
-from tests.helpers.tiny_models import FAMILIES, inputs, output_of, peft_adapter
+from tests.helpers.tiny_models import FAMILIES, peft_adapter
 
 METHODS = ("lora", "rslora", "dora", "rank_pattern", "ia3", "prefix", "prompt")
 MERGEABLE = ("lora", "rslora", "dora", "rank_pattern", "ia3")
@@ -38,14 +39,14 @@ def _stitched(registry, tmp_path, family: str, method: str):
         expected = peft_goldens.expected(f"{family}/{method}")["logits"]
     else:
         base, wrapped = peft_adapter(family, method, tmp_path / "adapter")
-        ids, mask = inputs()
+        ids, mask = tiny_inputs()
         import_adapter(registry, AdapterFolder(tmp_path / "adapter"), name=name)
         with torch.no_grad():
-            expected = output_of(wrapped(input_ids=ids, attention_mask=mask))
+            expected = model_output(wrapped(input_ids=ids, attention_mask=mask))
         if method == "prompt" and expected.dim() == 3:
             expected = expected[:, wrapped.peft_config["default"].num_virtual_tokens :]
     with torch.no_grad():
-        base_output = output_of(base(input_ids=ids, attention_mask=mask)).clone()
+        base_output = model_output(base(input_ids=ids, attention_mask=mask)).clone()
     stitched = load(base, [name], registry=registry)
     return stitched, expected, base_output, (ids, mask)
 
@@ -54,23 +55,23 @@ def _stitched(registry, tmp_path, family: str, method: str):
 @pytest.mark.parametrize("method", METHODS)
 def test_same_outputs_as_peft(registry, tmp_path, family, method):
     stitched, expected, base_output, (ids, mask) = _stitched(registry, tmp_path, family, method)
-    got = output_of(stitched.forward(ids, mask))
+    got = model_output(stitched.forward(ids, mask))
     assert_outputs_close(got, expected, stitched)
     assert not torch.allclose(got, base_output, atol=1e-3), "the adapter changed nothing"
 
     stitched.deactivate()
-    assert torch.equal(output_of(stitched.forward(ids, mask)), base_output)
+    assert torch.equal(model_output(stitched.forward(ids, mask)), base_output)
 
     if method in MERGEABLE:
         stitched.activate(f"{family}-{method}")
         weights = {k: v.clone() for k, v in stitched.model.state_dict().items()}
         stitched.merge(f"{family}-{method}")
-        assert_outputs_close(output_of(stitched.forward(ids, mask)), got, stitched)
+        assert_outputs_close(model_output(stitched.forward(ids, mask)), got, stitched)
         assert any(not torch.equal(v, stitched.model.state_dict()[k]) for k, v in weights.items())
         stitched.unmerge(f"{family}-{method}")
         after = stitched.model.state_dict()
         assert all(torch.equal(v, after[k]) for k, v in weights.items())
-        assert torch.equal(output_of(stitched.forward(ids, mask)), got)
+        assert torch.equal(model_output(stitched.forward(ids, mask)), got)
 
 
 @pytest.mark.parametrize("case", peft_goldens.adapter_cases(), ids=lambda case: case["id"])

@@ -8,8 +8,10 @@ import json
 import pytest
 import torch
 
+from hubcli.testing import model_output, tiny_inputs
+from hubcli.testing.models import TINY_INPUT_IDS
 from hubcli.testing.tolerance import assert_outputs_close
-from tests.helpers.tiny_models import INPUT_IDS, inputs, output_of, peft_adapter
+from tests.helpers.tiny_models import peft_adapter
 
 
 @pytest.mark.parametrize(("family", "method"), [("bert", "lora"), ("llama", "prefix"), ("gpt2", "prompt")])
@@ -17,12 +19,12 @@ def test_predict_json_equals_peft(cli, tmp_path, family, method):
     base, wrapped = peft_adapter(family, method, tmp_path / "adapter")
     base.save_pretrained(tmp_path / "base")
     assert cli("add", tmp_path / "adapter", "--name", "a").exit_code == 0
-    ids, mask = inputs()
+    ids, mask = tiny_inputs()
     with torch.no_grad():
-        expected = output_of(wrapped(input_ids=ids, attention_mask=mask))
+        expected = model_output(wrapped(input_ids=ids, attention_mask=mask))
     if method == "prompt":
         expected = expected[:, 3:]
-    rows = [row[: sum(m)] for row, m in zip(INPUT_IDS, mask.tolist(), strict=True)]  # ragged
+    rows = [row[: sum(m)] for row, m in zip(TINY_INPUT_IDS, mask.tolist(), strict=True)]  # ragged
     result = cli("predict", tmp_path / "base", "a", "--input-ids", json.dumps(rows), "--json")
     assert result.exit_code == 0, result.stderr
     data = result.json()

@@ -14,10 +14,11 @@ import pytest
 import torch
 
 from hubcli.engine import StitchedModel, read_adapter
+from hubcli.testing import model_output, tiny_inputs
 from hubcli.testing.tolerance import assert_outputs_close
 from registry import Registry
 from tests.helpers import peft_goldens
-from tests.helpers.tiny_models import inputs, output_of, peft_adapter
+from tests.helpers.tiny_models import peft_adapter
 
 GOLDEN = Path(__file__).parent / "golden" / "adapterhub"
 ADAPTERHUB_DIRS = {
@@ -77,14 +78,14 @@ def test_peft_export_in_the_stored_format_loads_in_peft_like_hubcli_runs_it(
     assert "adapter_model.safetensors" in report["files"]
     assert_reimports_as_the_same_adapter(cli, registry, name, tmp_path / "out")
 
-    ids, mask = inputs()
+    ids, mask = tiny_inputs()
     native = peft.PeftModel.from_pretrained(copy.deepcopy(base), str(tmp_path / "out")).eval()
     stitched = StitchedModel(base)
     stitched.attach(read_adapter(registry, name))
     stitched.activate(name)
     with torch.inference_mode():
-        want = output_of(native(input_ids=ids, attention_mask=mask))
-        got = output_of(stitched.forward(ids, mask))
+        want = model_output(native(input_ids=ids, attention_mask=mask))
+        got = model_output(stitched.forward(ids, mask))
     assert_outputs_close(got, want, base)
 
 
@@ -112,7 +113,7 @@ def test_peft_prefix_export_in_the_stored_format_is_what_peft_saved_and_runs_lik
     stitched.activate(name)
     ids, mask = peft_goldens.inputs("bert")
     with torch.inference_mode():
-        got = output_of(stitched.forward(ids, mask))
+        got = model_output(stitched.forward(ids, mask))
     assert_outputs_close(got, peft_goldens.expected("bert/prefix")["logits"], base)
 
 

@@ -17,8 +17,9 @@ import pytest
 import torch
 
 from hubcli.engine import load
+from hubcli.testing import model_output, tiny_inputs
 from hubcli.testing.tolerance import assert_outputs_close, output_tolerance
-from tests.helpers.tiny_models import inputs, output_of, peft_adapter
+from tests.helpers.tiny_models import peft_adapter
 from tests.hub_server import TEST_USER, HubServer
 
 GOLDEN = Path(__file__).parent / "golden" / "adapterhub"
@@ -27,7 +28,7 @@ ADAPTERS_PYTHON = GOLDEN.parent / ".venv-adapters" / "bin" / "python"
 
 def hubcli_output(registry, base, name: str, ids, mask) -> torch.Tensor:
     with torch.no_grad():
-        return output_of(load(copy.deepcopy(base), [name], registry=registry).forward(ids, mask))
+        return model_output(load(copy.deepcopy(base), [name], registry=registry).forward(ids, mask))
 
 
 def test_peft_loads_what_hubcli_pushed(cli, hub: HubServer, registry, tmp_path: Path) -> None:
@@ -38,10 +39,10 @@ def test_peft_loads_what_hubcli_pushed(cli, hub: HubServer, registry, tmp_path: 
     pushed = cli("push", "sst2-lora", f"{TEST_USER}/sst2-lora")
     assert pushed.exit_code == 0, pushed.stderr
 
-    ids, mask = inputs()
+    ids, mask = tiny_inputs()
     from_hub = PeftModel.from_pretrained(copy.deepcopy(base), f"{TEST_USER}/sst2-lora").eval()
     with torch.no_grad():
-        expected = output_of(from_hub(input_ids=ids, attention_mask=mask))
+        expected = model_output(from_hub(input_ids=ids, attention_mask=mask))
     got = hubcli_output(registry, base, "sst2-lora", ids, mask)
     assert_outputs_close(got, expected, base)
 
@@ -56,9 +57,9 @@ def test_hubcli_pulls_what_peft_pushed(cli, hub: HubServer, registry, tmp_path: 
     adapter = pulled.json()["adapters"][0]["adapter"]
     assert (adapter["name"], adapter["format"], adapter["architecture"]) == ("from-peft", "peft", "lora")
 
-    ids, mask = inputs()
+    ids, mask = tiny_inputs()
     with torch.no_grad():
-        expected = output_of(wrapped(input_ids=ids, attention_mask=mask))
+        expected = model_output(wrapped(input_ids=ids, attention_mask=mask))
     got = hubcli_output(registry, base, "from-peft", ids, mask)
     assert_outputs_close(got, expected, base)
 
@@ -85,7 +86,7 @@ def test_adapterhub_repo_gives_the_adapters_library_outputs(cli, hub: HubServer,
     expected = load_file(GOLDEN / case["expected"])["last_hidden_state"]
     with torch.no_grad():
         stitched = load(str(GOLDEN / case["base_model_dir"]), ["ah-lora"], registry=registry)
-        got = output_of(stitched.forward(ids, mask))
+        got = model_output(stitched.forward(ids, mask))
     assert_outputs_close(got, expected, stitched)
 
     pushed = cli("push", "ah-lora", f"{TEST_USER}/ah-lora-again", "--json")

@@ -14,9 +14,9 @@ import torch
 from hubcli.engine import load
 from hubcli.merge.spec import MergeError, make_spec
 from hubcli.services.merging import merge_adapters
-from hubcli.testing import tiny_model
+from hubcli.testing import tiny_inputs, tiny_model
 from hubcli.testing.tolerance import assert_outputs_close, assert_weights_close
-from tests.helpers.tiny_models import ENGINE_OPTIONS, inputs
+from tests.helpers.tiny_models import ENGINE_OPTIONS
 from tests.test_merge_support import (
     peft_folder,
     register,
@@ -63,7 +63,7 @@ def test_ia3_merges_deviations_from_one(registry, tmp_path, method, weights):
         for m in got:
             assert_weights_close(got[m], 0.7 * first[m] + 0.3 * second[m], width=2, dtype=torch.float32)
 
-    ids, mask = inputs()
+    ids, mask = tiny_inputs()
     with torch.no_grad():
         direct = scaled_model(base, got)(input_ids=ids, attention_mask=mask).logits
     engine = load(copy.deepcopy(base), ["ab"], registry=registry).forward(ids, mask).logits
@@ -197,7 +197,7 @@ def test_trained_classifiers_are_averaged_by_linear_merges_only(registry, tmp_pa
         for param in ("weight", "bias"):
             key = f"base_model.model.classifier.{param}"
             getattr(expected.classifier, param).copy_(0.25 * first[key] + 0.75 * second[key])
-    ids, mask = inputs()
+    ids, mask = tiny_inputs()
     with torch.no_grad():
         direct = expected(input_ids=ids, attention_mask=mask).logits
     engine = load(copy.deepcopy(base), ["c"], registry=registry).forward(ids, mask).logits

@@ -12,9 +12,9 @@ import torch
 from hubcli.engine import load
 from hubcli.merge.spec import make_spec
 from hubcli.services.merging import merge_adapters
-from hubcli.testing import tiny_model
+from hubcli.testing import tiny_inputs, tiny_model
 from hubcli.testing.tolerance import assert_outputs_close, assert_weights_close
-from tests.helpers.tiny_models import ENGINE_OPTIONS, inputs
+from tests.helpers.tiny_models import ENGINE_OPTIONS
 from tests.test_merge_support import (
     lora_deltas,
     peft_folder,
@@ -67,7 +67,7 @@ def test_exact_merge_is_the_weighted_sum_and_runs_like_it(registry, two_loras, t
     for module, delta in expected.items():
         assert_weights_close(got[module], delta, width=8, dtype=torch.float32)
 
-    ids, mask = inputs()
+    ids, mask = tiny_inputs()
     with torch.no_grad():
         direct = with_deltas(two_loras, expected)(input_ids=ids, attention_mask=mask).logits
         plain = two_loras(input_ids=ids, attention_mask=mask).logits
@@ -198,7 +198,7 @@ def test_ties_agrees_with_peft_ties_svd(registry, two_loras, tmp_path):
 
 def run_merged(registry, base, name, tmp_path):
     """Logits of ``name`` run by the hubcli engine and by PEFT from the registered files."""
-    ids, mask = inputs()
+    ids, mask = tiny_inputs()
     engine = load(copy.deepcopy(base), [name], registry=registry).forward(ids, mask).logits
     folder = registered_folder(registry, name, tmp_path / f"{name}-files")
     wrapped = peft.PeftModel.from_pretrained(copy.deepcopy(base), folder).eval()
@@ -221,7 +221,7 @@ def test_per_module_ranks_are_written_as_patterns_peft_reads(registry, tmp_path)
         first[module] *= (3 / 2) / SCALING
     second = lora_deltas(registered_tensors(registry, "q"), SCALING)
     expected = {m: 0.5 * first[m] + 0.5 * second[m] for m in first}
-    ids, mask = inputs()
+    ids, mask = tiny_inputs()
     with torch.no_grad():
         direct = with_deltas(base, expected)(input_ids=ids, attention_mask=mask).logits
     engine, by_peft = run_merged(registry, base, "pq", tmp_path)
@@ -239,7 +239,7 @@ def test_gpt2_conv1d_loras_merge_exactly(registry, tmp_path):
         register(registry, peft_folder(base, tmp_path / name, seed=seed, **options), name)
     merge_adapters(registry, "g", ["g1", "g2"], make_spec(2, method="task_arithmetic", weights=[0.5, 1.5]))
     engine, by_peft = run_merged(registry, base, "g", tmp_path)
-    ids, mask = inputs()
+    ids, mask = tiny_inputs()
     with torch.no_grad():
         plain = base(input_ids=ids, attention_mask=mask).logits
     assert_outputs_close(engine, by_peft, base)

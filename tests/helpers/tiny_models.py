@@ -17,14 +17,6 @@ import torch
 from hubcli.testing import TINY_TASK_TYPES, tiny_model
 
 FAMILIES = ("bert", "roberta", "gpt2", "llama")
-INPUT_IDS = [[2, 15, 27, 4, 9], [3, 5, 7, 8, 1]]
-ATTENTION_MASK = [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]
-
-
-def inputs() -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.tensor(INPUT_IDS), torch.tensor(ATTENTION_MASK)
-
-
 ENGINE_OPTIONS: dict[str, dict[str, Any]] = {
     **{family: {"random_biases": False} for family in FAMILIES},
     "gpt2": {"random_biases": False, "n_positions": 1024},
@@ -106,8 +98,3 @@ def peft_adapter(family: str, method: str, folder: Path, hidden: int = 32, seed:
     wrapped.eval()
     wrapped.save_pretrained(folder)
     return base, wrapped
-
-
-def output_of(result: Any) -> torch.Tensor:
-    logits = result.get("logits")
-    return logits if logits is not None else result["last_hidden_state"]
