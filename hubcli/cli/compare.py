@@ -78,7 +78,8 @@ def compare(
     dataset: Annotated[
         Path | None,
         typer.Option(
-            "--dataset", help="--cka inputs: .jsonl (text column or input_ids), .csv, .tsv or .txt."
+            "--dataset",
+            help="--cka inputs: a .csv, .tsv, .json, .jsonl, .parquet or .txt file (text column or input_ids).",
         ),
     ] = None,
     layers: Annotated[

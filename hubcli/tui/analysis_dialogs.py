@@ -164,7 +164,9 @@ class CompareDialog(PickAdaptersDialog[CompareRequest]):
                 yield Label("Metric: l2 (‖ΔW₁−ΔW₂‖), cosine (1 − cosine), grassmann (LoRA subspaces)")
                 yield Select([(m, m) for m in DISTANCE_METRICS], value="l2", allow_blank=False, id="metric")
             with Vertical(id="cka-options"):
-                yield Label("Dataset (.jsonl with a text column or input_ids, .csv, .tsv, .txt)")
+                yield Label(
+                    "Dataset (CSV, TSV, JSON, JSONL, Parquet or text file: a text column or input_ids)"
+                )
                 yield Input(id="dataset")
                 yield Label("Base model")
                 yield Input(placeholder="default: the adapters'", id="base")
