@@ -11,10 +11,11 @@ Tests register a plugin for one test through ``PluginManager.register`` (see
 
 from __future__ import annotations
 
-import contextlib
+import functools
+import inspect
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
@@ -201,9 +202,13 @@ class PluginManager:
             instance = obj() if isinstance(obj, type) else obj
         except Exception as exc:
             return self._mark_broken(key, f"could not be created: {type(exc).__name__}: {exc}")
-        problem = self._contract_problem(spec, instance)
+        problem = self._contract_problem(spec, instance) or (
+            None if key in self._registered else _name_problem(name, instance)
+        )
         if problem:
             return self._mark_broken(key, problem)
+        if spec.base is not None:
+            isolate(instance, PluginRef(kind, name, distribution))
         self._loaded[key] = instance
         return instance
 
@@ -213,12 +218,7 @@ class PluginManager:
             return None
         if not isinstance(instance, spec.base):
             return f"does not implement {spec.base.__name__}"
-        if isinstance(instance, Plugin) and instance.api_version > PLUGIN_API_VERSION:
-            return (
-                f"needs plugin API {instance.api_version}, this hubcli offers {PLUGIN_API_VERSION}: "
-                "upgrade hubcli"
-            )
-        return None
+        return _version_problem(instance) if isinstance(instance, Plugin) else None
 
     def _mark_broken(self, key: tuple[str, str], reason: str) -> Any:
         self.report_broken(key[0], key[1], reason)
@@ -251,17 +251,91 @@ manager = PluginManager()
 """The process-wide plugin manager."""
 
 
-@contextlib.contextmanager
-def plugin_call(kind: str, name: str, action: str) -> Iterator[None]:
-    """Run a plugin's method. hubcli's own errors pass through (they already say what is wrong
-    with the input); anything else is the plugin's fault and becomes a one-line PluginError
-    naming the plugin and what it was doing."""
-    try:
-        yield
-    except HubcliError:
-        raise
-    except Exception as exc:
-        raise PluginError(f"{kind} plugin {name!r} failed in {action}: {type(exc).__name__}: {exc}") from exc
+@dataclass(frozen=True)
+class PluginRef:
+    """Which plugin a fault is in: its kind, its name and the distribution that installed it."""
+
+    kind: str
+    name: str
+    distribution: str
+
+    def __str__(self) -> str:
+        installed = (
+            "" if self.distribution in (BUILTIN_DISTRIBUTION, "<registered>") else f" ({self.distribution})"
+        )
+        return f"{self.kind} plugin {self.name!r}{installed}"
+
+
+class PluginFault(PluginError):
+    """A plugin method that raised something other than a ``HubcliError``: the plugin's fault,
+    not the input's. ``method`` is the method's name; the original exception is ``__cause__``."""
+
+    def __init__(self, plugin: PluginRef, method: str, cause: Exception) -> None:
+        super().__init__(f"{plugin} failed in {method}: {type(cause).__name__}: {cause}")
+        self.plugin = plugin
+        self.method = method
+        self.cause = cause
+
+
+def isolate(instance: Plugin, plugin: PluginRef) -> None:
+    """Guard every public method of ``instance`` in place (it stays an instance of its class):
+    hubcli's own errors and ``KeyboardInterrupt`` pass through (they already say what is wrong,
+    or are the user's), anything else becomes a one-line ``PluginFault`` naming the plugin and
+    the method. This is the one place plugin calls are isolated."""
+    for attribute in dir(type(instance)):
+        if attribute.startswith("_") or not inspect.isfunction(
+            inspect.getattr_static(type(instance), attribute)
+        ):
+            continue
+        method = getattr(instance, attribute)
+        if not getattr(method, "__hubcli_isolated__", False):
+            setattr(instance, attribute, _guarded(method, plugin, attribute))
+
+
+def _guarded(method: Callable[..., Any], plugin: PluginRef, name: str) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except HubcliError:
+            raise
+        except Exception as exc:  # a plugin may fail in any way; name it
+            raise PluginFault(plugin, name, exc) from exc
+
+    call.__hubcli_isolated__ = True  # type: ignore[attr-defined]
+    return call
+
+
+def _version_problem(plugin: Plugin) -> str | None:
+    """Why ``plugin``'s declared ``api_version`` cannot load here, in one line; None if it can."""
+    version = getattr(type(plugin), "api_version", None)
+    if version is None:
+        return f"declares no api_version: add `api_version = {PLUGIN_API_VERSION}` to its class"
+    if not isinstance(version, int) or isinstance(version, bool):
+        return (
+            f"api_version must be a whole number, got {version!r}: write `api_version = {PLUGIN_API_VERSION}`"
+        )
+    if version > PLUGIN_API_VERSION:
+        return f"needs plugin API {version}, this hubcli offers {PLUGIN_API_VERSION}: upgrade hubcli"
+    if version < PLUGIN_API_VERSION:
+        return (
+            f"is written for plugin API {version}, this hubcli offers {PLUGIN_API_VERSION}: import every "
+            "hubcli name from hubcli.plugin_api (torch-side classes from hubcli.plugin_api.torch_modules), "
+            "declare `runtime` instead of forwarding model-side methods, and set "
+            f'`api_version = {PLUGIN_API_VERSION}` (docs/plugins.md, "From API 1 to 2")'
+        )
+    return None
+
+
+def _name_problem(entry_point: str, plugin: Any) -> str | None:
+    """An entry point must be named like the plugin it loads (users type that name)."""
+    declared = plugin.name if isinstance(plugin, Plugin) else entry_point
+    if declared == entry_point:
+        return None
+    return (
+        f"entry point {entry_point!r} loads a plugin named {declared!r}: "
+        "the entry point's name must equal the plugin's `name`"
+    )
 
 
 def architectures() -> dict[str, ArchitecturePlugin]:

@@ -98,11 +98,9 @@ def detect(folder: AdapterFolder) -> DetectedAdapter:
     for name, plugin in plugins.items():
         try:
             found = plugin.detect(folder)
-        except HubcliError:
-            raise  # the plugin recognised the files and says what is wrong with them
-        except Exception as exc:  # a faulty plugin must not stop the others recognising the files
+        except discovery.PluginFault as fault:  # a faulty plugin must not stop the others
             discovery.manager.report_broken(
-                "architecture", name, f"detect raised {type(exc).__name__}: {exc}"
+                "architecture", name, f"detect raised {type(fault.cause).__name__}: {fault.cause}"
             )
             continue
         if found:
@@ -229,9 +227,8 @@ def import_adapter(
             raise AdapterValidationError(f"{folder.label}: no weight tensors found")
         for role in ("head_weights", "fusion_weights"):
             _tensors(files, folder, role)  # header sanity of the other weight files
-        with discovery.plugin_call("architecture", found.architecture, "validate"):
-            plugin.validate(found, tensors)
-            num_parameters = plugin.parameter_count(found, tensors)
+        plugin.validate(found, tensors)  # isolated by discovery: a fault names the plugin
+        num_parameters = plugin.parameter_count(found, tensors)
         warnings = non_finite_warnings(files, folder)
         checkpoint("validated")
         files = [replace(item, sha256=sha256_file(item.source)) for item in files]  # hashed once

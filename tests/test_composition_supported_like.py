@@ -21,6 +21,7 @@ class Summing(CompositionPlugin):
     """The children's changes added; asks of them only what ``average`` asks."""
 
     name = "summing"
+    api_version = 2
     min_children = 2
     supported_like = "average"
 

@@ -165,8 +165,7 @@ class StitchedModel:
             raise HubcliError(f"an adapter named {adapter.name!r} is already attached")
         plugin = discovery.architecture(adapter.architecture)
         try:
-            with discovery.plugin_call("architecture", adapter.architecture, "attach"):
-                plugin.attach(self, adapter)
+            plugin.attach(self, adapter)  # isolated by discovery: a fault names the plugin
             if adapter.head_config is not None:
                 self._attach_adapterhub_head(adapter)
         except BaseException:

@@ -26,8 +26,10 @@ from hubcli.plugin_api.updates import ModuleUpdate
 if TYPE_CHECKING:
     import torch
 
-PLUGIN_API_VERSION = 1
-"""The contract version this hubcli offers; plugins with a larger ``api_version`` are refused."""
+PLUGIN_API_VERSION = 2
+"""The contract version this hubcli offers. A plugin declares the version it was written for
+in ``api_version``; one written for another version is refused at load with one line saying
+what to change (a larger one: upgrade hubcli; 1: see docs/plugins.md, "From API 1 to 2")."""
 
 
 class Plugin(ABC):
@@ -37,8 +39,10 @@ class Plugin(ABC):
     """The name users type (``--arch bitfit``, ``sum(a, b)``); the entry point's name must match."""
     description: ClassVar[str] = ""
     """One line for ``hubcli plugins``."""
-    api_version: ClassVar[int] = PLUGIN_API_VERSION
-    """The ``PLUGIN_API_VERSION`` the plugin was written for; a larger one than hubcli offers is refused."""
+    api_version: ClassVar[int]
+    """The ``PLUGIN_API_VERSION`` the plugin was written for (required, e.g. ``api_version = 2``):
+    a plugin that does not declare it, or declares another version than hubcli offers, is
+    refused at load."""
 
 
 MODEL_SIDE = ("attach", "merge", "unmerge", "untrained", "module_updates", "write_updates", "export")

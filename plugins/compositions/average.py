@@ -18,6 +18,7 @@ from plugins.compositions._arguments import flag, number_list
 
 class AverageBlock(CompositionPlugin):
     name = "average"
+    api_version = 2
     description = "Σ wᵢ hᵢ of the children's outputs (weights=[…], normalised to sum 1)"
     min_children = 2
     arguments = frozenset({"weights", "normalize"})

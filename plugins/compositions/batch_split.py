@@ -17,6 +17,7 @@ from plugins.compositions._arguments import sizes
 
 class BatchSplitBlock(CompositionPlugin):
     name = "batch_split"
+    api_version = 2
     description = "Batch rows through children: contiguous slices (sizes=[…]) or per row (rows=[…])"
     arguments = frozenset({"sizes", "rows"})
 

@@ -13,6 +13,7 @@ from hubcli.plugin_api import BATCH, Child, CompositionError, CompositionPlugin,
 
 class ParallelBlock(CompositionPlugin):
     name = "parallel"
+    api_version = 2
     description = "The batch replicated per child; one output (and head) per child"
     min_children = 2
     replicates_batch = True

@@ -13,6 +13,7 @@ from plugins.compositions._arguments import sizes
 
 class SplitBlock(CompositionPlugin):
     name = "split"
+    api_version = 2
     description = "Sequence positions cut into pieces (sizes=[…]), piece i through child i"
     min_children = 2
     arguments = frozenset({"sizes"})

@@ -16,6 +16,7 @@ from hubcli.plugin_api import Child, CompositionPlugin, Routed
 
 class StackBlock(CompositionPlugin):
     name = "stack"
+    api_version = 2
     description = "Children in sequence; LoRA deltas add (W + ΔW₁ + ΔW₂)"
 
     def route(self, state: Routed, children: Sequence[Child], args: Mapping[str, Any], owned: Any) -> Routed:

@@ -12,6 +12,7 @@ from hubcli.plugin_api import InsertionPoints, ModelFamilyPlugin
 
 class Gpt2Family(ModelFamilyPlugin):
     name = "gpt2"
+    api_version = 2
     description = "GPT-2 (Conv1D projections stored [in, out]; fused c_attn = [q | k | v])"
     model_types = ("gpt2",)
     layer_norm = "pre"
@@ -36,6 +37,7 @@ class Gpt2Family(ModelFamilyPlugin):
 
 class LlamaFamily(ModelFamilyPlugin):
     name = "llama"
+    api_version = 2
     description = "Llama, Mistral and Qwen2 (grouped-query attention, gated FFN)"
     model_types = ("llama", "mistral", "qwen2")
     layer_norm = "pre"

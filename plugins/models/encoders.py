@@ -25,6 +25,7 @@ BERT_POINTS = InsertionPoints(
 
 class BertFamily(ModelFamilyPlugin):
     name = "bert"
+    api_version = 2
     description = "BERT encoders (BertModel and its task heads)"
     model_types = ("bert",)
     points = BERT_POINTS
@@ -32,6 +33,7 @@ class BertFamily(ModelFamilyPlugin):
 
 class RobertaFamily(ModelFamilyPlugin):
     name = "roberta"
+    api_version = 2
     description = "RoBERTa and XLM-RoBERTa encoders (BERT's module tree, other embeddings)"
     model_types = ("roberta", "xlm-roberta")
     points = BERT_POINTS
@@ -39,6 +41,7 @@ class RobertaFamily(ModelFamilyPlugin):
 
 class DistilBertFamily(ModelFamilyPlugin):
     name = "distilbert"
+    api_version = 2
     description = "DistilBERT encoders (q_lin/k_lin/v_lin/out_lin, ffn.lin1/lin2)"
     model_types = ("distilbert",)
     points = InsertionPoints(

@@ -21,6 +21,7 @@ from hubcli.plugin_api import (
 
 class ToyArchitecture(ArchitecturePlugin):
     name = "toy"
+    api_version = 2
     description = "A test-only architecture."
     formats = ("toy",)
     compositions = frozenset({"stack"})

@@ -21,6 +21,7 @@ from plugins.compositions._arguments import flag
 
 class FuseBlock(CompositionPlugin):
     name = "fuse"
+    api_version = 2
     description = (
         "AdapterFusion: attention over the children's outputs (static=1: no value matrix; "
         "fusion=NAME: a registered trained fusion)"

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hubcli.plugin_api import (
-    PLUGIN_API_VERSION,
     AdapterFolder,
     AdapterFormatError,
     AdapterValidationError,
@@ -54,7 +53,7 @@ def _first_problem(exc: ValidationError) -> str:
 class BitFitArchitecture(ArchitecturePlugin):
     name = METHOD
     description = "BitFit: bias-only fine-tuning (bias deltas on Linear / Conv1D projections)"
-    api_version = PLUGIN_API_VERSION
+    api_version = 2
     formats = (FORMAT,)
     runtime = "hubcli_bitfit.runtime"
     """The model side (attach, merge, unmerge, untrained, write_updates): torch is imported

@@ -9,7 +9,7 @@ the MLP is ``fc1`` → ``fc2`` without a gate, and every projection has a bias.
 
 from __future__ import annotations
 
-from hubcli.plugin_api import PLUGIN_API_VERSION, InsertionPoints, ModelFamilyPlugin
+from hubcli.plugin_api import InsertionPoints, ModelFamilyPlugin
 
 __all__ = ["PhiFamily"]
 
@@ -17,7 +17,7 @@ __all__ = ["PhiFamily"]
 class PhiFamily(ModelFamilyPlugin):
     name = "phi"
     description = "Microsoft Phi 1 / 1.5 / 2 (parallel attention and MLP, biased projections)"
-    api_version = PLUGIN_API_VERSION
+    api_version = 2
     model_types = ("phi",)
     layer_norm = "pre"
     sequence_pooling = "last"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from hubcli.plugin_api import PLUGIN_API_VERSION, CompositionPlugin
+from hubcli.plugin_api import CompositionPlugin
 
 if TYPE_CHECKING:
     from hubcli.plugin_api import Child, Routed
@@ -24,7 +24,7 @@ __all__ = ["SumBlock"]
 class SumBlock(CompositionPlugin):
     name = "sum"
     description = "Σ of the children's changes, unnormalised (PEFT's several active LoRAs)"
-    api_version = PLUGIN_API_VERSION
+    api_version = 2
     min_children = 2
     supported_like = "average"
     """The block asks of its children what ``average`` asks (``Routed.mix``), so every
