@@ -21,8 +21,10 @@ from hubcli.engine import StitchedModel, read_adapter
 from hubcli.importer import import_adapter
 from hubcli.plugin_api import AdapterFolder, CapabilityNotSupported
 from hubcli.services.exporting import export_adapter
+from hubcli.testing import tiny_model
 from hubcli.testing.tolerance import assert_outputs_close
 from registry import Registry
+from tests.helpers.tiny_models import ENGINE_OPTIONS
 from tests.test_export_lora import (
     GOLDEN,
     INPUT_IDS,
@@ -30,7 +32,6 @@ from tests.test_export_lora import (
     case_named,
     golden_base,
     golden_inputs,
-    tiny_backbone,
 )
 
 OUTPUT_TARGETS = {
@@ -59,7 +60,7 @@ def test_adapterhub_ia3_exported_to_peft_reproduces_the_golden_output_in_peft(
 
 def peft_ia3(family: str, folder: Path, **options: Any) -> tuple[torch.nn.Module, Any]:
     """A randomised PEFT IA³ (vectors around 1) saved in ``folder``; (untouched base, PEFT model)."""
-    model = tiny_backbone(family)
+    model = tiny_model(family, 3, head=None, **ENGINE_OPTIONS[family])
     base = copy.deepcopy(model)
     settings = {
         "target_modules": OUTPUT_TARGETS[family],
@@ -106,7 +107,9 @@ def test_peft_ia3_exported_to_adapterhub_runs_like_peft(
 
 def test_peft_feed_forward_ia3_is_refused(registry: Registry, tmp_path: Path) -> None:
     """PEFT's default BERT IA³ scales the input of output.dense; AdapterHub cannot say that."""
-    wrapped = peft.get_peft_model(tiny_backbone("bert"), peft.IA3Config())
+    wrapped = peft.get_peft_model(
+        tiny_model("bert", 3, head=None, **ENGINE_OPTIONS["bert"]), peft.IA3Config()
+    )
     wrapped.save_pretrained(tmp_path / "peft")
     import_adapter(registry, AdapterFolder(tmp_path / "peft"), name="ff")
     with pytest.raises(CapabilityNotSupported, match="feedforward_modules"):

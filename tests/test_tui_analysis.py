@@ -26,9 +26,11 @@ from tests.test_tui_support import collect_messages, finished_jobs, settle
 
 @pytest.fixture
 def loras(registry: Registry, tmp_path: Path) -> Registry:
-    from tests.test_merge_support import peft_folder, register, tiny_llama
+    from hubcli.testing import tiny_model
+    from tests.helpers.tiny_models import ENGINE_OPTIONS
+    from tests.test_merge_support import peft_folder, register
 
-    base = tiny_llama()
+    base = tiny_model("llama", **ENGINE_OPTIONS["llama"])
     for name, seed in (("a", 1), ("b", 2), ("c", 3)):
         register(registry, peft_folder(base, tmp_path / name, seed=seed), name)
     return registry

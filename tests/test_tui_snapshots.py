@@ -111,11 +111,13 @@ def test_stitch_composer(snap_compare, fixed_registry: Registry, monkeypatch: py
 def test_similarity_heatmap(snap_compare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import peft  # noqa: F401  (a dev dependency: fail loudly if missing)
 
-    from tests.test_merge_support import peft_folder, register, tiny_llama
+    from hubcli.testing import tiny_model
+    from tests.helpers.tiny_models import ENGINE_OPTIONS
+    from tests.test_merge_support import peft_folder, register
 
     monkeypatch.chdir(tmp_path)
     registry = Registry(Path("home"))
-    base = tiny_llama()
+    base = tiny_model("llama", **ENGINE_OPTIONS["llama"])
     for name, seed in (("alpha", 1), ("beta", 2), ("gamma", 3), ("alpha-too", 1)):
         register(registry, peft_folder(base, Path("src") / name, seed=seed), name)
 
