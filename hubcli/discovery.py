@@ -346,3 +346,10 @@ def architecture(name: str) -> ArchitecturePlugin:
     plugin = manager.load("architecture", name)
     assert isinstance(plugin, ArchitecturePlugin)  # `load` refuses an instance of another class
     return plugin
+
+
+
+def composition(name: str) -> CompositionPlugin:
+    plugin = manager.load("composition", name)
+    assert isinstance(plugin, CompositionPlugin)  # `load` refuses an instance of another class
+    return plugin

@@ -25,7 +25,7 @@ from hubcli import plugin_api
 
 REFERENCE = Path(__file__).resolve().parents[1] / "plugin-contract.md"
 
-SUBMODULES = ("kinds", "adapters", "updates", "model", "routing", "errors", "folders", "tensors")
+SUBMODULES = ("kinds", "adapters", "updates", "model", "routing", "arguments", "errors", "folders", "tensors")
 """The package's submodules, in the order a reader needs them."""
 
 SEPARATE_MODULES = ("torch_modules",)

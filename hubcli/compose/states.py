@@ -25,7 +25,7 @@ from torch import nn
 
 from hubcli.engine.blocks import BlockSlot
 from hubcli.engine.slots import AdapterSlot
-from hubcli.plugin_api import BATCH, Child, CompositionError, Routed
+from hubcli.plugin_api import BATCH, Child, CompositionError, HeadRouted, Routed, SubBlockRouted
 from hubcli.plugin_api.torch_modules import SubBlock
 
 
@@ -122,7 +122,7 @@ class LeafState(_TensorRows):
 
 
 @dataclass
-class BlockState(_TensorRows):
+class BlockState(_TensorRows, SubBlockRouted):
     """A sub-block's running hidden state, its stock parts (``block``) and the last adapter
     that ran (it closes the sub-block)."""
 
@@ -176,6 +176,9 @@ class BlockState(_TensorRows):
         hidden = _put(self.hidden, [p.hidden for p in blocks], rows)
         return replace(self, hidden=hidden, last=self._last_of(blocks))
 
+    def with_hidden(self, hidden: torch.Tensor, last: str) -> BlockState:
+        return replace(self, hidden=hidden, last=last)
+
     def apply(self, name: str) -> BlockState:
         if name not in self.slot.adapters:
             return self
@@ -183,7 +186,7 @@ class BlockState(_TensorRows):
 
 
 @dataclass
-class HeadState(_TensorRows):
+class HeadState(_TensorRows, HeadRouted):
     """A head's input ``features`` and its output so far (None: no head chosen yet)."""
 
     copies: nn.ModuleDict
@@ -224,6 +227,9 @@ class HeadState(_TensorRows):
         if self.out is None:
             raise CompositionError("some rows of the composition have a head and others do not")
         return replace(self, out=_put(self.out, outs, rows))
+
+    def with_out(self, out: torch.Tensor) -> HeadState:
+        return replace(self, out=out)
 
     def apply(self, name: str) -> HeadState:
         if name not in self.copies:

@@ -17,6 +17,7 @@ attach target), ``routing`` (what composition blocks route), ``errors``, ``folde
 from __future__ import annotations
 
 from hubcli.plugin_api.adapters import FILE_ROLES, DetectedAdapter, LoadedAdapter, UntrainedAdapter
+from hubcli.plugin_api.arguments import flag_argument, number_list_argument, sizes_argument
 from hubcli.plugin_api.errors import (
     AdapterFormatError,
     AdapterValidationError,
@@ -38,7 +39,17 @@ from hubcli.plugin_api.kinds import (
     Plugin,
 )
 from hubcli.plugin_api.model import AttachTarget, InsertionPoints, LeafSlot, ModelDims, SubBlockSlot
-from hubcli.plugin_api.routing import BATCH, SEQUENCE, Child, Routed, route_pieces, route_rows
+from hubcli.plugin_api.routing import (
+    BATCH,
+    SEQUENCE,
+    ActiveComposition,
+    Child,
+    HeadRouted,
+    Routed,
+    SubBlockRouted,
+    route_pieces,
+    route_rows,
+)
 from hubcli.plugin_api.tensors import TensorInfo, read_safetensors_header
 from hubcli.plugin_api.updates import LowRankUpdate, ModuleUpdate, ParameterUpdate, ScaleUpdate
 
@@ -71,8 +82,15 @@ __all__ = [
     "SEQUENCE",
     "Routed",
     "Child",
+    "SubBlockRouted",
+    "HeadRouted",
+    "ActiveComposition",
     "route_pieces",
     "route_rows",
+    # arguments
+    "number_list_argument",
+    "sizes_argument",
+    "flag_argument",
     # errors
     "HubcliError",
     "AdapterFormatError",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -290,6 +290,27 @@ class CompositionPlugin(Plugin):
     def load_owned(self, owned: Any, folder: Path) -> None:
         """Read what ``save_owned`` (or the block's original library) wrote into ``owned``."""
         raise CapabilityNotSupported(f"block {self.name!r} has no trained state to load")
+
+    def add_head(self, owned: Any, config: Mapping[str, Any]) -> None:
+        """Give what ``build`` made a new task head of its own, trained with it; ``config`` is an
+        AdapterHub head config (``num_labels``, ``layers``, ``activation_function`` …)."""
+        raise CapabilityNotSupported(f"block {self.name!r} has no head of its own")
+
+    def train_owned(
+        self,
+        owned: Any,
+        model: torch.nn.Module,
+        batches: Iterable[Mapping[str, torch.Tensor]],
+        loss: Callable[[Any, Mapping[str, torch.Tensor]], torch.Tensor],
+        *,
+        learning_rate: float,
+        epochs: int = 1,
+        on_step: Callable[[float], None] | None = None,
+    ) -> list[float]:
+        """Train what ``build`` made (``model``, on which the composition is active, stays
+        frozen otherwise) on ``batches`` (keyword inputs of the model), minimising
+        ``loss(output, batch)``; the loss of every step, also handed to ``on_step``."""
+        raise CapabilityNotSupported(f"block {self.name!r} has nothing to train")
 
     @abstractmethod
     def route(self, state: Routed, children: Sequence[Child], args: Mapping[str, Any], owned: Any) -> Routed:

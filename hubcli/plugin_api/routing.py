@@ -13,9 +13,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hubcli.plugin_api.errors import CompositionError
+
+if TYPE_CHECKING:
+    import torch
+
+    from hubcli.plugin_api.model import SubBlockSlot
+    from hubcli.plugin_api.torch_modules import SubBlock
 
 BATCH = 0
 """The batch axis of every tensor in a ``Routed`` state."""
@@ -64,6 +70,40 @@ class Routed(ABC):
         """Per-row routing done in one pass (row i through ``children[rows[i]]``, -1: none),
         or None when this state has no such fast path for these children."""
         return None
+
+
+class SubBlockRouted(Routed):
+    """The state at a bottleneck sub-block: what a block that works on the adapters' own
+    sub-block modules (``fuse``) reads. ``slot`` holds those modules by adapter name, ``hidden``
+    is the running hidden state, ``block`` the sub-block's stock parts (``SubBlock``)."""
+
+    slot: SubBlockSlot
+    hidden: torch.Tensor
+    block: SubBlock
+
+    @abstractmethod
+    def with_hidden(self, hidden: torch.Tensor, last: str) -> SubBlockRouted:
+        """This state with the running hidden state ``hidden``, as after adapter ``last`` ran
+        (it closes the sub-block)."""
+
+
+class HeadRouted(Routed):
+    """The state at a task head: its input ``features`` and its output so far (None: no head
+    chosen yet)."""
+
+    features: torch.Tensor
+    out: torch.Tensor | None
+
+    @abstractmethod
+    def with_out(self, out: torch.Tensor) -> HeadRouted:
+        """This state with the head output ``out``."""
+
+
+class ActiveComposition(Protocol):
+    """A composition activated on a model, as a block's own helpers see it: ``owned`` holds,
+    per block of the tree, what its plugin's ``build`` made (``CompositionPlugin.build``)."""
+
+    owned: dict[int, Any]
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ fusion (architecture ``fusion``) with its scores stored.
 The fused adapters come from the registry and stay frozen, as does the base; only the fusion
 layers and the fusion's own classification head learn (AdapterFusion's second stage; a fusion's
 head is its own, as in ``adapters``, so it needs one, and the children's heads are not used).
-Training is ``fuse.training.train_fusion`` (with ``adapters``' value regularisation), one epoch
+Training is the fuse block's ``train_owned`` (with ``adapters``' value regularisation), one epoch
 at a time with an evaluation after each and the best epoch kept. The result is saved with
-``fuse.files.save_fusion`` and registered through ``import_adapter``, the same validation every
+the block's ``save_owned`` and registered through ``import_adapter``, the same validation every
 imported fusion passes; the final scores come from ``hubcli eval`` on
 ``fuse(a, b, c, fusion=NAME)``, so they are what anyone re-running eval gets.
 """
@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from hubcli import discovery
 from hubcli.engine.loading import load_tokenizer
 from hubcli.evaluate.runner import batches
 from hubcli.evaluate.tasks import Task, infer_task, label_names_of, resolve_fields
@@ -77,8 +78,6 @@ def train_fusion_entry(
     from hubcli.engine import StitchedModel, load_base_model, read_adapter
     from hubcli.importer import check_new_name, import_adapter
     from hubcli.plugin_api import AdapterFolder
-    from plugins.compositions.fuse.files import fusion_layers, save_fusion
-    from plugins.compositions.fuse.training import train_fusion
 
     check_new_name(registry, request.name)
     settings = request.settings
@@ -97,8 +96,10 @@ def train_fusion_entry(
         stitched.attach(read_adapter(registry, name))
     tree = Block("fuse", tuple(AdapterRef(name) for name in fused))
     setup = activate(stitched, tree)
-    layers = fusion_layers(setup)
-    layers.add_head(
+    block = discovery.composition("fuse")  # the block through its contract, found by its name
+    layers = setup.owned[id(tree)]
+    block.add_head(
+        layers,
         {
             "head_type": "classification",
             "num_labels": len(labels),
@@ -131,9 +132,9 @@ def train_fusion_entry(
         random.Random(settings.seed + epoch).shuffle(rows)
         encoded = [task.encode(chunk) for chunk in batches(rows, settings.batch_size)]
         targets = {id(inputs): target for inputs, target in encoded}
-        train_fusion(
+        block.train_owned(
+            layers,
             stitched.model,
-            setup,
             [inputs for inputs, _ in encoded],
             lambda output, inputs, targets=targets: task.loss(output["logits"], targets[id(inputs)]),
             learning_rate=settings.learning_rate,
@@ -148,7 +149,8 @@ def train_fusion_entry(
 
     spec = format_spec(Block("fuse", tree.children, {"fusion": request.name}))
     with tempfile.TemporaryDirectory(prefix="hubcli-train-") as scratch:
-        folder = save_fusion(setup, Path(scratch) / request.name)
+        folder = Path(scratch) / request.name
+        block.save_owned(layers, folder)
         import_adapter(
             registry,
             AdapterFolder(folder),

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hubcli.plugin_api import Child, CompositionPlugin, Routed, SpecError
-from plugins.compositions._arguments import flag, number_list
+from hubcli.plugin_api import Child, CompositionPlugin, Routed, SpecError, flag_argument, number_list_argument
 
 
 class AverageBlock(CompositionPlugin):
@@ -26,11 +25,11 @@ class AverageBlock(CompositionPlugin):
     def check_arguments(self, args: Mapping[str, Any], children: int) -> dict[str, Any]:
         checked = super().check_arguments(args, children)
         weights = (
-            number_list(self.name, "weights", checked, children)
+            number_list_argument(self.name, "weights", checked, children)
             if "weights" in checked
             else (1.0,) * children
         )
-        if flag(self.name, "normalize", checked, default=True):
+        if flag_argument(self.name, "normalize", checked, default=True):
             total = sum(weights)
             if total <= 0 or any(w < 0 for w in weights):
                 raise SpecError(

@@ -11,8 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hubcli.plugin_api import BATCH, Child, CompositionPlugin, Routed, SpecError, route_pieces, route_rows
-from plugins.compositions._arguments import sizes
+from hubcli.plugin_api import (
+    BATCH,
+    Child,
+    CompositionPlugin,
+    Routed,
+    SpecError,
+    route_pieces,
+    route_rows,
+    sizes_argument,
+)
 
 
 class BatchSplitBlock(CompositionPlugin):
@@ -26,7 +34,7 @@ class BatchSplitBlock(CompositionPlugin):
         if ("sizes" in checked) == ("rows" in checked):
             raise SpecError("batch_split: give either sizes=[…] (rows per child) or rows=[…] (child per row)")
         if "sizes" in checked:
-            return {"sizes": sizes(self.name, checked, children)}
+            return {"sizes": sizes_argument(self.name, checked, children)}
         rows = checked["rows"]
         if not isinstance(rows, tuple) or not rows:
             raise SpecError(

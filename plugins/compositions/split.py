@@ -7,8 +7,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hubcli.plugin_api import SEQUENCE, Child, CompositionPlugin, Routed, SpecError, route_pieces
-from plugins.compositions._arguments import sizes
+from hubcli.plugin_api import (
+    SEQUENCE,
+    Child,
+    CompositionPlugin,
+    Routed,
+    SpecError,
+    route_pieces,
+    sizes_argument,
+)
 
 
 class SplitBlock(CompositionPlugin):
@@ -24,7 +31,7 @@ class SplitBlock(CompositionPlugin):
             raise SpecError(
                 f"split: needs sizes=[…], one token count per child, e.g. sizes=[{', '.join(['64'] * children)}]"
             )
-        return {"sizes": sizes(self.name, checked, children)}
+        return {"sizes": sizes_argument(self.name, checked, children)}
 
     def route(self, state: Routed, children: Sequence[Child], args: Mapping[str, Any], owned: Any) -> Routed:
         return route_pieces(state, children, args["sizes"], SEQUENCE, "split")

@@ -11,12 +11,21 @@ trained ones (AdapterHub files or ours), ``fuse.files.save_fusion`` writes ours,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hubcli.plugin_api import AttachTarget, Child, CompositionError, CompositionPlugin, Routed, SpecError
-from plugins.compositions._arguments import flag
+from hubcli.plugin_api import (
+    AttachTarget,
+    Child,
+    CompositionError,
+    CompositionPlugin,
+    HeadRouted,
+    Routed,
+    SpecError,
+    SubBlockRouted,
+    flag_argument,
+)
 
 
 class FuseBlock(CompositionPlugin):
@@ -38,7 +47,7 @@ class FuseBlock(CompositionPlugin):
             raise SpecError(
                 f"fuse: fusion must name a registered fusion, e.g. fusion=my-fusion, got {fusion!r}"
             )
-        return {"static": flag(self.name, "static", checked, default=False), "fusion": fusion}
+        return {"static": flag_argument(self.name, "static", checked, default=False), "fusion": fusion}
 
     def build(self, children: Sequence[str], args: Mapping[str, Any], target: AttachTarget) -> Any:
         from hubcli.plugin_api.formats.fusion import FusionSettings
@@ -69,21 +78,42 @@ class FuseBlock(CompositionPlugin):
         load_into(owned, folder)
 
     def route(self, state: Routed, children: Sequence[Child], args: Mapping[str, Any], owned: Any) -> Routed:
-        from dataclasses import replace
-
-        from hubcli.compose.states import BlockState, HeadState
         from plugins.compositions.fuse.layer import fuse
 
         names = [child.name for child in children]
-        if isinstance(state, HeadState):
+        if isinstance(state, HeadRouted):
             # As in ``adapters``, a fusion's head is its own (named after the fusion), never one
             # of its children's: with none, the model's own head (or none) runs.
             head = getattr(owned, "head", None)
-            return state if head is None else replace(state, out=head(state.features))
-        if not isinstance(state, BlockState):
+            return state if head is None else state.with_out(head(state.features))
+        if not isinstance(state, SubBlockRouted):
             raise CompositionError("fuse only runs at bottleneck sub-blocks")
         if not all(name in state.slot.adapters for name in names):
             raise CompositionError(
                 f"fuse({', '.join(map(str, names))}): not every adapter sits at this sub-block"
             )
         return fuse(state, names, owned)  # type: ignore[arg-type]
+
+    def add_head(self, owned: Any, config: Mapping[str, Any]) -> None:
+        """A fresh AdapterHub classification head of the fusion's own (``adapters`` names a
+        fusion's head after the fusion)."""
+        owned.add_head(dict(config))
+
+    def train_owned(
+        self,
+        owned: Any,
+        model: Any,
+        batches: Iterable[Mapping[str, Any]],
+        loss: Callable[[Any, Mapping[str, Any]], Any],
+        *,
+        learning_rate: float,
+        epochs: int = 1,
+        on_step: Callable[[float], None] | None = None,
+    ) -> list[float]:
+        """AdapterFusion's second stage, with ``adapters``' value regularisation
+        (``fuse.training.train_layers``)."""
+        from plugins.compositions.fuse.training import train_layers
+
+        return train_layers(
+            model, [owned], batches, loss, learning_rate=learning_rate, epochs=epochs, on_step=on_step
+        )

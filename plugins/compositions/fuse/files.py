@@ -12,8 +12,7 @@ from typing import Any
 import torch
 from pydantic import ValidationError
 
-from hubcli.compose.setup import CompositionSetup
-from hubcli.plugin_api import AdapterFormatError, ModelMismatchError
+from hubcli.plugin_api import ActiveComposition, AdapterFormatError, ModelMismatchError
 from hubcli.plugin_api.formats.fusion import (
     ADAPTERHUB_CONFIG,
     ADAPTERHUB_WEIGHTS,
@@ -27,7 +26,7 @@ from hubcli.plugin_api.formats.fusion import (
 from plugins.compositions.fuse.layer import FusionLayers
 
 
-def fusion_layers(setup: CompositionSetup, adapters: list[str] | None = None) -> FusionLayers:
+def fusion_layers(setup: ActiveComposition, adapters: list[str] | None = None) -> FusionLayers:
     """The fusion layers of the (only, or the one over ``adapters``) fuse block of ``setup``."""
     found = [
         o for o in setup.owned.values() if isinstance(o, FusionLayers) and adapters in (None, o.adapters)
@@ -152,12 +151,12 @@ def save_layers(layers: FusionLayers, folder: str | Path) -> Path:
     return folder
 
 
-def load_fusion(setup: CompositionSetup, folder: str | Path) -> FusionLayers:
+def load_fusion(setup: ActiveComposition, folder: str | Path) -> FusionLayers:
     """Load the fusion saved in ``folder`` into the fuse block of the active composition over
     the same adapters, in the same order."""
     return load_into(fusion_layers(setup, fusion_names(folder)), folder)
 
 
-def save_fusion(setup: CompositionSetup, folder: str | Path, adapters: list[str] | None = None) -> Path:
+def save_fusion(setup: ActiveComposition, folder: str | Path, adapters: list[str] | None = None) -> Path:
     """Write the fuse block's layers (the only one, or the one over ``adapters``)."""
     return save_layers(fusion_layers(setup, adapters), folder)

@@ -15,8 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hubcli.compose.states import BlockState
-from hubcli.plugin_api import CompositionError
+from hubcli.plugin_api import CompositionError, SubBlockRouted
 from hubcli.plugin_api.formats.fusion import FusionSettings
 
 
@@ -116,7 +115,7 @@ class FusionLayers(nn.Module):
         return self.layers[key]
 
 
-def fuse(state: BlockState, names: list[str], layers: FusionLayers) -> BlockState:
+def fuse(state: SubBlockRouted, names: list[str], layers: FusionLayers) -> SubBlockRouted:
     """The fused sub-block state (see the module docstring)."""
     for name in names:
         if not all(
@@ -134,7 +133,7 @@ def fuse(state: BlockState, names: list[str], layers: FusionLayers) -> BlockStat
     fusion = layers.at(state.slot)
     query = hidden if fusion.config.query_before_ln else z
     ups = torch.stack([_up(state.slot.adapters[name], z) for name in names], dim=2)
-    return BlockState(state.slot, fusion(query, ups, residual), block, names[-1])
+    return state.with_hidden(fusion(query, ups, residual), names[-1])
 
 
 def _up(adapter: Any, z: torch.Tensor) -> torch.Tensor:

@@ -12,13 +12,13 @@ from typing import Any
 
 import torch
 
-from hubcli.compose.setup import CompositionSetup
+from hubcli.plugin_api import ActiveComposition
 from plugins.compositions.fuse.layer import FusionLayers
 
 
 def train_fusion(
     model: torch.nn.Module,
-    setup: CompositionSetup,
+    setup: ActiveComposition,
     batches: Iterable[Mapping[str, torch.Tensor]],
     loss: Callable[[Any, Mapping[str, torch.Tensor]], torch.Tensor],
     *,
@@ -32,6 +32,22 @@ def train_fusion(
 
     ``batches`` is iterated once per epoch (pass a list for several epochs)."""
     fusions = [owned for owned in setup.owned.values() if isinstance(owned, FusionLayers)]
+    return train_layers(
+        model, fusions, batches, loss, learning_rate=learning_rate, epochs=epochs, on_step=on_step
+    )
+
+
+def train_layers(
+    model: torch.nn.Module,
+    fusions: list[FusionLayers],
+    batches: Iterable[Mapping[str, torch.Tensor]],
+    loss: Callable[[Any, Mapping[str, torch.Tensor]], torch.Tensor],
+    *,
+    learning_rate: float,
+    epochs: int = 1,
+    on_step: Callable[[float], None] | None = None,
+) -> list[float]:
+    """``train_fusion`` for the given fusion layers (``FuseBlock.train_owned`` hands its own)."""
     parameters = [p for layers in fusions for p in layers.parameters()]
     if not parameters:
         raise ValueError("the active composition has no fuse block to train")
@@ -56,7 +72,8 @@ def train_fusion(
                 total.backward()
                 optimizer.step()
                 losses.append(float(value.detach()))
-                on_step(losses[-1])
+                if on_step is not None:
+                    on_step(losses[-1])
     finally:
         model.train(was_training)
     return losses

@@ -1,14 +1,16 @@
-"""Argument checks the blocks share (sizes and weights given in a spec)."""
+"""Checks of a block's spec arguments that several blocks need (sizes and weights given in a
+spec such as ``split(a, b, sizes=[64, 64])``), for ``CompositionPlugin.check_arguments``.
+Each raises ``SpecError`` naming the block and the argument."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from hubcli.plugin_api import SpecError
+from hubcli.plugin_api.errors import SpecError
 
 
-def number_list(block: str, key: str, args: Mapping[str, Any], children: int) -> tuple[float, ...]:
+def number_list_argument(block: str, key: str, args: Mapping[str, Any], children: int) -> tuple[float, ...]:
     """``args[key]`` as a list with one number per child."""
     value = args[key]
     if not isinstance(value, tuple):
@@ -18,15 +20,15 @@ def number_list(block: str, key: str, args: Mapping[str, Any], children: int) ->
     return value
 
 
-def sizes(block: str, args: Mapping[str, Any], children: int, key: str = "sizes") -> tuple[int, ...]:
+def sizes_argument(block: str, args: Mapping[str, Any], children: int, key: str = "sizes") -> tuple[int, ...]:
     """One positive whole number per child."""
-    value = number_list(block, key, args, children)
+    value = number_list_argument(block, key, args, children)
     if not all(isinstance(size, int) and size > 0 for size in value):
         raise SpecError(f"{block}: {key} must be positive whole numbers, got {list(value)}")
-    return value  # type: ignore[return-value]
+    return tuple(int(size) for size in value)
 
 
-def flag(block: str, key: str, args: Mapping[str, Any], default: bool) -> bool:
+def flag_argument(block: str, key: str, args: Mapping[str, Any], default: bool) -> bool:
     """A 0/1 switch."""
     value = args.get(key, int(default))
     if value not in (0, 1) or isinstance(value, float):
