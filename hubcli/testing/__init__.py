@@ -12,7 +12,9 @@ new API version. The fixtures:
 And the helpers: ``tiny_model(family)`` / ``save_tiny_model`` / ``tiny_inputs`` (real
 ``transformers`` models of every supported family, milliseconds per forward pass),
 ``check_architecture_plugin(plugin, write_adapter, tmp_path, families)`` and
-``check_model_family_plugin(plugin, model)``.
+``check_model_family_plugin(plugin, model)``; ``stitch(base, adapters, registry=…)``,
+``stitched_model(model)`` and ``activate_composition(stitched, spec)`` run a plugin's adapters
+(``hubcli.testing.stitching``).
 
 Importing this module stays cheap (pytest loads it at start-up): torch and transformers are
 imported inside the helpers that need them.
@@ -38,6 +40,7 @@ from hubcli.testing.models import (
     tiny_inputs,
     tiny_model,
 )
+from hubcli.testing.stitching import activate_composition, stitch, stitched_model
 
 if TYPE_CHECKING:
     from registry import Registry
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = [
     "TINY_FAMILIES",
     "TINY_TASK_TYPES",
+    "activate_composition",
     "CliOutcome",
     "ContractReport",
     "check_architecture_plugin",
@@ -53,6 +57,8 @@ __all__ = [
     "register_plugin",
     "run_hubcli",
     "save_tiny_model",
+    "stitch",
+    "stitched_model",
     "temp_registry",
     "tiny_inputs",
     "tiny_model",

@@ -4,9 +4,7 @@ updates and writes the result back as a BitFit folder, so a linear merge is para
 
 from __future__ import annotations
 
-from hubcli.compose.setup import activate
-from hubcli.engine import load
-from hubcli.testing import model_output, tiny_inputs, tiny_model
+from hubcli.testing import activate_composition, model_output, stitch, tiny_inputs, tiny_model
 from hubcli.testing.tolerance import assert_outputs_close, assert_weights_close
 from safetensors.torch import load_file
 
@@ -43,10 +41,10 @@ def test_a_linear_merge_averages_the_deltas_and_heads(tmp_path, run_hubcli, temp
         width=2,
     )
 
-    stitched = load(model, ["a", "b", "soup"], registry=temp_registry, activate=False)
+    stitched = stitch(model, ["a", "b", "soup"], registry=temp_registry, activate=False)
     stitched.activate("soup")
     soup = model_output(stitched.forward(*tiny_inputs()))
-    activate(stitched, "average(a, b, weights=[1, 3])")
+    activate_composition(stitched, "average(a, b, weights=[1, 3])")
     averaged = model_output(stitched.forward(*tiny_inputs()))
     # BERT's head is one Linear on the pooled state: averaging its outputs = averaging its weights.
     assert_outputs_close(soup, averaged, model)

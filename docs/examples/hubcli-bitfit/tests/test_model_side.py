@@ -7,10 +7,8 @@ import copy
 
 import pytest
 import torch
-from hubcli.compose.setup import activate
-from hubcli.engine import load
 from hubcli.plugin_api import ModelMismatchError
-from hubcli.testing import model_output, tiny_inputs, tiny_model
+from hubcli.testing import activate_composition, model_output, stitch, tiny_inputs, tiny_model
 from hubcli.testing.tolerance import assert_outputs_close
 
 from bitfit_helpers import random_deltas, write_bitfit
@@ -41,7 +39,7 @@ def test_one_adapter_shifts_the_biases(family, tmp_path, run_hubcli, temp_regist
     delta = write_bitfit(tmp_path / "a", model, family)
     registered(run_hubcli, tmp_path / "a", "a")
     expected = shifted(model, delta)
-    stitched = load(model, ["a"], registry=temp_registry)  # attaches to ``model`` itself
+    stitched = stitch(model, ["a"], registry=temp_registry)  # attaches to ``model`` itself
     output = model_output(stitched.forward(*tiny_inputs()))
     assert_outputs_close(output, expected, model)
 
@@ -61,12 +59,12 @@ def test_stacked_adapters_add_and_average_mixes_like_averaged_parameters(
     ids, mask = tiny_inputs()
     expected_stack, expected_average = shifted(model, first, second), shifted(model, averaged)
 
-    stitched = load(model, ["a", "b", "avg"], registry=temp_registry, activate=False)
+    stitched = stitch(model, ["a", "b", "avg"], registry=temp_registry, activate=False)
     stitched.activate("a", "b")
     stacked = model_output(stitched.forward(ids, mask))
     assert_outputs_close(stacked, expected_stack, model)
 
-    activate(stitched, "average(a, b, weights=[1, 3])")
+    activate_composition(stitched, "average(a, b, weights=[1, 3])")
     mixed = model_output(stitched.forward(ids, mask))
     stitched.activate("avg")
     assert_outputs_close(mixed, model_output(stitched.forward(ids, mask)), model)
@@ -80,8 +78,8 @@ def test_batch_split_gives_each_row_its_own_adapter(tmp_path, run_hubcli, temp_r
     for name in ("a", "b"):
         registered(run_hubcli, tmp_path / name, name)
     by_first, by_second = shifted(model, first), shifted(model, second)
-    stitched = load(model, ["a", "b"], registry=temp_registry, activate=False)
-    activate(stitched, "batch_split(a, b, rows=[1, 0])")
+    stitched = stitch(model, ["a", "b"], registry=temp_registry, activate=False)
+    activate_composition(stitched, "batch_split(a, b, rows=[1, 0])")
     routed = model_output(stitched.forward(*tiny_inputs()))
     assert_outputs_close(routed[0], by_second[0], model)
     assert_outputs_close(routed[1], by_first[1], model)
@@ -104,7 +102,7 @@ def test_a_saved_head_with_its_own_label_count_replaces_the_base_head(
         reference.classifier.bias.copy_(head["classifier.bias"])
     expected = shifted(reference, delta)
 
-    stitched = load(model, ["h"], registry=temp_registry)
+    stitched = stitch(model, ["h"], registry=temp_registry)
     assert_outputs_close(model_output(stitched.forward(*tiny_inputs())), expected, model)
     stitched.deactivate()
     assert model_output(stitched.forward(*tiny_inputs())).shape[-1] == 3  # the base head is back
@@ -117,7 +115,7 @@ def test_a_model_without_biases_is_refused(tmp_path, run_hubcli, temp_registry) 
     with pytest.raises(
         ModelMismatchError, match=r"'model.layers.0.self_attn.q_proj' has no bias .*BitFit needs one"
     ):
-        load(llama, ["l"], registry=temp_registry)
+        stitch(llama, ["l"], registry=temp_registry)
 
 
 def test_a_delta_of_the_wrong_size_is_refused_before_anything_changes(
@@ -131,5 +129,5 @@ def test_a_delta_of_the_wrong_size_is_refused_before_anything_changes(
         ModelMismatchError,
         match=r"shape \[16\] but 'bert.encoder.layer.0.attention.self.query' has a bias of shape \[32\]",
     ):
-        load(model, ["w"], registry=temp_registry)
+        stitch(model, ["w"], registry=temp_registry)
     assert {name: type(module) for name, module in model.named_modules()} == before

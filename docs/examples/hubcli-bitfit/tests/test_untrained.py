@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hubcli.engine import StitchedModel
 from hubcli.plugin_api import HubcliError, LoadedAdapter
-from hubcli.testing import model_output, tiny_inputs, tiny_model
+from hubcli.testing import model_output, stitched_model, tiny_inputs, tiny_model
 
 from hubcli_bitfit import BitFitArchitecture
 
 
 def fresh(family: str, options=None, task_type="SEQ_CLS", labels=("no", "yes")):
-    stitched = StitchedModel(tiny_model(family))
+    stitched = stitched_model(tiny_model(family))
     return stitched, BitFitArchitecture().untrained(stitched, options or {}, task_type, list(labels))
 
 

@@ -10,8 +10,7 @@ import json
 import peft
 import pytest
 import torch
-from hubcli.engine import load
-from hubcli.testing import check_model_family_plugin, model_output, tiny_inputs
+from hubcli.testing import check_model_family_plugin, model_output, stitch, tiny_inputs
 from hubcli.testing.models import TINY_INPUT_IDS
 from hubcli.testing.tolerance import assert_outputs_close
 
@@ -65,7 +64,7 @@ def test_a_peft_lora_runs_the_same_through_hubcli(
     ids, mask = tiny_inputs()
     added = run_hubcli("add", tmp_path / "lora", "--name", "phi-lora")
     assert added.exit_code == 0, added.stderr
-    stitched = load(model, ["phi-lora"], registry=temp_registry)
+    stitched = stitch(model, ["phi-lora"], registry=temp_registry)
     assert stitched.family.name == "phi"
     assert_outputs_close(model_output(stitched.forward(ids, mask)), expected, model)
 

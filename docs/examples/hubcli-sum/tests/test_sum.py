@@ -9,10 +9,8 @@ from pathlib import Path
 import peft
 import pytest
 import torch
-from hubcli.compose.setup import activate
-from hubcli.engine import load
 from hubcli.plugin_api import SpecError
-from hubcli.testing import model_output, tiny_inputs, tiny_model
+from hubcli.testing import activate_composition, model_output, stitch, tiny_inputs, tiny_model
 from hubcli.testing.tolerance import assert_outputs_close
 
 TARGETS = ["query", "value", "output.dense"]
@@ -66,18 +64,18 @@ def test_sum_adds_the_changes_of_its_children(two_loras, temp_registry) -> None:
         assert not torch.allclose(
             expected, model_output(model(input_ids=ids, attention_mask=mask)), atol=1e-3
         )
-    stitched = load(model, ["a", "b"], registry=temp_registry, activate=False)
-    activate(stitched, "sum(a, b)")
+    stitched = stitch(model, ["a", "b"], registry=temp_registry, activate=False)
+    activate_composition(stitched, "sum(a, b)")
     assert_outputs_close(model_output(stitched.forward(ids, mask)), expected, model)
 
 
 def test_sum_is_average_without_normalisation(two_loras, temp_registry) -> None:
     model, _ = two_loras
     ids, mask = tiny_inputs()
-    stitched = load(model, ["a", "b"], registry=temp_registry, activate=False)
-    activate(stitched, "sum(a, b)")
+    stitched = stitch(model, ["a", "b"], registry=temp_registry, activate=False)
+    activate_composition(stitched, "sum(a, b)")
     summed = model_output(stitched.forward(ids, mask))
-    activate(stitched, "average(a, b, weights=[1, 1], normalize=0)")
+    activate_composition(stitched, "average(a, b, weights=[1, 1], normalize=0)")
     assert_outputs_close(model_output(stitched.forward(ids, mask)), summed, model)
 
 
@@ -91,9 +89,9 @@ def test_sum_is_average_without_normalisation(two_loras, temp_registry) -> None:
 )
 def test_a_wrong_spec_is_refused_before_the_model_runs(spec, message, two_loras, temp_registry) -> None:
     model, _ = two_loras
-    stitched = load(model, ["a", "b"], registry=temp_registry, activate=False)
+    stitched = stitch(model, ["a", "b"], registry=temp_registry, activate=False)
     with pytest.raises(SpecError, match=message):
-        activate(stitched, spec)
+        activate_composition(stitched, spec)
 
 
 def test_the_cli_lists_and_uses_the_installed_block(two_loras, run_hubcli, tmp_path) -> None:
