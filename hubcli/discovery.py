@@ -348,7 +348,6 @@ def architecture(name: str) -> ArchitecturePlugin:
     return plugin
 
 
-
 def composition(name: str) -> CompositionPlugin:
     plugin = manager.load("composition", name)
     assert isinstance(plugin, CompositionPlugin)  # `load` refuses an instance of another class

@@ -109,7 +109,7 @@ def train_fusion_entry(
             "use_pooler": False,
             "bias": True,
             "dropout_prob": None,
-        }
+        },
     )
     stitched.model.requires_grad_(False)
     if stitched.task_heads is None or not len(stitched.task_heads.copies):
