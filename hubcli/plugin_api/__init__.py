@@ -10,8 +10,9 @@ import it where your model code runs.
 
 Submodules, by what they hold: ``kinds`` (the three plugin kinds), ``adapters`` (detected,
 loaded, untrained), ``updates`` (per-module updates), ``model`` (insertion points, sizes, the
-attach target), ``routing`` (what composition blocks route), ``errors``, ``folders`` and
-``tensors`` (adapter files and tensor headers). docs/plugin-contract.md lists every name.
+attach target), ``routing`` (what composition blocks route), ``arguments`` (checks of a block's
+spec arguments), ``errors``, ``folders`` and ``tensors`` (adapter files and tensor headers).
+docs/plugin-contract.md lists every name.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def _expect(condition: bool, check: str, message: str) -> None:
         raise AssertionError(f"{check}: {message}")
 
 
-def _overrides(plugin: ArchitecturePlugin, method: str) -> bool:
+def _offers(plugin: ArchitecturePlugin, method: str) -> bool:
     """Whether the plugin offers the model-side ``method`` (its class or its runtime)."""
     return plugin.offers(method)
 
@@ -204,7 +204,7 @@ def check_model_side(
     _expect(not torch.allclose(active, base), check, "active, the adapter does not change the output")
     report.passed.append(check)
 
-    if _overrides(plugin, "merge"):
+    if _offers(plugin, "merge"):
         check = f"merge ({family})"
         stitched.merge(loaded.name)
         merged = model_output(stitched.forward(ids, mask))
@@ -384,16 +384,16 @@ def check_architecture_plugin(
             report.passed.append(f"detection ({family})")
             loaded = check_round_trip(plugin, folder, found, scratch)
             report.passed.append(f"save/load round-trip ({family})")
-            if _overrides(plugin, "attach"):
+            if _offers(plugin, "attach"):
                 check_model_side(plugin, model, loaded, report, family)
             else:
                 report.skipped["model side"] = "the plugin does not offer attach (CapabilityNotSupported)"
-            if _overrides(plugin, "module_updates") and _overrides(plugin, "write_updates"):
+            if _offers(plugin, "module_updates") and _offers(plugin, "write_updates"):
                 check_updates_round_trip(plugin, loaded, scratch, family)
                 report.passed.append(f"updates round-trip ({family})")
             else:
                 report.skipped["updates"] = "the plugin does not offer module_updates and write_updates"
-            if _overrides(plugin, "untrained"):
+            if _offers(plugin, "untrained"):
                 check_untrained(plugin, family, scratch)
                 report.passed.append(f"untrained adapter ({family})")
             else:
