@@ -1,7 +1,7 @@
 """Compositions against the ``adapters`` library's own outputs (tests/golden/adapterhub).
 
 Every composition, fusion and saved-setup case of the manifest runs here: its ``adapters``
-composition dict is converted with ``hubcli.compose.adapterhub.from_adapterhub`` (which turns
+composition dict is converted with ``hubcli.compose.adapter_setup.from_adapterhub`` (which turns
 ``Average(w)`` into ``average(w/N, normalize=0)``: ``adapters`` divides by N once more than
 hubcli does), the adapters are imported into the test's registry and attached, and every
 expected tensor must match within ``hubcli.testing.tolerance`` (float32 through the model's
@@ -21,7 +21,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from hubcli.compose.adapterhub import from_adapterhub
+from hubcli.compose.adapter_setup import from_adapterhub
 from hubcli.compose.setup import activate
 from hubcli.engine import StitchedModel, read_adapter
 from hubcli.importer import import_adapter

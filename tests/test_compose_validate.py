@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from hubcli import discovery
-from hubcli.compose.adapterhub import from_adapterhub
+from hubcli.compose.adapter_setup import from_adapterhub
 from hubcli.compose.spec import AdapterRef, Block
 from hubcli.compose.text import format_spec, parse
 from hubcli.compose.validate import MAX_DEPTH, validate

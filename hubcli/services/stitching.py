@@ -160,7 +160,7 @@ def resolve_spec(registry: Registry, spec: str) -> tuple[Node, str | None]:
 def spec_file(path: Path) -> Node:
     """A composition from a JSON file: hubcli's JSON form, or an AdapterHub
     ``adapter_setup.json`` (converted so that it gives the ``adapters`` numbers)."""
-    from hubcli.compose.adapterhub import from_adapterhub
+    from hubcli.compose.adapter_setup import from_adapterhub
     from hubcli.compose.spec import from_json
     from hubcli.plugin_api import SpecError
 

@@ -1,4 +1,4 @@
-"""Progress of Hub transfers, as plain events for the CLI's rich bars and the TUI's jobs panel.
+"""Counting the bytes of Hub transfers, reported as ``hubcli.progress`` events.
 
 ``huggingface_hub`` reports download progress only through a ``tqdm`` class. ``ByteCounter``
 builds such a class that draws nothing, counts the bytes that really arrive and forwards each
