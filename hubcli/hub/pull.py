@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hubcli.hub import settings
-from hubcli.hub.errors import HubError, HubUnavailable, hub_errors
 from hubcli.hub.byte_counter import ByteCounter
+from hubcli.hub.errors import HubError, HubUnavailable, hub_errors
 from hubcli.importer import CONFIG_FILES, ImportOutcome, check_name, choose_adapter_folders, import_adapter
 from hubcli.plugin_api import AdapterFolder
 from hubcli.progress import Progress, ProgressCallback, ignore_progress

@@ -221,7 +221,7 @@ def train_adapter(
             tags=("trained", task_name, *request.tags),
             description=description,
             labels=labels or None,
-            model_type=stitched.model.config.model_type,
+            model_type=str(getattr(stitched.model.config, "model_type", "")) or None,
         )
     final = evaluate(
         registry,
