@@ -83,8 +83,8 @@ def test_compare_refusals_are_one_line(cli, adapters: list[str], tmp_path: Path,
     assert len(mixed.stderr.strip().splitlines()) == 1
     grassmann = cli("compare", "bn-a", "bn-b", "--metric", "grassmann")
     assert grassmann.exit_code == 1 and "needs low-rank updates" in grassmann.stderr
-    assert cli("compare", "first").exit_code == 2
-    assert cli("compare", "first", "far", "--metric", "manhattan").exit_code == 2
+    assert cli("compare", "first").exit_code == 1
+    assert cli("compare", "first", "far", "--metric", "manhattan").exit_code == 1
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     no_plots = cli("compare", "first", "far", "--plot", tmp_path / "x.png")
     assert no_plots.exit_code == 1 and "pip install 'hubcli[plots]'" in no_plots.stderr
@@ -140,7 +140,7 @@ def test_compare_cka(cli, registry, tmp_path: Path) -> None:
     from_text = cli(*args[:5], "--dataset", texts, "--column", "sentence", "--json")
     assert from_text.exit_code == 0, from_text.stderr
     assert from_text.json()["examples"] == 8
-    assert cli("compare", "--cka", base, "base", "strong").exit_code == 2
+    assert cli("compare", "--cka", base, "base", "strong").exit_code == 1
     assert cli("add", save_peft_lora(tmp_path / "weak", seed=2, alpha=1), "--name", "weak").exit_code == 0
     stacked = cli("compare", "--cka", base, "strong", "strong+weak", "--dataset", ids, "--json")
     assert stacked.exit_code == 0, stacked.stderr

@@ -47,9 +47,9 @@ def test_predict_human_output_and_errors(cli, tmp_path):
     assert "logits (1, 3)" in result.stdout and "[0] LABEL_" in result.stdout
 
     bad = cli("predict", tmp_path / "base", "a", "--input-ids", "[[2, -1]]")
-    assert bad.exit_code == 2
+    assert bad.exit_code == 1
     both = cli("predict", tmp_path / "base", "a")
-    assert both.exit_code == 2
+    assert both.exit_code == 1
     no_tokenizer = cli("predict", tmp_path / "base", "a", "--text", "hello")
     assert no_tokenizer.exit_code == 1 and "Error: no tokenizer files" in no_tokenizer.stderr
     missing = cli("predict", tmp_path / "nowhere", "a", "--input-ids", "[[2]]")

@@ -74,5 +74,5 @@ def test_dare_ties_and_svd_record_their_options(cli, loras):
 
 def test_the_new_name_is_a_required_option(cli, loras):
     result = cli("merge", "a", "b")
-    assert result.exit_code == 2 and "Missing option '--name'" in result.stderr
+    assert result.exit_code == 1 and "Missing option '--name'" in result.stderr
     assert [row["name"] for row in cli("list", "--json").json()] == ["a", "b"]

@@ -117,7 +117,7 @@ def test_train_fuse_cli(cli, registry, tiny_bert: Path, sentiment: Path, experts
         "--name",
         "x",
     )
-    assert options.exit_code == 2 and "--config" in options.stderr
+    assert options.exit_code == 1 and "--config" in options.stderr
     again = cli("train", "--fuse", "bn-a,bn-b", "--base", tiny_bert, "--dataset", sentiment, "--name", "ab")
     assert again.exit_code == 1 and "already registered" in again.stderr
     assert registry.get_adapter("ab").architecture == "fusion"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import click
 import typer
@@ -22,7 +22,43 @@ from hubcli.cli.context import state
 from hubcli.cli.output import err_console
 
 
-class _HubcliGroup(TyperGroup):
+class _OneLineUsageErrors(TyperGroup):
+    """Usage errors (unknown option, missing argument, a value of the wrong type, a
+    ``typer.BadParameter`` of ours) as one line ``Error: … (see `hubcli CMD --help`)`` and exit
+    code 1, like every other error. click's own rendering is a boxed usage block and exit code
+    2, which the project does not promise (docs/reliability.md)."""
+
+    def make_context(self, info_name, args, parent=None, **extra):  # type: ignore[no-untyped-def]
+        """``hubcli --bogus``: the top level's own options fail before ``invoke``."""
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except typer.TyperException as exc:
+            self._usage_error(exc)
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        """A sub-command's parsing and its callbacks run inside the group's ``invoke``."""
+        try:
+            return super().invoke(ctx)
+        except typer.TyperException as exc:
+            self._usage_error(exc)
+
+    def _usage_error(self, exc: typer.TyperException) -> NoReturn:
+        """Print ``exc`` as one line and exit 1. Help shown for a command given no arguments
+        is not an error and passes through; ``HUBCLI_DEBUG=1`` shows click's own rendering."""
+        from typer._click.exceptions import NoArgsIsHelpError
+
+        if isinstance(exc, NoArgsIsHelpError) or os.environ.get("HUBCLI_DEBUG"):
+            raise exc
+        context = getattr(exc, "ctx", None)
+        command = context.command_path if context is not None else self.name or "hubcli"
+        one_line = " ".join(exc.format_message().split())
+        err_console.print(
+            f"[red]Error:[/] {escape(one_line)} (see `{escape(command)} --help`)", soft_wrap=True
+        )
+        raise typer.Exit(1) from None
+
+
+class _HubcliGroup(_OneLineUsageErrors):
     """The top-level group: errors as one line, and commands from plugins.
 
     hubcli's and the registry's errors become ``Error: <message>`` and exit code 1
