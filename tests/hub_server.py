@@ -111,13 +111,15 @@ class Repo:
 class Fault:
     """Make the next ``times`` requests with this ``method`` whose path ends with ``path`` fail:
     with ``drop_after`` set, send that many bytes of the answer's body, then close the
-    connection; otherwise answer HTTP ``status``."""
+    connection; otherwise answer HTTP ``status`` (quoting the request's Authorization header in
+    the error with ``echo_credentials``)."""
 
     path: str
     times: int = 1
     drop_after: int | None = None
     status: int = 500
     method: str = "GET"
+    echo_credentials: bool = False  # a careless server: the error quotes the request's headers
 
 
 @dataclass
@@ -356,7 +358,10 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         self._fault = self._take_fault(self._record.path)
         try:
             if self._fault is not None and self._fault.drop_after is None:
-                raise HubError(self._fault.status, "injected failure")
+                said = f" (you sent Authorization: {self.headers.get('Authorization')})"
+                raise HubError(
+                    self._fault.status, "injected failure" + (said if self._fault.echo_credentials else "")
+                )
             for method, pattern, name in self.ROUTES:
                 if method == self.command and (match := pattern.match(url.path)):
                     params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}

@@ -20,6 +20,7 @@ from hubcli import __version__
 from hubcli.cli import adapters, compare, demo, evaluate, export, hub, merge, plugins, predict, stitch, train
 from hubcli.cli.context import state
 from hubcli.cli.output import err_console
+from hubcli.secrets import redact
 
 
 class _OneLineUsageErrors(TyperGroup):
@@ -51,7 +52,7 @@ class _OneLineUsageErrors(TyperGroup):
             raise exc
         context = getattr(exc, "ctx", None)
         command = context.command_path if context is not None else self.name or "hubcli"
-        one_line = " ".join(exc.format_message().split())
+        one_line = redact(" ".join(exc.format_message().split()))
         err_console.print(
             f"[red]Error:[/] {escape(one_line)} (see `{escape(command)} --help`)", soft_wrap=True
         )
@@ -95,12 +96,20 @@ class _HubcliGroup(_OneLineUsageErrors):
             return super().invoke(ctx)
         except (HubcliError, RegistryError) as exc:
             if os.environ.get("HUBCLI_DEBUG"):
-                raise
-            one_line = " ".join(exc.message.split())  # libraries' messages may span lines
-            err_console.print(f"[red]Error:[/] {escape(one_line)}", soft_wrap=True)
+                _print_traceback()
+            else:
+                one_line = " ".join(exc.message.split())  # libraries' messages may span lines
+                err_console.print(f"[red]Error:[/] {escape(redact(one_line))}", soft_wrap=True)
             raise typer.Exit(1) from None
         finally:
             state.close()
+
+
+def _print_traceback() -> None:
+    """``HUBCLI_DEBUG=1``: the traceback of the error being handled, tokens blanked."""
+    import traceback
+
+    err_console.print(redact(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True)
 
 
 app = typer.Typer(

@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from hubcli.cli.context import state
 from hubcli.cli.output import JsonFlag, console, emit, err_console
+from hubcli.secrets import redact
 
 app = typer.Typer()
 
@@ -75,7 +76,7 @@ def stitch(
         headline = (
             f"{exc.problem} at column {exc.column + 1}" if isinstance(exc, SpecSyntaxError) else exc.message
         )
-        err_console.print(f"[red]Error:[/] {escape(headline)}", soft_wrap=True)
+        err_console.print(f"[red]Error:[/] {escape(redact(headline))}", soft_wrap=True)
         err_console.print(caret(spec, exc.column), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from hubcli.plugin_api import HubcliError
+from hubcli.secrets import redact
 
 LOGIN_HINT = "log in with `hf auth login` or set HF_TOKEN"
 
@@ -79,11 +80,11 @@ def hub_errors(repo_id: str, revision: str | None, endpoint: str) -> Iterator[No
                 f"{where}: the Hub at {endpoint} refused access (HTTP {status}; {LOGIN_HINT})"
             ) from None
         server_message = getattr(exc, "server_message", None) or ""
-        detail = f": {server_message.splitlines()[0]}" if server_message.strip() else ""
+        detail = f": {redact(server_message.splitlines()[0])}" if server_message.strip() else ""
         raise HubUnavailable(f"{where}: the Hub at {endpoint} answered HTTP {status}{detail}") from None
     except httpx2.HTTPError as exc:
         raise HubUnavailable(
-            f"{where}: connection to {endpoint} failed ({type(exc).__name__}: {exc}); "
+            f"{where}: connection to {endpoint} failed ({type(exc).__name__}: {redact(str(exc))}); "
             "run the command again to resume"
         ) from None
     except OSError as exc:

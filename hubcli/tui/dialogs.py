@@ -15,6 +15,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Markdown, Static
 
+from hubcli.secrets import redact
+
 ResultT = TypeVar("ResultT")
 
 
@@ -90,7 +92,7 @@ def error_dialog(exc: BaseException) -> MessageDialog:
     """Typed hubcli/registry errors carry a title and a one-line message; others show their type."""
     title = getattr(exc, "title", None) or f"Unexpected error ({type(exc).__name__})"
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return MessageDialog(title, message, error=True)
+    return MessageDialog(title, redact(message), error=True)
 
 
 class ConfirmDialog(Dialog[bool]):

@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from hubcli.secrets import redact
 from hubcli.services.adding import AddRequest
 from hubcli.services.pulling import PullRequest
 from hubcli.services.pushing import PushRequest
@@ -136,7 +137,9 @@ class RegistryActions(App[None]):
         elif state == WorkerState.ERROR:
             cancelled = isinstance(worker.error, JobCancelled)
             job.state = "cancelled" if cancelled else "failed"
-            job.message = "cancelled" if cancelled else getattr(worker.error, "message", str(worker.error))
+            job.message = (
+                "cancelled" if cancelled else redact(getattr(worker.error, "message", str(worker.error)))
+            )
             if not cancelled and worker.error is not None:
                 self.push_screen(error_dialog(worker.error))
         elif state == WorkerState.CANCELLED:
