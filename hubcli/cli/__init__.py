@@ -13,13 +13,12 @@ from typing import Annotated, NoReturn
 
 import click
 import typer
-from rich.markup import escape
 from typer.core import TyperGroup
 
 from hubcli import __version__
 from hubcli.cli import adapters, compare, demo, evaluate, export, hub, merge, plugins, predict, stitch, train
 from hubcli.cli.context import state
-from hubcli.cli.output import err_console
+from hubcli.cli.output import err_console, print_error
 from hubcli.secrets import redact
 
 
@@ -52,10 +51,7 @@ class _OneLineUsageErrors(TyperGroup):
             raise exc
         context = getattr(exc, "ctx", None)
         command = context.command_path if context is not None else self.name or "hubcli"
-        one_line = redact(" ".join(exc.format_message().split()))
-        err_console.print(
-            f"[red]Error:[/] {escape(one_line)} (see `{escape(command)} --help`)", soft_wrap=True
-        )
+        print_error(exc.format_message(), f" (see `{command} --help`)")
         raise typer.Exit(1) from None
 
 
@@ -98,8 +94,7 @@ class _HubcliGroup(_OneLineUsageErrors):
             if os.environ.get("HUBCLI_DEBUG"):
                 _print_traceback()
             else:
-                one_line = " ".join(exc.message.split())  # libraries' messages may span lines
-                err_console.print(f"[red]Error:[/] {escape(redact(one_line))}", soft_wrap=True)
+                print_error(exc.message)
             raise typer.Exit(1) from None
         finally:
             state.close()

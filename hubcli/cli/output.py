@@ -15,12 +15,23 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+from hubcli.secrets import redact
 
 if TYPE_CHECKING:
     from hubcli.progress import Progress, ProgressCallback
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
+
+
+def print_error(message: str, hint: str = "") -> None:
+    """The one place an error is shown: ``Error: <message><hint>`` on one line (libraries'
+    messages may span lines), tokens blanked (``hubcli.secrets``), outside text escaped."""
+    one_line = redact(" ".join(message.split()))
+    err_console.print(f"[red]Error:[/] {escape(one_line)}{escape(hint)}", soft_wrap=True)
+
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 

@@ -13,11 +13,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from hubcli.cli.context import state
-from hubcli.cli.output import JsonFlag, console, emit, err_console
-from hubcli.secrets import redact
+from hubcli.cli.output import JsonFlag, console, emit, err_console, print_error
 
 app = typer.Typer()
 
@@ -76,7 +74,7 @@ def stitch(
         headline = (
             f"{exc.problem} at column {exc.column + 1}" if isinstance(exc, SpecSyntaxError) else exc.message
         )
-        err_console.print(f"[red]Error:[/] {escape(redact(headline))}", soft_wrap=True)
+        print_error(headline)
         err_console.print(caret(spec, exc.column), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
